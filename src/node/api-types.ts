@@ -1,0 +1,79 @@
+// The surface of a started node, as the HTTP API, the dashboard, the CLI and library users see it.
+// src/node/node.ts implements it (startNode); src/node/api builds on it and on nothing else.
+
+import type { TaskRecord, ClusterEvent, Role } from '../sched/commands.js'
+import type { DeviceBid, TaskStatus } from '../sched/types.js'
+
+/** A task spec as users write it (camelCase or the seed's snake_case); parsed by src/sched. */
+export type TaskSpecInput = Record<string, unknown>
+
+export interface SubmitOptions { idempotencyKey?: string, principal?: string }
+
+export interface QueueStatistics { size: number, byPriority: Record<string, number>, avgWaitTimeSeconds: number, running: number, pending: number }
+export interface BatchProgress { id: string, name: string, total: number, completed: number, failed: number, running: number, pending: number, cancelled: number }
+export interface WorkflowStatus { id: string, name: string, status: 'running' | 'completed' | 'failed' | 'cancelled', steps: Array<{ name: string, taskId: string, status: TaskStatus, dependsOn: string[] }> }
+export interface TaskMetrics {
+  period: string
+  totalTasks: number
+  completed: number
+  failed: number
+  successRate: number          // percent 0..100
+  avgExecutionTime: number     // seconds
+  deviceUtilization: number    // percent 0..100
+  throughputPerMinute: number
+  byDevice: Record<string, { completed: number, failed: number, avgResponseTime: number }>
+}
+
+/** seed's TaskLifecycleHandler, camelCase; every method optional */
+export interface TaskLifecycleHandler {
+  onSubmit?: (task: TaskRecord) => void
+  onSchedule?: (task: TaskRecord, deviceId: string) => void
+  onStart?: (task: TaskRecord) => void
+  onProgress?: (task: TaskRecord, progress: number) => void
+  onComplete?: (task: TaskRecord, result: unknown) => void
+  onError?: (task: TaskRecord, error: { type: string, message: string }) => void
+}
+
+export interface NodeInfo extends DeviceBid {
+  id: string
+  isLeader: boolean
+  isVoter: boolean
+  lastSeenMs: number
+  alive: boolean
+}
+
+export interface RaftStatus { term: number, commitIndex: number, appliedIndex: number, leaderId: string | null, role: string, leaderChanges: number, voters: string[], learners: string[] }
+
+export interface ClusterScheduler {
+  submitTask (task: unknown, opts?: SubmitOptions): Promise<string>
+  submitBatch (batch: unknown, opts?: SubmitOptions): Promise<{ id: string, taskIds: string[] }>
+  submitWorkflow (workflow: unknown, opts?: SubmitOptions): Promise<{ id: string, taskIds: string[] }>
+  cancelTask (taskId: string, opts?: { principal?: string }): Promise<TaskRecord>
+  getTaskStatus (taskId: string): Promise<TaskRecord | undefined>
+  waitForResult (taskId: string, opts?: { timeoutMs?: number }): Promise<TaskRecord>
+  listTasks (filter?: { status?: TaskStatus, deviceId?: string, limit?: number }): Promise<TaskRecord[]>
+  getActiveTasks (): Promise<TaskRecord[]>
+  getQueueStatistics (): Promise<QueueStatistics>
+  getBatchProgress (batchId: string): Promise<BatchProgress>
+  getWorkflowStatus (workflowId: string): Promise<WorkflowStatus>
+  getTaskMetrics (opts?: { period?: string }): Promise<TaskMetrics>
+  setRole (principal: string, role: Role | null, opts?: { principal?: string }): Promise<void>
+  /** returns an unsubscribe function */
+  addLifecycleHandler (handler: TaskLifecycleHandler): () => void
+}
+
+export interface ClusterNode {
+  readonly id: string
+  readonly name: string
+  readonly dataDir: string
+  readonly scheduler: ClusterScheduler
+  /** custom handlers (src/node/handlers TaskRegistry) */
+  readonly registry: unknown
+  /** every applied event, plus 'progress' events relayed from workers */
+  onEvent (listener: (event: ClusterEvent | { kind: 'progress', taskId: string, attempt: number, deviceId: string, at: number, progress: number }) => void): () => void
+  nodes (): Promise<NodeInfo[]>
+  raftStatus (): RaftStatus
+  multiaddrs (): string[]
+  apiUrl (): string | undefined
+  stop (): Promise<void>
+}

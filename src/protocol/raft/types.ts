@@ -1,0 +1,107 @@
+// Contract of the pure Raft core (src/protocol/raft) with its drivers (the simulator in test/sim and
+// src/node/raft/driver.ts). Modelled on etcd-io/raft: no timers, sockets or disk inside.
+//
+// Ready contract (the driver must honour it, in this order):
+//   1. persist: storage.append(ready.entries), storage.setHardState(ready.hardState) if present,
+//      storage.applySnapshot(ready.snapshot) if present — all in one durable write (group commit);
+//   2. send ready.messages;
+//   3. apply ready.committedEntries (and a received snapshot) to the state machine;
+//   4. raft.advance(ready).
+
+export type NodeId = string
+
+export type EntryType = 'normal' | 'conf'
+
+export interface Entry {
+  term: number
+  index: number
+  type: EntryType
+  /** normal: opaque command bytes (empty = the leader's no-op); conf: an encoded ConfChange */
+  data: Uint8Array
+}
+
+export interface HardState { term: number, vote: NodeId | null, commit: number }
+
+export interface ConfState { voters: NodeId[], learners: NodeId[] }
+
+export type ConfChangeType = 'addVoter' | 'addLearner' | 'removeNode'
+export interface ConfChange { type: ConfChangeType, nodeId: NodeId }
+
+export interface SnapshotMeta { index: number, term: number, conf: ConfState }
+export interface Snapshot { meta: SnapshotMeta, data: Uint8Array }
+
+export type MessageType =
+  | 'hup' | 'beat' | 'prop'                       // local only (never on the wire)
+  | 'app' | 'appResp'
+  | 'vote' | 'voteResp' | 'preVote' | 'preVoteResp'
+  | 'heartbeat' | 'heartbeatResp'
+  | 'snap' | 'snapStatus' | 'unreachable'         // snapStatus/unreachable are local reports
+  | 'transferLeader' | 'timeoutNow'
+  | 'readIndex' | 'readIndexResp'
+
+export interface Message {
+  type: MessageType
+  from: NodeId
+  to: NodeId
+  term: number
+  logTerm?: number
+  index?: number
+  entries?: Entry[]
+  commit?: number
+  reject?: boolean
+  rejectHint?: number
+  snapshot?: Snapshot
+  /** ReadIndex request id; TimeoutNow/vote campaign type ('transfer') */
+  context?: Uint8Array
+}
+
+export type Role = 'follower' | 'preCandidate' | 'candidate' | 'leader'
+
+export interface SoftState { leader: NodeId | null, role: Role }
+
+export interface ReadState { index: number, context: Uint8Array }
+
+export interface Ready {
+  softState?: SoftState
+  hardState?: HardState
+  entries: Entry[]              // to persist (unstable)
+  snapshot?: Snapshot           // to persist and apply
+  committedEntries: Entry[]     // to apply, in order
+  messages: Message[]           // to send after persisting
+  readStates: ReadState[]
+}
+
+/**
+ * Durable log storage. Synchronous on purpose: better-sqlite3 is synchronous and the Raft core
+ * reads storage inline (as etcd's does). Writes are grouped per Ready by the driver.
+ */
+export interface RaftStorage {
+  initialState (): { hardState: HardState, confState: ConfState }
+  /** entries in [lo, hi); may stop early after maxBytes (at least one entry is returned) */
+  entries (lo: number, hi: number, maxBytes?: number): Entry[]
+  /** term of entry i; i may equal the snapshot index. Throws CompactedError/UnavailableError */
+  term (i: number): number
+  firstIndex (): number
+  lastIndex (): number
+  snapshot (): Snapshot
+  /** one durable write: append (truncating any conflicting suffix), hard state, snapshot */
+  save (update: { entries?: Entry[], hardState?: HardState, snapshot?: Snapshot }): void
+  /** make a snapshot at index (already applied) and drop log entries up to compactIndex */
+  createSnapshot (index: number, conf: ConfState, data: Uint8Array): Snapshot
+  compact (compactIndex: number): void
+  close (): void
+}
+
+export interface RaftConfig {
+  id: NodeId
+  electionTick: number          // e.g. 10 ticks; randomized in [electionTick, 2*electionTick)
+  heartbeatTick: number         // e.g. 1
+  storage: RaftStorage
+  /** randomness for election timeouts; pure core takes it in */
+  rng: () => number
+  preVote: boolean
+  checkQuorum: boolean
+  maxSizePerMsg: number         // bytes of entries per append message
+  maxInflightMsgs: number       // pipelining window per follower
+  applied?: number
+}

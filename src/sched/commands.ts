@@ -1,0 +1,96 @@
+// Commands of the cluster state machine: the only way the replicated state changes. The leader
+// proposes them (many per Raft entry: an entry's data is an encoded Command[]), every node applies
+// them in log order. Everything a command needs to apply deterministically is inside it: times
+// (`at`, from the leader's clock), device ids, computed delays. apply() never reads a clock.
+
+import type { TaskData, TaskErrorData, TaskStatus, ResourceUsage } from './types.js'
+
+export type Role = 'admin' | 'operator' | 'submitter' | 'viewer'
+
+export interface AttemptResult {
+  taskId: string
+  attempt: number               // 1-based attempt number the leader assigned
+  deviceId: string
+  status: 'completed' | 'failed' | 'timeout' | 'cancelled'
+  result?: unknown
+  error?: TaskErrorData
+  startedAt: number
+  finishedAt: number
+  resourceUsage?: ResourceUsage
+}
+
+export interface BatchInfo { id: string, name: string, description?: string }
+
+export interface WorkflowStepSpec { name: string, task: TaskData, dependsOn: string[] }
+export interface WorkflowInfo { id: string, name: string, steps: WorkflowStepSpec[] }
+
+export type Command =
+  /** Submit tasks atomically. requestId dedups retried submissions (client id + counter). */
+  | { type: 'submit', requestId: string, principal: string, at: number, tasks: TaskData[], batch?: BatchInfo, workflow?: WorkflowInfo }
+  /** The leader's scheduler placed tasks on devices. */
+  | { type: 'assign', at: number, assignments: Array<{ taskId: string, attempt: number, deviceId: string }> }
+  /** A worker said it started (attempt must match the current one, else ignored as stale). */
+  | { type: 'started', at: number, taskId: string, attempt: number, deviceId: string }
+  /** Results, keyed by (taskId, attempt); a superseded attempt is recorded as stale. */
+  | { type: 'finished', at: number, results: AttemptResult[] }
+  /** A worker refused an assignment (no capacity): the task goes back to the queue. */
+  | { type: 'refused', at: number, taskId: string, attempt: number, deviceId: string, reason: string }
+  /** deviceTimeout passed with no bid and no ping: fail its running tasks, resubmit clones. */
+  | { type: 'deviceDown', at: number, deviceId: string }
+  | { type: 'cancel', at: number, taskId: string, principal: string }
+  /** Leader-side timeout for an attempt whose worker vanished or never reported. */
+  | { type: 'expire', at: number, taskId: string, attempt: number }
+  | { type: 'setRole', at: number, principal: string, role: Role | null, by: string }
+
+export interface TaskAttempt {
+  attempt: number
+  deviceId: string
+  status: TaskStatus
+  assignedAt: number
+  startedAt?: number
+  finishedAt?: number
+  error?: TaskErrorData
+}
+
+/** A task as the cluster knows it: what getTaskStatus / GET /v1/tasks/:id return. */
+export interface TaskRecord {
+  id: string
+  taskType: string
+  status: TaskStatus
+  priority: number
+  task: TaskData
+  deviceId?: string
+  attempts: TaskAttempt[]
+  result?: unknown
+  error?: TaskErrorData
+  pendingReason?: string
+  progress: number
+  resourceUsage?: ResourceUsage
+  createdAt: number
+  submittedAt: number
+  startedAt?: number
+  finishedAt?: number
+  notBefore?: number            // a retry waits until then (replicated, so a new leader honours it)
+  replacedBy?: string
+  replaces?: string
+  batchId?: string
+  workflowId?: string
+  staleResults?: number
+}
+
+/** Events the state machine emits while applying: lifecycle hooks and waiters hang off these. */
+export type ClusterEvent =
+  | { kind: 'submit', taskId: string, at: number }
+  | { kind: 'schedule', taskId: string, attempt: number, deviceId: string, at: number }
+  | { kind: 'start', taskId: string, attempt: number, deviceId: string, at: number }
+  | { kind: 'complete', taskId: string, attempt: number, deviceId: string, at: number, result: unknown }
+  | { kind: 'error', taskId: string, attempt: number, deviceId?: string, at: number, error: TaskErrorData, final: boolean, status: TaskStatus }
+  | { kind: 'stale', taskId: string, attempt: number, deviceId: string, at: number }
+  | { kind: 'retry', taskId: string, attempt: number, at: number, notBefore: number }
+  | { kind: 'failover', taskId: string, cloneId: string, deviceId: string, at: number }
+
+export interface ApplyOutcome {
+  events: ClusterEvent[]
+  /** for 'submit': the answer to the submitter (ids, or an error), also on a duplicate requestId */
+  reply?: { ok: true, taskIds: string[], duplicate: boolean } | { ok: false, error: { type: string, message: string, field?: string } }
+}
