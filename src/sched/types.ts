@@ -109,4 +109,8 @@ export interface DeviceBid {
   maxConcurrentTasks: number
   latencyMs: number            // to the leader; 0 for the leader itself
   exclusiveBusy?: boolean      // running an exclusive task
+  /** what this node knows of the Raft cluster: lets fresh nodes decide to join or bootstrap */
+  cluster?: { member: boolean, leaderId: string | null, term: number }
+  /** API url of this node (for the dashboard's device list) */
+  apiUrl?: string
 }
