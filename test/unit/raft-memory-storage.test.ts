@@ -1,0 +1,63 @@
+import assert from 'node:assert/strict'
+import { MemoryStorage } from '../../src/protocol/raft/memory-storage.js'
+import { CompactedError, RaftInputError, SnapshotOutOfDateError, UnavailableError } from '../../src/protocol/raft/errors.js'
+import type { Entry } from '../../src/protocol/raft/types.js'
+
+const ent = (index: number, term: number, s = ''): Entry => ({ index, term, type: 'normal', data: new TextEncoder().encode(s) })
+
+describe('raft MemoryStorage', () => {
+  it('starts empty with the bootstrap conf', () => {
+    const s = new MemoryStorage({ conf: { voters: ['a', 'b'], learners: [] } })
+    assert.deepEqual(s.initialState().confState, { voters: ['a', 'b'], learners: [] })
+    assert.equal(s.firstIndex(), 1)
+    assert.equal(s.lastIndex(), 0)
+    assert.equal(s.term(0), 0)
+    assert.throws(() => s.term(1), UnavailableError)
+  })
+
+  it('appends, truncates a conflicting suffix, and limits by bytes', () => {
+    const s = new MemoryStorage()
+    s.save({ entries: [ent(1, 1, 'aa'), ent(2, 1, 'bb'), ent(3, 1, 'cc')] })
+    s.save({ entries: [ent(2, 2, 'xx')] })
+    assert.equal(s.lastIndex(), 2)
+    assert.equal(s.term(2), 2)
+    assert.equal(s.entries(1, 3).length, 2)
+    assert.equal(s.entries(1, 3, 1).length, 1) // at least one entry
+    assert.equal(s.entries(1, 3, 4).length, 2)
+    assert.throws(() => s.entries(1, 4), UnavailableError)
+    assert.throws(() => s.save({ entries: [ent(5, 2)] }), RaftInputError)
+  })
+
+  it('snapshots, compacts and rejects out-of-date snapshots', () => {
+    const s = new MemoryStorage()
+    s.save({ entries: [ent(1, 1), ent(2, 1), ent(3, 2)], hardState: { term: 2, vote: 'a', commit: 3 } })
+    const snap = s.createSnapshot(2, { voters: ['a'], learners: [] }, new Uint8Array([7]))
+    assert.equal(snap.meta.term, 1)
+    assert.throws(() => s.compact(3), RaftInputError)
+    s.compact(2)
+    assert.equal(s.firstIndex(), 3)
+    assert.equal(s.term(2), 1)
+    assert.throws(() => s.term(1), CompactedError)
+    assert.throws(() => s.entries(2, 3), CompactedError)
+    assert.throws(() => s.createSnapshot(2, { voters: [], learners: [] }, new Uint8Array()), SnapshotOutOfDateError)
+  })
+
+  it('applying a received snapshot replaces the log', () => {
+    const s = new MemoryStorage()
+    s.save({ entries: [ent(1, 1), ent(2, 1)] })
+    s.save({ snapshot: { meta: { index: 10, term: 3, conf: { voters: ['x'], learners: [] } }, data: new Uint8Array() }, entries: [ent(11, 3)] })
+    assert.equal(s.firstIndex(), 11)
+    assert.equal(s.lastIndex(), 11)
+    assert.equal(s.term(10), 3)
+    assert.deepEqual(s.initialState().confState.voters, ['x'])
+  })
+
+  it('crashCopy keeps only what was saved and is independent', () => {
+    const s = new MemoryStorage()
+    s.save({ entries: [ent(1, 1)], hardState: { term: 1, vote: 'a', commit: 1 } })
+    const c = s.crashCopy()
+    s.save({ entries: [ent(2, 1)] })
+    assert.equal(c.lastIndex(), 1)
+    assert.deepEqual(c.initialState().hardState, { term: 1, vote: 'a', commit: 1 })
+  })
+})
