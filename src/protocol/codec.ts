@@ -1,0 +1,103 @@
+// The wire codec: every message on every stream and topic is msgpack of a compact envelope
+// `[v, type, body]` (v = ENVELOPE_VERSION). decode() never trusts its input: it checks the size cap,
+// the msgpack structure, the envelope, the version, that the type is one the caller expects, and
+// the body schema — in that order — and throws DecodeError (with a reason) for anything else.
+//
+//   const bytes = encode('assign', { taskId, attempt, task, leaderTerm })
+//   const msg = decode(bytes, EXEC_MESSAGES)      // { type: 'assign', body: AssignBody } | ...
+
+import { Packr } from 'msgpackr'
+import { DecodeError, EncodeError } from './errors.js'
+import { formatPath, type Infer, type Schema } from './schema.js'
+import { MAX_FRAME_BYTES, MAX_ENTRY_DATA_BYTES } from './limits.js'
+import { CommandList } from './messages.js'
+import type { Command } from '../sched/commands.js'
+
+export const ENVELOPE_VERSION = 1
+
+/** Message type → body schema: what one protocol (or topic) accepts. */
+export type SchemaTable = Record<string, Schema<any>>
+
+/** What decode() returns for a table: a union discriminated by `type`. */
+export type Decoded<T extends SchemaTable> = { [K in keyof T & string]: { type: K, body: Infer<T[K]> } }[keyof T & string]
+
+// useRecords:false → plain msgpack maps (any msgpack reader can follow the wire); copyBuffers →
+// decoded bytes do not pin the (up to 4 MiB) frame they came in; mapsAsObjects → plain objects.
+const packr = new Packr({ useRecords: false, copyBuffers: true, mapsAsObjects: true, moreTypes: false })
+
+/** Bytes as a plain Uint8Array view, so decoded binary fields are Uint8Array (not Buffer) everywhere. */
+function plainView (b: Uint8Array): Uint8Array {
+  return Object.getPrototypeOf(b) === Uint8Array.prototype ? b : new Uint8Array(b.buffer, b.byteOffset, b.byteLength)
+}
+
+function pack (value: unknown, maxBytes: number, what: string): Uint8Array {
+  let out: Uint8Array
+  try {
+    out = packr.pack(value)
+  } catch (err) {
+    throw new EncodeError(`${what}: ${(err as Error).message}`)
+  }
+  if (out.byteLength > maxBytes) throw new EncodeError(`${what} is ${out.byteLength} bytes, over the ${maxBytes}-byte cap`)
+  return out
+}
+
+/** msgpack bytes → value, with every failure (garbage, truncation, trailing bytes, deep nesting) as DecodeError. */
+function unpack (bytes: Uint8Array, maxBytes: number): unknown {
+  if (!(bytes instanceof Uint8Array)) throw new DecodeError('malformed', 'input is not bytes')
+  if (bytes.byteLength > maxBytes) throw new DecodeError('too_large', `${bytes.byteLength} bytes, over the ${maxBytes}-byte cap`)
+  if (bytes.byteLength === 0) throw new DecodeError('empty', 'zero-length input')
+  try {
+    return packr.unpack(plainView(bytes))
+  } catch (err) {
+    throw new DecodeError('malformed', (err as Error).message ?? String(err))
+  }
+}
+
+/** Encode one message. Throws EncodeError when the result is over `maxBytes` (default MAX_FRAME_BYTES). */
+export function encode (type: string, body: unknown, maxBytes = MAX_FRAME_BYTES): Uint8Array {
+  return pack([ENVELOPE_VERSION, type, body], maxBytes, `message '${type}'`)
+}
+
+/**
+ * Decode and validate one message against `table` (type → body schema). Throws DecodeError.
+ * `maxBytes` lets a topic use a tighter cap (bids: MAX_BID_BYTES).
+ */
+export function decode<T extends SchemaTable> (bytes: Uint8Array, table: T, maxBytes = MAX_FRAME_BYTES): Decoded<T> {
+  const env = unpack(bytes, maxBytes)
+  if (!Array.isArray(env) || env.length !== 3) throw new DecodeError('bad_envelope', 'expected [version, type, body]')
+  const [v, type, body] = env
+  if (v !== ENVELOPE_VERSION) throw new DecodeError('bad_version', `envelope version ${JSON.stringify(v) ?? typeof v}, this node speaks ${ENVELOPE_VERSION}`)
+  if (typeof type !== 'string') throw new DecodeError('bad_envelope', 'message type is not a string')
+  const schema = Object.prototype.hasOwnProperty.call(table, type) ? table[type] : undefined
+  if (schema === undefined) throw new DecodeError('unknown_type', `unexpected message type '${type.slice(0, 64)}'`)
+  const bad = schema.check(body)
+  if (bad !== undefined) {
+    const path = formatPath(bad.path)
+    throw new DecodeError('invalid_body', `'${type}' ${path}: ${bad.message}`, path)
+  }
+  return { type, body } as Decoded<T>
+}
+
+/** Raft entry data: an encoded Command[] (many commands per entry: the leader batches). */
+export function encodeCommands (cmds: Command[]): Uint8Array {
+  return pack(cmds, MAX_ENTRY_DATA_BYTES, 'command list')
+}
+
+/** Decode and validate entry data. Throws DecodeError; an empty entry (leader no-op) is not commands. */
+export function decodeCommands (bytes: Uint8Array): Command[] {
+  const value = unpack(bytes, MAX_ENTRY_DATA_BYTES)
+  const bad = CommandList.check(value)
+  if (bad !== undefined) {
+    const path = formatPath(bad.path)
+    throw new DecodeError('invalid_body', `commands ${path}: ${bad.message}`, path)
+  }
+  return value as Command[]
+}
+
+/** Encode/decode an arbitrary plain value with the same settings (snapshots, sqlite meta). */
+export function encodeValue (value: unknown, maxBytes = Number.MAX_SAFE_INTEGER): Uint8Array {
+  return pack(value, maxBytes, 'value')
+}
+export function decodeValue (bytes: Uint8Array, maxBytes = Number.MAX_SAFE_INTEGER): unknown {
+  return unpack(bytes, maxBytes)
+}

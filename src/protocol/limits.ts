@@ -1,0 +1,67 @@
+// Every size cap of the wire and the replicated state, in one place. A cap exists so that one bad
+// or hostile peer cannot make a node allocate without bound; each is sized for the largest honest
+// use with headroom. Decoders enforce them before anything else sees a message.
+
+const KiB = 1024
+const MiB = 1024 * KiB
+
+/** Largest encoded frame on any stream. Bounds a Raft append (maxSizePerMsg is kept well below)
+ *  and a 100-task submit with large payloads. Snapshots bigger than this are sent in chunks. */
+export const MAX_FRAME_BYTES = 4 * MiB
+
+/** One task's payload (encoded size). Tasks are commands, not data transfer: put data in files. */
+export const MAX_TASK_PAYLOAD_BYTES = 1 * MiB
+
+/** One task's result as reported by a worker. Larger results should be written to a file. */
+export const MAX_RESULT_BYTES = 1 * MiB
+
+/** One gossiped bid (capabilities + load). Real bids are ~1 KiB; gossipsub fans them out to everyone. */
+export const MAX_BID_BYTES = 16 * KiB
+
+/** Tasks in one submit (a batch). 10k keeps one Raft entry under the frame cap for small tasks. */
+export const MAX_BATCH_TASKS = 10_000
+
+/** Steps of one workflow / chain. */
+export const MAX_WORKFLOW_STEPS = 1_000
+
+/** Raft entries in one append message. Bytes are bounded by the frame cap anyway. */
+export const MAX_ENTRIES_PER_MSG = 10_000
+
+/** Commands in one Raft entry (the leader batches assignments and results). */
+export const MAX_COMMANDS_PER_ENTRY = 10_000
+
+/** Assignments / results inside one command. */
+export const MAX_ITEMS_PER_COMMAND = 10_000
+
+/** Ids: task ids (ULID-like, 26), peer ids (~52), request ids (client id + counter). */
+export const MAX_ID_LENGTH = 128
+
+/** Human names: task types, device names, batch and workflow names, step names, principals. */
+export const MAX_NAME_LENGTH = 256
+
+/** Free text: descriptions, error messages, pending reasons, refusal reasons. */
+export const MAX_TEXT_LENGTH = 4 * KiB
+
+/** Short lists on a device or task: sensors, permissions, task types, excluded devices, paths. */
+export const MAX_LIST_ITEMS = 256
+
+/** A filesystem path in a sandbox config. */
+export const MAX_PATH_LENGTH = 4 * KiB
+
+/** A multiaddr string. */
+export const MAX_ADDR_LENGTH = 512
+
+/** listTasks page size. */
+export const MAX_LIST_LIMIT = 10_000
+
+/** Raft entry data (one encoded Command[]); also bounded by the frame cap on the wire. */
+export const MAX_ENTRY_DATA_BYTES = MAX_FRAME_BYTES
+
+/** Raft snapshot data inside one 'snap' message. */
+export const MAX_SNAPSHOT_BYTES = MAX_FRAME_BYTES
+
+/** Voters + learners in a configuration. Voters are capped at 5 by policy; learners are all other members. */
+export const MAX_MEMBERS = 1_000
+
+/** Opaque Raft context (ReadIndex id, transfer marker). */
+export const MAX_CONTEXT_BYTES = 256

@@ -1,0 +1,286 @@
+// Schemas of every wire message, the Raft entry commands and the gossiped bid, plus one schema table
+// per protocol for decode(). Validation here is structural (types, sizes, enums); what a task spec
+// means (defaults, snake_case, permissions) is src/sched's job.
+//
+//   decode(bytes, RAFT_MESSAGES)    → { type: 'raft', body: Message }
+//   decode(bytes, CLIENT_MESSAGES)  → requests and their '<name>Res' replies
+//   decode(bytes, EXEC_MESSAGES)    → assign/assignRes, progress, started, result/resultAck, cancelAttempt, ping/pong
+//   decode(bytes, BID_MESSAGES, MAX_BID_BYTES) → { type: 'bid', body: DeviceBid }
+
+import { any, arr, bool, bytes, nullable, num, obj, oneOf, record, sizedAny, str, union, type Infer, type Schema } from './schema.js'
+import * as L from './limits.js'
+import type { Message, Entry, Snapshot, ConfState, HardState } from './raft/types.js'
+import type { DeviceBid, TaskData } from '../sched/types.js'
+import type { AttemptResult, Command, TaskRecord } from '../sched/commands.js'
+
+// ---- building blocks ------------------------------------------------------------------------
+
+const id = () => str({ max: L.MAX_ID_LENGTH, min: 1 })
+const name = () => str({ max: L.MAX_NAME_LENGTH })
+const text = () => str({ max: L.MAX_TEXT_LENGTH })
+const count = (max = Number.MAX_SAFE_INTEGER) => num({ int: true, min: 0, max })
+/** ms since epoch (or any non-negative time in ms) */
+const timeMs = () => num({ min: 0 })
+const percent = () => num({ min: 0, max: 100 })
+const names = () => arr(name(), { max: L.MAX_LIST_ITEMS })
+const ids = () => arr(id(), { max: L.MAX_LIST_ITEMS })
+
+export const PermissionSchema = oneOf('read_files', 'write_files', 'network_access', 'system_commands')
+export const PlatformSchema = oneOf('linux', 'android', 'windows', 'macos')
+export const DeviceRoleSchema = oneOf('compute', 'mobile', 'storage')
+export const TaskStatusSchema = oneOf('pending', 'queued', 'running', 'completed', 'failed', 'cancelled', 'timeout')
+export const TaskErrorTypeSchema = oneOf('network_error', 'timeout_error', 'resource_exhausted', 'invalid_payload',
+  'permission_denied', 'unsupported_operation', 'device_failure', 'execution_error', 'cancelled')
+export const PrincipalRoleSchema = oneOf('admin', 'operator', 'submitter', 'viewer')
+
+export const TaskRequirementsSchema = obj({
+  minCpuCores: num({ min: 0, max: 4096 }),
+  minMemoryGb: num({ min: 0 }),
+  minStorageGb: num({ min: 0 }),
+  requiredPlatform: PlatformSchema,
+  requiredArch: name(),
+  requiredRole: DeviceRoleSchema,
+  maxCpuUsage: percent(),
+  maxMemoryUsage: percent(),
+  timeoutSeconds: num({ min: 0 }),
+  maxRetries: count(1000),
+  requiresInternet: bool(),
+  bandwidthMbps: num({ min: 0 }),
+  requiresGpu: bool(),
+  requiresSensors: names(),
+  exclusive: bool(),
+  excludeDevices: ids()
+}, { optional: ['requiredPlatform', 'requiredArch', 'requiredRole', 'maxCpuUsage', 'maxMemoryUsage'], strict: true })
+
+export const SandboxConfigSchema = obj({
+  allowNetwork: bool(),
+  allowFilesystem: bool(),
+  allowedPaths: arr(str({ max: L.MAX_PATH_LENGTH }), { max: L.MAX_LIST_ITEMS }),
+  maxFileSizeBytes: num({ min: 0 }),
+  maxExecutionTimeSeconds: num({ min: 0 }),
+  memoryLimitBytes: num({ min: 0 }),
+  cpuLimitPercent: num({ min: 0 })
+}, { strict: true })
+
+/** A task as stored in the replicated state: strict, so unknown fields never reach the log. */
+export const TaskDataSchema: Schema<TaskData> = obj({
+  id: id(),
+  taskType: name(),
+  payload: sizedAny({ maxBytes: L.MAX_TASK_PAYLOAD_BYTES }),
+  priority: num({ int: true, min: 1, max: 5 }),
+  requirements: TaskRequirementsSchema,
+  batchId: id(),
+  workflowId: id(),
+  sandboxConfig: SandboxConfigSchema,
+  requiredPermissions: arr(PermissionSchema, { max: 8 }),
+  retryCount: count(),
+  createdAt: timeMs(),
+  replaces: id(),
+  idempotencyKey: str({ max: L.MAX_NAME_LENGTH })
+}, { optional: ['payload', 'batchId', 'workflowId', 'sandboxConfig', 'replaces', 'idempotencyKey'], strict: true }) as Schema<TaskData>
+
+export const TaskErrorSchema = obj({ type: TaskErrorTypeSchema, message: text(), details: sizedAny({ maxBytes: 64 * 1024 }) },
+  { optional: ['details'] })
+export const ResourceUsageSchema = obj({ cpu: num({ min: 0 }), memory: num({ min: 0 }) })
+
+export const AttemptResultSchema: Schema<AttemptResult> = obj({
+  taskId: id(),
+  attempt: count(),
+  deviceId: id(),
+  status: oneOf('completed', 'failed', 'timeout', 'cancelled'),
+  result: sizedAny({ maxBytes: L.MAX_RESULT_BYTES }),
+  error: TaskErrorSchema,
+  startedAt: timeMs(),
+  finishedAt: timeMs(),
+  resourceUsage: ResourceUsageSchema
+}, { optional: ['result', 'error', 'resourceUsage'], strict: true })
+
+export const BatchInfoSchema = obj({ id: id(), name: name(), description: text() }, { optional: ['description'], strict: true })
+export const WorkflowStepSchema = obj({ name: name(), task: TaskDataSchema, dependsOn: arr(name(), { max: L.MAX_WORKFLOW_STEPS }) }, { strict: true })
+export const WorkflowInfoSchema = obj({ id: id(), name: name(), steps: arr(WorkflowStepSchema, { max: L.MAX_WORKFLOW_STEPS }) }, { strict: true })
+
+// ---- state-machine commands (Raft entry data) -------------------------------------------------
+
+const tasks = () => arr(TaskDataSchema, { max: L.MAX_BATCH_TASKS })
+
+export const CommandSchema: Schema<Command> = union('type', {
+  submit: obj({ requestId: id(), principal: name(), at: timeMs(), tasks: tasks(), batch: BatchInfoSchema, workflow: WorkflowInfoSchema },
+    { optional: ['batch', 'workflow'], strict: true }),
+  assign: obj({ at: timeMs(), assignments: arr(obj({ taskId: id(), attempt: count(), deviceId: id() }, { strict: true }), { max: L.MAX_ITEMS_PER_COMMAND }) }, { strict: true }),
+  started: obj({ at: timeMs(), taskId: id(), attempt: count(), deviceId: id() }, { strict: true }),
+  finished: obj({ at: timeMs(), results: arr(AttemptResultSchema, { max: L.MAX_ITEMS_PER_COMMAND }) }, { strict: true }),
+  refused: obj({ at: timeMs(), taskId: id(), attempt: count(), deviceId: id(), reason: text() }, { strict: true }),
+  deviceDown: obj({ at: timeMs(), deviceId: id() }, { strict: true }),
+  cancel: obj({ at: timeMs(), taskId: id(), principal: name() }, { strict: true }),
+  expire: obj({ at: timeMs(), taskId: id(), attempt: count() }, { strict: true }),
+  setRole: obj({ at: timeMs(), principal: name(), role: nullable(PrincipalRoleSchema), by: name() }, { strict: true })
+}) as Schema<Command>
+
+export const CommandList: Schema<Command[]> = arr(CommandSchema, { max: L.MAX_COMMANDS_PER_ENTRY })
+
+// ---- raft ---------------------------------------------------------------------------------------
+
+const index = () => count()
+export const ConfStateSchema = obj({ voters: arr(id(), { max: L.MAX_MEMBERS }), learners: arr(id(), { max: L.MAX_MEMBERS }) }) as Schema<ConfState>
+export const HardStateSchema = obj({ term: index(), vote: nullable(id()), commit: index() }) as Schema<HardState>
+export const EntrySchema = obj({ term: index(), index: index(), type: oneOf('normal', 'conf'), data: bytes({ max: L.MAX_ENTRY_DATA_BYTES }) }) as Schema<Entry>
+export const SnapshotSchema = obj({
+  meta: obj({ index: index(), term: index(), conf: ConfStateSchema }),
+  data: bytes({ max: L.MAX_SNAPSHOT_BYTES })
+}) as Schema<Snapshot>
+export const ConfChangeSchema = obj({ type: oneOf('addVoter', 'addLearner', 'removeNode'), nodeId: id() })
+
+/** Raft messages that may cross the wire (hup, beat, prop, snapStatus, unreachable are local only). */
+export const WIRE_RAFT_TYPES = ['app', 'appResp', 'vote', 'voteResp', 'preVote', 'preVoteResp', 'heartbeat',
+  'heartbeatResp', 'snap', 'transferLeader', 'timeoutNow', 'readIndex', 'readIndexResp'] as const
+
+export const RaftMessageSchema: Schema<Message> = obj({
+  type: oneOf(...WIRE_RAFT_TYPES),
+  from: id(),
+  to: id(),
+  term: index(),
+  logTerm: index(),
+  index: index(),
+  entries: arr(EntrySchema, { max: L.MAX_ENTRIES_PER_MSG }),
+  commit: index(),
+  reject: bool(),
+  rejectHint: index(),
+  snapshot: SnapshotSchema,
+  context: bytes({ max: L.MAX_CONTEXT_BYTES })
+}, { optional: ['logTerm', 'index', 'entries', 'commit', 'reject', 'rejectHint', 'snapshot', 'context'] }) as Schema<Message>
+
+export const RAFT_MESSAGES = { raft: RaftMessageSchema }
+
+// ---- gossip: device bid -----------------------------------------------------------------------
+
+export const DeviceBidSchema: Schema<DeviceBid> = obj({
+  nodeId: id(),
+  name: name(),
+  incarnation: count(),
+  seq: count(),
+  role: DeviceRoleSchema,
+  platform: PlatformSchema,
+  arch: name(),
+  cpuCores: num({ min: 0, max: 4096 }),
+  memoryGb: num({ min: 0 }),
+  storageGb: num({ min: 0 }),
+  gpu: bool(),
+  sensors: names(),
+  battery: obj({ percent: percent(), charging: bool() }),
+  internet: bool(),
+  bandwidthMbps: num({ min: 0 }),
+  taskTypes: names(),
+  permissions: arr(PermissionSchema, { max: 8 }),
+  sandbox: obj({ network: bool(), memory: bool(), cpu: bool(), filesystem: bool() }),
+  cpuUsage: percent(),
+  memoryUsage: percent(),
+  memoryUsedGb: num({ min: 0 }),
+  activeTasks: count(),
+  maxConcurrentTasks: count(),
+  latencyMs: num({ min: 0 }),
+  exclusiveBusy: bool()
+}, { optional: ['battery', 'exclusiveBusy'] }) as Schema<DeviceBid>
+
+export const BID_MESSAGES = { bid: DeviceBidSchema }
+
+// ---- client protocol (request/response; every request carries reqId) ---------------------------
+
+export const ReqId = count()
+export const ErrorBodySchema = obj({ type: name(), message: text(), field: str({ max: L.MAX_NAME_LENGTH }) }, { optional: ['field'] })
+export type ErrorBody = Infer<typeof ErrorBodySchema>
+
+/** A failed reply. `notLeader` means: retry at `leaderHint` (peer id) or after an election. */
+export interface FailureReply { reqId: number, ok: false, error: ErrorBody, notLeader?: boolean, leaderHint?: string | null }
+export type Reply<T> = ({ reqId: number, ok: true } & T) | FailureReply
+
+const FailureSchema = obj({ reqId: ReqId, ok: oneOf(false), error: ErrorBodySchema, notLeader: bool(), leaderHint: nullable(id()) },
+  { optional: ['notLeader', 'leaderHint'] })
+
+/** Reply schema: `{ reqId, ok: true, ...fields }` or a FailureReply, picked by `ok`. */
+function reply<T> (fields: Record<string, Schema<any>>, optional: string[] = []): Schema<Reply<T>> {
+  const success = obj({ reqId: ReqId, ok: oneOf(true), ...fields }, { optional: optional as any[] })
+  return {
+    kind: 'reply',
+    check: v => (typeof v === 'object' && v !== null && (v as { ok?: unknown }).ok === false) ? FailureSchema.check(v) : success.check(v)
+  }
+}
+
+/** A task record as the leader reports it: the fields clients rely on are checked, the rest passes. */
+export const TaskRecordSchema: Schema<TaskRecord> = obj({
+  id: id(),
+  taskType: name(),
+  status: TaskStatusSchema,
+  priority: num(),
+  task: TaskDataSchema,
+  attempts: arr(any(), { max: 100_000 }),
+  progress: num(),
+  createdAt: timeMs(),
+  submittedAt: timeMs()
+}) as Schema<TaskRecord>
+
+const QueueStatisticsSchema = obj({ size: count(), byPriority: record(count(), { maxKeys: 16 }), avgWaitTimeSeconds: num({ min: 0 }), running: count(), pending: count() })
+const BatchProgressSchema = obj({ id: id(), name: name(), total: count(), completed: count(), failed: count(), running: count(), pending: count(), cancelled: count() })
+const WorkflowStatusSchema = obj({
+  id: id(),
+  name: name(),
+  status: oneOf('running', 'completed', 'failed', 'cancelled'),
+  steps: arr(obj({ name: name(), taskId: id(), status: TaskStatusSchema, dependsOn: arr(name(), { max: L.MAX_WORKFLOW_STEPS }) }), { max: L.MAX_WORKFLOW_STEPS })
+})
+
+export const SubmitRequestSchema = obj({
+  reqId: ReqId,
+  requestId: id(),
+  principal: name(),
+  tasks: tasks(),
+  batch: BatchInfoSchema,
+  workflow: WorkflowInfoSchema
+}, { optional: ['principal', 'batch', 'workflow'] })
+
+export const CLIENT_MESSAGES = {
+  submit: SubmitRequestSchema,
+  submitRes: reply<{ taskIds: string[], duplicate?: boolean }>({ taskIds: arr(id(), { max: L.MAX_BATCH_TASKS }), duplicate: bool() }, ['duplicate']),
+  cancel: obj({ reqId: ReqId, taskId: id(), principal: name() }, { optional: ['principal'] }),
+  cancelRes: reply<{ task: TaskRecord }>({ task: TaskRecordSchema }),
+  getTask: obj({ reqId: ReqId, taskId: id() }),
+  getTaskRes: reply<{ task: TaskRecord | null }>({ task: nullable(TaskRecordSchema) }),
+  listTasks: obj({ reqId: ReqId, status: TaskStatusSchema, deviceId: id(), limit: count(L.MAX_LIST_LIMIT) }, { optional: ['status', 'deviceId', 'limit'] }),
+  listTasksRes: reply<{ tasks: TaskRecord[] }>({ tasks: arr(TaskRecordSchema, { max: L.MAX_LIST_LIMIT }) }),
+  queueStats: obj({ reqId: ReqId }),
+  queueStatsRes: reply<{ stats: Infer<typeof QueueStatisticsSchema> }>({ stats: QueueStatisticsSchema }),
+  batchProgress: obj({ reqId: ReqId, batchId: id() }),
+  batchProgressRes: reply<{ progress: Infer<typeof BatchProgressSchema> }>({ progress: BatchProgressSchema }),
+  workflowStatus: obj({ reqId: ReqId, id: id() }),
+  workflowStatusRes: reply<{ status: Infer<typeof WorkflowStatusSchema> }>({ status: WorkflowStatusSchema }),
+  /** a learner asks the leader to add it to the configuration */
+  join: obj({ reqId: ReqId, nodeId: id(), addrs: arr(str({ max: L.MAX_ADDR_LENGTH }), { max: 64 }) }),
+  joinRes: reply<{ conf?: ConfState }>({ conf: ConfStateSchema }, ['conf']),
+  setRole: obj({ reqId: ReqId, principal: name(), role: nullable(PrincipalRoleSchema), by: name() }, { optional: ['by'] }),
+  setRoleRes: reply<{}>({})
+}
+
+// ---- exec protocol (leader ↔ worker) -----------------------------------------------------------
+
+export const EXEC_MESSAGES = {
+  /** leader → worker: run this attempt. leaderTerm lets a worker ignore a deposed leader. */
+  assign: obj({ taskId: id(), attempt: count(), task: TaskDataSchema, leaderTerm: count() }),
+  /** worker → leader: accepted, or refused (no capacity, unsupported type, ...) */
+  assignRes: obj({ taskId: id(), attempt: count(), accepted: bool(), reason: text() }, { optional: ['reason'] }),
+  /** worker → leader: the attempt began running */
+  started: obj({ taskId: id(), attempt: count(), startedAt: timeMs() }),
+  /** worker → leader: progress in percent */
+  progress: obj({ taskId: id(), attempt: count(), progress: percent(), resourceUsage: ResourceUsageSchema }, { optional: ['resourceUsage'] }),
+  /** worker → leader: final outcome, resent until acknowledged */
+  result: AttemptResultSchema,
+  resultAck: obj({ taskId: id(), attempt: count() }),
+  /** leader → worker: stop this attempt (task cancelled or superseded) */
+  cancelAttempt: obj({ taskId: id(), attempt: count() }),
+  ping: obj({ nonce: count(), at: timeMs() }, { optional: ['at'] }),
+  pong: obj({ nonce: count(), at: timeMs() }, { optional: ['at'] })
+}
+
+// ---- convenience types -----------------------------------------------------------------------
+
+export type ClientMessageType = keyof typeof CLIENT_MESSAGES
+export type ExecMessageType = keyof typeof EXEC_MESSAGES
+export type ClientBody<K extends ClientMessageType> = Infer<(typeof CLIENT_MESSAGES)[K]>
+export type ExecBody<K extends ExecMessageType> = Infer<(typeof EXEC_MESSAGES)[K]>
