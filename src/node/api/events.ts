@@ -1,0 +1,83 @@
+// GET /v1/events: the node's lifecycle events as server-sent events, one SSE event per cluster event,
+// named by its kind (submit, schedule, start, progress, complete, error, and retry/failover/stale).
+// The hub subscribes to the node only while someone listens, so an idle API costs the hot path nothing.
+
+import type { ServerResponse } from 'node:http'
+import type { ClusterNode } from '../api-types.js'
+import type { RouteContext } from './router.js'
+import { ApiError } from './errors.js'
+import { MAX_SSE_BACKLOG_BYTES, MAX_SSE_CLIENTS, SSE_HEARTBEAT_MS } from './limits.js'
+
+type NodeEvent = Parameters<Parameters<ClusterNode['onEvent']>[0]>[0]
+
+interface Client { res: ServerResponse, taskId?: string }
+
+export class EventHub {
+  private readonly clients = new Set<Client>()
+  private unsubscribe?: () => void
+  private heartbeat?: NodeJS.Timeout
+
+  constructor (private readonly node: ClusterNode) {}
+
+  /** Route handler: keeps the response open until the client leaves or the server closes. */
+  readonly handle = async (ctx: RouteContext): Promise<void> => {
+    if (this.clients.size >= MAX_SSE_CLIENTS) throw new ApiError(503, 'unavailable', `too many event streams (max ${MAX_SSE_CLIENTS})`)
+    const taskId = ctx.query.get('taskId') ?? undefined
+    ctx.res.writeHead(200, {
+      'content-type': 'text/event-stream; charset=utf-8',
+      'cache-control': 'no-store',
+      connection: 'keep-alive',
+      'x-accel-buffering': 'no'
+    })
+    ctx.res.write(': connected\nretry: 2000\n\n')
+    const client: Client = { res: ctx.res, taskId: taskId === '' ? undefined : taskId }
+    this.add(client)
+    ctx.res.on('close', () => this.remove(client))
+  }
+
+  closeAll (): void {
+    for (const c of this.clients) c.res.end()
+    this.clients.clear()
+    this.stop()
+  }
+
+  private add (client: Client): void {
+    this.clients.add(client)
+    if (this.unsubscribe !== undefined) return
+    this.unsubscribe = this.node.onEvent(ev => this.broadcast(ev))
+    this.heartbeat = setInterval(() => { for (const c of this.clients) c.res.write(': ping\n\n') }, SSE_HEARTBEAT_MS)
+    this.heartbeat.unref()
+  }
+
+  private remove (client: Client): void {
+    this.clients.delete(client)
+    if (this.clients.size === 0) this.stop()
+  }
+
+  private stop (): void {
+    this.unsubscribe?.()
+    this.unsubscribe = undefined
+    if (this.heartbeat !== undefined) clearInterval(this.heartbeat)
+    this.heartbeat = undefined
+  }
+
+  private broadcast (ev: NodeEvent): void {
+    let frame: string | undefined
+    for (const c of this.clients) {
+      if (c.taskId !== undefined && c.taskId !== ev.taskId && !(ev.kind === 'failover' && ev.cloneId === c.taskId)) continue
+      // A client that cannot keep up is dropped rather than buffered without bound.
+      if (c.res.writableLength > MAX_SSE_BACKLOG_BYTES) {
+        c.res.destroy()
+        this.clients.delete(c)
+        continue
+      }
+      frame ??= toFrame(ev)
+      c.res.write(frame)
+    }
+  }
+}
+
+function toFrame (ev: NodeEvent): string {
+  const { kind, ...data } = ev
+  return `event: ${kind}\ndata: ${JSON.stringify(data)}\n\n`
+}

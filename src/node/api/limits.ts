@@ -1,0 +1,30 @@
+// Every bound the HTTP API enforces, in one place.
+
+/** Largest request body we read (413 beyond): a batch of a few thousand tasks fits, a flood does not. */
+export const MAX_BODY_BYTES = 4 * 1024 * 1024
+
+/** Most tasks one POST /v1/batches may carry, so one request cannot stall the Raft log. */
+export const MAX_BATCH_TASKS = 10_000
+
+/** Most steps one POST /v1/workflows may carry. */
+export const MAX_WORKFLOW_STEPS = 1_000
+
+/** Default and largest `limit` of GET /v1/tasks. */
+export const DEFAULT_LIST_LIMIT = 100
+export const MAX_LIST_LIMIT = 10_000
+
+/** Longest a GET /v1/tasks/:id/wait long-poll holds the connection; clients loop past it. */
+export const MAX_WAIT_MS = 60_000
+export const DEFAULT_WAIT_MS = 30_000
+
+/** An SSE client whose unsent backlog exceeds this is too slow to keep: we drop it, not the node. */
+export const MAX_SSE_BACKLOG_BYTES = 1024 * 1024
+
+/** Most concurrent SSE clients per node. */
+export const MAX_SSE_CLIENTS = 64
+
+/** SSE comment heartbeat, so proxies and phones keep the stream open. */
+export const SSE_HEARTBEAT_MS = 15_000
+
+/** Most tracked in-flight tasks for latency histograms (oldest dropped beyond), bounding memory. */
+export const MAX_TRACKED_TASKS = 100_000

@@ -1,0 +1,77 @@
+// /v1/tasks: submit, look up, list, cancel, and long-poll a task's outcome.
+
+import type { Router, RouteContext } from './router.js'
+import type { TaskRecord } from '../../sched/commands.js'
+import type { TaskStatus } from '../../sched/types.js'
+import { NotFoundError } from './errors.js'
+import { readJsonObject, sendJson, intParam, enumParam } from './http.js'
+import { checkTaskSpec, takeIdempotencyKey } from './validate.js'
+import { DEFAULT_LIST_LIMIT, MAX_LIST_LIMIT, DEFAULT_WAIT_MS, MAX_WAIT_MS } from './limits.js'
+
+export const TASK_STATUSES: readonly TaskStatus[] = ['pending', 'queued', 'running', 'completed', 'failed', 'cancelled', 'timeout']
+const TERMINAL = new Set<string>(['completed', 'failed', 'cancelled', 'timeout'])
+
+export function addTaskRoutes (router: Router): void {
+  router
+    .add('POST', '/v1/tasks', submitTask)
+    .add('GET', '/v1/tasks', listTasks)
+    .add('GET', '/v1/tasks/:id', getTask)
+    .add('DELETE', '/v1/tasks/:id', cancelTask)
+    .add('GET', '/v1/tasks/:id/wait', waitTask)
+}
+
+async function submitTask (ctx: RouteContext): Promise<void> {
+  const body = await readJsonObject(ctx.req)
+  const idempotencyKey = takeIdempotencyKey(body, ctx.req.headers['idempotency-key'])
+  checkTaskSpec(body)
+  const id = await ctx.node.scheduler.submitTask(body, { idempotencyKey, principal: ctx.principal })
+  sendJson(ctx.res, 201, { id })
+}
+
+async function listTasks (ctx: RouteContext): Promise<void> {
+  const status = enumParam(ctx.query, 'status', TASK_STATUSES)
+  const deviceId = ctx.query.get('device') ?? ctx.query.get('deviceId') ?? undefined
+  const limit = intParam(ctx.query, 'limit', 1, MAX_LIST_LIMIT, DEFAULT_LIST_LIMIT)
+  const tasks = await ctx.node.scheduler.listTasks({ status, deviceId: deviceId === '' ? undefined : deviceId, limit })
+  sendJson(ctx.res, 200, tasks)
+}
+
+async function getTask (ctx: RouteContext): Promise<void> {
+  sendJson(ctx.res, 200, await findTask(ctx, ctx.params.id))
+}
+
+async function cancelTask (ctx: RouteContext): Promise<void> {
+  await findTask(ctx, ctx.params.id)
+  const record = await ctx.node.scheduler.cancelTask(ctx.params.id, { principal: ctx.principal })
+  sendJson(ctx.res, 200, record)
+}
+
+/**
+ * Long-poll: answers with the final record (following failover clones) as soon as the task ends, or
+ * with its current record after `timeoutMs`; clients loop until the status is terminal.
+ */
+async function waitTask (ctx: RouteContext): Promise<void> {
+  const id = ctx.params.id
+  const timeoutMs = intParam(ctx.query, 'timeoutMs', 0, MAX_WAIT_MS, DEFAULT_WAIT_MS)
+  const current = await findTask(ctx, id)
+  if (TERMINAL.has(current.status) && current.replacedBy === undefined) {
+    sendJson(ctx.res, 200, current)
+    return
+  }
+  let record: TaskRecord
+  try {
+    record = await ctx.node.scheduler.waitForResult(id, { timeoutMs })
+  } catch (err) {
+    // A timeout is not an error for a long-poll: report where the task stands.
+    const type = (err as { type?: unknown }).type
+    if (type !== 'timeout' && type !== 'timeout_error' && !/timed? ?out/i.test(String((err as Error).message))) throw err
+    record = await findTask(ctx, id)
+  }
+  sendJson(ctx.res, 200, record)
+}
+
+async function findTask (ctx: RouteContext, id: string): Promise<TaskRecord> {
+  const record = await ctx.node.scheduler.getTaskStatus(id)
+  if (record === undefined) throw new NotFoundError(`task ${id}`)
+  return record
+}
