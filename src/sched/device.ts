@@ -1,0 +1,147 @@
+// Devices as the scheduler sees them: a gossiped DeviceBid (capabilities + load), a schema check for
+// bids off the wire, and matchRequirements — the hard filter before scoring. Each unmet requirement
+// becomes a short human string, so a task that no device can take gets a useful pendingReason.
+
+import { DEVICE_ROLES, PLATFORMS } from './requirements.js'
+import { PERMISSIONS } from './task.js'
+import type { DeviceBid, SandboxConfigData, TaskData } from './types.js'
+
+export type MatchResult = { ok: true } | { ok: false, unmet: string[] }
+
+/** Shared: the common answer allocates nothing (rankDevices calls this for every device). */
+const OK: MatchResult = Object.freeze({ ok: true })
+
+export interface MatchOptions {
+  /** assignments the leader made to this device that its bid does not show yet */
+  inflight?: number
+}
+
+/**
+ * Reports (through `miss`) each limit of a task's sandbox the device cannot enforce. Only what is
+ * restricted needs enforcing: allowNetwork false, a memory limit > 0, a cpu limit < 100 %, and
+ * filesystem access that is off or confined to allowedPaths.
+ */
+export function sandboxUnmet (s: SandboxConfigData, sb: DeviceBid['sandbox'], miss: (reason: string) => void): void {
+  if (!s.allowNetwork && !sb.network) miss('sandbox: cannot block network access')
+  if (s.memoryLimitBytes > 0 && !sb.memory) miss('sandbox: cannot enforce a memory limit')
+  if (s.cpuLimitPercent < 100 && !sb.cpu) miss('sandbox: cannot enforce a cpu limit')
+  if ((!s.allowFilesystem || s.allowedPaths.length > 0) && !sb.filesystem) miss('sandbox: cannot restrict filesystem access')
+}
+
+/**
+ * Checks every hard requirement of `task` against `device`. Returns { ok: true } or every unmet one,
+ * e.g. `min_cpu_cores: needs 4, device has 2`. timeoutSeconds and maxRetries are execution limits,
+ * not device properties, so they are not checked here.
+ */
+export function matchRequirements (device: DeviceBid, task: TaskData, opts: MatchOptions = {}): MatchResult {
+  const r = task.requirements
+  let unmet: string[] | undefined
+  const miss = (s: string): void => { (unmet ??= []).push(s) }
+
+  if (r.excludeDevices.length > 0 && r.excludeDevices.includes(device.nodeId)) miss('exclude_devices: device is excluded')
+  if (!device.taskTypes.includes(task.taskType)) miss(`task_type: device cannot run '${task.taskType}'`)
+  if (device.cpuCores < r.minCpuCores) miss(`min_cpu_cores: needs ${r.minCpuCores}, device has ${device.cpuCores}`)
+  if (device.memoryGb < r.minMemoryGb) miss(`min_memory_gb: needs ${r.minMemoryGb}, device has ${device.memoryGb}`)
+  if (device.storageGb < r.minStorageGb) miss(`min_storage_gb: needs ${r.minStorageGb}, device has ${device.storageGb}`)
+  if (r.requiredPlatform !== undefined && device.platform !== r.requiredPlatform) miss(`required_platform: needs ${r.requiredPlatform}, device is ${device.platform}`)
+  if (r.requiredArch !== undefined && device.arch !== r.requiredArch) miss(`required_arch: needs ${r.requiredArch}, device is ${device.arch}`)
+  if (r.requiredRole !== undefined && device.role !== r.requiredRole) miss(`required_role: needs ${r.requiredRole}, device is ${device.role}`)
+  if (r.maxCpuUsage !== undefined && device.cpuUsage > r.maxCpuUsage) miss(`max_cpu_usage: needs <= ${r.maxCpuUsage}%, device at ${device.cpuUsage}%`)
+  if (r.maxMemoryUsage !== undefined && device.memoryUsage > r.maxMemoryUsage) miss(`max_memory_usage: needs <= ${r.maxMemoryUsage}%, device at ${device.memoryUsage}%`)
+  if (r.requiresInternet && !device.internet) miss('requires_internet: device has no internet')
+  if (device.bandwidthMbps < r.bandwidthMbps) miss(`bandwidth_mbps: needs ${r.bandwidthMbps}, device has ${device.bandwidthMbps}`)
+  if (r.requiresGpu && !device.gpu) miss('requires_gpu: device has no gpu')
+  for (const s of r.requiresSensors) if (!device.sensors.includes(s)) miss(`requires_sensors: device has no ${s}`)
+  for (const p of task.requiredPermissions) if (!device.permissions.includes(p)) miss(`required_permissions: device does not grant ${p}`)
+  if (task.sandboxConfig !== undefined) sandboxUnmet(task.sandboxConfig, device.sandbox, miss)
+  const busy = device.activeTasks + (opts.inflight ?? 0)
+  if (device.exclusiveBusy === true) miss('exclusive: device is running an exclusive task')
+  else if (r.exclusive && busy > 0) miss(`exclusive: needs an idle device, device has ${busy} active`)
+  if (busy >= device.maxConcurrentTasks) miss('no free slot')
+
+  return unmet === undefined ? OK : { ok: false, unmet }
+}
+
+// ---- bid schema (gossip input is untrusted) ----
+
+/** Caps on bid sizes: a bid is gossiped every second by every node, so it must stay small. */
+export const BID_LIMITS = {
+  maxIdLength: 128,       // libp2p peer ids are ~52 chars
+  maxNameLength: 128,
+  maxArchLength: 32,
+  maxSensors: 32,
+  maxSensorLength: 32,
+  maxTaskTypes: 256,      // built-ins + custom handlers
+  maxTaskTypeLength: 128,
+  maxConcurrentTasks: 1024,
+  maxKeys: 64             // room for newer versions' extra fields, not for junk
+} as const
+
+const L = BID_LIMITS
+
+function str (v: unknown, max: number): boolean { return typeof v === 'string' && v.length > 0 && v.length <= max }
+function num (v: unknown, min = 0, max = Number.MAX_SAFE_INTEGER): boolean {
+  return typeof v === 'number' && Number.isFinite(v) && v >= min && v <= max
+}
+function int (v: unknown, min = 0, max = Number.MAX_SAFE_INTEGER): boolean { return num(v, min, max) && Number.isInteger(v) }
+function bool (v: unknown): boolean { return typeof v === 'boolean' }
+function strList (v: unknown, maxItems: number, maxLen: number): boolean {
+  return Array.isArray(v) && v.length <= maxItems && v.every(s => str(s, maxLen))
+}
+
+/**
+ * Why `x` is not a valid DeviceBid (first problem found), or undefined if it is. Unknown extra keys
+ * are tolerated (a newer node may send more) but counted against maxKeys.
+ */
+export function bidProblem (x: unknown): string | undefined {
+  if (typeof x !== 'object' || x === null || Array.isArray(x)) return 'not an object'
+  const b = x as Record<string, unknown>
+  if (Object.keys(b).length > L.maxKeys) return 'too many fields'
+  const checks: Array<[string, boolean]> = [
+    ['nodeId', str(b.nodeId, L.maxIdLength)],
+    ['name', str(b.name, L.maxNameLength)],
+    ['incarnation', int(b.incarnation)],
+    ['seq', int(b.seq)],
+    ['role', (DEVICE_ROLES as readonly unknown[]).includes(b.role)],
+    ['platform', (PLATFORMS as readonly unknown[]).includes(b.platform)],
+    ['arch', str(b.arch, L.maxArchLength)],
+    ['cpuCores', num(b.cpuCores, 0, 4096)],
+    ['memoryGb', num(b.memoryGb, 0, 1 << 20)],
+    ['storageGb', num(b.storageGb, 0, 1 << 30)],
+    ['gpu', bool(b.gpu)],
+    ['sensors', strList(b.sensors, L.maxSensors, L.maxSensorLength)],
+    ['battery', b.battery === undefined || batteryOk(b.battery)],
+    ['internet', bool(b.internet)],
+    ['bandwidthMbps', num(b.bandwidthMbps, 0, 1_000_000)],
+    ['taskTypes', strList(b.taskTypes, L.maxTaskTypes, L.maxTaskTypeLength)],
+    ['permissions', Array.isArray(b.permissions) && b.permissions.length <= PERMISSIONS.length &&
+      b.permissions.every(p => (PERMISSIONS as readonly unknown[]).includes(p))],
+    ['sandbox', sandboxOk(b.sandbox)],
+    ['cpuUsage', num(b.cpuUsage, 0, 100)],
+    ['memoryUsage', num(b.memoryUsage, 0, 100)],
+    ['memoryUsedGb', num(b.memoryUsedGb, 0, 1 << 20)],
+    ['activeTasks', int(b.activeTasks, 0, 1 << 20)],
+    ['maxConcurrentTasks', int(b.maxConcurrentTasks, 0, L.maxConcurrentTasks)],
+    ['latencyMs', num(b.latencyMs, 0, 3_600_000)],
+    ['exclusiveBusy', b.exclusiveBusy === undefined || bool(b.exclusiveBusy)]
+  ]
+  for (const [field, ok] of checks) if (!ok) return `bad or missing field ${field}`
+  return undefined
+}
+
+function batteryOk (v: unknown): boolean {
+  if (typeof v !== 'object' || v === null) return false
+  const b = v as Record<string, unknown>
+  return num(b.percent, 0, 100) && bool(b.charging)
+}
+
+function sandboxOk (v: unknown): boolean {
+  if (typeof v !== 'object' || v === null) return false
+  const s = v as Record<string, unknown>
+  return bool(s.network) && bool(s.memory) && bool(s.cpu) && bool(s.filesystem)
+}
+
+/** Full schema check of an untrusted bid (types, enums, ranges, caps on strings and lists). */
+export function isValidBid (x: unknown): x is DeviceBid {
+  return bidProblem(x) === undefined
+}
