@@ -1,0 +1,91 @@
+// One running task: its abort controller, the processes it started, its deadline, live usage, and
+// why it was killed. The executor's single ticker drives deadlines and sampling for all runs, so a
+// short task costs no timers of its own.
+
+import type { ChildProcess } from 'node:child_process'
+import type { ResourceUsage } from '../../sched/types.js'
+import type { EffectiveLimits } from '../handlers/context.js'
+import { ProcSampler } from '../system/proc.js'
+import { killTree } from './spawn.js'
+
+export type KillReason = 'timeout' | 'memory' | 'cancel'
+
+export interface RunHooks {
+  onProgress? (pct: number, usage?: ResourceUsage): void
+  onStart? (): void
+}
+
+interface Tracked { child: ChildProcess, sampler: ProcSampler | undefined }
+
+/** resolved value of Run.killed, so a race can tell "killed" from any handler result */
+export const KILLED: unique symbol = Symbol('killed')
+
+const MB = 1024 * 1024
+
+export class Run {
+  readonly controller = new AbortController()
+  readonly deadline: number
+  killReason: KillReason | undefined
+  killDetail = ''
+  progressPct = 0
+  usage: ResourceUsage | undefined
+  peakMemoryMb = 0
+  private readonly tracked: Tracked[] = []
+  private resolveKilled!: (v: typeof KILLED) => void
+  readonly killed: Promise<typeof KILLED>
+
+  constructor (readonly taskId: string, readonly limits: EffectiveLimits, readonly hooks: RunHooks, startedAt: number) {
+    this.deadline = startedAt + limits.timeoutMs
+    this.killed = new Promise(resolve => { this.resolveKilled = resolve })
+  }
+
+  get hasProcesses (): boolean { return this.tracked.length > 0 }
+
+  track (child: ChildProcess): void {
+    const t: Tracked = { child, sampler: child.pid !== undefined ? new ProcSampler(child.pid) : undefined }
+    this.tracked.push(t)
+    child.once('exit', () => {
+      const i = this.tracked.indexOf(t)
+      if (i >= 0) this.tracked.splice(i, 1)
+    })
+    // killed before the process even started: take it down at once
+    if (this.killReason !== undefined) killTree(child)
+  }
+
+  kill (reason: KillReason, detail: string): void {
+    if (this.killReason !== undefined) return
+    this.killReason = reason
+    this.killDetail = detail
+    this.controller.abort(new Error(detail))
+    this.killProcesses()
+    this.resolveKilled(KILLED)
+  }
+
+  killProcesses (): void {
+    for (const t of this.tracked) killTree(t.child)
+  }
+
+  /** sample the task's processes; returns their total RSS in bytes (0 if none) */
+  sampleProcesses (now: number): number {
+    let cpu = 0
+    let rss = 0
+    for (const t of this.tracked) {
+      const s = t.sampler?.sample(now)
+      if (s === undefined) continue
+      cpu += s.cpu
+      rss += s.rssBytes
+    }
+    this.setUsage(cpu, rss / MB)
+    return rss
+  }
+
+  setUsage (cpu: number, memoryMb: number): void {
+    const u = { cpu: Math.round(cpu * 10) / 10, memory: Math.round(memoryMb * 10) / 10 }
+    this.usage = u
+    if (u.memory > this.peakMemoryMb) this.peakMemoryMb = u.memory
+  }
+
+  reportProgress (): void {
+    try { this.hooks.onProgress?.(this.progressPct, this.usage) } catch { /* a hook's bug is not the task's failure */ }
+  }
+}

@@ -1,0 +1,71 @@
+// What this device can enforce, found by trying. Root Linux boxes can cut the network
+// (`unshare --net`), cap address space (`prlimit --as`) and lower priority; an unrooted phone under
+// Termux usually cannot unshare, and says so in its bid so the scheduler keeps
+// network-isolated tasks away from it.
+
+import { spawnSync } from 'node:child_process'
+import { existsSync } from 'node:fs'
+import { setPriority, getPriority } from 'node:os'
+
+export interface SandboxFeatures {
+  /** allowNetwork=false is enforced (a fresh network namespace with no interfaces up) */
+  network: boolean
+  /** memory limits are enforced by the kernel (rlimit), not only by the RSS watchdog */
+  memory: boolean
+  /** CPU share is enforced (lower scheduling priority for task processes) */
+  cpu: boolean
+  /** file_operation / command cwd confined to allowed paths (done in-process, always on) */
+  filesystem: boolean
+}
+
+export interface SandboxTools extends SandboxFeatures {
+  unshare: boolean
+  prlimit: boolean
+  python3: boolean
+}
+
+let cached: SandboxTools | undefined
+
+function works (file: string, args: string[]): boolean {
+  try {
+    const r = spawnSync(file, args, { stdio: 'ignore', timeout: 5000 })
+    return r.status === 0
+  } catch { return false }
+}
+
+function canLowerPriority (): boolean {
+  try {
+    // lowering our own priority by 0 proves the call exists; children get +10 after spawn
+    setPriority(process.pid, getPriority(process.pid))
+    return true
+  } catch { return false }
+}
+
+/** Probe once (a few ms of child processes), then answer from cache. */
+export function detectSandboxSync (): SandboxTools {
+  if (cached !== undefined) return cached
+  const linux = process.platform === 'linux' || (process.platform as string) === 'android'
+  const unshare = linux && works('unshare', ['--net', '--', 'true'])
+  const prlimit = linux && works('prlimit', ['--as=1073741824', '--', 'true'])
+  const python3 = works('python3', ['-c', 'import ast'])
+  cached = {
+    unshare,
+    prlimit,
+    python3,
+    network: unshare,
+    memory: prlimit,
+    cpu: canLowerPriority(),
+    filesystem: true
+  }
+  return cached
+}
+
+export async function detectSandbox (): Promise<SandboxFeatures> {
+  const t = detectSandboxSync()
+  return { network: t.network, memory: t.memory, cpu: t.cpu, filesystem: t.filesystem }
+}
+
+/** true when running under Termux on Android */
+export function isTermux (): boolean {
+  return process.env.TERMUX_VERSION !== undefined || (process.env.PREFIX ?? '').includes('com.termux') || existsSync('/data/data/com.termux')
+}
