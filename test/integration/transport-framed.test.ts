@@ -1,0 +1,110 @@
+import assert from 'node:assert/strict'
+import { FramedChannel, type FramedChannelInit } from '../../src/node/transport/framed.js'
+import { ChannelClosedError, FrameTooLargeError, RemoteHandlerError, RequestTimeoutError } from '../../src/node/transport/errors.js'
+import { silentLogger } from '../../src/node/host/log.js'
+import type { Host } from '../../src/node/host/host.js'
+import { HostPool } from './host-fixtures.js'
+import { eventually } from '../helpers/eventually.js'
+
+const PROTO = '/retire-cluster/test-framed/1.0.0'
+const enc = new TextEncoder()
+const dec = new TextDecoder()
+
+describe('FramedChannel (real libp2p on loopback)', function () {
+  this.timeout(30_000)
+  const pool = new HostPool()
+  const channels: FramedChannel[] = []
+  let a: Host
+  let b: Host
+
+  async function channel (h: Host, init: Partial<FramedChannelInit> & Pick<FramedChannelInit, 'onMessage'>): Promise<FramedChannel> {
+    const ch = new FramedChannel(h.libp2p, PROTO, { log: silentLogger, ...init })
+    await ch.start()
+    channels.push(ch)
+    return ch
+  }
+
+  beforeEach(async () => {
+    a = await pool.host()
+    b = await pool.host({ bootstrap: [a.multiaddrs()[0]] })
+    await eventually(() => a.connectedPeers().includes(b.peerId))
+  })
+
+  afterEach(async () => {
+    for (const ch of channels.splice(0)) await ch.stop()
+    await pool.stopAll()
+  })
+
+  it('answers a request and delivers one-way messages', async () => {
+    const got: string[] = []
+    await channel(a, { onMessage: (peer, bytes) => { got.push(`${peer}:${dec.decode(bytes)}`); return enc.encode('pong:' + dec.decode(bytes)) } })
+    const cb = await channel(b, { onMessage: () => undefined })
+    const res = await cb.request(a.peerId, enc.encode('ping'), { timeoutMs: 2000 })
+    assert.equal(dec.decode(res), 'pong:ping')
+    await cb.send(a.peerId, enc.encode('hello'))
+    await eventually(() => got.includes(`${b.peerId}:hello`))
+    assert.deepEqual(got, [`${b.peerId}:ping`, `${b.peerId}:hello`])
+  })
+
+  it('carries a remote handler error back, and async handlers answer out of order', async () => {
+    await channel(a, {
+      onMessage: async (_p, bytes) => {
+        const s = dec.decode(bytes)
+        if (s === 'boom') throw new Error('handler exploded')
+        await new Promise(resolve => setTimeout(resolve, s === 'slow' ? 50 : 0))
+        return enc.encode(s)
+      }
+    })
+    const cb = await channel(b, { onMessage: () => undefined })
+    const slow = cb.request(a.peerId, enc.encode('slow'))
+    const fast = cb.request(a.peerId, enc.encode('fast'))
+    await assert.rejects(cb.request(a.peerId, enc.encode('boom')), (e: unknown) => e instanceof RemoteHandlerError && /handler exploded/.test(e.message))
+    assert.equal(dec.decode(await fast), 'fast')
+    assert.equal(dec.decode(await slow), 'slow')
+  })
+
+  it('pipelines 10k requests over one stream', async () => {
+    await channel(a, { onMessage: (_p, bytes) => bytes })
+    const cb = await channel(b, { onMessage: () => undefined })
+    const N = 10_000
+    const t0 = process.hrtime.bigint()
+    const res = await Promise.all(Array.from({ length: N }, async (_, i) => {
+      const r = await cb.request(a.peerId, enc.encode(String(i)), { timeoutMs: 20_000 })
+      return dec.decode(r) === String(i)
+    }))
+    const ms = Number(process.hrtime.bigint() - t0) / 1e6
+    assert.equal(res.filter(Boolean).length, N)
+    // one long-lived stream per direction, not one per message
+    const streams = b.libp2p.getConnections(a.libp2p.peerId).flatMap(c => c.streams).filter(s => s.protocol === PROTO)
+    assert.equal(streams.length, 1)
+    console.log(`      10k pipelined requests: ${ms.toFixed(0)} ms (${Math.round(N / (ms / 1000))} req/s)`)
+  })
+
+  it('refuses an oversized frame on the sender, and on the receiver resets the stream and keeps working', async () => {
+    const got: number[] = []
+    await channel(a, { maxFrameBytes: 1024, onMessage: (_p, bytes) => { got.push(bytes.byteLength); return bytes } })
+    // the sender's own cap refuses before writing
+    const small = await channel(b, { maxFrameBytes: 1024, onMessage: () => undefined })
+    await assert.rejects(small.send(a.peerId, new Uint8Array(2000)), FrameTooLargeError)
+    await assert.rejects(small.request(a.peerId, new Uint8Array(2000)), FrameTooLargeError)
+    assert.equal(dec.decode(await small.request(a.peerId, enc.encode('still fine'))), 'still fine')
+    await small.stop()
+
+    // a peer with a bigger cap gets its stream reset by the receiver; the next call reconnects
+    const c = await pool.host({ bootstrap: [a.multiaddrs()[0]] })
+    const big = await channel(c, { maxFrameBytes: 1 << 20, onMessage: () => undefined })
+    await assert.rejects(big.request(a.peerId, new Uint8Array(4096), { timeoutMs: 3000 }), ChannelClosedError)
+    assert.ok(!got.includes(4096), 'oversized frame never reached the handler')
+    assert.equal(dec.decode(await big.request(a.peerId, enc.encode('after reset'), { timeoutMs: 3000 })), 'after reset')
+    assert.ok(a.connectedPeers().includes(c.peerId), 'the connection itself survives')
+  })
+
+  it('times out a request that gets no answer, and fails requests when the peer goes away', async () => {
+    await channel(a, { onMessage: async () => await new Promise<undefined>(() => {}) })
+    const cb = await channel(b, { onMessage: () => undefined })
+    await assert.rejects(cb.request(a.peerId, enc.encode('x'), { timeoutMs: 200 }), RequestTimeoutError)
+    const pending = assert.rejects(cb.request(a.peerId, enc.encode('y'), { timeoutMs: 10_000 }), ChannelClosedError)
+    await a.stop()
+    await pending
+  })
+})
