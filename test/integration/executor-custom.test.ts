@@ -1,0 +1,140 @@
+import assert from 'node:assert/strict'
+import { createServer, type Server, type AddressInfo } from 'node:net'
+import { TaskExecutor } from '../../src/node/executor/executor.js'
+import { TaskRegistry, loadHandlerModules } from '../../src/node/handlers/registry.js'
+import { HandlerLoadError } from '../../src/node/handlers/errors.js'
+import { detectSandboxSync } from '../../src/node/system/sandbox.js'
+import { makeTask } from '../fixtures/handlers/make-task.js'
+
+const FIX = 'test/fixtures/handlers'
+
+describe('TaskExecutor: custom handler modules in child processes', function () {
+  this.timeout(30_000)
+  let ex: TaskExecutor
+  let registry: TaskRegistry
+
+  before(async () => {
+    registry = new TaskRegistry()
+    await loadHandlerModules([`${FIX}/fibonacci.ts`, `${FIX}/misbehaving.ts`, `${FIX}/inline-counter.js`], registry)
+  })
+  beforeEach(() => {
+    ex = new TaskExecutor({ registry, maxConcurrentTasks: 4, logLevel: 'silent', resourceLimits: { memoryMb: 256 } })
+  })
+  afterEach(async () => { await ex.close() })
+
+  it('loads modules: class, array of classes, instance; advertises their types', () => {
+    for (const t of ['fibonacci', 'crash', 'hang', 'memhog', 'chatty', 'inline_counter', 'echo']) {
+      assert.ok(ex.capabilities().taskTypes.includes(t), t)
+    }
+    assert.equal(registry.entry('fibonacci')?.isolation, 'process')
+    assert.equal(registry.entry('inline_counter')?.isolation, 'inline')
+  })
+
+  it('the seed Fibonacci handler runs as written, in a child process', async () => {
+    const out = await ex.execute(makeTask('fibonacci', { n: 20 }))
+    assert.equal(out.status, 'completed', JSON.stringify(out.error))
+    assert.deepEqual(out.result, { input: 20, result: 6765, algorithm: 'recursive' })
+  })
+
+  it('a process handler reports progress and usage from its child; runs in another pid', async () => {
+    const progress: Array<[number, number | undefined]> = []
+    const out = await ex.execute(makeTask('chatty', { steps: 5 }), { onProgress: (p, u) => progress.push([p, u?.memory]) })
+    assert.equal(out.status, 'completed', JSON.stringify(out.error))
+    const r = out.result as { pid: number, steps: number }
+    assert.notEqual(r.pid, process.pid)
+    assert.deepEqual(progress.map(p => p[0]).filter(p => p === 100).length >= 1, true)
+    assert.ok(out.resourceUsage !== undefined && out.resourceUsage.memory > 5, `child RSS sampled: ${JSON.stringify(out.resourceUsage)}`)
+  })
+
+  it('an inline module handler runs in the node process', async () => {
+    const out = await ex.execute(makeTask('inline_counter', { items: [1, 2, 3] }))
+    assert.deepEqual(out.result, { pid: process.pid, count: 3 })
+  })
+
+  for (const how of ['exit', 'abort', 'timer']) {
+    it(`a crashing handler (${how}) fails its task and leaves the node running`, async () => {
+      const out = await ex.execute(makeTask('crash', { how }))
+      assert.equal(out.status, 'failed')
+      assert.equal(out.error?.type, 'execution_error')
+      assert.match(out.error!.message, /handler process died/)
+      const after = await ex.execute(makeTask('echo', { still: 'alive' }))
+      assert.deepEqual(after.result, { still: 'alive' })
+    })
+  }
+
+  it('a thrown error becomes execution_error with its message', async () => {
+    const out = await ex.execute(makeTask('throws', {}))
+    assert.equal(out.error?.type, 'execution_error')
+    assert.match(out.error!.message, /handler said no/)
+  })
+
+  it('an unserializable result fails cleanly', async () => {
+    const out = await ex.execute(makeTask('unserializable', {}))
+    assert.equal(out.status, 'failed')
+    assert.match(out.error!.message, /serializ|clone/i)
+  })
+
+  it('an infinite loop is killed at the timeout', async () => {
+    const t0 = Date.now()
+    const out = await ex.execute(makeTask('hang', {}, { timeoutSeconds: 1 }))
+    assert.equal(out.status, 'timeout')
+    assert.equal(out.error?.type, 'timeout_error')
+    assert.ok(Date.now() - t0 < 2500)
+    assert.ok(out.resourceUsage !== undefined && out.resourceUsage.cpu > 20, `busy loop CPU sampled: ${JSON.stringify(out.resourceUsage)}`)
+  })
+
+  it('a V8-heap hog is killed → failed / resource_exhausted', async () => {
+    const out = await ex.execute(makeTask('memhog', {}, { sandbox: { memoryLimitBytes: 96 * 1024 * 1024 } }))
+    assert.equal(out.status, 'failed')
+    assert.equal(out.error?.type, 'resource_exhausted', JSON.stringify(out.error))
+  })
+
+  it('an off-heap (Buffer) hog is killed by the RSS watchdog → resource_exhausted', async () => {
+    const out = await ex.execute(makeTask('bufferhog', {}, { sandbox: { memoryLimitBytes: 128 * 1024 * 1024 } }))
+    assert.equal(out.status, 'failed')
+    assert.equal(out.error?.type, 'resource_exhausted', JSON.stringify(out.error))
+    assert.match(out.error!.message, /memory limit/)
+  })
+
+  it('cancel kills the child', async () => {
+    const task = makeTask('hang', {})
+    const p = ex.execute(task)
+    await new Promise(r => setTimeout(r, 300))
+    ex.cancel(task.id)
+    const out = await p
+    assert.equal(out.status, 'cancelled')
+  })
+
+  it('bad modules are refused with HandlerLoadError', async () => {
+    const r = new TaskRegistry()
+    await assert.rejects(r.loadModule(`${FIX}/bad-export.js`), HandlerLoadError)
+    await assert.rejects(r.loadModule(`${FIX}/does-not-exist.js`), /cannot import/)
+    assert.deepEqual(r.types(), [])
+  })
+
+  describe('network', () => {
+    let server: Server
+    let port: number
+    before(async () => {
+      server = createServer(s => s.end())
+      await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
+      port = (server.address() as AddressInfo).port
+    })
+    after(() => { server.close() })
+
+    it('allowNetwork=false (or no network_access grant) cuts the child off the network', async function () {
+      if (!detectSandboxSync().network) this.skip()
+      const out = await ex.execute(makeTask('net_probe', { port }))
+      assert.equal(out.status, 'completed', JSON.stringify(out.error))
+      assert.equal((out.result as { connected: boolean }).connected, false)
+    })
+
+    it('with network_access granted and allowed, the child connects', async () => {
+      const open = new TaskExecutor({ registry, logLevel: 'silent', node: { grants: ['network_access'] } })
+      try {
+        const out = await open.execute(makeTask('net_probe', { port }, { sandbox: { allowNetwork: true } }))
+        assert.equal((out.result as { connected: boolean }).connected, true)
+      } finally { await open.close() }
+    })
+  })
+})
