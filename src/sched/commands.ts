@@ -50,6 +50,10 @@ export interface TaskAttempt {
   startedAt?: number
   finishedAt?: number
   error?: TaskErrorData
+  /** a worker result for this attempt was recorded (applied or stale): a repeat is ignored */
+  reported?: boolean
+  /** the worker refused the assignment: not counted as a retry */
+  refused?: boolean
 }
 
 /** A task as the cluster knows it: what getTaskStatus / GET /v1/tasks/:id return. */
@@ -76,6 +80,8 @@ export interface TaskRecord {
   batchId?: string
   workflowId?: string
   staleResults?: number
+  /** principal that submitted it (a submitter may cancel only its own tasks) */
+  submittedBy?: string
 }
 
 /** Events the state machine emits while applying: lifecycle hooks and waiters hang off these. */
