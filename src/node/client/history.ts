@@ -1,0 +1,104 @@
+// Durable task history for metrics: one row per finished attempt, in sqlite beside the Raft log,
+// so getTaskMetrics survives restarts. Every node records what it applies (the log is the same
+// everywhere), so any node can answer.
+import Database from 'better-sqlite3'
+import type { TaskMetrics } from '../api-types.js'
+import { NodeError } from '../errors.js'
+
+export interface HistoryRow {
+  taskId: string
+  attempt: number
+  deviceId: string
+  taskType: string
+  status: string
+  submittedAt: number
+  startedAt: number
+  finishedAt: number
+}
+
+const PERIOD_RE = /^(\d+)(s|m|h|d)$/
+const UNIT_MS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }
+
+export function parsePeriodMs (period: string): number {
+  const m = PERIOD_RE.exec(period)
+  if (m === null) throw new NodeError('invalid_payload', `period: expected a number and a unit (s, m, h, d) such as '24h', got '${period}'`, 'period')
+  return Number(m[1]) * UNIT_MS[m[2]!]!
+}
+
+export class TaskHistory {
+  private readonly db: Database.Database
+  private readonly insert: Database.Statement
+  private pending: HistoryRow[] = []
+  private flushScheduled = false
+
+  constructor (path: string, private readonly maxConcurrentByDevice: () => Map<string, number>) {
+    this.db = new Database(path)
+    this.db.pragma('journal_mode = WAL')
+    // history is derived from the Raft log: losing the last few rows in a crash is harmless
+    this.db.pragma('synchronous = NORMAL')
+    this.db.exec(`CREATE TABLE IF NOT EXISTS history (
+      task_id TEXT NOT NULL, attempt INTEGER NOT NULL, device_id TEXT NOT NULL, task_type TEXT NOT NULL,
+      status TEXT NOT NULL, submitted_at INTEGER NOT NULL, started_at INTEGER NOT NULL, finished_at INTEGER NOT NULL,
+      PRIMARY KEY (task_id, attempt))`)
+    this.db.exec('CREATE INDEX IF NOT EXISTS history_finished ON history (finished_at)')
+    this.insert = this.db.prepare('INSERT OR IGNORE INTO history VALUES (?, ?, ?, ?, ?, ?, ?, ?)')
+  }
+
+  /** recorded in batches: one transaction per event-loop turn */
+  record (row: HistoryRow): void {
+    this.pending.push(row)
+    if (this.flushScheduled) return
+    this.flushScheduled = true
+    setImmediate(() => { this.flushScheduled = false; this.flush() })
+  }
+
+  flush (): void {
+    if (this.pending.length === 0) return
+    const rows = this.pending
+    this.pending = []
+    this.db.transaction(() => {
+      for (const r of rows) this.insert.run(r.taskId, r.attempt, r.deviceId, r.taskType, r.status, r.submittedAt, r.startedAt, r.finishedAt)
+    })()
+  }
+
+  metrics (period: string, now: number): TaskMetrics {
+    this.flush()
+    const periodMs = parsePeriodMs(period)
+    const since = now - periodMs
+    const rows = this.db.prepare(`SELECT device_id AS d, status AS s, COUNT(*) AS n,
+        SUM(finished_at - started_at) AS busy, AVG(finished_at - submitted_at) AS resp
+      FROM history WHERE finished_at >= ? GROUP BY device_id, status`).all(since) as Array<{ d: string, s: string, n: number, busy: number, resp: number }>
+    let completed = 0; let failed = 0; let busyMs = 0; let execCount = 0
+    const byDevice: TaskMetrics['byDevice'] = {}
+    const respSum = new Map<string, { sum: number, n: number }>()
+    for (const r of rows) {
+      const dev = byDevice[r.d] ?? (byDevice[r.d] = { completed: 0, failed: 0, avgResponseTime: 0 })
+      if (r.s === 'completed') { completed += r.n; dev.completed += r.n } else if (r.s !== 'cancelled') { failed += r.n; dev.failed += r.n }
+      busyMs += r.busy; execCount += r.n
+      const acc = respSum.get(r.d) ?? { sum: 0, n: 0 }
+      acc.sum += r.resp * r.n; acc.n += r.n
+      respSum.set(r.d, acc)
+    }
+    for (const [d, acc] of respSum) byDevice[d]!.avgResponseTime = round(acc.sum / acc.n)
+    const total = completed + failed
+    // utilization: busy slot-time over available slot-time in the window, across devices seen
+    const slots = this.maxConcurrentByDevice()
+    let capacityMs = 0
+    for (const d of Object.keys(byDevice)) capacityMs += (slots.get(d) ?? 1) * periodMs
+    return {
+      period,
+      totalTasks: total,
+      completed,
+      failed,
+      successRate: total === 0 ? 0 : round(100 * completed / total),
+      avgExecutionTime: execCount === 0 ? 0 : round(busyMs / execCount / 1000),
+      deviceUtilization: capacityMs === 0 ? 0 : round(Math.min(100, 100 * busyMs / capacityMs)),
+      throughputPerMinute: round(total / (periodMs / 60_000)),
+      byDevice
+    }
+  }
+
+  close (): void { this.flush(); this.db.close() }
+}
+
+const round = (x: number): number => Math.round(x * 100) / 100

@@ -1,0 +1,227 @@
+// `node.scheduler`: the public face of the cluster on every node. Writes go to the leader (directly
+// when we are it, else over /retire-cluster/client), retried through elections under one request id
+// so the state machine records a retried submission once. Reads come from this node's applied state,
+// with live progress from the leader where it has it.
+import { parseTaskSpec, Task } from '../../sched/task.js'
+import type { Rng } from '../../sched/rng.js'
+import type { ApplyOutcome, ClusterEvent, Command, TaskRecord, Role, WorkflowInfo, BatchInfo } from '../../sched/commands.js'
+import type { TaskData, TaskStatus } from '../../sched/types.js'
+import { TERMINAL_STATUSES } from '../../sched/types.js'
+import type {
+  BatchProgress, ClusterScheduler, QueueStatistics, SubmitOptions, TaskLifecycleHandler, TaskMetrics, WorkflowStatus
+} from '../api-types.js'
+import type { ClusterCore } from '../cluster/core.js'
+import { NodeError, NoLeaderError, NotFoundError, WaitTimeoutError } from '../errors.js'
+import type { LeaderLoop } from '../leader/leader.js'
+import { toWorkflowInfo, toBatch } from './inputs.js'
+import type { TaskHistory } from './history.js'
+
+export interface SchedulerDeps {
+  nodeId: string
+  core: ClusterCore
+  leader: LeaderLoop
+  isLeader: () => boolean
+  /** send a client request to the leader; rejects with NoLeaderError when there is none */
+  leaderRequest: (type: string, body: Record<string, unknown>, timeoutMs: number) => Promise<any>
+  now: () => number
+  rng: Rng
+  history: TaskHistory
+  /** principal used when the caller names none (the local node's operator) */
+  localPrincipal: string
+  /** total time a write keeps retrying through elections. @default 30000 */
+  writeDeadlineMs?: number
+}
+
+const RETRY_DELAYS_MS = [50, 100, 200, 400, 800]
+
+export class NodeScheduler implements ClusterScheduler {
+  private reqCounter = 0
+  private readonly reqPrefix: string
+
+  constructor (private readonly d: SchedulerDeps) {
+    this.reqPrefix = `${d.nodeId.slice(-12)}:${d.now().toString(36)}:`
+  }
+
+  // ---- writes ---------------------------------------------------------------------------------
+
+  async submitTask (task: unknown, opts: SubmitOptions = {}): Promise<string> {
+    const data = this.toTaskData(task)
+    if (opts.idempotencyKey !== undefined) data.idempotencyKey = opts.idempotencyKey
+    const ids = await this.submit([data], opts)
+    return ids[0]!
+  }
+
+  async submitBatch (batch: unknown, opts: SubmitOptions = {}): Promise<{ id: string, taskIds: string[] }> {
+    const b = toBatch(batch, t => this.toTaskData(t), () => this.newId())
+    const info: BatchInfo = { id: b.id, name: b.name }
+    if (b.description !== undefined) info.description = b.description
+    for (const t of b.tasks) t.batchId = b.id
+    const taskIds = await this.submit(b.tasks, opts, { batch: info })
+    return { id: b.id, taskIds }
+  }
+
+  async submitWorkflow (workflow: unknown, opts: SubmitOptions = {}): Promise<{ id: string, taskIds: string[] }> {
+    const wf: WorkflowInfo = toWorkflowInfo(workflow, t => this.toTaskData(t), () => this.newId())
+    for (const s of wf.steps) s.task.workflowId = wf.id
+    const taskIds = await this.submit([], opts, { workflow: wf })
+    return { id: wf.id, taskIds }
+  }
+
+  async cancelTask (taskId: string, opts: { principal?: string } = {}): Promise<TaskRecord> {
+    const principal = opts.principal ?? this.d.localPrincipal
+    const res = await this.write(
+      () => this.d.core.proposeAndWait({ type: 'cancel', at: this.d.now(), taskId, principal }),
+      { type: 'cancel', taskId, principal })
+    const task = 'task' in res ? res.task as TaskRecord : this.d.core.state.getTask(taskId)
+    if (task === undefined) throw new NotFoundError(`task ${taskId}`)
+    return task
+  }
+
+  async setRole (principal: string, role: Role | null, opts: { principal?: string } = {}): Promise<void> {
+    const by = opts.principal ?? this.d.localPrincipal
+    await this.write(
+      () => this.d.core.proposeAndWait({ type: 'setRole', at: this.d.now(), principal, role, by }),
+      { type: 'setRole', principal, role, by })
+  }
+
+  /** The submit command, retried through elections with one request id. */
+  private async submit (tasks: TaskData[], opts: SubmitOptions, extra: { batch?: BatchInfo, workflow?: WorkflowInfo } = {}): Promise<string[]> {
+    const requestId = this.reqPrefix + (this.reqCounter++).toString(36)
+    const principal = opts.principal ?? this.d.localPrincipal
+    const cmd: Command = { type: 'submit', requestId, principal, at: 0, tasks, ...extra }
+    const res = await this.write(
+      () => this.d.core.proposeAndWait({ ...cmd, at: this.d.now() }),
+      { type: 'submit', requestId, principal, tasks, ...extra })
+    return res.taskIds as string[]
+  }
+
+  /**
+   * Run a write on the leader: locally if we lead, else forwarded. Retries on "no leader" and
+   * transport errors until the deadline; a definite answer (ok or a typed error) ends it.
+   */
+  private async write (local: () => Promise<ApplyOutcome>, remote: { type: string } & Record<string, unknown>): Promise<any> {
+    const deadline = this.d.now() + (this.d.writeDeadlineMs ?? 30_000)
+    let attempt = 0
+    let lastErr: Error = new NoLeaderError()
+    while (this.d.now() < deadline) {
+      try {
+        if (this.d.isLeader()) {
+          const out = await local()
+          if (out.reply === undefined) return {}
+          if (out.reply.ok) return out.reply
+          throw new NodeError(out.reply.error.type, out.reply.error.message, out.reply.error.field)
+        }
+        const { type, ...body } = remote
+        const res = await this.d.leaderRequest(type, body, Math.max(1000, deadline - this.d.now()))
+        if (res.ok === true) return res
+        if (res.notLeader === true) throw new NoLeaderError(res.error?.message)
+        throw new NodeError(res.error.type, res.error.message, res.error.field)
+      } catch (err) {
+        if (err instanceof NodeError && err.type !== 'no_leader' && err.type !== 'timeout' && err.type !== 'network_error') throw err
+        if (!(err instanceof NodeError)) { lastErr = new NodeError('network_error', (err as Error).message) } else lastErr = err
+      }
+      const delay = RETRY_DELAYS_MS[Math.min(attempt++, RETRY_DELAYS_MS.length - 1)]!
+      await sleep(Math.min(delay, Math.max(0, deadline - this.d.now())))
+    }
+    throw lastErr
+  }
+
+  // ---- reads ----------------------------------------------------------------------------------
+
+  async getTaskStatus (taskId: string): Promise<TaskRecord | undefined> {
+    const rec = this.d.core.state.getTask(taskId)
+    if (rec === undefined) return undefined
+    if (rec.status !== 'running') return rec
+    if (this.d.isLeader()) return this.d.leader.liveOf(rec)
+    try {
+      const res = await this.d.leaderRequest('getTask', { taskId }, 1000)
+      if (res.ok === true && res.task != null) return res.task as TaskRecord
+    } catch { /* the local view is the best we have */ }
+    return rec
+  }
+
+  async waitForResult (taskId: string, opts: { timeoutMs?: number } = {}): Promise<TaskRecord> {
+    const timeoutMs = opts.timeoutMs ?? 300_000
+    let id = taskId
+    const settled = (): TaskRecord | undefined => {
+      // follow failover clones to the final outcome
+      for (let hops = 0; hops < 100; hops++) {
+        const rec = this.d.core.state.getTask(id)
+        if (rec === undefined) return undefined
+        if (rec.replacedBy !== undefined) { id = rec.replacedBy; continue }
+        return TERMINAL_STATUSES.has(rec.status) ? rec : undefined
+      }
+      return undefined
+    }
+    if (this.d.core.state.getTask(taskId) === undefined) throw new NotFoundError(`task ${taskId}`)
+    const now = settled()
+    if (now !== undefined) return now
+    return await new Promise<TaskRecord>((resolve, reject) => {
+      const timer = setTimeout(() => { off(); reject(new WaitTimeoutError(`task ${taskId} did not finish within ${timeoutMs} ms`)) }, timeoutMs)
+      const off = this.d.core.onEvent(() => {
+        const rec = settled()
+        if (rec !== undefined) { clearTimeout(timer); off(); resolve(rec) }
+      })
+    })
+  }
+
+  async listTasks (filter: { status?: TaskStatus, deviceId?: string, limit?: number } = {}): Promise<TaskRecord[]> {
+    return this.d.core.state.listTasks(filter)
+  }
+
+  async getActiveTasks (): Promise<TaskRecord[]> {
+    const list = this.d.core.state.activeTasks()
+    return this.d.isLeader() ? list.map(r => this.d.leader.liveOf(r)) : list
+  }
+
+  async getQueueStatistics (): Promise<QueueStatistics> {
+    return this.d.core.state.queueStatistics(this.d.now()) as QueueStatistics
+  }
+
+  async getBatchProgress (batchId: string): Promise<BatchProgress> {
+    const p = this.d.core.state.batchProgress(batchId)
+    if (p === undefined) throw new NotFoundError(`batch ${batchId}`)
+    return p as BatchProgress
+  }
+
+  async getWorkflowStatus (workflowId: string): Promise<WorkflowStatus> {
+    const w = this.d.core.state.workflowStatus(workflowId)
+    if (w === undefined) throw new NotFoundError(`workflow ${workflowId}`)
+    return w as WorkflowStatus
+  }
+
+  async getTaskMetrics (opts: { period?: string } = {}): Promise<TaskMetrics> {
+    return this.d.history.metrics(opts.period ?? '24h', this.d.now())
+  }
+
+  addLifecycleHandler (h: TaskLifecycleHandler): () => void {
+    return this.d.core.onEvent(e => { dispatchLifecycle(h, e, id => this.d.core.state.getTask(id)) })
+  }
+
+  // ---- helpers --------------------------------------------------------------------------------
+
+  private newId (): string { return Task.idGenerator() }
+
+  private toTaskData (task: unknown): TaskData {
+    if (task instanceof Task) return task.toData()
+    return parseTaskSpec(task, { now: this.d.now(), rng: this.d.rng })
+  }
+}
+
+export function dispatchLifecycle (h: TaskLifecycleHandler, e: ClusterEvent | { kind: 'progress', taskId: string, progress: number }, get: (id: string) => TaskRecord | undefined): void {
+  const rec = get(e.taskId)
+  if (rec === undefined) return
+  try {
+    switch (e.kind) {
+      case 'submit': h.onSubmit?.(rec); break
+      case 'schedule': h.onSchedule?.(rec, e.deviceId); break
+      case 'start': h.onStart?.(rec); break
+      case 'progress': h.onProgress?.(rec, e.progress); break
+      case 'complete': h.onComplete?.(rec, e.result); break
+      case 'error': h.onError?.(rec, e.error); break
+      default: break
+    }
+  } catch { /* a user's hook must not break the node */ }
+}
+
+const sleep = (ms: number): Promise<void> => new Promise(resolve => setTimeout(resolve, ms))

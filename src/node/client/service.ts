@@ -1,0 +1,87 @@
+// /retire-cluster/client: what a node answers when another node forwards a user's request to it
+// (only the leader accepts writes), and the forwarding side used by NodeScheduler.
+import { decode, encode } from '../../protocol/codec.js'
+import { CLIENT_MESSAGES } from '../../protocol/messages.js'
+import type { ClusterCore } from '../cluster/core.js'
+import type { LeaderLoop } from '../leader/leader.js'
+import type { FramedChannel } from '../transport/framed.js'
+import { NodeError, NoLeaderError } from '../errors.js'
+import type { Logger } from '../log.js'
+
+export interface ClientServiceDeps {
+  core: ClusterCore
+  leader: LeaderLoop
+  isLeader: () => boolean
+  leaderId: () => string | null
+  now: () => number
+  log: Logger
+}
+
+type Body = Record<string, any>
+
+/** Handle one inbound client request; never throws (a bad frame gets an error reply or nothing). */
+export async function handleClientRequest (d: ClientServiceDeps, from: string, bytes: Uint8Array): Promise<Uint8Array | undefined> {
+  let msg: { type: string, body: Body }
+  try {
+    msg = decode(bytes, CLIENT_MESSAGES) as { type: string, body: Body }
+  } catch (err) {
+    d.log.warn(`client: rejected a malformed message from ${from.slice(-8)}`, (err as Error).message)
+    return encode('error', { ok: false, error: { type: 'invalid_payload', message: (err as Error).message } })
+  }
+  const { type, body } = msg
+  const reqId = body.reqId as number
+  const fail = (type2: string, message: string, extra: Body = {}): Uint8Array =>
+    encode(`${type}Res`, { reqId, ok: false, error: { type: type2, message }, ...extra })
+  try {
+    switch (type) {
+      case 'submit':
+      case 'cancel':
+      case 'setRole': {
+        if (!d.isLeader()) return fail('no_leader', 'not the leader', { notLeader: true, leaderHint: d.leaderId() })
+        const at = d.now()
+        const cmd = type === 'submit'
+          ? { type: 'submit' as const, requestId: body.requestId, principal: body.principal ?? `peer:${from}`, at, tasks: body.tasks, ...(body.batch !== undefined ? { batch: body.batch } : {}), ...(body.workflow !== undefined ? { workflow: body.workflow } : {}) }
+          : type === 'cancel'
+            ? { type: 'cancel' as const, at, taskId: body.taskId, principal: body.principal ?? `peer:${from}` }
+            : { type: 'setRole' as const, at, principal: body.principal, role: body.role, by: body.by ?? `peer:${from}` }
+        const out = await d.core.proposeAndWait(cmd)
+        if (out.reply !== undefined && !out.reply.ok) return encode(`${type}Res`, { reqId, ok: false, error: out.reply.error })
+        if (type === 'submit') {
+          const r = out.reply as { taskIds: string[], duplicate: boolean }
+          return encode('submitRes', { reqId, ok: true, taskIds: r.taskIds, duplicate: r.duplicate })
+        }
+        if (type === 'cancel') {
+          const task = d.core.state.getTask(body.taskId)
+          if (task === undefined) return fail('not_found', `task ${body.taskId} not found`)
+          return encode('cancelRes', { reqId, ok: true, task })
+        }
+        return encode('setRoleRes', { reqId, ok: true })
+      }
+      case 'getTask': {
+        const rec = d.core.state.getTask(body.taskId)
+        return encode('getTaskRes', { reqId, ok: true, task: rec === undefined ? null : d.leader.liveOf(rec) })
+      }
+      default:
+        return fail('unsupported_operation', `request type '${type}' is not served here`)
+    }
+  } catch (err) {
+    if (err instanceof NoLeaderError) return fail('no_leader', err.message, { notLeader: true, leaderHint: d.leaderId() })
+    if (err instanceof NodeError) return fail(err.type, err.message)
+    d.log.error('client request failed', err)
+    return fail('internal', (err as Error).message)
+  }
+}
+
+/** The forwarding side: send a request to the current leader and decode its answer. */
+export function makeLeaderRequest (channel: FramedChannel, leaderId: () => string | null, selfId: string) {
+  let reqCounter = 1
+  return async (type: string, body: Record<string, unknown>, timeoutMs: number): Promise<any> => {
+    const leader = leaderId()
+    if (leader === null || leader === selfId) throw new NoLeaderError()
+    const reqId = reqCounter++
+    const bytes = await channel.request(leader, encode(type, { reqId, ...body }), { timeoutMs: Math.min(timeoutMs, 15_000) })
+    const res = decode(bytes, CLIENT_MESSAGES)
+    if (res.type !== `${type}Res`) throw new NodeError('network_error', `unexpected answer '${res.type}' to '${type}'`)
+    return res.body
+  }
+}

@@ -1,0 +1,84 @@
+// Options of startNode, with every default in one place and the reason for it.
+import { homedir } from 'node:os'
+import { join, resolve } from 'node:path'
+import type { DeviceRole, Permission } from '../sched/types.js'
+
+export interface NodeOptions {
+  /** where the node keeps its peer key, Raft log, history and API token. @default ~/.retire-cluster */
+  dataDir?: string
+  /** @default ['/ip4/0.0.0.0/tcp/0'] */
+  listen?: string[]
+  /** multiaddrs (with /p2p/<id>) of nodes of an existing cluster. @default [] */
+  bootstrap?: string[]
+  /** LAN discovery. @default true */
+  mdns?: boolean
+  /** @default 'compute' */
+  role?: DeviceRole
+  /** swarm key file bytes (libp2p pnet). Without it: an open LAN cluster, demos only. */
+  clusterKey?: Uint8Array
+  /** name used in the gossip topic; nodes with other names ignore each other's bids. @default 'default' */
+  clusterName?: string
+  /** a fresh cluster forms once this many fresh nodes see each other. @default 1 */
+  bootstrapExpect?: number
+  /** how many voters the leader keeps (odd numbers are best). @default 5 */
+  voters?: number
+  /** permissions this node grants to tasks. @default ['read_files', 'write_files'] */
+  grant?: Permission[]
+  /** paths file tasks may touch. @default [<dataDir>/files] */
+  allowedPaths?: string[]
+  /** handler modules to load (default export: instance, class or array) */
+  handlers?: Array<string | unknown>
+  /** HTTP API; false to disable. @default { host: '127.0.0.1', port: 0 } */
+  api?: { host?: string, port?: number } | false
+  /** @default number of cores, at least 2 */
+  maxConcurrentTasks?: number
+  /** no bid and no ping for this long → the device is declared down. @default 3000 */
+  deviceTimeoutMs?: number
+  /** @default hostname */
+  name?: string
+  /** sensors this device offers (Termux fills these when present). @default [] */
+  sensors?: string[]
+  /** Raft tick; election timeout is electionTicks × tickMs, randomized ×[1,2). @default 100 */
+  tickMs?: number
+  /** @default 10 → 1–2 s election timeout: quick failover, still above LAN jitter */
+  electionTicks?: number
+  /** a voter dead this long is removed (one change at a time). @default 30000 */
+  deadVoterTimeoutMs?: number
+  /** log lines; 'silent' for tests. @default 'info' */
+  logLevel?: 'debug' | 'info' | 'warn' | 'error' | 'silent'
+  /** snapshot the state machine every this many applied entries. @default 10000 */
+  snapshotEntries?: number
+}
+
+export type ResolvedOptions = Required<Omit<NodeOptions, 'clusterKey' | 'api'>> & {
+  clusterKey?: Uint8Array
+  api: { host: string, port: number } | false
+}
+
+export function resolveOptions (o: NodeOptions, cores: number, hostname: string): ResolvedOptions {
+  const dataDir = resolve(o.dataDir ?? join(homedir(), '.retire-cluster'))
+  return {
+    dataDir,
+    listen: o.listen ?? ['/ip4/0.0.0.0/tcp/0'],
+    bootstrap: o.bootstrap ?? [],
+    mdns: o.mdns ?? true,
+    role: o.role ?? 'compute',
+    clusterKey: o.clusterKey,
+    clusterName: o.clusterName ?? 'default',
+    bootstrapExpect: Math.max(1, o.bootstrapExpect ?? 1),
+    voters: Math.max(1, o.voters ?? 5),
+    grant: o.grant ?? ['read_files', 'write_files'],
+    allowedPaths: (o.allowedPaths ?? [join(dataDir, 'files')]).map(p => resolve(p)),
+    handlers: o.handlers ?? [],
+    api: o.api === false ? false : { host: o.api?.host ?? '127.0.0.1', port: o.api?.port ?? 0 },
+    maxConcurrentTasks: Math.max(1, o.maxConcurrentTasks ?? Math.max(2, cores)),
+    deviceTimeoutMs: o.deviceTimeoutMs ?? 3000,
+    name: o.name ?? hostname,
+    sensors: o.sensors ?? [],
+    tickMs: o.tickMs ?? 100,
+    electionTicks: o.electionTicks ?? 10,
+    deadVoterTimeoutMs: o.deadVoterTimeoutMs ?? 30000,
+    logLevel: o.logLevel ?? 'info',
+    snapshotEntries: o.snapshotEntries ?? 10000
+  }
+}

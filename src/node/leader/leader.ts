@@ -1,0 +1,266 @@
+// What only the leader does: place pending tasks on devices (one batched `assign` per round),
+// dispatch committed assignments to their workers, collect results into batched `finished`
+// commands, declare devices down, expire attempts whose worker vanished, and keep the voter set
+// healthy (autopilot). Everything it decides goes through the log first; it keeps only soft state,
+// so a new leader rebuilds all of it from the replicated state and worker reports.
+import { planAssignments } from '../../sched/scheduler.js'
+import type { AttemptResult, ClusterEvent, TaskRecord } from '../../sched/commands.js'
+import type { DeviceBid, ResourceUsage } from '../../sched/types.js'
+import type { ClusterCore } from '../cluster/core.js'
+import type { Assignment, AssignReply } from '../worker/worker.js'
+import type { Logger } from '../log.js'
+
+export interface LeaderDeps {
+  selfId: string
+  core: ClusterCore
+  /** fresh bids, our own included */
+  bids: () => DeviceBid[]
+  /** last time we heard from a device (bid or exec message), ms */
+  lastSeen: (deviceId: string) => number | undefined
+  dispatch: (deviceId: string, items: Assignment[]) => Promise<AssignReply[]>
+  cancelOn: (deviceId: string, taskId: string, attempt: number) => void
+  now: () => number
+  deviceTimeoutMs: number
+  log: Logger
+}
+
+/** how often the leader looks for work to place even with no trigger (retries coming due) */
+const PLAN_INTERVAL_MS = 100
+/** most assignments per round: bounds one log entry and one scheduling pass */
+const MAX_ASSIGN_PER_ROUND = 2000
+/** grace beyond timeout_seconds before the leader expires an attempt itself (the worker should) */
+const EXPIRE_GRACE_MS = 5000
+const key = (taskId: string, attempt: number): string => `${taskId}:${attempt}`
+
+export class LeaderLoop {
+  private active = false
+  private timer?: ReturnType<typeof setInterval>
+  private planScheduled = false
+  private since = 0
+  /** assignments proposed but not applied yet, per device: counted so a burst spreads out */
+  private readonly proposed = new Map<string, number>()
+  private readonly proposedKeys = new Set<string>()
+  private readonly toDispatch = new Map<string, Assignment[]>()
+  private dispatchScheduled = false
+  private readonly downProposed = new Map<string, number>()
+  private readonly expireProposed = new Set<string>()
+  /** result keys being committed, and the batch waiting to be proposed */
+  private readonly resultsInflight = new Map<string, Promise<boolean>>()
+  private resultBatch: AttemptResult[] = []
+  private resultBatchPromise?: Promise<boolean>
+  private resultBatchResolve?: (ok: boolean) => void
+  /** live progress and resource usage reported by workers (not replicated) */
+  readonly live = new Map<string, { progress: number, resourceUsage?: ResourceUsage }>()
+  private readonly unsub: () => void
+
+  constructor (private readonly d: LeaderDeps) {
+    this.unsub = d.core.onEvent(e => { this.onApplied(e) })
+  }
+
+  get isActive (): boolean { return this.active }
+
+  becomeLeader (): void {
+    if (this.active) return
+    this.active = true
+    this.since = this.d.now()
+    this.proposed.clear(); this.proposedKeys.clear(); this.downProposed.clear(); this.expireProposed.clear()
+    this.timer = setInterval(() => { this.periodic() }, PLAN_INTERVAL_MS)
+    this.timer.unref?.()
+    this.redispatchAll()
+    this.kick()
+  }
+
+  stepDown (): void {
+    if (!this.active) return
+    this.active = false
+    if (this.timer !== undefined) clearInterval(this.timer)
+    this.toDispatch.clear()
+    this.resultBatchResolve?.(false)
+    this.resultBatch = []; this.resultBatchPromise = undefined; this.resultBatchResolve = undefined
+    this.resultsInflight.clear()
+  }
+
+  close (): void { this.stepDown(); this.unsub() }
+
+  /** something changed that may let more work be placed */
+  kick (): void {
+    if (!this.active || this.planScheduled) return
+    this.planScheduled = true
+    setImmediate(() => { this.planScheduled = false; this.plan() })
+  }
+
+  private periodic (): void {
+    this.plan()
+    this.detectDownDevices()
+    this.expireOverdue()
+  }
+
+  private plan (): void {
+    if (!this.active) return
+    const state = this.d.core.state
+    const now = this.d.now()
+    const bids = this.effectiveBids()
+    if (bids.length === 0) return
+    const { assignments, pendingReasons } = planAssignments(state, bids, now, {
+      maxAssignments: MAX_ASSIGN_PER_ROUND,
+      inflightByDevice: this.proposed,
+      skip: this.proposedKeys
+    })
+    for (const [id, reason] of pendingReasons) state.setPendingReason(id, reason)
+    if (assignments.length === 0) return
+    for (const a of assignments) {
+      this.proposed.set(a.deviceId, (this.proposed.get(a.deviceId) ?? 0) + 1)
+      this.proposedKeys.add(a.taskId)
+    }
+    this.d.core.propose({ type: 'assign', at: now, assignments })
+  }
+
+  /** bids whose activeTasks counts what the log already placed there */
+  private effectiveBids (): DeviceBid[] {
+    const state = this.d.core.state
+    const out: DeviceBid[] = []
+    for (const b of this.d.bids()) {
+      if (b.cluster?.member !== true && b.nodeId !== this.d.selfId) continue
+      const assigned = state.runningOn(b.nodeId).length
+      out.push(assigned > b.activeTasks ? { ...b, activeTasks: assigned } : b)
+    }
+    return out
+  }
+
+  private onApplied (e: ClusterEvent): void {
+    if (e.kind === 'schedule') {
+      const n = this.proposed.get(e.deviceId)
+      if (n !== undefined) { if (n <= 1) this.proposed.delete(e.deviceId); else this.proposed.set(e.deviceId, n - 1) }
+      this.proposedKeys.delete(e.taskId)
+      if (!this.active) return
+      const rec = this.d.core.state.getTask(e.taskId)
+      if (rec !== undefined) this.queueDispatch(e.deviceId, { taskId: e.taskId, attempt: e.attempt, task: rec.task })
+      return
+    }
+    if (e.kind === 'complete' || e.kind === 'error' || e.kind === 'submit' || e.kind === 'retry' || e.kind === 'failover') {
+      this.live.delete(e.taskId)
+      this.kick()
+    }
+  }
+
+  private queueDispatch (deviceId: string, a: Assignment): void {
+    let list = this.toDispatch.get(deviceId)
+    if (list === undefined) { list = []; this.toDispatch.set(deviceId, list) }
+    list.push(a)
+    if (this.dispatchScheduled) return
+    this.dispatchScheduled = true
+    setImmediate(() => { this.dispatchScheduled = false; this.flushDispatch() })
+  }
+
+  private flushDispatch (): void {
+    for (const [deviceId, items] of this.toDispatch) {
+      this.toDispatch.delete(deviceId)
+      this.d.dispatch(deviceId, items).then(replies => {
+        for (const r of replies) {
+          if (!r.accepted) this.d.core.propose({ type: 'refused', at: this.d.now(), taskId: r.taskId, attempt: r.attempt, deviceId, reason: r.reason ?? 'refused' })
+        }
+      }, err => {
+        // Unreachable: leave the tasks assigned; if the device stays silent it is declared down
+        // and its tasks fail over. Refusing here would run them twice if the worker did get them.
+        this.d.log.debug(`dispatch to ${deviceId.slice(-8)} failed`, (err as Error).message)
+      })
+    }
+  }
+
+  /** a new leader does not know what was dispatched: send every live assignment again (idempotent) */
+  private redispatchAll (): void {
+    for (const rec of this.d.core.state.activeTasks()) {
+      if (rec.deviceId === undefined) continue
+      const cur = rec.attempts[rec.attempts.length - 1]
+      if (cur === undefined) continue
+      this.queueDispatch(rec.deviceId, { taskId: rec.id, attempt: cur.attempt, task: rec.task })
+    }
+  }
+
+  /** Worker results: resolves with the keys that are committed (the worker stops resending those). */
+  async handleResults (deviceId: string, results: AttemptResult[]): Promise<string[]> {
+    if (!this.active) throw new Error('not leader')
+    const waits: Array<Promise<boolean>> = []
+    const keys: string[] = []
+    for (const r of results) {
+      const k = key(r.taskId, r.attempt)
+      keys.push(k)
+      const inflight = this.resultsInflight.get(k)
+      if (inflight !== undefined) { waits.push(inflight); continue }
+      r.deviceId = deviceId // the sender is authoritative, not what it wrote
+      const p = this.enqueueResult(r)
+      this.resultsInflight.set(k, p)
+      void p.finally(() => { this.resultsInflight.delete(k) })
+      waits.push(p)
+    }
+    const oks = await Promise.all(waits)
+    return keys.filter((_, i) => oks[i])
+  }
+
+  private enqueueResult (r: AttemptResult): Promise<boolean> {
+    this.resultBatch.push(r)
+    if (this.resultBatchPromise === undefined) {
+      this.resultBatchPromise = new Promise<boolean>(resolve => { this.resultBatchResolve = resolve })
+      setImmediate(() => { this.flushResults() })
+    }
+    return this.resultBatchPromise
+  }
+
+  private flushResults (): void {
+    const results = this.resultBatch
+    const resolve = this.resultBatchResolve
+    this.resultBatch = []; this.resultBatchPromise = undefined; this.resultBatchResolve = undefined
+    if (resolve === undefined || results.length === 0) return
+    if (!this.active) { resolve(false); return }
+    this.d.core.proposeAndWait({ type: 'finished', at: this.d.now(), results }).then(() => { resolve(true) }, () => { resolve(false) })
+  }
+
+  handleStarted (deviceId: string, taskId: string, attempt: number, at: number): void {
+    if (!this.active) return
+    const rec = this.d.core.state.getTask(taskId)
+    if (rec === undefined || rec.deviceId !== deviceId || rec.status !== 'queued') return
+    this.d.core.propose({ type: 'started', at, taskId, attempt, deviceId })
+  }
+
+  handleProgress (taskId: string, progress: number, resourceUsage?: ResourceUsage): void {
+    const entry: { progress: number, resourceUsage?: ResourceUsage } = { progress }
+    if (resourceUsage !== undefined) entry.resourceUsage = resourceUsage
+    this.live.set(taskId, entry)
+  }
+
+  private detectDownDevices (): void {
+    const now = this.d.now()
+    if (now - this.since < this.d.deviceTimeoutMs) return // give workers a chance to hear of us
+    const byDevice = new Set<string>()
+    for (const rec of this.d.core.state.activeTasks()) if (rec.deviceId !== undefined) byDevice.add(rec.deviceId)
+    for (const dev of byDevice) {
+      if (dev === this.d.selfId) continue
+      const seen = this.d.lastSeen(dev) ?? this.since
+      if (now - seen <= this.d.deviceTimeoutMs) continue
+      const last = this.downProposed.get(dev)
+      if (last !== undefined && now - last < this.d.deviceTimeoutMs) continue
+      this.downProposed.set(dev, now)
+      this.d.log.warn(`device ${dev.slice(-8)} silent for ${now - seen} ms: declaring it down`)
+      this.d.core.propose({ type: 'deviceDown', at: now, deviceId: dev })
+    }
+  }
+
+  private expireOverdue (): void {
+    const now = this.d.now()
+    for (const rec of this.d.core.state.activeTasks()) {
+      const cur = rec.attempts[rec.attempts.length - 1]
+      if (cur === undefined) continue
+      const limitMs = rec.task.requirements.timeoutSeconds * 1000 + EXPIRE_GRACE_MS
+      const k = key(rec.id, cur.attempt)
+      if (now - (cur.startedAt ?? cur.assignedAt) <= limitMs || this.expireProposed.has(k)) continue
+      this.expireProposed.add(k)
+      this.d.core.propose({ type: 'expire', at: now, taskId: rec.id, attempt: cur.attempt })
+    }
+  }
+
+  liveOf (rec: TaskRecord): TaskRecord {
+    const l = this.live.get(rec.id)
+    if (l === undefined || rec.status !== 'running') return rec
+    return { ...rec, progress: l.progress, ...(l.resourceUsage !== undefined ? { resourceUsage: l.resourceUsage } : {}) }
+  }
+}

@@ -1,0 +1,570 @@
+// startNode: the composition root. It wires the libp2p host, the Raft driver over sqlite, the
+// cluster state machine, the leader loop, the worker and executor, the gossip of bids, the client
+// and exec protocols and the HTTP API into one ClusterNode. Each piece lives in its own module; this
+// file only connects them and owns their start/stop order.
+import './polyfills.js'
+import { mkdirSync, writeFileSync, readFileSync, existsSync, renameSync } from 'node:fs'
+import { randomBytes, randomInt } from 'node:crypto'
+import { cpus, hostname } from 'node:os'
+import { join } from 'node:path'
+import { resolveOptions, type NodeOptions, type ResolvedOptions } from './config.js'
+import { createLogger, type Logger } from './log.js'
+import { createHost, type Host } from './host/host.js'
+import { FramedChannel } from './transport/framed.js'
+import { BidGossip } from './gossip/bids.js'
+import { SqliteStorage } from './raft/sqlite-storage.js'
+import { RaftDriver } from './raft/driver.js'
+import { ClusterCore } from './cluster/core.js'
+import { decideBootstrap } from './cluster/bootstrap.js'
+import { nextMembershipChange } from './cluster/autopilot.js'
+import { LeaderLoop } from './leader/leader.js'
+import { Worker, type Assignment, type AssignReply } from './worker/worker.js'
+import { TaskExecutor } from './executor/executor.js'
+import { TaskRegistry, loadHandlerModules } from './handlers/registry.js'
+import { sampleCapabilities, sampleLoad, type DeviceCapabilities } from './system/sample.js'
+import { NodeScheduler } from './client/scheduler.js'
+import { handleClientRequest, makeLeaderRequest } from './client/service.js'
+import { TaskHistory } from './client/history.js'
+import { startApiServer, type ApiServer } from './api/index.js'
+import type { ClusterNode, NodeInfo, RaftStatus } from './api-types.js'
+import { encode, decode } from '../protocol/codec.js'
+import { RAFT_MESSAGES } from '../protocol/messages.js'
+import { EXEC_BATCH_MESSAGES } from '../protocol/exec-batch.js'
+import { CLIENT_PROTOCOL, EXEC_PROTOCOL, RAFT_PROTOCOL } from '../protocol/ids.js'
+import type { Message } from '../protocol/raft/types.js'
+import { Task } from '../sched/task.js'
+import { monotonicTaskIds } from '../sched/ids.js'
+import type { ClusterEvent } from '../sched/commands.js'
+import type { DeviceBid } from '../sched/types.js'
+
+export type { NodeOptions } from './config.js'
+
+/** Raft frames carry snapshots: allow more than the default frame cap */
+const RAFT_MAX_FRAME_BYTES = 64 * 1024 * 1024
+/** how long a fresh node listens for an existing cluster before forming one */
+const BOOTSTRAP_SETTLE_MS = 2500
+const AUTOPILOT_INTERVAL_MS = 1000
+
+const cryptoRng = (): number => randomInt(0, 2 ** 32) / 2 ** 32
+
+export type ProgressEvent = { kind: 'progress', taskId: string, attempt: number, deviceId: string, at: number, progress: number }
+
+export async function startNode (options: NodeOptions = {}): Promise<ClusterNode> {
+  const opts = resolveOptions(options, cpus().length, hostname())
+  mkdirSync(opts.dataDir, { recursive: true })
+  for (const p of opts.allowedPaths) mkdirSync(p, { recursive: true })
+  const log = createLogger(opts.name, opts.logLevel)
+  Task.idGenerator = monotonicTaskIds(Date.now, cryptoRng)
+  const node = new RetireNode(opts, log)
+  try {
+    await node.start()
+  } catch (err) {
+    await node.stop().catch(() => {})
+    throw err
+  }
+  return node
+}
+
+class RetireNode implements ClusterNode {
+  readonly dataDir: string
+  readonly name: string
+  id = ''
+  scheduler!: NodeScheduler
+  registry: TaskRegistry
+  private host!: Host
+  private storage!: SqliteStorage
+  private driver?: RaftDriver
+  private readonly core: ClusterCore
+  private leader!: LeaderLoop
+  private worker!: Worker
+  private executor!: TaskExecutor
+  private gossip!: BidGossip
+  private raftCh!: FramedChannel
+  private clientCh!: FramedChannel
+  private execCh!: FramedChannel
+  private history!: TaskHistory
+  private api?: ApiServer
+  private token = ''
+  private incarnation = 0
+  private seq = 0
+  private caps!: DeviceCapabilities
+  private member = false
+  private readonly lastHeard = new Map<string, number>()
+  private readonly progressListeners = new Set<(e: ProgressEvent) => void>()
+  private readonly timers: Array<ReturnType<typeof setInterval>> = []
+  private stopping = false
+  private leaderTerm = 0
+
+  constructor (private readonly opts: ResolvedOptions, private readonly log: Logger) {
+    this.dataDir = opts.dataDir
+    this.name = opts.name
+    this.core = new ClusterCore(log.child('state'))
+    this.registry = new TaskRegistry()
+  }
+
+  async start (): Promise<void> {
+    const o = this.opts
+    this.storage = new SqliteStorage(join(o.dataDir, 'raft.db'))
+    this.incarnation = Number(this.storage.getMeta('incarnation') ?? '0') + 1
+    this.storage.setMeta('incarnation', String(this.incarnation))
+
+    await loadHandlerModules(o.handlers as string[], this.registry)
+    this.executor = new TaskExecutor({
+      maxConcurrentTasks: o.maxConcurrentTasks,
+      registry: this.registry,
+      node: { grants: o.grant, allowedPaths: o.allowedPaths },
+      logLevel: o.logLevel,
+      logger: (level, msg) => { (this.log as any)[level === 'debug' || level === 'warn' || level === 'error' ? level : 'info']?.(msg) }
+    })
+    this.caps = sampleCapabilities({ role: o.role, dataDir: o.dataDir, sensors: o.sensors })
+
+    this.host = await createHost({
+      dataDir: o.dataDir, listen: o.listen, bootstrap: o.bootstrap, mdns: o.mdns,
+      clusterKey: o.clusterKey, clusterName: o.clusterName, log: this.log.child('host')
+    })
+    this.id = this.host.peerId
+    this.history = new TaskHistory(join(o.dataDir, 'history.db'), () => this.slotsByDevice())
+
+    this.leader = new LeaderLoop({
+      selfId: this.id,
+      core: this.core,
+      bids: () => this.gossip.bids(),
+      lastSeen: id => this.lastSeen(id),
+      dispatch: (dev, items) => this.dispatch(dev, items),
+      cancelOn: (dev, taskId, attempt) => { this.cancelOn(dev, taskId, attempt) },
+      now: Date.now,
+      deviceTimeoutMs: o.deviceTimeoutMs,
+      log: this.log.child('leader')
+    })
+    this.worker = new Worker(this.executor, {
+      sendResults: results => this.sendResults(results),
+      sendStarted: (taskId, attempt, at) => { this.toLeader('started', { taskId, attempt, startedAt: at }) },
+      sendProgress: (taskId, attempt, progress, usage) => {
+        this.toLeader('progress', usage === undefined ? { taskId, attempt, progress } : { taskId, attempt, progress, resourceUsage: usage })
+      }
+    }, this.log.child('worker'))
+
+    const libp2p = this.host.libp2p
+    this.raftCh = new FramedChannel(libp2p, RAFT_PROTOCOL, { maxFrameBytes: RAFT_MAX_FRAME_BYTES, onMessage: (from, b) => { this.onRaft(from, b); return undefined }, log: this.log.child('raft') })
+    this.clientCh = new FramedChannel(libp2p, CLIENT_PROTOCOL, { onMessage: (from, b) => this.onClient(from, b), log: this.log.child('client') })
+    this.execCh = new FramedChannel(libp2p, EXEC_PROTOCOL, { onMessage: (from, b) => this.onExec(from, b), log: this.log.child('exec') })
+    await Promise.all([this.raftCh.start(), this.clientCh.start(), this.execCh.start()])
+
+    this.gossip = new BidGossip(libp2p, {
+      clusterName: o.clusterName,
+      selfId: this.id,
+      getBid: () => this.makeBid(),
+      log: this.log.child('gossip'),
+      ttlMs: Math.max(o.deviceTimeoutMs * 2, 5000)
+    })
+    this.gossip.onBid(bid => { this.lastHeard.set(bid.nodeId, Date.now()); this.leader.kick() })
+    await this.gossip.start()
+
+    this.scheduler = new NodeScheduler({
+      nodeId: this.id,
+      core: this.core,
+      leader: this.leader,
+      isLeader: () => this.driver?.isLeader === true,
+      leaderRequest: makeLeaderRequest(this.clientCh, () => this.driver?.leaderId ?? null, this.id),
+      now: Date.now,
+      rng: cryptoRng,
+      history: this.history,
+      localPrincipal: 'local-admin'
+    })
+    this.core.onEvent(e => { this.recordHistory(e) })
+
+    this.token = this.loadOrCreateToken()
+    if (o.api !== false) {
+      this.api = await startApiServer(this, { host: o.api.host, port: o.api.port, token: this.token, log: this.log.child('api') })
+    }
+    this.writeNodeJson()
+
+    if (this.hasRaftState()) this.startRaft()
+    else void this.bootstrap()
+  }
+
+  // ---- Raft -----------------------------------------------------------------------------------
+
+  private hasRaftState (): boolean {
+    const { confState } = this.storage.initialState()
+    return confState.voters.length + confState.learners.length > 0 || this.storage.lastIndex() > 0
+  }
+
+  /** Fresh node: join a cluster we can see, or form one with the other fresh nodes. */
+  private async bootstrap (): Promise<void> {
+    const started = Date.now()
+    while (!this.stopping) {
+      const decision = decideBootstrap({
+        selfId: this.id,
+        expect: this.opts.bootstrapExpect,
+        bids: this.gossip.bids(),
+        elapsedMs: Date.now() - started,
+        settleMs: BOOTSTRAP_SETTLE_MS
+      })
+      if (decision !== undefined) {
+        if (decision.kind === 'form') {
+          this.log.info(`forming a new cluster with voters ${decision.voters.map(v => v.slice(-8)).join(', ')}`)
+          // Identical initial snapshot on every founder: index 1, term 1, the voter set.
+          this.storage.save({
+            snapshot: { meta: { index: 1, term: 1, conf: { voters: decision.voters, learners: [] } }, data: new Uint8Array(0) },
+            hardState: { term: 1, vote: null, commit: 1 }
+          })
+        } else {
+          this.log.info('found an existing cluster: waiting to be added as a learner')
+        }
+        this.startRaft()
+        return
+      }
+      await sleep(200)
+    }
+  }
+
+  private startRaft (): void {
+    const snap = this.storage.snapshot()
+    if (snap.data.byteLength > 0) this.core.restore(snap.data)
+    this.driver = new RaftDriver({
+      id: this.id,
+      storage: this.storage,
+      tickMs: this.opts.tickMs,
+      electionTicks: this.opts.electionTicks,
+      rng: cryptoRng,
+      log: this.log.child('raft'),
+      send: m => { this.sendRaft(m) },
+      apply: e => { this.core.applyEntry(e) },
+      onConfState: cs => {
+        const was = this.member
+        this.member = cs.voters.includes(this.id) || cs.learners.includes(this.id)
+        if (was !== this.member) this.gossip.publishNow()
+      },
+      onRoleChange: (role, leaderId, term) => { this.onRoleChange(role, leaderId, term) },
+      snapshotData: () => this.core.snapshotData(),
+      restoreSnapshot: data => { this.core.restore(data) },
+      snapshotEntries: this.opts.snapshotEntries,
+      applied: snap.meta.index
+    })
+    const cs = this.storage.initialState().confState
+    this.member = cs.voters.includes(this.id) || cs.learners.includes(this.id)
+    this.core.bindProposer(data => { this.driver!.propose(data) })
+    this.driver.start()
+    const t = setInterval(() => { this.autopilot() }, AUTOPILOT_INTERVAL_MS)
+    t.unref?.()
+    this.timers.push(t)
+    this.gossip.publishNow()
+  }
+
+  private onRoleChange (role: string, leaderId: string | null, term: number): void {
+    this.log.info(`raft: ${role}, leader ${leaderId?.slice(-8) ?? 'none'}, term ${term}`)
+    if (role === 'leader') {
+      this.leaderTerm = term
+      this.leader.becomeLeader()
+    } else {
+      this.leader.stepDown()
+      this.core.failAllWaiters()
+    }
+    this.worker.leaderChanged()
+    this.gossip.publishNow()
+  }
+
+  private sendRaft (m: Message): void {
+    let bytes: Uint8Array
+    try { bytes = encode('raft', m, RAFT_MAX_FRAME_BYTES) } catch (err) { this.log.error('raft message not encodable', err); return }
+    this.raftCh.send(m.to, bytes).catch(() => { this.driver?.reportUnreachable(m.to) })
+  }
+
+  private onRaft (from: string, bytes: Uint8Array): void {
+    let msg: Message
+    try {
+      msg = decode(bytes, RAFT_MESSAGES, RAFT_MAX_FRAME_BYTES).body as Message
+    } catch (err) {
+      this.log.warn(`raft: rejected a malformed message from ${from.slice(-8)}`, (err as Error).message)
+      return
+    }
+    if (msg.from !== from) { this.log.warn(`raft: message claims to be from ${msg.from.slice(-8)} but came from ${from.slice(-8)}; dropped`); return }
+    if (msg.to !== this.id) return
+    this.lastHeard.set(from, Date.now())
+    this.driver?.step(msg)
+  }
+
+  private autopilot (): void {
+    const d = this.driver
+    if (d === undefined || !d.isLeader) return
+    const st = d.raft.status() as any
+    const now = Date.now()
+    const change = nextMembershipChange({
+      selfId: this.id,
+      conf: d.conf,
+      targetVoters: this.opts.voters,
+      alive: this.gossip.bids(),
+      silentForMs: id => { const t = this.lastSeen(id); return t === undefined ? undefined : now - t },
+      deadVoterTimeoutMs: this.opts.deadVoterTimeoutMs,
+      matchIndex: id => st.progress?.[id]?.match ?? 0,
+      lastIndex: this.storage.lastIndex()
+    })
+    if (change === undefined) return
+    try {
+      d.proposeConfChange(change)
+      this.log.info(`autopilot: ${change.type} ${change.nodeId.slice(-8)}`)
+    } catch (err) {
+      this.log.debug('autopilot change not proposed', (err as Error).message)
+    }
+  }
+
+  // ---- exec protocol --------------------------------------------------------------------------
+
+  private async dispatch (deviceId: string, items: Assignment[]): Promise<AssignReply[]> {
+    if (deviceId === this.id) return this.worker.assign(items)
+    const bytes = await this.execCh.request(deviceId, encode('assignBatch', { leaderTerm: this.leaderTerm, items }), { timeoutMs: 5000 })
+    const res = decode(bytes, EXEC_BATCH_MESSAGES)
+    if (res.type !== 'assignBatchRes') throw new Error(`unexpected answer ${res.type}`)
+    this.lastHeard.set(deviceId, Date.now())
+    return (res.body as { replies: AssignReply[] }).replies
+  }
+
+  private cancelOn (deviceId: string, taskId: string, attempt: number): void {
+    if (deviceId === this.id) { this.worker.cancel(taskId); return }
+    this.execCh.send(deviceId, encode('cancelAttempt', { taskId, attempt })).catch(() => {})
+  }
+
+  private async sendResults (results: import('../sched/commands.js').AttemptResult[]): Promise<string[]> {
+    const d = this.driver
+    if (d === undefined) throw new Error('no raft yet')
+    if (d.isLeader) return this.leader.handleResults(this.id, results)
+    const leader = d.leaderId
+    if (leader === null) throw new Error('no leader')
+    const bytes = await this.execCh.request(leader, encode('results', { results }), { timeoutMs: 10_000 })
+    const res = decode(bytes, EXEC_BATCH_MESSAGES)
+    if (res.type !== 'resultsAck') throw new Error(`unexpected answer ${res.type}`)
+    return (res.body as { keys: string[] }).keys
+  }
+
+  private toLeader (type: 'started' | 'progress', body: Record<string, unknown>): void {
+    const d = this.driver
+    if (d === undefined) return
+    if (d.isLeader) { this.onExecMessage(this.id, type, body); return }
+    const leader = d.leaderId
+    if (leader === null) return
+    this.execCh.send(leader, encode(type, body)).catch(() => {})
+  }
+
+  private async onExec (from: string, bytes: Uint8Array): Promise<Uint8Array | undefined> {
+    let msg: { type: string, body: any }
+    try {
+      msg = decode(bytes, EXEC_BATCH_MESSAGES)
+    } catch (err) {
+      this.log.warn(`exec: rejected a malformed message from ${from.slice(-8)}`, (err as Error).message)
+      return undefined
+    }
+    this.lastHeard.set(from, Date.now())
+    return this.onExecMessage(from, msg.type, msg.body)
+  }
+
+  private async onExecMessage (from: string, type: string, body: any): Promise<Uint8Array | undefined> {
+    switch (type) {
+      case 'assignBatch': {
+        // only the leader we know of (or a newer one) may assign
+        const known = this.driver?.leaderId
+        if (known !== null && known !== undefined && known !== from && body.leaderTerm <= (this.driver?.raft.status().term ?? 0)) {
+          return encode('assignBatchRes', { replies: body.items.map((i: Assignment) => ({ taskId: i.taskId, attempt: i.attempt, accepted: false, reason: 'not from the current leader' })) })
+        }
+        return encode('assignBatchRes', { replies: this.worker.assign(body.items) })
+      }
+      case 'results': {
+        if (this.driver?.isLeader !== true) return encode('resultsAck', { keys: [], notLeader: true })
+        const keys = await this.leader.handleResults(from, body.results).catch(() => [] as string[])
+        return encode('resultsAck', { keys })
+      }
+      case 'started':
+        this.leader.handleStarted(from, body.taskId, body.attempt, body.startedAt)
+        return undefined
+      case 'progress': {
+        this.leader.handleProgress(body.taskId, body.progress, body.resourceUsage)
+        const ev: ProgressEvent = { kind: 'progress', taskId: body.taskId, attempt: body.attempt, deviceId: from, at: Date.now(), progress: body.progress }
+        for (const l of this.progressListeners) l(ev)
+        return undefined
+      }
+      case 'cancelAttempt':
+        if (from === this.driver?.leaderId) this.worker.cancel(body.taskId)
+        return undefined
+      case 'ping':
+        return encode('pong', { nonce: body.nonce, at: Date.now() })
+      default:
+        return undefined
+    }
+  }
+
+  private async onClient (from: string, bytes: Uint8Array): Promise<Uint8Array | undefined> {
+    this.lastHeard.set(from, Date.now())
+    return handleClientRequest({
+      core: this.core,
+      leader: this.leader,
+      isLeader: () => this.driver?.isLeader === true,
+      leaderId: () => this.driver?.leaderId ?? null,
+      now: Date.now,
+      log: this.log
+    }, from, bytes)
+  }
+
+  // ---- bids and peers -------------------------------------------------------------------------
+
+  private makeBid (): DeviceBid {
+    const load = sampleLoad()
+    const exec = this.executor.capabilities()
+    const d = this.driver
+    const bid: DeviceBid = {
+      ...this.caps,
+      nodeId: this.id,
+      name: this.name,
+      incarnation: this.incarnation,
+      seq: ++this.seq,
+      taskTypes: exec.taskTypes,
+      permissions: this.opts.grant,
+      sandbox: exec.sandbox,
+      cpuUsage: load.cpuUsage,
+      memoryUsage: load.memoryUsage,
+      memoryUsedGb: load.memoryUsedGb,
+      activeTasks: this.executor.activeCount,
+      maxConcurrentTasks: this.executor.maxConcurrentTasks,
+      latencyMs: 0,
+      cluster: { member: this.member, leaderId: d?.leaderId ?? null, term: d?.raft.status().term ?? 0 }
+    }
+    const url = this.api?.url
+    if (url !== undefined) bid.apiUrl = url
+    return bid
+  }
+
+  private lastSeen (id: string): number | undefined {
+    if (id === this.id) return Date.now()
+    const a = this.lastHeard.get(id)
+    const b = this.gossip.lastSeen(id)
+    if (a === undefined) return b
+    if (b === undefined) return a
+    return Math.max(a, b)
+  }
+
+  private slotsByDevice (): Map<string, number> {
+    const m = new Map<string, number>()
+    for (const b of this.gossip.bids()) m.set(b.nodeId, b.maxConcurrentTasks)
+    return m
+  }
+
+  private recordHistory (e: ClusterEvent): void {
+    if (e.kind !== 'complete' && !(e.kind === 'error' && e.final)) return
+    const rec = this.core.state.getTask(e.taskId)
+    if (rec === undefined) return
+    const cur = rec.attempts[rec.attempts.length - 1]
+    this.history.record({
+      taskId: rec.id,
+      attempt: e.attempt,
+      deviceId: e.deviceId ?? cur?.deviceId ?? '',
+      taskType: rec.taskType,
+      status: rec.status,
+      submittedAt: rec.submittedAt,
+      startedAt: cur?.startedAt ?? cur?.assignedAt ?? rec.submittedAt,
+      finishedAt: rec.finishedAt ?? e.at
+    })
+  }
+
+  // ---- ClusterNode ----------------------------------------------------------------------------
+
+  onEvent (listener: (event: ClusterEvent | ProgressEvent) => void): () => void {
+    const off = this.core.onEvent(e => { listener(e) })
+    this.progressListeners.add(listener)
+    return () => { off(); this.progressListeners.delete(listener) }
+  }
+
+  async nodes (): Promise<NodeInfo[]> {
+    const now = Date.now()
+    const conf = this.driver?.conf ?? { voters: [], learners: [] }
+    const leaderId = this.driver?.leaderId ?? null
+    const byId = new Map<string, DeviceBid>()
+    for (const b of this.gossip.bids()) byId.set(b.nodeId, b)
+    byId.set(this.id, this.makeBid())
+    return [...byId.values()].map(b => {
+      const seen = this.lastSeen(b.nodeId) ?? 0
+      return {
+        ...b,
+        id: b.nodeId,
+        isLeader: b.nodeId === leaderId,
+        isVoter: conf.voters.includes(b.nodeId),
+        lastSeenMs: now - seen,
+        alive: now - seen <= this.opts.deviceTimeoutMs
+      }
+    }).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : a.id < b.id ? -1 : 1))
+  }
+
+  raftStatus (): RaftStatus {
+    const d = this.driver
+    if (d === undefined) return { term: 0, commitIndex: 0, appliedIndex: 0, leaderId: null, role: 'joining', leaderChanges: 0, voters: [], learners: [] }
+    const st = d.raft.status() as any
+    return {
+      term: st.term,
+      commitIndex: st.commit,
+      appliedIndex: d.appliedIndex,
+      leaderId: d.leaderId,
+      role: st.role ?? (d.isLeader ? 'leader' : 'follower'),
+      leaderChanges: d.leaderChanges,
+      voters: d.conf.voters,
+      learners: d.conf.learners
+    }
+  }
+
+  multiaddrs (): string[] { return this.host.multiaddrs() }
+  apiUrl (): string | undefined { return this.api?.url }
+
+  private loadOrCreateToken (): string {
+    const p = join(this.dataDir, 'api-token')
+    if (existsSync(p)) {
+      const t = readFileSync(p, 'utf8').trim()
+      if (t.length >= 16) return t
+    }
+    const t = randomBytes(24).toString('hex')
+    writeAtomic(p, t + '\n', 0o600)
+    return t
+  }
+
+  private writeNodeJson (): void {
+    const info = { peerId: this.id, name: this.name, apiUrl: this.api?.url ?? null, multiaddrs: this.multiaddrs().map(a => `${a}/p2p/${this.id}`), pid: process.pid }
+    writeAtomic(join(this.dataDir, 'node.json'), JSON.stringify(info, null, 2) + '\n', 0o644)
+  }
+
+  /** Graceful: a leader hands leadership over first, so the cluster does not wait for a timeout. */
+  async stop (): Promise<void> {
+    if (this.stopping) return
+    this.stopping = true
+    const d = this.driver
+    if (d?.isLeader === true) await this.handOver(d)
+    for (const t of this.timers) clearInterval(t)
+    this.worker?.stop()
+    this.leader?.close()
+    d?.stop()
+    await this.api?.close().catch(() => {})
+    await this.gossip?.stop().catch(() => {})
+    await Promise.all([this.raftCh?.stop(), this.clientCh?.stop(), this.execCh?.stop()].map(p => p?.catch(() => {})))
+    await this.executor?.close().catch(() => {})
+    await this.host?.stop().catch(() => {})
+    this.history?.close()
+    this.storage?.close()
+  }
+
+  private async handOver (d: RaftDriver): Promise<void> {
+    const st = d.raft.status() as any
+    const candidates = d.conf.voters.filter(v => v !== this.id)
+      .sort((a, b) => (st.progress?.[b]?.match ?? 0) - (st.progress?.[a]?.match ?? 0))
+    const target = candidates[0]
+    if (target === undefined) return
+    try {
+      d.transferLeadership(target)
+    } catch { return }
+    const deadline = Date.now() + 3000
+    while (Date.now() < deadline && d.isLeader) await sleep(20)
+    this.log.info(d.isLeader ? 'leadership hand-over timed out; stopping anyway' : `handed leadership to ${target.slice(-8)}`)
+  }
+}
+
+function writeAtomic (path: string, data: string, mode: number): void {
+  const tmp = `${path}.tmp-${process.pid}`
+  writeFileSync(tmp, data, { mode })
+  renameSync(tmp, path)
+}
+
+const sleep = (ms: number): Promise<void> => new Promise(resolve => setTimeout(resolve, ms))

@@ -1,0 +1,167 @@
+// The one driver of the pure Raft core in a real node. It owns the timer and honours the Ready
+// contract: persist (one sqlite transaction per Ready = group commit) → send → apply → advance.
+// All calls come from the event loop, so there is no concurrency inside: a single setImmediate
+// drains every Ready produced by the ticks, messages and proposals since the last drain.
+import { RawNode } from '../../protocol/raft/raw-node.js'
+import type { ConfChange, ConfState, Entry, Message, RaftStorage, Ready, Role } from '../../protocol/raft/types.js'
+import type { Logger } from '../log.js'
+
+export interface RaftDriverOptions {
+  id: string
+  storage: RaftStorage
+  tickMs: number
+  electionTicks: number
+  rng: () => number
+  log: Logger
+  /** hand a message to the transport (must not throw) */
+  send: (msg: Message) => void
+  /** apply a committed normal entry (empty data = a leader's no-op) */
+  apply: (entry: Entry) => void
+  /** called after a conf change entry is applied */
+  onConfState?: (cs: ConfState) => void
+  onRoleChange?: (role: Role, leaderId: string | null, term: number) => void
+  /** the state machine's snapshot, and how to restore one received from the leader */
+  snapshotData: () => Uint8Array
+  restoreSnapshot: (data: Uint8Array, index: number) => void
+  /** take a snapshot (and compact the log) every this many applied entries */
+  snapshotEntries: number
+  /** applied index of the state machine restored from storage's snapshot */
+  applied: number
+}
+
+export class RaftDriver {
+  readonly raft: RawNode
+  private readonly opts: RaftDriverOptions
+  private timer?: ReturnType<typeof setInterval>
+  private scheduled = false
+  private stopped = false
+  private applied: number
+  private lastSnapshotIndex: number
+  private role: Role = 'follower'
+  private leader: string | null = null
+  private confState: ConfState
+  leaderChanges = 0
+
+  constructor (opts: RaftDriverOptions) {
+    this.opts = opts
+    const init = opts.storage.initialState()
+    this.confState = init.confState
+    this.applied = opts.applied
+    this.lastSnapshotIndex = opts.applied
+    this.raft = new RawNode({
+      id: opts.id,
+      electionTick: opts.electionTicks,
+      heartbeatTick: 1,
+      storage: opts.storage,
+      rng: opts.rng,
+      preVote: true,
+      checkQuorum: true,
+      maxSizePerMsg: 1024 * 1024,
+      maxInflightMsgs: 256,
+      applied: opts.applied
+    })
+  }
+
+  start (): void {
+    this.timer = setInterval(() => { this.raft.tick(); this.schedule() }, this.opts.tickMs)
+    this.timer.unref?.()
+    this.schedule()
+  }
+
+  stop (): void {
+    this.stopped = true
+    if (this.timer !== undefined) clearInterval(this.timer)
+  }
+
+  get isLeader (): boolean { return this.role === 'leader' }
+  get leaderId (): string | null { return this.leader }
+  get appliedIndex (): number { return this.applied }
+  get conf (): ConfState { return this.confState }
+
+  step (msg: Message): void {
+    if (this.stopped) return
+    try { this.raft.step(msg) } catch (err) { this.opts.log.debug('raft step dropped', msg.type, err) }
+    this.schedule()
+  }
+
+  /** Propose one entry. Throws when this node is not the leader. */
+  propose (data: Uint8Array): void {
+    this.raft.propose(data)
+    this.schedule()
+  }
+
+  proposeConfChange (cc: ConfChange): void {
+    this.raft.proposeConfChange(cc)
+    this.schedule()
+  }
+
+  transferLeadership (to: string): void {
+    this.raft.transferLeadership(to)
+    this.schedule()
+  }
+
+  reportUnreachable (peer: string): void {
+    try { this.raft.reportUnreachable(peer) } catch { /* unknown peer */ }
+  }
+
+  schedule (): void {
+    if (this.scheduled || this.stopped) return
+    this.scheduled = true
+    setImmediate(() => { this.scheduled = false; this.drain() })
+  }
+
+  private drain (): void {
+    // Bounded: a Ready loop that never settles is a bug in the core; 64 rounds is far beyond normal.
+    for (let i = 0; i < 64 && !this.stopped && this.raft.hasReady(); i++) this.handle(this.raft.ready())
+  }
+
+  private handle (rd: Ready): void {
+    const { storage } = this.opts
+    // 1. persist (one transaction)
+    if (rd.entries.length > 0 || rd.hardState !== undefined || rd.snapshot !== undefined) {
+      storage.save({ entries: rd.entries, hardState: rd.hardState, snapshot: rd.snapshot })
+    }
+    // 2. send
+    for (const m of rd.messages) this.opts.send(m)
+    // 3. apply
+    if (rd.snapshot !== undefined && rd.snapshot.meta.index > this.applied) {
+      this.opts.restoreSnapshot(rd.snapshot.data, rd.snapshot.meta.index)
+      this.applied = rd.snapshot.meta.index
+      this.lastSnapshotIndex = this.applied
+      this.confState = rd.snapshot.meta.conf
+      this.opts.onConfState?.(this.confState)
+    }
+    for (const e of rd.committedEntries) {
+      if (e.index <= this.applied) continue
+      if (e.type === 'conf') {
+        this.confState = this.raft.applyConfChange(e)
+        this.opts.onConfState?.(this.confState)
+      } else {
+        this.opts.apply(e)
+      }
+      this.applied = e.index
+    }
+    if (rd.softState !== undefined) this.noteSoftState(rd.softState.role, rd.softState.leader)
+    // 4. advance
+    this.raft.advance(rd)
+    this.maybeSnapshot()
+  }
+
+  private noteSoftState (role: Role, leader: string | null): void {
+    if (leader !== this.leader) this.leaderChanges++
+    const changed = role !== this.role || leader !== this.leader
+    this.role = role
+    this.leader = leader
+    if (changed) this.opts.onRoleChange?.(role, leader, this.raft.status().term)
+  }
+
+  private maybeSnapshot (): void {
+    if (this.applied - this.lastSnapshotIndex < this.opts.snapshotEntries) return
+    const data = this.opts.snapshotData()
+    this.opts.storage.createSnapshot(this.applied, this.confState, data)
+    // keep a tail of entries so slightly-behind followers catch up without a full snapshot
+    const keep = Math.min(5000, Math.floor(this.opts.snapshotEntries / 2))
+    if (this.applied - keep > this.opts.storage.firstIndex()) this.opts.storage.compact(this.applied - keep)
+    this.lastSnapshotIndex = this.applied
+  }
+}
