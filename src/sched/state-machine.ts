@@ -567,23 +567,27 @@ export class ClusterState {
     const step = wf.steps[stepIdx]
     const rec = this.tasks.get(step.taskId) as TaskRecord
     if (!this.blocked.has(rec.id)) return
-    const results = new Map<string, unknown>()
     for (const d of step.dependsOn) {
-      const dep = this.tasks.get(wf.steps[idx.byName.get(d) as number].taskId) as TaskRecord
-      if (dep.status !== 'completed') return
-      results.set(d, dep.result)
+      if (this.stepTask(wf, idx, d)?.status !== 'completed') return
     }
-    const prev = stepIdx > 0 ? wf.steps[stepIdx - 1] : undefined
-    if (prev !== undefined && !results.has(prev.name)) {
-      const p = this.tasks.get(prev.taskId) as TaskRecord
-      if (p.status === 'completed') results.set(prev.name, p.result)
-    }
+    // `prev` is the step's last dependency (in a chain: the step before it)
+    const prevName = step.dependsOn.length > 0 ? step.dependsOn[step.dependsOn.length - 1] : undefined
     if (hasStepRefs(rec.task.payload)) {
-      rec.task = { ...rec.task, payload: substituteStepRefs(rec.task.payload, { byName: results, prev: prev?.name }) }
+      // any completed step of the workflow may be referenced, not only direct deps
+      const byName = {
+        has: (n: string) => this.stepTask(wf, idx, n)?.status === 'completed',
+        get: (n: string) => this.stepTask(wf, idx, n)?.result
+      }
+      rec.task = { ...rec.task, payload: substituteStepRefs(rec.task.payload, { byName, prev: prevName }) }
     }
     this.blocked.delete(rec.id)
     delete rec.pendingReason
     this.enqueue(rec, at)
+  }
+
+  private stepTask (wf: WorkflowState, idx: WorkflowIndex, name: string): TaskRecord | undefined {
+    const i = idx.byName.get(name)
+    return i === undefined ? undefined : this.tasks.get(wf.steps[i].taskId)
   }
 
   /** A step ended for good without completing: cancel what depends on it; the workflow fails. */

@@ -108,8 +108,8 @@ function findCycle (steps: readonly WorkflowStepSpec[]): string[] | undefined {
 const REF = /\{\{\s*(steps\.([^.}\s]+)|prev)\.result((?:\.[^.}\s]+)*)\s*\}\}/g
 const WHOLE_REF = /^\{\{\s*(steps\.([^.}\s]+)|prev)\.result((?:\.[^.}\s]+)*)\s*\}\}$/
 
-/** Results of completed steps, by step name; `prev` is the step listed just before this one. */
-export interface StepResults { byName: ReadonlyMap<string, unknown>, prev?: string }
+/** Results of completed steps, by step name; `prev` names the step's last dependency (in a chain: the step before). */
+export interface StepResults { byName: Pick<ReadonlyMap<string, unknown>, 'has' | 'get'>, prev?: string }
 
 /** True when the value contains a step-result placeholder anywhere (cheap pre-check). */
 export function hasStepRefs (value: unknown): boolean {
