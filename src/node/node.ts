@@ -25,6 +25,7 @@ import { sampleCapabilities, sampleLoad, type DeviceCapabilities } from './syste
 import { NodeScheduler } from './client/scheduler.js'
 import { handleClientRequest, makeLeaderRequest } from './client/service.js'
 import { TaskHistory } from './client/history.js'
+import { setDefaultScheduler } from './client/groups.js'
 import { startApiServer, type ApiServer } from './api/index.js'
 import type { ClusterNode, NodeInfo, RaftStatus } from './api-types.js'
 import { encode, decode } from '../protocol/codec.js'
@@ -90,6 +91,7 @@ class RetireNode implements ClusterNode {
   private caps!: DeviceCapabilities
   private member = false
   private readonly lastHeard = new Map<string, number>()
+  private readonly dialing = new Set<string>()
   private readonly progressListeners = new Set<(e: ProgressEvent) => void>()
   private readonly timers: Array<ReturnType<typeof setInterval>> = []
   private stopping = false
@@ -157,7 +159,11 @@ class RetireNode implements ClusterNode {
       log: this.log.child('gossip'),
       ttlMs: Math.max(o.deviceTimeoutMs * 2, 5000)
     })
-    this.gossip.onBid(bid => { this.lastHeard.set(bid.nodeId, Date.now()); this.leader.kick() })
+    this.gossip.onBid(bid => {
+      this.lastHeard.set(bid.nodeId, Date.now())
+      this.ensureConnected(bid)
+      this.leader.kick()
+    })
     await this.gossip.start()
 
     this.scheduler = new NodeScheduler({
@@ -172,6 +178,7 @@ class RetireNode implements ClusterNode {
       localPrincipal: 'local-admin'
     })
     this.core.onEvent(e => { this.recordHistory(e) })
+    setDefaultScheduler(this.scheduler)
 
     this.token = this.loadOrCreateToken()
     if (o.api !== false) {
@@ -429,7 +436,19 @@ class RetireNode implements ClusterNode {
     }
     const url = this.api?.url
     if (url !== undefined) bid.apiUrl = url
+    bid.addrs = this.host.multiaddrs().slice(0, 8)
     return bid
+  }
+
+  /** peers that met through a third node learn each other's addresses from the bid and dial */
+  private ensureConnected (bid: DeviceBid): void {
+    if (bid.addrs === undefined || bid.addrs.length === 0 || bid.nodeId === this.id) return
+    if (this.host.connectedPeers().includes(bid.nodeId) || this.dialing.has(bid.nodeId)) return
+    this.dialing.add(bid.nodeId)
+    const addr = bid.addrs.find(a => a.includes('/127.0.0.1/') || a.includes('/ip4/')) ?? bid.addrs[0]!
+    this.host.dial(addr.includes('/p2p/') ? addr : `${addr}/p2p/${bid.nodeId}`)
+      .catch(err => { this.log.debug(`dial ${bid.nodeId.slice(-8)} failed`, (err as Error).message) })
+      .finally(() => { this.dialing.delete(bid.nodeId) })
   }
 
   private lastSeen (id: string): number | undefined {

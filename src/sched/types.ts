@@ -113,4 +113,6 @@ export interface DeviceBid {
   cluster?: { member: boolean, leaderId: string | null, term: number }
   /** API url of this node (for the dashboard's device list) */
   apiUrl?: string
+  /** listen multiaddrs, so members that only met through a third node can dial each other */
+  addrs?: string[]
 }

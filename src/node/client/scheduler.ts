@@ -92,7 +92,21 @@ export class NodeScheduler implements ClusterScheduler {
     const res = await this.write(
       () => this.d.core.proposeAndWait({ ...cmd, at: this.d.now() }),
       { type: 'submit', requestId, principal, tasks, ...extra })
-    return res.taskIds as string[]
+    const ids = res.taskIds as string[]
+    // read-your-writes: a follower answers status queries from its own applied state
+    if (ids.length > 0) await this.appliedLocally(ids[ids.length - 1]!, 5000)
+    return ids
+  }
+
+  /** wait (bounded) until this node has applied the task, so reads right after a write see it */
+  private async appliedLocally (taskId: string, timeoutMs: number): Promise<boolean> {
+    if (this.d.core.state.getTask(taskId) !== undefined) return true
+    return await new Promise<boolean>(resolve => {
+      const timer = setTimeout(() => { off(); resolve(false) }, timeoutMs)
+      const off = this.d.core.onEvent(() => {
+        if (this.d.core.state.getTask(taskId) !== undefined) { clearTimeout(timer); off(); resolve(true) }
+      })
+    })
   }
 
   /**
@@ -153,7 +167,7 @@ export class NodeScheduler implements ClusterScheduler {
       }
       return undefined
     }
-    if (this.d.core.state.getTask(taskId) === undefined) throw new NotFoundError(`task ${taskId}`)
+    if (!await this.appliedLocally(taskId, Math.min(timeoutMs, 5000))) throw new NotFoundError(`task ${taskId}`)
     const now = settled()
     if (now !== undefined) return now
     return await new Promise<TaskRecord>((resolve, reject) => {
