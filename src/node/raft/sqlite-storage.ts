@@ -1,0 +1,315 @@
+// Durable RaftStorage on better-sqlite3 (WAL, synchronous=FULL): the Raft log, hard state and
+// snapshot of one node, plus a small key/value table for node metadata (incarnation, ...).
+// Semantics match src/protocol/raft/memory-storage.ts exactly (the compliance suite in
+// test/compliance/raft-storage.test.ts runs against both):
+//   - the log starts after a "dummy" position (log_start: index + term of the last compacted entry),
+//     so term(firstIndex - 1) still answers;
+//   - save() is ONE transaction (the driver hands it a whole Ready: group commit, one fsync);
+//     when it throws, nothing changed;
+//   - a received snapshot discards the whole log; compact() never goes past the snapshot.
+//
+//   const s = new SqliteStorage(join(dataDir, 'raft.db'), { conf: { voters: [id], learners: [] } })
+//   s.save({ entries, hardState })      // durable when it returns
+
+import Database from 'better-sqlite3'
+import type { ConfState, Entry, EntryType, HardState, RaftStorage, Snapshot } from '../../protocol/raft/types.js'
+import { CompactedError, RaftInputError, SnapshotOutOfDateError, UnavailableError } from '../../protocol/raft/errors.js'
+
+export interface SqliteStorageOptions {
+  /** bootstrap configuration (a snapshot at index 0), used only when the database is new */
+  conf?: ConfState
+  /** sqlite synchronous pragma. FULL (default) fsyncs the WAL on every commit: required for Raft. */
+  synchronous?: 'FULL' | 'NORMAL' | 'OFF'
+  /** how many recent entry terms to keep in memory for term(); default 4096 */
+  tailTermCache?: number
+}
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS hard_state (id INTEGER PRIMARY KEY CHECK (id = 0), term INTEGER NOT NULL, vote TEXT, commit_index INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS log_start (id INTEGER PRIMARY KEY CHECK (id = 0), idx INTEGER NOT NULL, term INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS entries (idx INTEGER PRIMARY KEY, term INTEGER NOT NULL, type INTEGER NOT NULL, data BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS snapshot (id INTEGER PRIMARY KEY CHECK (id = 0), idx INTEGER NOT NULL, term INTEGER NOT NULL, data BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS conf_state (id INTEGER PRIMARY KEY CHECK (id = 0), voters TEXT NOT NULL, learners TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+`
+
+const TYPE_CODE: Record<EntryType, number> = { normal: 0, conf: 1 }
+const CODE_TYPE: EntryType[] = ['normal', 'conf']
+
+interface EntryRow { idx: number, term: number, type: number, data: Buffer }
+
+/** sqlite binds Buffers, not plain Uint8Arrays: a zero-copy view. */
+function toBuffer (u: Uint8Array): Buffer {
+  return Buffer.isBuffer(u) ? u : Buffer.from(u.buffer, u.byteOffset, u.byteLength)
+}
+/** and hands Buffers back: give callers plain Uint8Arrays, as MemoryStorage and the codec do. */
+function toBytes (b: Buffer): Uint8Array { return new Uint8Array(b.buffer, b.byteOffset, b.byteLength) }
+
+export class SqliteStorage implements RaftStorage {
+  private readonly db: Database.Database
+  private readonly st: ReturnType<SqliteStorage['prepare']>
+  private readonly saveTx: (update: { entries?: Entry[], hardState?: HardState, snapshot?: Snapshot }) => void
+  private readonly tailMax: number
+
+  // In-memory mirror of small durable state, updated only after a transaction commits.
+  private hard: HardState
+  private snap: Snapshot
+  /** index/term of the dummy entry (last compacted position) */
+  private offset: number
+  private offsetTerm: number
+  private last: number
+  /** terms of entries [tailStart, last] (tailStart > offset) */
+  private tailStart: number
+  private tailTerms: number[]
+  private closed = false
+
+  constructor (path: string, opts: SqliteStorageOptions = {}) {
+    this.tailMax = opts.tailTermCache ?? 4096
+    this.db = new Database(path)
+    this.db.pragma('journal_mode = WAL')
+    this.db.pragma(`synchronous = ${opts.synchronous ?? 'FULL'}`)
+    this.db.exec(SCHEMA)
+    this.st = this.prepare()
+    this.initIfNew(opts.conf ?? { voters: [], learners: [] })
+    this.saveTx = this.db.transaction(u => this.writeUpdate(u))
+
+    this.hard = { term: 0, vote: null, commit: 0 }
+    this.snap = { meta: { index: 0, term: 0, conf: { voters: [], learners: [] } }, data: new Uint8Array(0) }
+    this.offset = this.offsetTerm = this.last = 0
+    this.tailStart = 1
+    this.tailTerms = []
+    this.loadMirror()
+  }
+
+  /** (Re)build the in-memory mirror from the database: at open, and after a rolled-back write. */
+  private loadMirror (): void {
+    const hs = this.st.getHard.get() as { term: number, vote: string | null, commit_index: number }
+    this.hard = { term: hs.term, vote: hs.vote, commit: hs.commit_index }
+    this.snap = this.loadSnapshot()
+    const ls = this.st.getLogStart.get() as { idx: number, term: number }
+    this.offset = ls.idx
+    this.offsetTerm = ls.term
+    const lastRow = this.st.lastIdx.get() as { idx: number | null }
+    this.last = lastRow.idx ?? this.offset
+    this.warmTail()
+  }
+
+  private prepare () {
+    const db = this.db
+    return {
+      getHard: db.prepare('SELECT term, vote, commit_index FROM hard_state WHERE id = 0'),
+      putHard: db.prepare('INSERT OR REPLACE INTO hard_state (id, term, vote, commit_index) VALUES (0, ?, ?, ?)'),
+      getLogStart: db.prepare('SELECT idx, term FROM log_start WHERE id = 0'),
+      putLogStart: db.prepare('INSERT OR REPLACE INTO log_start (id, idx, term) VALUES (0, ?, ?)'),
+      getSnap: db.prepare('SELECT idx, term, data FROM snapshot WHERE id = 0'),
+      putSnap: db.prepare('INSERT OR REPLACE INTO snapshot (id, idx, term, data) VALUES (0, ?, ?, ?)'),
+      getConf: db.prepare('SELECT voters, learners FROM conf_state WHERE id = 0'),
+      putConf: db.prepare('INSERT OR REPLACE INTO conf_state (id, voters, learners) VALUES (0, ?, ?)'),
+      insertEntry: db.prepare('INSERT INTO entries (idx, term, type, data) VALUES (?, ?, ?, ?)'),
+      deleteFrom: db.prepare('DELETE FROM entries WHERE idx >= ?'),
+      deleteUpTo: db.prepare('DELETE FROM entries WHERE idx <= ?'),
+      deleteAll: db.prepare('DELETE FROM entries'),
+      range: db.prepare('SELECT idx, term, type, data FROM entries WHERE idx >= ? AND idx < ? ORDER BY idx'),
+      termOf: db.prepare('SELECT term FROM entries WHERE idx = ?').pluck(),
+      tailTerms: db.prepare('SELECT idx, term FROM entries WHERE idx >= ? ORDER BY idx'),
+      lastIdx: db.prepare('SELECT MAX(idx) AS idx FROM entries'),
+      getKv: db.prepare('SELECT value FROM kv WHERE key = ?').pluck(),
+      putKv: db.prepare('INSERT OR REPLACE INTO kv (key, value) VALUES (?, ?)'),
+      delKv: db.prepare('DELETE FROM kv WHERE key = ?')
+    }
+  }
+
+  private initIfNew (conf: ConfState): void {
+    if (this.st.getHard.get() !== undefined) return
+    this.db.transaction(() => {
+      this.st.putHard.run(0, null, 0)
+      this.st.putLogStart.run(0, 0)
+      this.st.putSnap.run(0, 0, Buffer.alloc(0))
+      this.st.putConf.run(JSON.stringify(conf.voters), JSON.stringify(conf.learners))
+    })()
+  }
+
+  private loadSnapshot (): Snapshot {
+    const row = this.st.getSnap.get() as { idx: number, term: number, data: Buffer }
+    const c = this.st.getConf.get() as { voters: string, learners: string }
+    const conf: ConfState = { voters: JSON.parse(c.voters), learners: JSON.parse(c.learners) }
+    return { meta: { index: row.idx, term: row.term, conf }, data: toBytes(row.data) }
+  }
+
+  private warmTail (): void {
+    const from = Math.max(this.offset + 1, this.last - this.tailMax + 1)
+    this.tailStart = from
+    this.tailTerms = []
+    for (const r of this.st.tailTerms.iterate(from) as IterableIterator<{ idx: number, term: number }>) this.tailTerms.push(r.term)
+  }
+
+  // ---- reads ------------------------------------------------------------------------------
+
+  initialState (): { hardState: HardState, confState: ConfState } {
+    return { hardState: { ...this.hard }, confState: copyConf(this.snap.meta.conf) }
+  }
+
+  entries (lo: number, hi: number, maxBytes = Infinity): Entry[] {
+    this.assertOpen()
+    if (lo <= this.offset) throw new CompactedError(lo)
+    if (hi > this.last + 1) throw new UnavailableError(hi - 1)
+    if (lo > hi) throw new RaftInputError('entries range', `lo ${lo} > hi ${hi}`)
+    const out: Entry[] = []
+    if (lo === hi) return out
+    let size = 0
+    for (const r of this.st.range.iterate(lo, hi) as IterableIterator<EntryRow>) {
+      size += r.data.byteLength
+      if (out.length > 0 && size > maxBytes) break // iterate() finalises the statement on break
+      out.push({ term: r.term, index: r.idx, type: CODE_TYPE[r.type], data: toBytes(r.data) })
+    }
+    return out
+  }
+
+  term (i: number): number {
+    this.assertOpen()
+    if (i < this.offset) throw new CompactedError(i)
+    if (i > this.last) throw new UnavailableError(i)
+    if (i === this.offset) return this.offsetTerm
+    if (i >= this.tailStart) return this.tailTerms[i - this.tailStart]
+    return this.st.termOf.get(i) as number
+  }
+
+  firstIndex (): number { return this.offset + 1 }
+  lastIndex (): number { return this.last }
+  snapshot (): Snapshot { return this.snap }
+
+  // ---- writes -----------------------------------------------------------------------------
+
+  save (update: { entries?: Entry[], hardState?: HardState, snapshot?: Snapshot }): void {
+    this.assertOpen()
+    try {
+      this.saveTx(update)
+    } catch (err) {
+      this.loadMirror() // the transaction rolled back: so does the mirror
+      throw err
+    }
+  }
+
+  /** Runs inside the transaction; updates the mirror as it goes (reloaded on rollback). */
+  private writeUpdate (u: { entries?: Entry[], hardState?: HardState, snapshot?: Snapshot }): void {
+    if (u.snapshot !== undefined) this.writeSnapshotReceived(u.snapshot)
+    if (u.entries !== undefined && u.entries.length > 0) this.writeEntries(u.entries)
+    if (u.hardState !== undefined) {
+      const h = u.hardState
+      this.st.putHard.run(h.term, h.vote, h.commit)
+      this.hard = { term: h.term, vote: h.vote, commit: h.commit }
+    }
+  }
+
+  private writeSnapshotReceived (s: Snapshot): void {
+    if (s.meta.index <= this.snap.meta.index) throw new SnapshotOutOfDateError(s.meta.index, this.snap.meta.index)
+    this.writeSnapshotRow(s.meta.index, s.meta.term, s.meta.conf, s.data)
+    // The core only hands over a snapshot when its log does not match it: discard the whole log.
+    this.st.deleteAll.run()
+    this.st.putLogStart.run(s.meta.index, s.meta.term)
+    this.offset = s.meta.index
+    this.offsetTerm = s.meta.term
+    this.last = s.meta.index
+    this.tailStart = this.last + 1
+    this.tailTerms = []
+  }
+
+  private writeSnapshotRow (index: number, term: number, conf: ConfState, data: Uint8Array): void {
+    this.st.putSnap.run(index, term, toBuffer(data))
+    this.st.putConf.run(JSON.stringify(conf.voters), JSON.stringify(conf.learners))
+    this.snap = { meta: { index, term, conf: copyConf(conf) }, data }
+  }
+
+  private writeEntries (entries: Entry[]): void {
+    const lastNew = entries[entries.length - 1].index
+    if (lastNew <= this.offset) return // all compacted already (committed and identical)
+    let first = entries[0].index
+    if (first > this.last + 1) {
+      throw new RaftInputError('entries', `first index ${first} leaves a gap after last index ${this.last}`)
+    }
+    let k = 0
+    if (first <= this.offset) { k = this.offset + 1 - first; first = this.offset + 1 }
+    // Truncate any conflicting suffix (the new entries replace everything from `first` on).
+    if (first <= this.last) {
+      this.st.deleteFrom.run(first)
+      this.last = first - 1
+      if (first < this.tailStart) { this.tailStart = first; this.tailTerms = [] } else this.tailTerms.length = first - this.tailStart
+    }
+    for (; k < entries.length; k++) {
+      const e = entries[k]
+      if (e.index !== this.last + 1) throw new RaftInputError(`entries[${k}].index`, `${e.index} does not follow ${this.last}`)
+      this.st.insertEntry.run(e.index, e.term, TYPE_CODE[e.type], toBuffer(e.data))
+      this.last = e.index
+      this.tailTerms.push(e.term)
+    }
+    // Keep the cache bounded: drop the older half when it doubles.
+    if (this.tailTerms.length > 2 * this.tailMax) {
+      const drop = this.tailTerms.length - this.tailMax
+      this.tailTerms = this.tailTerms.slice(drop)
+      this.tailStart += drop
+    }
+  }
+
+  createSnapshot (index: number, conf: ConfState, data: Uint8Array): Snapshot {
+    this.assertOpen()
+    if (index <= this.snap.meta.index) throw new SnapshotOutOfDateError(index, this.snap.meta.index)
+    if (index > this.last) throw new UnavailableError(index)
+    const term = this.term(index)
+    try {
+      this.db.transaction(() => this.writeSnapshotRow(index, term, conf, data))()
+    } catch (err) { this.loadMirror(); throw err }
+    return this.snap
+  }
+
+  /** Drop entries up to and including compactIndex. No-op if already compacted that far. */
+  compact (compactIndex: number): void {
+    this.assertOpen()
+    if (compactIndex <= this.offset) return
+    // Compacting past the snapshot would leave a gap no follower could ever be caught up across.
+    if (compactIndex > this.snap.meta.index) {
+      throw new RaftInputError('compactIndex', `${compactIndex} is beyond the snapshot index ${this.snap.meta.index}`)
+    }
+    const term = this.term(compactIndex)
+    this.db.transaction(() => {
+      this.st.deleteUpTo.run(compactIndex)
+      this.st.putLogStart.run(compactIndex, term)
+    })()
+    this.offset = compactIndex
+    this.offsetTerm = term
+    if (this.tailStart <= compactIndex) {
+      const drop = Math.min(this.tailTerms.length, compactIndex + 1 - this.tailStart)
+      this.tailTerms = this.tailTerms.slice(drop)
+      this.tailStart += drop
+    }
+  }
+
+  // ---- node metadata ------------------------------------------------------------------------
+
+  getMeta (key: string): string | undefined {
+    this.assertOpen()
+    return this.st.getKv.get(key) as string | undefined
+  }
+
+  /** Durable when it returns. `undefined` deletes the key. */
+  setMeta (key: string, value: string | undefined): void {
+    this.assertOpen()
+    if (value === undefined) this.st.delKv.run(key)
+    else this.st.putKv.run(key, value)
+  }
+
+  close (): void {
+    if (this.closed) return
+    this.closed = true
+    this.db.close()
+  }
+
+  // ---- helpers ------------------------------------------------------------------------------
+
+  private assertOpen (): void {
+    if (this.closed) throw new RaftInputError('storage', 'closed')
+  }
+}
+
+function copyConf (c: ConfState): ConfState {
+  return { voters: [...c.voters], learners: [...c.learners] }
+}

@@ -1,0 +1,309 @@
+// One RaftStorage compliance suite, run against every implementation (MemoryStorage and
+// SqliteStorage), so a second implementation cannot drift from the first. "Reopen" means what a
+// restarted process would see: MemoryStorage.crashCopy(), or a fresh SqliteStorage on the same file.
+// A seeded differential test then drives both with the same random operations and compares them.
+import assert from 'node:assert/strict'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { MemoryStorage } from '../../src/protocol/raft/memory-storage.js'
+import { SqliteStorage } from '../../src/node/raft/sqlite-storage.js'
+import { CompactedError, RaftInputError, SnapshotOutOfDateError, UnavailableError } from '../../src/protocol/raft/errors.js'
+import type { ConfState, Entry, RaftStorage } from '../../src/protocol/raft/types.js'
+
+interface Impl {
+  name: string
+  create: (conf?: ConfState) => RaftStorage
+  /** the storage a restarted process would open (the old one is closed/dropped) */
+  reopen: (s: RaftStorage) => RaftStorage
+  cleanup: () => void
+}
+
+const enc = new TextEncoder()
+const ent = (index: number, term: number, s = `e${index}t${term}`, type: Entry['type'] = 'normal'): Entry =>
+  ({ index, term, type, data: enc.encode(s) })
+const range = (lo: number, hi: number, term: number): Entry[] => Array.from({ length: hi - lo + 1 }, (_, k) => ent(lo + k, term))
+
+function memoryImpl (): Impl {
+  return {
+    name: 'MemoryStorage',
+    create: conf => new MemoryStorage({ conf }),
+    reopen: s => (s as MemoryStorage).crashCopy(),
+    cleanup: () => {}
+  }
+}
+
+function sqliteImpl (opts: { tailTermCache?: number } = {}): Impl {
+  const dir = mkdtempSync(join(tmpdir(), 'rc-raft-storage-'))
+  let n = 0
+  const paths = new Map<RaftStorage, string>()
+  return {
+    name: `SqliteStorage${opts.tailTermCache !== undefined ? ` (tail cache ${opts.tailTermCache})` : ''}`,
+    create: conf => {
+      const path = join(dir, `s${n++}.db`)
+      const s = new SqliteStorage(path, { conf, ...opts })
+      paths.set(s, path)
+      return s
+    },
+    reopen: s => {
+      const path = paths.get(s)
+      assert.ok(path !== undefined)
+      s.close()
+      const r = new SqliteStorage(path, opts)
+      paths.set(r, path)
+      return r
+    },
+    cleanup: () => rmSync(dir, { recursive: true, force: true })
+  }
+}
+
+/** Everything observable about a storage, for comparisons. */
+function observe (s: RaftStorage): unknown {
+  const first = s.firstIndex()
+  const last = s.lastIndex()
+  const terms: number[] = []
+  for (let i = first - 1; i <= last; i++) terms.push(s.term(i))
+  return {
+    initial: s.initialState(),
+    first,
+    last,
+    terms,
+    entries: first <= last ? s.entries(first, last + 1).map(e => ({ ...e, data: Array.from(e.data) })) : [],
+    snapshot: { meta: s.snapshot().meta, data: Array.from(s.snapshot().data) }
+  }
+}
+
+function suite (make: () => Impl): void {
+  const impl = make()
+  describe(`RaftStorage compliance: ${impl.name}`, () => {
+    const open: RaftStorage[] = []
+    const create = (conf?: ConfState): RaftStorage => { const s = impl.create(conf); open.push(s); return s }
+    const reopen = (s: RaftStorage): RaftStorage => { const r = impl.reopen(s); open.push(r); return r }
+    after(() => { for (const s of open) s.close(); impl.cleanup() })
+
+    it('starts empty with the bootstrap conf', () => {
+      const s = create({ voters: ['a', 'b'], learners: ['c'] })
+      assert.deepEqual(s.initialState(), { hardState: { term: 0, vote: null, commit: 0 }, confState: { voters: ['a', 'b'], learners: ['c'] } })
+      assert.equal(s.firstIndex(), 1)
+      assert.equal(s.lastIndex(), 0)
+      assert.equal(s.term(0), 0)
+      assert.throws(() => s.term(1), UnavailableError)
+      assert.deepEqual(s.entries(1, 1), [])
+      assert.equal(s.snapshot().meta.index, 0)
+    })
+
+    it('appends and reads back entries with type and bytes intact', () => {
+      const s = create()
+      const es = [ent(1, 1), ent(2, 1, '', 'normal'), ent(3, 2, 'conf!', 'conf')]
+      es[1].data = new Uint8Array(0)
+      s.save({ entries: es })
+      assert.equal(s.lastIndex(), 3)
+      const got = s.entries(1, 4)
+      assert.deepEqual(got.map(e => [e.index, e.term, e.type, Array.from(e.data)]), es.map(e => [e.index, e.term, e.type, Array.from(e.data)]))
+      assert.ok(got.every(e => e.data instanceof Uint8Array))
+      assert.deepEqual([s.term(1), s.term(2), s.term(3)], [1, 1, 2])
+    })
+
+    it('truncates a conflicting suffix', () => {
+      const s = create()
+      s.save({ entries: [ent(1, 1, 'aa'), ent(2, 1, 'bb'), ent(3, 1, 'cc')] })
+      s.save({ entries: [ent(2, 2, 'xx')] })
+      assert.equal(s.lastIndex(), 2)
+      assert.equal(s.term(2), 2)
+      assert.throws(() => s.term(3), UnavailableError)
+      assert.equal(new TextDecoder().decode(s.entries(2, 3)[0].data), 'xx')
+      s.save({ entries: [ent(3, 3), ent(4, 3)] })
+      assert.equal(s.lastIndex(), 4)
+      const r = reopen(s)
+      assert.deepEqual([r.term(1), r.term(2), r.term(3), r.term(4)], [1, 2, 3, 3])
+    })
+
+    it('limits entries() by bytes but returns at least one entry', () => {
+      const s = create()
+      s.save({ entries: [ent(1, 1, 'aa'), ent(2, 1, 'bb'), ent(3, 1, 'cc')] })
+      assert.equal(s.entries(1, 4, 1).length, 1)
+      assert.equal(s.entries(1, 4, 4).length, 2)
+      assert.equal(s.entries(1, 4, 5).length, 2)
+      assert.equal(s.entries(1, 4, 6).length, 3)
+      assert.equal(s.entries(2, 4).length, 2)
+    })
+
+    it('rejects bad ranges with typed errors', () => {
+      const s = create()
+      s.save({ entries: range(1, 3, 1) })
+      assert.throws(() => s.entries(1, 5), UnavailableError)
+      assert.throws(() => s.entries(0, 2), CompactedError)
+      assert.throws(() => s.entries(3, 2), RaftInputError)
+      assert.throws(() => s.term(4), UnavailableError)
+    })
+
+    it('refuses an append that leaves a gap, and changes nothing', () => {
+      const s = create()
+      s.save({ entries: range(1, 2, 1), hardState: { term: 1, vote: 'a', commit: 1 } })
+      assert.throws(() => s.save({ entries: [ent(5, 2)], hardState: { term: 9, vote: 'z', commit: 2 } }), RaftInputError)
+      assert.equal(s.lastIndex(), 2)
+      assert.equal(s.initialState().hardState.term, 1)
+      assert.equal(reopen(s).lastIndex(), 2)
+    })
+
+    it('persists hard state (vote null and set) across reopen', () => {
+      const s = create({ voters: ['a'], learners: [] })
+      s.save({ hardState: { term: 3, vote: null, commit: 0 } })
+      assert.deepEqual(reopen(s).initialState().hardState, { term: 3, vote: null, commit: 0 })
+      const t = create()
+      t.save({ entries: range(1, 4, 2), hardState: { term: 4, vote: 'b', commit: 4 } })
+      const r = reopen(t)
+      assert.deepEqual(r.initialState().hardState, { term: 4, vote: 'b', commit: 4 })
+      assert.equal(r.lastIndex(), 4)
+    })
+
+    it('re-appending identical entries is harmless', () => {
+      const s = create()
+      s.save({ entries: range(1, 5, 1) })
+      s.save({ entries: range(3, 5, 1) })
+      assert.equal(s.lastIndex(), 5)
+      const seen = observe(s)
+      assert.deepEqual(observe(reopen(s)), seen)
+    })
+
+    it('creates snapshots, compacts, and rejects out-of-date snapshots', () => {
+      const s = create()
+      s.save({ entries: [ent(1, 1), ent(2, 1), ent(3, 2)], hardState: { term: 2, vote: 'a', commit: 3 } })
+      const snap = s.createSnapshot(2, { voters: ['a'], learners: [] }, new Uint8Array([7]))
+      assert.equal(snap.meta.term, 1)
+      assert.equal(snap.meta.index, 2)
+      assert.throws(() => s.compact(3), RaftInputError)
+      s.compact(2)
+      s.compact(1) // already compacted that far: no-op
+      const seen = observe(s)
+      assert.equal(s.firstIndex(), 3)
+      assert.equal(s.term(2), 1)
+      assert.throws(() => s.term(1), CompactedError)
+      assert.throws(() => s.entries(2, 3), CompactedError)
+      assert.throws(() => s.createSnapshot(2, { voters: [], learners: [] }, new Uint8Array()), SnapshotOutOfDateError)
+      assert.throws(() => s.createSnapshot(9, { voters: [], learners: [] }, new Uint8Array()), UnavailableError)
+      const r = reopen(s)
+      assert.deepEqual(observe(r), seen)
+      assert.equal(r.firstIndex(), 3)
+      assert.equal(r.term(2), 1)
+      assert.deepEqual(Array.from(r.snapshot().data), [7])
+      assert.deepEqual(r.initialState().confState, { voters: ['a'], learners: [] })
+    })
+
+    it('appending entries at or below the compacted index skips them', () => {
+      const s = create()
+      s.save({ entries: range(1, 5, 1) })
+      s.createSnapshot(3, { voters: ['a'], learners: [] }, new Uint8Array())
+      s.compact(3)
+      s.save({ entries: range(1, 2, 1) }) // all compacted: ignored
+      assert.equal(s.lastIndex(), 5)
+      s.save({ entries: [ent(2, 1), ent(3, 1), ent(4, 2)] }) // tail from 4 replaces
+      assert.equal(s.lastIndex(), 4)
+      assert.equal(s.term(4), 2)
+      assert.equal(s.firstIndex(), 4)
+    })
+
+    it('applying a received snapshot replaces the log; an old one changes nothing', () => {
+      const s = create()
+      s.save({ entries: range(1, 2, 1) })
+      s.save({ snapshot: { meta: { index: 10, term: 3, conf: { voters: ['x'], learners: [] } }, data: new Uint8Array([1, 2]) }, entries: [ent(11, 3)] })
+      assert.equal(s.firstIndex(), 11)
+      assert.equal(s.lastIndex(), 11)
+      assert.equal(s.term(10), 3)
+      assert.deepEqual(s.initialState().confState.voters, ['x'])
+      const before = observe(s)
+      assert.throws(() => s.save({ snapshot: { meta: { index: 5, term: 2, conf: { voters: [], learners: [] } }, data: new Uint8Array() } }), SnapshotOutOfDateError)
+      assert.deepEqual(observe(s), before)
+      const r = reopen(s)
+      assert.deepEqual(observe(r), before)
+    })
+
+    it('survives reopen with a long log (term cache boundaries)', () => {
+      const s = create()
+      for (let b = 0; b < 20; b++) s.save({ entries: range(b * 50 + 1, b * 50 + 50, 1 + Math.floor(b / 3)) })
+      s.save({ entries: range(600, 620, 99) })
+      const seen = observe(s)
+      const r = reopen(s)
+      assert.equal(r.lastIndex(), 620)
+      for (let i = 1; i < 600; i += 37) assert.equal(r.term(i), 1 + Math.floor((i - 1) / 50 / 3))
+      assert.equal(r.term(620), 99)
+      assert.deepEqual(observe(r), seen)
+    })
+  })
+}
+
+suite(memoryImpl)
+suite(() => sqliteImpl())
+suite(() => sqliteImpl({ tailTermCache: 4 }))
+
+// ---- differential: sqlite behaves exactly like memory under random operations ----------------------
+
+function mulberry32 (seed: number): () => number {
+  let a = seed >>> 0
+  return () => {
+    a = (a + 0x6D2B79F5) >>> 0
+    let t = a
+    t = Math.imul(t ^ (t >>> 15), t | 1)
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
+  }
+}
+
+describe('RaftStorage differential: SqliteStorage vs MemoryStorage (seeded random ops)', () => {
+  for (const seed of [1, 2, 3, 4]) {
+    it(`seed ${seed}: same observable state after every operation and every reopen`, () => {
+      const rng = mulberry32(seed)
+      const int = (n: number) => Math.floor(rng() * n)
+      const sq = sqliteImpl({ tailTermCache: 8 })
+      let a: RaftStorage = new MemoryStorage({ conf: { voters: ['n1'], learners: [] } })
+      let b: RaftStorage = sq.create({ voters: ['n1'], learners: [] })
+      let term = 1
+      const both = (f: (s: RaftStorage) => unknown): void => {
+        let ea: unknown, eb: unknown
+        try { f(a) } catch (e) { ea = e }
+        try { f(b) } catch (e) { eb = e }
+        assert.equal((eb as Error | undefined)?.name, (ea as Error | undefined)?.name, `seed ${seed}: errors differ: ${String(ea)} vs ${String(eb)}`)
+      }
+      try {
+        for (let step = 0; step < 300; step++) {
+          const op = int(100)
+          const last = a.lastIndex()
+          if (op < 55) {
+            // append, sometimes overlapping (conflict) or with a gap
+            if (int(4) === 0) term++
+            const from = Math.max(1, last + 1 - (int(3) === 0 ? int(6) : 0) + (int(25) === 0 ? 2 : 0))
+            const n = 1 + int(12)
+            const es = range(from, from + n - 1, term)
+            const hs = int(2) === 0 ? { term, vote: int(2) === 0 ? null : `n${int(3)}`, commit: Math.min(from + n - 1, int(last + n + 1)) } : undefined
+            both(s => s.save({ entries: es, hardState: hs }))
+          } else if (op < 70) {
+            const idx = a.snapshot().meta.index + 1 + int(Math.max(1, last - a.snapshot().meta.index + 2))
+            const voter = `n${int(5)}`
+            both(s => s.createSnapshot(idx, { voters: ['n1', voter], learners: [] }, enc.encode(`snap${idx}`)))
+          } else if (op < 80) {
+            const idx = a.firstIndex() - 1 + int(Math.max(1, a.snapshot().meta.index - a.firstIndex() + 3))
+            both(s => s.compact(idx))
+          } else if (op < 85) {
+            term++
+            const idx = last + int(10) - 3
+            both(s => s.save({ snapshot: { meta: { index: idx, term, conf: { voters: ['n9'], learners: ['n1'] } }, data: enc.encode(`recv${idx}`) } }))
+          } else if (op < 95) {
+            const lo = a.firstIndex() - 1 + int(4)
+            const hi = lo + int(8)
+            const max = int(3) === 0 ? int(40) : undefined
+            let ra: unknown, rb: unknown
+            both(s => { const r = s.entries(lo, hi, max).map(e => [e.index, e.term, Array.from(e.data)]); if (s === a) ra = r; else rb = r })
+            assert.deepEqual(rb, ra)
+          } else {
+            a = (a as MemoryStorage).crashCopy()
+            b = sq.reopen(b)
+          }
+          assert.deepEqual(observe(b), observe(a), `seed ${seed} step ${step}`)
+        }
+      } finally {
+        b.close()
+        sq.cleanup()
+      }
+    })
+  }
+})
