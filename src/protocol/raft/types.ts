@@ -104,4 +104,6 @@ export interface RaftConfig {
   maxSizePerMsg: number         // bytes of entries per append message
   maxInflightMsgs: number       // pipelining window per follower
   applied?: number
+  /** bytes of committed entries handed out per Ready (default max(64*maxSizePerMsg, 1 MiB)) */
+  maxCommittedSizePerReady?: number
 }
