@@ -161,9 +161,10 @@ export class TaskExecutor {
     if (this.running.size >= this.maxConcurrentTasks) throw new ResourceExhaustedError(`no free slot (${this.maxConcurrentTasks} tasks running)`)
     const entry = this.registry.entry(task.taskType)
     if (entry === undefined) throw new UnsupportedOperationError(`task type "${task.taskType}" is not registered on this node`)
-    if (entry.handler.available?.(this.policy) === false) throw new UnsupportedOperationError(`task type "${task.taskType}" cannot run on this node`)
-    const missing = (task.requiredPermissions ?? []).filter(p => !this.policy.grants.includes(p))
+    const needed = [...(task.requiredPermissions ?? []), ...(entry.handler.requiredGrants?.(task.payload) ?? [])]
+    const missing = [...new Set(needed.filter(p => !this.policy.grants.includes(p)))]
     if (missing.length > 0) throw new PermissionDeniedError(`this node does not grant ${missing.join(', ')}`, { missing })
+    if (entry.handler.available?.(this.policy) === false) throw new UnsupportedOperationError(`task type "${task.taskType}" cannot run on this node`)
     return entry
   }
 
@@ -202,7 +203,7 @@ export class TaskExecutor {
     const child = spawnSandboxed(file, args, {
       sandboxEnabled: this.sandboxEnabled,
       allowNetwork: limits.allowNetwork,
-      addressSpaceBytes: (opts.limitAddressSpace ?? true) ? limits.memoryBytes : undefined,
+      addressSpaceBytes: (opts.limitAddressSpace ?? true) ? Math.max(limits.memoryBytes, opts.minAddressSpaceBytes ?? 0) : undefined,
       requireNetworkIsolation: opts.requireNetworkIsolation ?? true,
       cwd: opts.cwd,
       env: opts.env ?? minimalEnv(),

@@ -43,6 +43,8 @@ export interface RunProcessOptions {
   maxOutputBytes?: number
   /** apply the address-space rlimit (off for runtimes that reserve huge virtual memory) */
   limitAddressSpace?: boolean
+  /** floor for that rlimit: an interpreter needs some address space just to start */
+  minAddressSpaceBytes?: number
   /** refuse to run when the network cannot be cut but the task must not use it (default true) */
   requireNetworkIsolation?: boolean
 }

@@ -6,6 +6,7 @@ import { resolve as resolvePath } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { DuplicateHandlerError, HandlerLoadError } from './errors.js'
 import type { HandlerContext, NodePolicy } from './context.js'
+import type { Permission } from '../../sched/types.js'
 
 export type Isolation = 'inline' | 'process'
 
@@ -20,6 +21,12 @@ export abstract class BaseTaskHandler {
    * handlers registered as objects, 'process' for handlers loaded from a module.
    */
   readonly isolation?: Isolation
+  /**
+   * grants this payload needs from the node (command: system_commands; file_operation: read_files
+   * or write_files). Checked before validate or execute: a missing grant is permission_denied.
+   * Must not throw on a malformed payload.
+   */
+  requiredGrants? (payload: any): Permission[]
   /** whether this node can run the type at all (python3 present, grant given, ...) */
   available? (policy: NodePolicy): boolean
 }

@@ -22,6 +22,8 @@ export interface SandboxTools extends SandboxFeatures {
   unshare: boolean
   prlimit: boolean
   python3: boolean
+  /** the real interpreter behind `python3` (not a pyenv/asdf shim): faster to start, and its pid is the one we sample */
+  python3Path?: string
 }
 
 let cached: SandboxTools | undefined
@@ -41,17 +43,26 @@ function canLowerPriority (): boolean {
   } catch { return false }
 }
 
+function findPython3 (): string | undefined {
+  try {
+    const r = spawnSync('python3', ['-c', 'import ast, sys; print(sys.executable)'], { encoding: 'utf8', timeout: 10_000 })
+    const path = r.stdout?.trim()
+    return r.status === 0 && path !== undefined && path !== '' ? path : undefined
+  } catch { return undefined }
+}
+
 /** Probe once (a few ms of child processes), then answer from cache. */
 export function detectSandboxSync (): SandboxTools {
   if (cached !== undefined) return cached
   const linux = process.platform === 'linux' || (process.platform as string) === 'android'
   const unshare = linux && works('unshare', ['--net', '--', 'true'])
   const prlimit = linux && works('prlimit', ['--as=1073741824', '--', 'true'])
-  const python3 = works('python3', ['-c', 'import ast'])
+  const python3Path = findPython3()
   cached = {
     unshare,
     prlimit,
-    python3,
+    python3: python3Path !== undefined,
+    python3Path,
     network: unshare,
     memory: prlimit,
     cpu: canLowerPriority(),

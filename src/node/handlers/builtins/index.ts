@@ -4,11 +4,14 @@ import type { BaseTaskHandler, TaskRegistry } from '../registry.js'
 import { EchoHandler } from './echo.js'
 import { SleepHandler } from './sleep.js'
 import { SystemInfoHandler } from './system-info.js'
+import { PythonEvalHandler } from './python-eval.js'
+import { CommandHandler } from './command.js'
+import { FileOperationHandler } from './file-operation.js'
 
-export { EchoHandler, SleepHandler, SystemInfoHandler }
+export { EchoHandler, SleepHandler, SystemInfoHandler, PythonEvalHandler, CommandHandler, FileOperationHandler }
 
 export function builtinHandlers (): BaseTaskHandler[] {
-  return [new EchoHandler(), new SleepHandler(), new SystemInfoHandler()]
+  return [new EchoHandler(), new SleepHandler(), new SystemInfoHandler(), new PythonEvalHandler(), new CommandHandler(), new FileOperationHandler()]
 }
 
 /** register the built-ins the registry does not have yet (a custom handler of the same type wins) */
