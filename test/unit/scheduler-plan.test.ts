@@ -1,0 +1,111 @@
+import assert from 'node:assert/strict'
+import { ClusterState } from '../../src/sched/state-machine.js'
+import { planAssignments } from '../../src/sched/scheduler.js'
+import { T0, bid, run, submit, task } from './state-fixtures.js'
+
+function stateWith (n: number, over: Parameters<typeof task>[1] = {}, prefix = 't'): ClusterState {
+  const st = new ClusterState()
+  const tasks = Array.from({ length: n }, (_, i) => task(`${prefix}${String(i).padStart(5, '0')}`, over))
+  st.apply(submit(tasks), 1)
+  return st
+}
+
+describe('planAssignments', () => {
+  it('spreads a burst over equal devices by counting in-flight assignments', () => {
+    const st = stateWith(8)
+    const bids = [bid('A'), bid('B'), bid('C'), bid('D')]
+    const plan = planAssignments(st, bids, T0, { maxAssignments: 100, inflightByDevice: new Map() })
+    assert.equal(plan.assignments.length, 8)
+    const perDevice = new Map<string, number>()
+    for (const a of plan.assignments) perDevice.set(a.deviceId, (perDevice.get(a.deviceId) ?? 0) + 1)
+    assert.deepEqual([...perDevice.values()], [2, 2, 2, 2])
+    assert.ok(plan.assignments.every(a => a.attempt === 1))
+    // and the assignments apply cleanly
+    const out = st.apply({ type: 'assign', at: T0, assignments: plan.assignments }, 2)
+    assert.equal(out.events.length, 8)
+  })
+
+  it('prefers the less loaded device and respects free slots and existing in-flight work', () => {
+    const st = stateWith(3)
+    const bids = [bid('busy', { cpuUsage: 90, activeTasks: 3 }), bid('idle', { cpuUsage: 5, maxConcurrentTasks: 2 })]
+    const plan = planAssignments(st, bids, T0, { maxAssignments: 10, inflightByDevice: new Map([['idle', 1]]) })
+    // idle has 1 free slot (2 - 1 in flight), busy has 1 (4 - 3)
+    assert.deepEqual(plan.assignments.map(a => a.deviceId), ['idle', 'busy'])
+  })
+
+  it('stops at maxAssignments', () => {
+    const st = stateWith(50)
+    const plan = planAssignments(st, [bid('A', { maxConcurrentTasks: 100 })], T0, { maxAssignments: 7, inflightByDevice: new Map() })
+    assert.equal(plan.assignments.length, 7)
+    assert.deepEqual(plan.assignments.map(a => a.taskId), ['t00000', 't00001', 't00002', 't00003', 't00004', 't00005', 't00006'])
+  })
+
+  it('names the task type when no device can run it, and sets the pendingReason on the state', () => {
+    const st = stateWith(2, { taskType: 'gpu_train' })
+    const plan = planAssignments(st, [bid('A'), bid('B')], T0, { maxAssignments: 10, inflightByDevice: new Map() })
+    assert.equal(plan.assignments.length, 0)
+    assert.equal(plan.pendingReasons.get('t00000'), "no device can run task type 'gpu_train'")
+    assert.equal(st.getTask('t00001')!.pendingReason, "no device can run task type 'gpu_train'")
+  })
+
+  it('lists each capable device\'s unmet requirements', () => {
+    const st = stateWith(1, { req: { minCpuCores: 64 } })
+    const plan = planAssignments(st, [bid('A', { cpuCores: 2 }), bid('B', { taskTypes: ['sleep'] })], T0, { maxAssignments: 10, inflightByDevice: new Map() })
+    assert.equal(plan.pendingReasons.get('t00000'), "device A: min_cpu_cores: needs 64, device has 2; 1 other device cannot run 'echo'")
+  })
+
+  it('says so when every capable device is merely busy', () => {
+    const st = stateWith(1, { req: { minCpuCores: 8 } })
+    const bids = [bid('big', { cpuCores: 8, activeTasks: 4 }), bid('small', { cpuCores: 2 })]
+    const plan = planAssignments(st, bids, T0, { maxAssignments: 10, inflightByDevice: new Map() })
+    assert.equal(plan.pendingReasons.get('t00000'), 'waiting for a free slot: the 1 capable device is busy')
+  })
+
+  it('honours excludeDevices (failover clones never go back) and exclusive tasks', () => {
+    const st = new ClusterState()
+    run(st, [submit([task('x', { req: { excludeDevices: ['A'] } }), task('e1', { req: { exclusive: true } }), task('e2', { req: { exclusive: true } }), task('n')])])
+    const plan = planAssignments(st, [bid('A'), bid('B')], T0, { maxAssignments: 10, inflightByDevice: new Map() })
+    const where = Object.fromEntries(plan.assignments.map(a => [a.taskId, a.deviceId]))
+    assert.equal(where.x, 'B')
+    // e1 needs an idle device: A (B has x); e2 then finds none idle
+    assert.equal(where.e1, 'A')
+    assert.equal(where.e2, undefined)
+    assert.equal(plan.pendingReasons.get('e2'), 'waiting for a free slot: all 2 capable devices are busy')
+    assert.equal(where.n, 'B', 'A is taken exclusively')
+  })
+
+  it('skips pending tasks whose retry time has not come', () => {
+    const st = new ClusterState()
+    run(st, [submit([task('a')]), { type: 'assign', at: T0, assignments: [{ taskId: 'a', attempt: 1, deviceId: 'A' }] },
+      { type: 'finished', at: T0 + 1, results: [{ taskId: 'a', attempt: 1, deviceId: 'A', status: 'failed', error: { type: 'network_error', message: 'x' }, startedAt: T0, finishedAt: T0 + 1 }] }])
+    assert.equal(planAssignments(st, [bid('A')], T0 + 2, { maxAssignments: 5, inflightByDevice: new Map() }).assignments.length, 0)
+    const later = planAssignments(st, [bid('A')], T0 + 5000, { maxAssignments: 5, inflightByDevice: new Map() })
+    assert.deepEqual(later.assignments, [{ taskId: 'a', attempt: 2, deviceId: 'A' }])
+  })
+
+  it('bounded work: thousands of unschedulable tasks ahead do not block a schedulable one behind them', () => {
+    const st = new ClusterState()
+    const stuck = Array.from({ length: 5000 }, (_, i) => task(`s${i}`, { taskType: 'gpu_train', priority: 1 }))
+    st.apply(submit(stuck), 1)
+    st.apply(submit([task('ok', { priority: 5 })]), 2)
+    const t = process.hrtime.bigint()
+    const plan = planAssignments(st, [bid('A'), bid('B')], T0, { maxAssignments: 10, inflightByDevice: new Map(), maxScan: 10_000 })
+    const ms = Number(process.hrtime.bigint() - t) / 1e6
+    assert.deepEqual(plan.assignments.map(a => a.taskId), ['ok'])
+    assert.equal(plan.pendingReasons.size, 5000)
+    assert.ok(ms < 500, `planning took ${ms} ms`)
+  })
+
+  it('stops walking once every device is full', () => {
+    const st = stateWith(3000)
+    const plan = planAssignments(st, [bid('A', { maxConcurrentTasks: 2 })], T0, { maxAssignments: 100, inflightByDevice: new Map() })
+    assert.equal(plan.assignments.length, 2)
+    assert.equal(plan.pendingReasons.size, 0)
+  })
+
+  it('no bids: every scanned task says no device has reported', () => {
+    const st = stateWith(2)
+    const plan = planAssignments(st, [], T0, { maxAssignments: 10, inflightByDevice: new Map() })
+    assert.equal(plan.pendingReasons.get('t00001'), 'no devices in the cluster have reported yet')
+  })
+})
