@@ -7,11 +7,13 @@ import { mkdirSync, writeFileSync, readFileSync, existsSync, renameSync } from '
 import { randomBytes, randomInt } from 'node:crypto'
 import { cpus, hostname } from 'node:os'
 import { join } from 'node:path'
+import { peerIdFromString } from '@libp2p/peer-id'
+import { multiaddr } from '@multiformats/multiaddr'
 import { resolveOptions, type NodeOptions, type ResolvedOptions } from './config.js'
 import { createLogger, type Logger } from './log.js'
 import { createHost, type Host } from './host/host.js'
 import { FramedChannel } from './transport/framed.js'
-import { BidGossip } from './gossip/bids.js'
+import { BidGossip, type BidFields } from './gossip/bids.js'
 import { SqliteStorage } from './raft/sqlite-storage.js'
 import { RaftDriver } from './raft/driver.js'
 import { ClusterCore } from './cluster/core.js'
@@ -87,7 +89,6 @@ class RetireNode implements ClusterNode {
   private api?: ApiServer
   private token = ''
   private incarnation = 0
-  private seq = 0
   private caps!: DeviceCapabilities
   private member = false
   private readonly lastHeard = new Map<string, number>()
@@ -152,10 +153,11 @@ class RetireNode implements ClusterNode {
     this.execCh = new FramedChannel(libp2p, EXEC_PROTOCOL, { onMessage: (from, b) => this.onExec(from, b), log: this.log.child('exec') })
     await Promise.all([this.raftCh.start(), this.clientCh.start(), this.execCh.start()])
 
-    this.gossip = new BidGossip(libp2p, {
+    this.gossip = new BidGossip({
+      host: this.host,
       clusterName: o.clusterName,
-      selfId: this.id,
-      getBid: () => this.makeBid(),
+      source: () => this.makeBid(),
+      incarnation: this.incarnation,
       log: this.log.child('gossip'),
       ttlMs: Math.max(o.deviceTimeoutMs * 2, 5000)
     })
@@ -241,7 +243,7 @@ class RetireNode implements ClusterNode {
       onConfState: cs => {
         const was = this.member
         this.member = cs.voters.includes(this.id) || cs.learners.includes(this.id)
-        if (was !== this.member) this.gossip.publishNow()
+        if (was !== this.member) this.gossip.poke()
       },
       onRoleChange: (role, leaderId, term) => { this.onRoleChange(role, leaderId, term) },
       snapshotData: () => this.core.snapshotData(),
@@ -256,7 +258,7 @@ class RetireNode implements ClusterNode {
     const t = setInterval(() => { this.autopilot() }, AUTOPILOT_INTERVAL_MS)
     t.unref?.()
     this.timers.push(t)
-    this.gossip.publishNow()
+    this.gossip.poke()
   }
 
   private onRoleChange (role: string, leaderId: string | null, term: number): void {
@@ -269,7 +271,7 @@ class RetireNode implements ClusterNode {
       this.core.failAllWaiters()
     }
     this.worker.leaderChanged()
-    this.gossip.publishNow()
+    this.gossip.poke()
   }
 
   private sendRaft (m: Message): void {
@@ -413,16 +415,13 @@ class RetireNode implements ClusterNode {
 
   // ---- bids and peers -------------------------------------------------------------------------
 
-  private makeBid (): DeviceBid {
+  private makeBid (): BidFields {
     const load = sampleLoad()
     const exec = this.executor.capabilities()
     const d = this.driver
-    const bid: DeviceBid = {
+    const bid: BidFields = {
       ...this.caps,
-      nodeId: this.id,
       name: this.name,
-      incarnation: this.incarnation,
-      seq: ++this.seq,
       taskTypes: exec.taskTypes,
       permissions: this.opts.grant,
       sandbox: exec.sandbox,
@@ -445,8 +444,11 @@ class RetireNode implements ClusterNode {
     if (bid.addrs === undefined || bid.addrs.length === 0 || bid.nodeId === this.id) return
     if (this.host.connectedPeers().includes(bid.nodeId) || this.dialing.has(bid.nodeId)) return
     this.dialing.add(bid.nodeId)
-    const addr = bid.addrs.find(a => a.includes('/127.0.0.1/') || a.includes('/ip4/')) ?? bid.addrs[0]!
-    this.host.dial(addr.includes('/p2p/') ? addr : `${addr}/p2p/${bid.nodeId}`)
+    const libp2p = this.host.libp2p
+    const peer = peerIdFromString(bid.nodeId)
+    // hand libp2p every address the peer announced; it tries them (a LAN peer's 127.0.0.1 just fails)
+    libp2p.peerStore.merge(peer, { multiaddrs: bid.addrs.map(a => multiaddr(a.split('/p2p/')[0]!)) })
+      .then(async () => { await libp2p.dial(peer) })
       .catch(err => { this.log.debug(`dial ${bid.nodeId.slice(-8)} failed`, (err as Error).message) })
       .finally(() => { this.dialing.delete(bid.nodeId) })
   }
@@ -497,7 +499,7 @@ class RetireNode implements ClusterNode {
     const leaderId = this.driver?.leaderId ?? null
     const byId = new Map<string, DeviceBid>()
     for (const b of this.gossip.bids()) byId.set(b.nodeId, b)
-    byId.set(this.id, this.makeBid())
+    byId.set(this.id, { ...this.makeBid(), nodeId: this.id, incarnation: this.incarnation, seq: 0 })
     return [...byId.values()].map(b => {
       const seen = this.lastSeen(b.nodeId) ?? 0
       return {

@@ -1,0 +1,102 @@
+// scripts/bench: throughput, latency and memory of a real cluster of node processes on loopback.
+// Prints one JSON object. Usage: npx tsx scripts/bench.ts [--nodes 3] [--tasks 10000] [--latency 200] [--batch 1000]
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { parseArgs } from 'node:util'
+import { startProcCluster, waitForLeader, sleep, type NodeProc } from './lib/proc-cluster.js'
+
+const { values } = parseArgs({
+  options: {
+    nodes: { type: 'string', default: '3' },
+    tasks: { type: 'string', default: '10000' },
+    latency: { type: 'string', default: '200' },
+    batch: { type: 'string', default: '1000' },
+    concurrency: { type: 'string', default: '4' },
+    'time-limit': { type: 'string', default: '300' }
+  }
+})
+const N = Number(values.nodes)
+const TASKS = Number(values.tasks)
+const LAT = Number(values.latency)
+const BATCH = Number(values.batch)
+const CONC = Number(values.concurrency)
+const LIMIT_MS = Number(values['time-limit']) * 1000
+
+async function main (): Promise<void> {
+  const started = Date.now()
+  const procs = await startProcCluster({ nodes: N, baseDir: join(tmpdir(), `rc-bench-${process.pid}`) })
+  const peakRss = new Map<string, number>()
+  const sampler = setInterval(() => { for (const p of procs) peakRss.set(p.name, Math.max(peakRss.get(p.name) ?? 0, p.rssMb() ?? 0)) }, 100)
+  try {
+    const leader = await waitForLeader(procs, 60_000)
+    const follower = procs.find(p => p !== leader)!
+    await sleep(2000) // let bids settle so every device is schedulable
+    const idleRss = Object.fromEntries(procs.map(p => [p.name, round(p.rssMb() ?? 0)]))
+
+    // warm-up
+    await runBatches(follower, 500, 500, 2)
+
+    // throughput: TASKS echo tasks in batches, CONC batches in flight, from a follower
+    const t0 = performance.now()
+    await runBatches(follower, TASKS, BATCH, CONC)
+    const seconds = (performance.now() - t0) / 1000
+
+    // latency: sequential submit → result
+    const lat: number[] = []
+    for (let i = 0; i < LAT && Date.now() - started < LIMIT_MS; i++) {
+      const t = performance.now()
+      const sub = await follower.api('POST', '/v1/tasks', { task_type: 'echo', payload: { i } })
+      if (sub.status !== 201) throw new Error(`submit failed: ${sub.status} ${JSON.stringify(sub.body)}`)
+      const res = await follower.api('GET', `/v1/tasks/${sub.body.id}/wait?timeoutMs=10000`)
+      if (res.body?.status !== 'completed') throw new Error(`task ${sub.body.id} ended ${res.body?.status}`)
+      lat.push(performance.now() - t)
+    }
+    lat.sort((a, b) => a - b)
+    const leaderStatus = await leader.api('GET', '/v1/nodes')
+    console.log(JSON.stringify({
+      nodes: N,
+      tasks: TASKS,
+      batchSize: BATCH,
+      batchesInFlight: CONC,
+      seconds: round(seconds),
+      tasksPerSec: round(TASKS / seconds),
+      latencyMs: { samples: lat.length, p50: round(pct(lat, 0.5)), p99: round(pct(lat, 0.99)), max: round(lat[lat.length - 1] ?? 0) },
+      idleRssMb: idleRss,
+      peakRssMb: Object.fromEntries([...peakRss].map(([k, v]) => [k, round(v)])),
+      devices: (leaderStatus.body as any[]).map(n => ({ name: n.name, isLeader: n.isLeader, active: n.activeTasks }))
+    }, null, 2))
+  } finally {
+    clearInterval(sampler)
+    await Promise.all(procs.map(async p => { await p.stop() }))
+  }
+}
+
+async function runBatches (p: NodeProc, total: number, size: number, conc: number): Promise<void> {
+  let next = 0
+  const worker = async (): Promise<void> => {
+    while (next < total) {
+      const n = Math.min(size, total - next)
+      next += n
+      const tasks = Array.from({ length: n }, (_, i) => ({ task_type: 'echo', payload: { i } }))
+      const res = await p.api('POST', '/v1/batches', { name: 'bench', tasks }, 60_000)
+      if (res.status !== 201) throw new Error(`batch submit failed: ${res.status} ${JSON.stringify(res.body)}`)
+      const id = res.body.id
+      const deadline = Date.now() + 120_000
+      for (;;) {
+        const pr = await p.api('GET', `/v1/batches/${id}`)
+        if (pr.body.completed + pr.body.failed + (pr.body.cancelled ?? 0) >= n) {
+          if (pr.body.failed > 0) throw new Error(`${pr.body.failed} tasks failed`)
+          break
+        }
+        if (Date.now() > deadline) throw new Error(`batch ${id} stuck: ${JSON.stringify(pr.body)}`)
+        await sleep(5)
+      }
+    }
+  }
+  await Promise.all(Array.from({ length: conc }, worker))
+}
+
+const pct = (a: number[], q: number): number => a.length === 0 ? 0 : a[Math.min(a.length - 1, Math.floor(q * a.length))]!
+const round = (x: number): number => Math.round(x * 10) / 10
+
+main().catch(err => { console.error(err); process.exit(1) })
