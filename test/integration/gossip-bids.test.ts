@@ -1,0 +1,115 @@
+import assert from 'node:assert/strict'
+import { encode } from '../../src/protocol/codec.js'
+import { loadTopic } from '../../src/protocol/ids.js'
+import { BidGossip, type BidFields } from '../../src/node/gossip/bids.js'
+import { silentLogger } from '../../src/node/host/log.js'
+import type { Host } from '../../src/node/host/host.js'
+import type { DeviceBid } from '../../src/sched/types.js'
+import { HostPool } from './host-fixtures.js'
+import { eventually } from '../helpers/eventually.js'
+
+function fields (over: Partial<BidFields> = {}): BidFields {
+  return {
+    name: 'dev', role: 'compute', platform: 'linux', arch: 'x64', cpuCores: 4, memoryGb: 8, storageGb: 100,
+    gpu: false, sensors: [], internet: true, bandwidthMbps: 100, taskTypes: ['echo'], permissions: [],
+    sandbox: { network: false, memory: true, cpu: true, filesystem: false },
+    cpuUsage: 10, memoryUsage: 20, memoryUsedGb: 1.6, activeTasks: 0, maxConcurrentTasks: 4, latencyMs: 0,
+    ...over
+  }
+}
+
+describe('BidGossip (real gossipsub on loopback)', function () {
+  this.timeout(30_000)
+  const pool = new HostPool()
+  const gossips: BidGossip[] = []
+
+  async function gossip (h: Host, src: () => BidFields, over: { intervalMs?: number, ttlMs?: number, minGapMs?: number } = {}): Promise<BidGossip> {
+    const g = new BidGossip({ host: h, clusterName: pool.clusterName, source: src, log: silentLogger, intervalMs: 200, ...over })
+    await g.start()
+    gossips.push(g)
+    return g
+  }
+
+  afterEach(async () => {
+    for (const g of gossips.splice(0)) await g.stop()
+    await pool.stopAll()
+  })
+
+  async function trio (): Promise<Host[]> {
+    const a = await pool.host()
+    const b = await pool.host({ bootstrap: [a.multiaddrs()[0]] })
+    const c = await pool.host({ bootstrap: [a.multiaddrs()[0]] })
+    await eventually(() => a.connectedPeers().length === 2)
+    return [a, b, c]
+  }
+
+  it('propagates bids to every node, freshest wins, poke publishes a significant change at once', async () => {
+    const [a, b, c] = await trio()
+    let load = fields({ name: 'c' })
+    const ga = await gossip(a, () => fields({ name: 'a' }))
+    const gb = await gossip(b, () => fields({ name: 'b' }))
+    const gc = await gossip(c, () => load, { minGapMs: 0 })
+    // b and c are not connected to each other: their bids reach each other through a's mesh
+    await eventually(() => [ga, gb, gc].every(g => g.bids().length === 3), { timeoutMs: 10_000 })
+    assert.deepEqual(ga.bids().map(x => x.name).sort(), ['a', 'b', 'c'])
+    assert.equal(gb.get(c.peerId)?.name, 'c')
+    assert.ok((gb.lastSeen(a.peerId) ?? 0) > 0)
+
+    const seen: DeviceBid[] = []
+    ga.onBid(bid => { if (bid.nodeId === c.peerId) seen.push(bid) })
+    load = fields({ name: 'c', activeTasks: 3 })
+    const published = gc.stats.published
+    gc.poke()
+    assert.equal(gc.stats.published, published + 1, 'a significant change is published at once')
+    await eventually(() => ga.get(c.peerId)?.activeTasks === 3 && gb.get(c.peerId)?.activeTasks === 3, { timeoutMs: 3000 })
+    assert.ok(seen.length >= 1 && seen.every(x => x.activeTasks === 3))
+    // an insignificant change waits for the heartbeat
+    const before = gc.stats.published
+    load = fields({ name: 'c', activeTasks: 3, cpuUsage: 12 })
+    gc.poke()
+    assert.equal(gc.stats.published, before)
+  })
+
+  it('rejects malformed, oversized and spoofed bids in the validator: they never reach the table', async () => {
+    const [a, b, c] = await trio()
+    const ga = await gossip(a, () => fields({ name: 'a' }))
+    // b is hostile: it publishes raw messages on the topic without a BidGossip
+    const topic = loadTopic(pool.clusterName)
+    const bps = b.libp2p.services.pubsub
+    bps.subscribe(topic)
+    await eventually(() => bps.getSubscribers(topic).some(p => p.toString() === a.peerId), { timeoutMs: 5000 })
+    const bad: Array<[string, Uint8Array]> = [
+      ['garbage', new Uint8Array([0xc1, 0xff, 0x00])],
+      ['wrong shape', encode('bid', { nodeId: b.peerId, hello: 1 })],
+      ['out of range', encode('bid', { ...fields({ cpuUsage: 900 }), nodeId: b.peerId, incarnation: 1, seq: 1 })],
+      ['spoofed nodeId', encode('bid', { ...fields({ name: 'spoof' }), nodeId: c.peerId, incarnation: 1, seq: 1 })],
+      ['oversized', encode('bid', { ...fields({ name: 'big', sensors: Array.from({ length: 200 }, (_, i) => 'x'.repeat(200) + i) }), nodeId: b.peerId, incarnation: 1, seq: 1 }, 1 << 20)]
+    ]
+    for (const [, data] of bad) await bps.publish(topic, data)
+    // then one good bid from the same peer on the same stream: once it is in, the bad ones were processed
+    await bps.publish(topic, encode('bid', { ...fields({ name: 'honest-b' }), nodeId: b.peerId, incarnation: 1, seq: 1 }))
+    await eventually(() => ga.get(b.peerId)?.name === 'honest-b', { timeoutMs: 5000 })
+    assert.equal(ga.stats.rejected, bad.length)
+    assert.equal(ga.get(c.peerId), undefined, 'spoofed bid for c not stored')
+    assert.deepEqual(ga.bids().map(x => x.name).sort(), ['a', 'honest-b'])
+  })
+
+  it('ignores stale bids and expires silent nodes after the TTL', async () => {
+    const [a, b] = await trio()
+    const ga = await gossip(a, () => fields({ name: 'a' }), { ttlMs: 600, intervalMs: 100 })
+    const topic = loadTopic(pool.clusterName)
+    const bps = b.libp2p.services.pubsub
+    bps.subscribe(topic)
+    await eventually(() => bps.getSubscribers(topic).some(p => p.toString() === a.peerId), { timeoutMs: 5000 })
+    const expired: string[] = []
+    ga.onExpire(id => expired.push(id))
+    await bps.publish(topic, encode('bid', { ...fields({ name: 'new' }), nodeId: b.peerId, incarnation: 2, seq: 1 }))
+    await bps.publish(topic, encode('bid', { ...fields({ name: 'old-incarnation' }), nodeId: b.peerId, incarnation: 1, seq: 99 }))
+    await bps.publish(topic, encode('bid', { ...fields({ name: 'newer' }), nodeId: b.peerId, incarnation: 2, seq: 2 }))
+    await eventually(() => ga.get(b.peerId)?.name === 'newer', { timeoutMs: 5000 })
+    assert.equal(ga.stats.ignored >= 1, true)
+    await eventually(() => expired.includes(b.peerId), { timeoutMs: 3000 })
+    assert.equal(ga.get(b.peerId), undefined)
+    assert.ok(ga.get(a.peerId) != null, 'own bid never expires')
+  })
+})
