@@ -38,7 +38,7 @@ function pack (value: unknown, maxBytes: number, what: string): Uint8Array {
     throw new EncodeError(`${what}: ${(err as Error).message}`)
   }
   if (out.byteLength > maxBytes) throw new EncodeError(`${what} is ${out.byteLength} bytes, over the ${maxBytes}-byte cap`)
-  return out
+  return plainView(out) // a Buffer from msgpackr: hand out a plain Uint8Array (no copy)
 }
 
 /** msgpack bytes → value, with every failure (garbage, truncation, trailing bytes, deep nesting) as DecodeError. */
