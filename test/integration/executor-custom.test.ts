@@ -116,7 +116,7 @@ describe('TaskExecutor: custom handler modules in child processes', function () 
     let server: Server
     let port: number
     before(async () => {
-      server = createServer(s => s.end())
+      server = createServer(s => { s.on('error', () => {}); s.end() })
       await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
       port = (server.address() as AddressInfo).port
     })

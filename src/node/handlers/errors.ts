@@ -25,7 +25,7 @@ export class TaskFailure extends Error {
 export class InvalidPayloadError extends TaskFailure {
   readonly field: string
   constructor (field: string, message: string) {
-    super('invalid_payload', `payload.${field}: ${message}`, { field })
+    super('invalid_payload', field === '' ? `payload: ${message}` : `payload.${field}: ${message}`, { field })
     this.name = 'InvalidPayloadError'
     this.field = field
   }

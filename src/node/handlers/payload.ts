@@ -6,7 +6,7 @@ export type Obj = Record<string, unknown>
 
 export function asObject (payload: unknown, what = 'payload'): Obj {
   if (payload === null || typeof payload !== 'object' || Array.isArray(payload)) {
-    throw new InvalidPayloadError(what === 'payload' ? '(root)' : what, `must be an object, got ${describe(payload)}`)
+    throw new InvalidPayloadError(what === 'payload' ? '' : what, `must be an object, got ${describe(payload)}`)
   }
   return payload as Obj
 }
