@@ -33,13 +33,13 @@ export function memoryNode (name = 'mem-1'): ClusterNode {
       emit({ kind: 'start', taskId: r.id, attempt: 1, deviceId: dev.id, at: Date.now() })
       const ms = r.taskType === 'sleep' ? Number((r.task.payload as { seconds?: number })?.seconds ?? 1) * 1000 : 30
       const tick = setInterval(() => {
-        r.progress = Math.min(0.95, r.progress + 0.1)
+        r.progress = Math.min(95, r.progress + 10)
         emit({ kind: 'progress', taskId: r.id, attempt: 1, deviceId: dev.id, at: Date.now(), progress: r.progress })
       }, Math.max(10, ms / 10))
       setTimeout(() => {
         clearInterval(tick)
         if (r.status !== 'running') return
-        r.status = 'completed'; r.progress = 1; r.finishedAt = Date.now(); r.result = r.task.payload
+        r.status = 'completed'; r.progress = 100; r.finishedAt = Date.now(); r.result = r.task.payload
         r.attempts[0].status = 'completed'; r.attempts[0].finishedAt = Date.now()
         emit({ kind: 'complete', taskId: r.id, attempt: 1, deviceId: dev.id, at: Date.now(), result: r.result })
       }, ms)

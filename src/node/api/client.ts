@@ -158,8 +158,9 @@ export class ApiClient {
         signal: signals.length === 0 ? undefined : AbortSignal.any(signals)
       })
     } catch (err) {
-      const cause = (err as { cause?: { code?: string } }).cause?.code ?? (err as Error).name
-      const why = cause === 'TimeoutError' ? 'timed out' : cause === 'ECONNREFUSED' ? 'connection refused' : String(cause)
+      const c = (err as { cause?: { code?: string, message?: string, errors?: Array<{ code?: string }> } }).cause
+      const code = c?.code ?? c?.errors?.[0]?.code ?? ((err as Error).name === 'TimeoutError' ? 'TimeoutError' : c?.message ?? (err as Error).message)
+      const why = code === 'TimeoutError' ? 'timed out' : code === 'ECONNREFUSED' ? 'connection refused' : String(code)
       throw new ApiClientError(0, 'unreachable', `cannot reach the node at ${this.url} (${why})`)
     }
   }

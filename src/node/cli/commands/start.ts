@@ -1,0 +1,127 @@
+// `retire-cluster start [...]`: runs a node in this process until SIGINT/SIGTERM. The node itself
+// writes <data-dir>/node.json and api-token; this command only turns flags into startNode options.
+
+import { readFile } from 'node:fs/promises'
+import { resolve } from 'node:path'
+import { Command, Option } from 'commander'
+import type { NodeOptions } from '../../config.js'
+import type { DeviceRole, Permission } from '../../../sched/types.js'
+import { defaultDataDir } from '../context.js'
+import { UsageError } from '../errors.js'
+import { MSG } from '../messages.js'
+import { json, type CliIo } from '../io.js'
+import { intOpt, listOpt, collect, choiceOpt, ROLES, PERMISSIONS } from '../parse.js'
+
+interface Flags {
+  dataDir?: string
+  listen?: string[]
+  bootstrap?: string[]
+  mdns: boolean
+  role?: DeviceRole
+  clusterKey?: string
+  clusterName?: string
+  bootstrapExpect?: number
+  voters?: number
+  grant?: string[]
+  allowedPaths?: string[]
+  handlers?: string[]
+  api: boolean
+  apiHost?: string
+  apiPort?: number
+  maxConcurrent?: number
+  deviceTimeoutMs?: number
+  name?: string
+  logLevel?: NodeOptions['logLevel']
+  json?: boolean
+}
+
+export function startCommand (io: CliIo): Command {
+  return new Command('start')
+    .description(MSG.startDesc)
+    .option('--data-dir <dir>', 'where the node keeps its state (default ~/.retire-cluster)')
+    .option('--listen <multiaddr>', 'listen address, repeatable (default /ip4/0.0.0.0/tcp/0)', collect)
+    .option('--bootstrap <multiaddr>', 'address (with /p2p/<id>) of a cluster node, repeatable', collect)
+    .option('--no-mdns', 'no LAN discovery')
+    .addOption(new Option('--role <role>', 'compute, mobile or storage').argParser(choiceOpt('--role', ROLES)))
+    .option('--cluster-key <file>', 'cluster key file (see `retire-cluster key generate`)')
+    .option('--cluster-name <name>', 'cluster name (nodes with other names ignore each other)')
+    .option('--bootstrap-expect <n>', 'form a fresh cluster once this many nodes see each other (default 1)', intOpt('--bootstrap-expect', 1))
+    .option('--voters <n>', 'how many Raft voters the leader keeps (default 5)', intOpt('--voters', 1))
+    .option('--grant <perms>', `the whole set of permissions granted to tasks: ${PERMISSIONS.join(',')} (default read_files,write_files)`, listOpt)
+    .option('--allowed-paths <dirs>', 'directories file tasks may touch, comma separated (default <data-dir>/files)', listOpt)
+    .option('--handlers <module>', 'module whose default export is a handler (instance, class or array), repeatable', collect)
+    .option('--no-api', 'do not serve the HTTP API and dashboard')
+    .option('--api-host <host>', 'API bind address (default 127.0.0.1; elsewhere the dashboard needs the token)')
+    .option('--api-port <n>', 'API port, 0 = any free port (default 0)', intOpt('--api-port', 0))
+    .option('--max-concurrent <n>', 'tasks this device runs at once (default: cores, at least 2)', intOpt('--max-concurrent', 1))
+    .option('--device-timeout-ms <n>', 'declare a silent device down after this long (default 3000)', intOpt('--device-timeout-ms', 100))
+    .option('--name <name>', 'device name (default: host name)')
+    .addOption(new Option('--log-level <level>', 'debug, info, warn, error, silent').choices(['debug', 'info', 'warn', 'error', 'silent']))
+    .option('--json', 'print the started node as JSON')
+    .action(async (flags: Flags) => {
+      const options = await toNodeOptions(flags)
+      if (options.clusterKey === undefined) io.err(MSG.noClusterKey)
+      // Imported here so client commands do not load libp2p.
+      const { startNode } = await import('../../node.js')
+      const node = await startNode(options)
+      const info = { id: node.id, name: node.name, dataDir: node.dataDir, apiUrl: node.apiUrl(), multiaddrs: node.multiaddrs() }
+      if (flags.json === true) io.out(json(info))
+      else {
+        io.out(MSG.started(node.id, node.name))
+        if (info.apiUrl !== undefined) io.out(MSG.startedApi(info.apiUrl))
+        io.out(MSG.startedAddrs(info.multiaddrs))
+        io.out(MSG.startedDataDir(node.dataDir))
+      }
+      await untilSignal(io)
+      await node.stop()
+      io.err(MSG.stopped)
+    })
+}
+
+export async function toNodeOptions (f: Flags): Promise<NodeOptions> {
+  const grant = f.grant?.map(p => {
+    if (!(PERMISSIONS as readonly string[]).includes(p)) throw new UsageError(`--grant: unknown permission "${p}", ${MSG.errChoice('--grant', p, PERMISSIONS)}`)
+    return p as Permission
+  })
+  let clusterKey: Uint8Array | undefined
+  if (f.clusterKey !== undefined) {
+    try {
+      clusterKey = await readFile(f.clusterKey)
+    } catch (err) {
+      throw new UsageError(MSG.errReadFile(f.clusterKey, (err as Error).message))
+    }
+  }
+  const o: NodeOptions = {
+    dataDir: resolve(f.dataDir ?? defaultDataDir()),
+    mdns: f.mdns,
+    api: f.api ? { host: f.apiHost ?? '127.0.0.1', port: f.apiPort ?? 0 } : false
+  }
+  if (f.listen !== undefined) o.listen = f.listen
+  if (f.bootstrap !== undefined) o.bootstrap = f.bootstrap
+  if (f.role !== undefined) o.role = f.role
+  if (clusterKey !== undefined) o.clusterKey = clusterKey
+  if (f.clusterName !== undefined) o.clusterName = f.clusterName
+  if (f.bootstrapExpect !== undefined) o.bootstrapExpect = f.bootstrapExpect
+  if (f.voters !== undefined) o.voters = f.voters
+  if (grant !== undefined) o.grant = grant
+  if (f.allowedPaths !== undefined) o.allowedPaths = f.allowedPaths.map(p => resolve(p))
+  if (f.handlers !== undefined) o.handlers = f.handlers.map(h => /^[./\\]|\.[cm]?[jt]s$/.test(h) ? resolve(h) : h)
+  if (f.maxConcurrent !== undefined) o.maxConcurrentTasks = f.maxConcurrent
+  if (f.deviceTimeoutMs !== undefined) o.deviceTimeoutMs = f.deviceTimeoutMs
+  if (f.name !== undefined) o.name = f.name
+  if (f.logLevel !== undefined) o.logLevel = f.logLevel
+  return o
+}
+
+function untilSignal (io: CliIo): Promise<void> {
+  return new Promise(resolve => {
+    const onSignal = (signal: string): void => {
+      process.off('SIGINT', onSignal)
+      process.off('SIGTERM', onSignal)
+      io.err(MSG.stopping(signal))
+      resolve()
+    }
+    process.on('SIGINT', onSignal)
+    process.on('SIGTERM', onSignal)
+  })
+}

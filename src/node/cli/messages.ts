@@ -1,0 +1,53 @@
+// Every sentence the CLI shows a person, in one table, so wording stays consistent and easy to change.
+
+export const MSG = {
+  description: 'Retire-Cluster: turn retired laptops, Linux boxes and Android phones into one compute cluster.',
+  // start
+  startDesc: 'start a node on this device (joins a cluster it reaches, or forms one)',
+  started: (id: string, name: string) => `node ${name} (${id}) started`,
+  startedApi: (url: string) => `API and dashboard: ${url}`,
+  startedAddrs: (addrs: string[]) => `listening on:\n  ${addrs.join('\n  ')}`,
+  startedDataDir: (dir: string) => `data dir: ${dir} (node.json, api-token)`,
+  stopping: (signal: string) => `received ${signal}, stopping…`,
+  stopped: 'node stopped',
+  noClusterKey: 'no --cluster-key: this is an open LAN cluster, fine for demos only (see `retire-cluster key generate`)',
+  // client commands
+  submitDesc: 'submit a task (type and payload as flags, or a JSON/YAML task file)',
+  submitted: (id: string) => id,
+  statusDesc: 'show one task',
+  tasksDesc: 'list tasks (newest first)',
+  cancelDesc: 'cancel a task',
+  cancelled: (id: string, status: string) => `task ${id} is now ${status}`,
+  nodesDesc: 'list the devices of the cluster',
+  batchDesc: 'submit a batch of tasks from a JSON/YAML file and follow its progress',
+  batchSubmitted: (id: string, n: number) => `batch ${id}: ${n} tasks submitted`,
+  batchSummary: (id: string, c: number, f: number, x: number, total: number, seconds: number) =>
+    `batch ${id}: ${c}/${total} completed, ${f} failed${x > 0 ? `, ${x} cancelled` : ''} in ${seconds.toFixed(1)} s`,
+  batchUnfinished: (id: string, done: number, total: number) => `batch ${id}: gave up waiting with ${done}/${total} tasks finished`,
+  workflowDesc: 'run a workflow from a template or steps file (JSON/YAML), with --var name=value',
+  workflowSubmitted: (id: string, n: number) => `workflow ${id}: ${n} tasks submitted`,
+  workflowDone: (id: string, status: string) => `workflow ${id} ${status}`,
+  metricsDesc: 'task metrics for a period (success rate, execution time, per device)',
+  keyDesc: 'cluster key management',
+  keyGenerateDesc: 'generate a cluster key (libp2p swarm key format)',
+  keyWritten: (path: string) => `cluster key written to ${path}; copy it to every device and pass --cluster-key ${path}`,
+  waiting: (id: string) => `waiting for ${id}…`,
+  noTasks: 'no tasks',
+  noNodes: 'no devices yet',
+  // errors
+  errPrefix: 'error: ',
+  errExists: (path: string) => `${path} already exists (use --force to overwrite)`,
+  errReadFile: (path: string, why: string) => `cannot read ${path}: ${why}`,
+  errParseFile: (path: string, why: string) => `${path} is not valid JSON or YAML: ${why}`,
+  errJson: (what: string, why: string) => `${what} is not valid JSON: ${why}`,
+  errNoNode: (dataDir: string) => `no node found in ${dataDir} (start one with \`retire-cluster start --data-dir ${dataDir}\`, or pass --api URL --token-file FILE)`,
+  errApiNeedsToken: '--api needs --token-file FILE (the node writes its token to <data-dir>/api-token)',
+  errTokenEmpty: (path: string) => `${path} is empty`,
+  errNoType: 'give a task type (e.g. `retire-cluster submit echo --payload \'{"message":"hi"}\'`) or --file FILE',
+  errVar: (v: string) => `--var expects name=value, got "${v}"`,
+  errTaskFailed: (id: string, status: string, why: string) => `task ${id} ${status}${why === '' ? '' : `: ${why}`}`,
+  errInt: (_flag: string, min: number) => `expected a whole number of at least ${min}`,
+  errNumber: (_flag: string, _v: string) => 'expected a non-negative number',
+  errChoice: (_flag: string, _v: string, allowed: readonly string[]) => `expected one of ${allowed.join(', ')}`,
+  errApi: (message: string, field: string | undefined) => field !== undefined && !message.includes(field) ? `${field}: ${message}` : message
+} as const
