@@ -17,10 +17,11 @@ describe('TaskExecutor: custom handler modules in child processes', function () 
     registry = new TaskRegistry()
     await loadHandlerModules([`${FIX}/fibonacci.ts`, `${FIX}/misbehaving.ts`, `${FIX}/inline-counter.js`], registry)
   })
-  beforeEach(() => {
+  // one executor for the file: warm handler processes carry over between tests, as on a node
+  before(() => {
     ex = new TaskExecutor({ registry, maxConcurrentTasks: 4, logLevel: 'silent', resourceLimits: { memoryMb: 256 } })
   })
-  afterEach(async () => { await ex.close() })
+  after(async () => { await ex.close() })
 
   it('loads modules: class, array of classes, instance; advertises their types', () => {
     for (const t of ['fibonacci', 'crash', 'hang', 'memhog', 'chatty', 'inline_counter', 'echo']) {
@@ -103,6 +104,35 @@ describe('TaskExecutor: custom handler modules in child processes', function () 
     ex.cancel(task.id)
     const out = await p
     assert.equal(out.status, 'cancelled')
+  })
+
+  it('a clean child is reused for the next task; a crashed or killed one is not', async () => {
+    const ex = new TaskExecutor({ registry, logLevel: 'silent' })
+    const pidOf = async (): Promise<number> => ((await ex.execute(makeTask('chatty', { steps: 1 }))).result as { pid: number }).pid
+    const a = await pidOf()
+    assert.equal(ex.idleProcesses, 1)
+    assert.equal(await pidOf(), a, 'same warm process')
+    const thrown = await ex.execute(makeTask('throws', {}))
+    assert.equal(thrown.error?.type, 'execution_error')
+    assert.equal(await pidOf(), a, 'a handler error leaves the process usable')
+    const hung = await ex.execute(makeTask('hang', {}, { timeoutSeconds: 0.5 }))
+    assert.equal(hung.status, 'timeout')
+    const b = await pidOf()
+    assert.notEqual(b, a, 'the killed process was replaced')
+    await ex.close()
+    assert.equal(ex.idleProcesses, 0)
+    await new Promise(r => setTimeout(r, 100))
+    assert.throws(() => process.kill(b, 0), /ESRCH/, 'close() stops idle processes')
+  })
+
+  it('with reuse off every task gets a fresh process', async () => {
+    const fresh = new TaskExecutor({ registry, logLevel: 'silent', processPool: { reuse: false } })
+    try {
+      const pids = []
+      for (let i = 0; i < 2; i++) pids.push(((await fresh.execute(makeTask('chatty', { steps: 1 }))).result as { pid: number }).pid)
+      assert.notEqual(pids[0], pids[1])
+      assert.equal(fresh.idleProcesses, 0)
+    } finally { await fresh.close() }
   })
 
   it('bad modules are refused with HandlerLoadError', async () => {

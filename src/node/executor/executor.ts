@@ -12,7 +12,7 @@ import { detectSandboxSync, type SandboxFeatures } from '../system/sandbox.js'
 import { DEFAULT_LIMITS, DEFAULT_POLICY, effectiveLimits, type ResourceLimits } from './limits.js'
 import { KILLED, Run, type RunHooks } from './run.js'
 import { collect, minimalEnv, spawnSandboxed } from './spawn.js'
-import { runInChild } from './child-runner.js'
+import { ChildPool, type ChildPoolOptions } from './child-pool.js'
 
 export type { ExecContext, NodePolicy, HandlerContext }
 
@@ -50,6 +50,8 @@ export interface TaskExecutorOptions {
   tickMs?: number
   /** onProgress is called with fresh usage every this many ticks. @default 5 */
   progressEveryTicks?: number
+  /** how module handlers' child processes are kept (reuse, idle time, tasks per child) */
+  processPool?: Omit<ChildPoolOptions, 'sandboxEnabled'>
   /** where handler logs go. @default console.error with a task prefix */
   logger?: (level: string, msg: string) => void
 }
@@ -66,6 +68,7 @@ export class TaskExecutor {
   readonly sandboxEnabled: boolean
   private readonly limits: Required<ResourceLimits>
   private readonly running = new Map<string, Run>()
+  private readonly pool: ChildPool
   private readonly tickMs: number
   private readonly progressEveryTicks: number
   private readonly logLevel: number
@@ -85,6 +88,7 @@ export class TaskExecutor {
     this.policy = { ...DEFAULT_POLICY, ...stripUndefined(opts.node ?? {}) }
     this.registry = opts.registry ?? new TaskRegistry()
     if (opts.builtins ?? true) registerBuiltins(this.registry)
+    this.pool = new ChildPool({ ...opts.processPool, sandboxEnabled: this.sandboxEnabled })
     this.tickMs = opts.tickMs ?? 100
     this.progressEveryTicks = opts.progressEveryTicks ?? 5
     this.logLevel = LEVELS[opts.logLevel?.toLowerCase() ?? 'info'] ?? LEVELS.info
@@ -93,6 +97,8 @@ export class TaskExecutor {
 
   get activeCount (): number { return this.running.size }
   get freeSlots (): number { return Math.max(0, this.maxConcurrentTasks - this.running.size) }
+  /** warm handler processes waiting for work */
+  get idleProcesses (): number { return this.pool.idleCount }
 
   capabilities (): { taskTypes: string[], sandbox: SandboxFeatures } {
     const t = detectSandboxSync()
@@ -137,7 +143,7 @@ export class TaskExecutor {
     try {
       const ctx = this.context(task, hooks.attempt ?? 1, run)
       const p = entry.isolation === 'process'
-        ? runInChild(entry, task, ctx, run, { sandboxEnabled: this.sandboxEnabled })
+        ? this.pool.run(entry, task, ctx, run)
         : entry.handler.execute(task.payload, ctx)
       if (p instanceof Promise) {
         p.catch(() => {}) // its rejection after a kill would otherwise be unhandled
@@ -272,6 +278,7 @@ export class TaskExecutor {
     const runs = [...this.running.values()]
     for (const run of runs) run.kill('cancel', 'executor closed')
     await Promise.allSettled(runs.map(async r => await r.killed))
+    this.pool.close()
     this.stopTicker()
   }
 }

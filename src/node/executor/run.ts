@@ -52,6 +52,12 @@ export class Run {
     if (this.killReason !== undefined) killTree(child)
   }
 
+  /** a pooled child goes back to its pool: stop sampling and never kill it for this run */
+  untrack (child: ChildProcess): void {
+    const i = this.tracked.findIndex(t => t.child === child)
+    if (i >= 0) this.tracked.splice(i, 1)
+  }
+
   kill (reason: KillReason, detail: string): void {
     if (this.killReason !== undefined) return
     this.killReason = reason
