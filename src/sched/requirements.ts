@@ -190,22 +190,22 @@ export function copyRequirements (r: TaskRequirementsData): TaskRequirementsData
 
 /** The seed's TaskRequirements class: `new TaskRequirements({ min_cpu_cores: 4, required_platform: 'linux' })`. */
 export class TaskRequirements implements TaskRequirementsData {
-  minCpuCores!: number
-  minMemoryGb!: number
-  minStorageGb!: number
-  requiredPlatform?: Platform
-  requiredArch?: string
-  requiredRole?: DeviceRole
-  maxCpuUsage?: number
-  maxMemoryUsage?: number
-  timeoutSeconds!: number
-  maxRetries!: number
-  requiresInternet!: boolean
-  bandwidthMbps!: number
-  requiresGpu!: boolean
-  requiresSensors!: string[]
-  exclusive!: boolean
-  excludeDevices!: string[]
+  declare minCpuCores: number
+  declare minMemoryGb: number
+  declare minStorageGb: number
+  declare requiredPlatform?: Platform
+  declare requiredArch?: string
+  declare requiredRole?: DeviceRole
+  declare maxCpuUsage?: number
+  declare maxMemoryUsage?: number
+  declare timeoutSeconds: number
+  declare maxRetries: number
+  declare requiresInternet: boolean
+  declare bandwidthMbps: number
+  declare requiresGpu: boolean
+  declare requiresSensors: string[]
+  declare exclusive: boolean
+  declare excludeDevices: string[]
 
   constructor (init: Partial<TaskRequirementsData> | Record<string, unknown> = {}) {
     Object.assign(this, parseRequirements(init))

@@ -108,13 +108,13 @@ export function copySandboxConfig (s: SandboxConfigData): SandboxConfigData {
 
 /** The seed's class: `new SandboxConfig({ allow_network: false, memory_limit: '2GB', cpu_limit: 80 })`. */
 export class SandboxConfig implements SandboxConfigData {
-  allowNetwork!: boolean
-  allowFilesystem!: boolean
-  allowedPaths!: string[]
-  maxFileSizeBytes!: number
-  maxExecutionTimeSeconds!: number
-  memoryLimitBytes!: number
-  cpuLimitPercent!: number
+  declare allowNetwork: boolean
+  declare allowFilesystem: boolean
+  declare allowedPaths: string[]
+  declare maxFileSizeBytes: number
+  declare maxExecutionTimeSeconds: number
+  declare memoryLimitBytes: number
+  declare cpuLimitPercent: number
 
   constructor (init: Partial<SandboxConfigData> | Record<string, unknown> = {}) {
     Object.assign(this, parseSandboxConfig(init))

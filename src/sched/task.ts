@@ -174,19 +174,19 @@ export class Task implements TaskData {
   /** Makes ids for `new Task(...)`; src/node sets it to monotonicTaskIds(realClock, realRng). */
   static idGenerator: () => string = noIdGenerator
 
-  id!: string
-  taskType!: string
-  payload: unknown
-  priority!: TaskPriority
-  requirements!: TaskRequirementsData
-  batchId?: string
-  workflowId?: string
-  sandboxConfig?: SandboxConfigData
-  requiredPermissions!: Permission[]
-  retryCount!: number
-  createdAt!: number
-  replaces?: string
-  idempotencyKey?: string
+  declare id: string
+  declare taskType: string
+  declare payload: unknown
+  declare priority: TaskPriority
+  declare requirements: TaskRequirementsData
+  declare batchId?: string
+  declare workflowId?: string
+  declare sandboxConfig?: SandboxConfigData
+  declare requiredPermissions: Permission[]
+  declare retryCount: number
+  declare createdAt: number
+  declare replaces?: string
+  declare idempotencyKey?: string
 
   constructor (init: TaskInit) {
     const s = readSpec(init, TASK_LIMITS.maxPayloadBytes, jsonSize)
