@@ -5,9 +5,14 @@
 const KiB = 1024
 const MiB = 1024 * KiB
 
-/** Largest encoded frame on any stream. Bounds a Raft append (maxSizePerMsg is kept well below)
- *  and a 100-task submit with large payloads. Snapshots bigger than this are sent in chunks. */
+/** Largest encoded frame on the client and exec streams. Bounds a submit: a 10,000-task batch fits
+ *  only if its tasks average under ~400 encoded bytes (a minimal task is ~320); bigger batches must
+ *  be split by the caller. */
 export const MAX_FRAME_BYTES = 4 * MiB
+
+/** Largest frame on the Raft stream: it must carry a whole snapshot ('snap' is not chunked), so it
+ *  is much bigger than the others. Only cluster members (pnet + noise) can open this stream. */
+export const MAX_RAFT_FRAME_BYTES = 64 * MiB
 
 /** One task's payload (encoded size). Tasks are commands, not data transfer: put data in files. */
 export const MAX_TASK_PAYLOAD_BYTES = 1 * MiB
@@ -54,11 +59,12 @@ export const MAX_ADDR_LENGTH = 512
 /** listTasks page size. */
 export const MAX_LIST_LIMIT = 10_000
 
-/** Raft entry data (one encoded Command[]); also bounded by the frame cap on the wire. */
-export const MAX_ENTRY_DATA_BYTES = MAX_FRAME_BYTES
+/** Raft entry data (one encoded Command[]). A submit frame at the client cap becomes an entry a few
+ *  bytes bigger (the leader adds `type`, `at`, `principal`), hence the headroom. */
+export const MAX_ENTRY_DATA_BYTES = MAX_FRAME_BYTES + 64 * KiB
 
-/** Raft snapshot data inside one 'snap' message. */
-export const MAX_SNAPSHOT_BYTES = MAX_FRAME_BYTES
+/** Raft snapshot data inside one 'snap' message (the whole state machine; leaves room for the envelope). */
+export const MAX_SNAPSHOT_BYTES = MAX_RAFT_FRAME_BYTES - 64 * KiB
 
 /** Voters + learners in a configuration. Voters are capped at 5 by policy; learners are all other members. */
 export const MAX_MEMBERS = 1_000

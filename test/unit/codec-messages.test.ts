@@ -4,7 +4,7 @@ import assert from 'node:assert/strict'
 import { decode, decodeCommands, encode, encodeCommands, ENVELOPE_VERSION, type SchemaTable } from '../../src/protocol/codec.js'
 import { DecodeError, EncodeError } from '../../src/protocol/errors.js'
 import { BID_MESSAGES, CLIENT_MESSAGES, EXEC_MESSAGES, RAFT_MESSAGES } from '../../src/protocol/messages.js'
-import { MAX_BID_BYTES, MAX_FRAME_BYTES } from '../../src/protocol/limits.js'
+import { MAX_BID_BYTES, MAX_FRAME_BYTES, MAX_RAFT_FRAME_BYTES } from '../../src/protocol/limits.js'
 import type { TaskData, DeviceBid } from '../../src/sched/types.js'
 import type { Command, TaskRecord } from '../../src/sched/commands.js'
 import type { Message } from '../../src/protocol/raft/types.js'
@@ -211,6 +211,15 @@ describe('codec: wire messages', () => {
     const many = { reqId: 1, requestId: 'r', tasks: Array.from({ length: 10_001 }, () => tiny) }
     const big = 64 * 1024 * 1024 // the count cap holds even where a caller allows bigger frames
     expectDecodeError(() => decode(encode('submit', many, big), CLIENT_MESSAGES, big), 'invalid_body', 'tasks')
+  })
+
+  it('a snapshot bigger than the client frame cap crosses the Raft stream (its own, larger cap)', () => {
+    const snap: Message = { type: 'snap', from: 'a', to: 'b', term: 4, snapshot: { meta: { index: 9, term: 4, conf: { voters: ['a'], learners: [] } }, data: new Uint8Array(6 * 1024 * 1024).fill(3) } }
+    assert.throws(() => encode('raft', snap), EncodeError)
+    const bytes = encode('raft', snap, MAX_RAFT_FRAME_BYTES)
+    expectDecodeError(() => decode(bytes, RAFT_MESSAGES), 'too_large')
+    const got = decode(bytes, RAFT_MESSAGES, MAX_RAFT_FRAME_BYTES).body
+    assert.equal(got.snapshot!.data.byteLength, 6 * 1024 * 1024)
   })
 
   it('truncated and bit-flipped valid messages give DecodeError or a valid message, never anything else (seeded)', () => {
