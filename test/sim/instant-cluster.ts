@@ -7,7 +7,7 @@ import { mulberry32 } from './rng.js'
 
 export const DEFAULT_OPTS: NodeOptions = {
   electionTick: 10, heartbeatTick: 1, preVote: true, checkQuorum: true,
-  maxSizePerMsg: 1024 * 1024, maxInflightMsgs: 256, snapshotEvery: 0, compactLag: 0
+  maxSizePerMsg: 1024 * 1024, maxInflightMsgs: 256, snapshotEvery: 0, compactLag: 0, maxUncommittedEntries: 0
 }
 
 export class InstantCluster {

@@ -17,6 +17,7 @@ export interface NodeOptions {
   snapshotEvery: number
   /** entries kept in the log behind a snapshot (so slow followers can still catch up by log) */
   compactLag: number
+  maxUncommittedEntries: number
 }
 
 /** Hooks the checkers use to watch the driver; each throws on a violation. */
@@ -70,6 +71,7 @@ export class SimNode {
       checkQuorum: this.opts.checkQuorum,
       maxSizePerMsg: this.opts.maxSizePerMsg,
       maxInflightMsgs: this.opts.maxInflightMsgs,
+      maxUncommittedEntries: this.opts.maxUncommittedEntries,
       applied: snap.meta.index
     })
   }

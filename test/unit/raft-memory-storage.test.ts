@@ -1,18 +1,36 @@
 import assert from 'node:assert/strict'
 import { MemoryStorage } from '../../src/protocol/raft/memory-storage.js'
 import { CompactedError, RaftInputError, SnapshotOutOfDateError, UnavailableError } from '../../src/protocol/raft/errors.js'
+import { bootstrapStorage } from '../../src/protocol/raft/bootstrap.js'
 import type { Entry } from '../../src/protocol/raft/types.js'
 
 const ent = (index: number, term: number, s = ''): Entry => ({ index, term, type: 'normal', data: new TextEncoder().encode(s) })
 
 describe('raft MemoryStorage', () => {
-  it('starts empty with the bootstrap conf', () => {
-    const s = new MemoryStorage({ conf: { voters: ['a', 'b'], learners: [] } })
+  it('bootstraps the configuration as a snapshot at index 1, term 1', () => {
+    const s = new MemoryStorage({ conf: { voters: ['b', 'a'], learners: [] } })
     assert.deepEqual(s.initialState().confState, { voters: ['a', 'b'], learners: [] })
+    assert.deepEqual(s.initialState().hardState, { term: 1, vote: null, commit: 1 })
+    assert.equal(s.snapshot().meta.index, 1)
+    assert.equal(s.firstIndex(), 2)
+    assert.equal(s.lastIndex(), 1)
+    assert.equal(s.term(1), 1)
+    assert.throws(() => s.term(0), CompactedError)
+    assert.throws(() => s.term(2), UnavailableError)
+  })
+
+  it('an empty storage (a node to be added later) starts at index 0 with no configuration', () => {
+    const s = new MemoryStorage()
+    assert.deepEqual(s.initialState().confState, { voters: [], learners: [] })
     assert.equal(s.firstIndex(), 1)
     assert.equal(s.lastIndex(), 0)
     assert.equal(s.term(0), 0)
-    assert.throws(() => s.term(1), UnavailableError)
+  })
+
+  it('bootstrapStorage refuses a non-empty storage or no voters', () => {
+    const s = new MemoryStorage({ conf: { voters: ['a'], learners: [] } })
+    assert.throws(() => bootstrapStorage(s, { voters: ['a'], learners: [] }), RaftInputError)
+    assert.throws(() => bootstrapStorage(new MemoryStorage(), { voters: [], learners: [] }), RaftInputError)
   })
 
   it('appends, truncates a conflicting suffix, and limits by bytes', () => {

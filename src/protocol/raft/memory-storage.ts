@@ -7,10 +7,17 @@
 // ents[0] only if compact() was called with an index below the snapshot — never newer, see compact().
 import type { ConfState, Entry, HardState, RaftStorage, Snapshot } from './types.js'
 import { CompactedError, RaftInputError, SnapshotOutOfDateError, UnavailableError } from './errors.js'
+import { bootstrapStorage } from './bootstrap.js'
 
 export interface MemoryStorageInit {
-  /** the bootstrap configuration (a snapshot at index 0); omit for a node that will be added later */
+  /** the bootstrap configuration; omit for a node that will be added to a cluster later */
   conf?: ConfState
+  /**
+   * Where the bootstrap configuration lives. 1 (default): a snapshot at index 1, term 1, as
+   * bootstrapStorage() writes, so a node added later receives the configuration by snapshot.
+   * 0: a snapshot at index 0 (etcd's test style), only for clusters whose members never change.
+   */
+  bootstrapIndex?: 0 | 1
 }
 
 export class MemoryStorage implements RaftStorage {
@@ -24,6 +31,7 @@ export class MemoryStorage implements RaftStorage {
     const conf = copyConf(init.conf ?? { voters: [], learners: [] })
     this.snap = { meta: { index: 0, term: 0, conf }, data: new Uint8Array(0) }
     this.ents = [{ term: 0, index: 0, type: 'normal', data: new Uint8Array(0) }]
+    if (init.conf !== undefined && init.bootstrapIndex !== 0) bootstrapStorage(this, init.conf)
   }
 
   initialState (): { hardState: HardState, confState: ConfState } {

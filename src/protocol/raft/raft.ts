@@ -152,6 +152,7 @@ export class Raft {
 
   transferLeadership (to: NodeId): void {
     if (typeof to !== 'string' || to.length === 0) throw new RaftInputError('to', 'must be a non-empty node id')
+    if (this.role !== 'leader') throw new ProposalDroppedError(this.lead === null ? 'no leader' : `not the leader (leader is ${this.lead})`)
     this.step({ type: 'transferLeader', from: to, to: this.id, term: 0 })
   }
 
@@ -209,9 +210,9 @@ export class Raft {
         this.becomeFollower(m.term, null)
       }
     } else if (m.term < this.term && m.term !== 0) {
-      if ((this.cfg.checkQuorum || this.cfg.preVote) && (m.type === 'heartbeat' || m.type === 'app')) {
-        // Tell a stale leader our term so it steps down (otherwise, with PreVote, a partitioned
-        // leader could never learn it was deposed: we would ignore it and it would ignore us).
+      if (m.type === 'heartbeat' || m.type === 'app') {
+        // §5.1: tell a stale leader our term so it steps down (with PreVote this is the only way a
+        // partitioned leader learns it was deposed: we would ignore it and it would ignore us).
         this.send({ type: 'appResp', to: m.from })
       } else if (m.type === 'preVote') {
         this.send({ type: 'preVoteResp', to: m.from, reject: true })
@@ -446,8 +447,8 @@ export class Raft {
       case 'snap': this.electionElapsed = 0; this.lead = m.from; this.handleSnapshot(m); return
       case 'transferLeader':
       case 'readIndex':
-        if (this.lead === null) return // dropped: no leader to forward to
-        this.msgs.push({ ...m, to: this.lead })
+        // Not forwarded: a message on the wire always comes from its sender, and the caller
+        // (the driver) retries at the leader it knows of.
         return
       case 'timeoutNow':
         // Leadership transfer: campaign now, skipping PreVote; voters skip the lease check.
@@ -593,6 +594,9 @@ export class Raft {
     }
     if (this.leadTransferee !== null) throw new ProposalDroppedError(`leadership transfer to ${this.leadTransferee} in progress`)
     if (!this.prs.has(this.id)) throw new ProposalDroppedError('this node was removed from the cluster')
+    const max = this.cfg.maxUncommittedEntries ?? 0
+    const uncommitted = this.log.lastIndex() - this.log.committed
+    if (max > 0 && uncommitted >= max) throw new ProposalDroppedError(`${uncommitted} entries uncommitted (limit maxUncommittedEntries ${max})`)
   }
 
   private checkConfChangeAgainstConf (cc: ConfChange): void {

@@ -106,4 +106,9 @@ export interface RaftConfig {
   applied?: number
   /** bytes of committed entries handed out per Ready (default max(64*maxSizePerMsg, 1 MiB)) */
   maxCommittedSizePerReady?: number
+  /**
+   * Back-pressure: the leader drops proposals (ProposalDroppedError) while more than this many
+   * entries are uncommitted (default 0 = unlimited). Bounds commit latency under overload.
+   */
+  maxUncommittedEntries?: number
 }

@@ -1,0 +1,162 @@
+// Invariant checkers, kept outside the code they check (as VOPR's state_checker). Each violation
+// throws a SimViolation naming the invariant; the runner adds the seed.
+import type { Entry, Message, NodeId, Ready, ReadState, Snapshot } from '../../src/protocol/raft/types.js'
+import { LOCAL_MESSAGE_TYPES } from '../../src/protocol/raft/raw-node.js'
+import type { SimNode } from './node.js'
+
+export class SimViolation extends Error {
+  constructor (readonly invariant: string, detail: string) { super(`${invariant}: ${detail}`); this.name = 'SimViolation' }
+}
+
+const dec = new TextDecoder()
+const dataKey = (e: Entry): string => `${e.type}:${dec.decode(e.data)}`
+
+export class Checker {
+  /** term → leader id (Election Safety, Figure 3) */
+  private readonly leaderOf = new Map<number, NodeId>()
+  /** index → the entry applied there by the first node that applied it (State Machine Safety) */
+  private readonly appliedAt = new Map<number, { term: number, key: string, hash: number }>()
+  /** "index:term" → data, from every persisted entry (Log Matching, first half) */
+  private readonly entryAt = new Map<string, string>()
+  maxApplied = 0
+  /** data key → first index it was applied at (to find a marker proposal) */
+  private readonly indexOfKey = new Map<string, number>()
+  /** readIndex context → the commit index the read must reflect */
+  private readonly pendingReads = new Map<string, number>()
+  readsServed = 0
+  leadersElected = 0
+
+  // ---- driver hooks ---------------------------------------------------------------------------
+
+  onReady (node: SimNode, rd: Ready): void {
+    for (const e of rd.entries) {
+      const k = `${e.index}:${e.term}`
+      const key = dataKey(e)
+      const prev = this.entryAt.get(k)
+      if (prev === undefined) this.entryAt.set(k, key)
+      else if (prev !== key) throw new SimViolation('log matching', `${node.id} has entry ${k} = ${key}, another node ${prev}`)
+    }
+    if (rd.softState?.role === 'leader') {
+      this.noteLeader(node.id, node.raw.raft.term)
+      this.checkLeaderCompleteness(node)
+    }
+  }
+
+  /** Ready contract: everything the Ready asked to persist is durable before any message leaves. */
+  beforeSend (node: SimNode, rd: Ready): void {
+    const st = node.storage
+    if (rd.entries.length > 0) {
+      const last = rd.entries[rd.entries.length - 1]
+      if (st.lastIndex() < last.index || st.term(last.index) !== last.term) {
+        throw new SimViolation('ready order', `${node.id} sends before entry ${last.index} is durable`)
+      }
+    }
+    const hs = st.initialState().hardState
+    if (rd.hardState !== undefined && (hs.term !== rd.hardState.term || hs.vote !== rd.hardState.vote || hs.commit !== rd.hardState.commit)) {
+      throw new SimViolation('ready order', `${node.id} sends before hard state is durable`)
+    }
+    for (const m of rd.messages) this.checkMessage(node, m, hs.term, hs.vote)
+  }
+
+  private checkMessage (node: SimNode, m: Message, durableTerm: number, durableVote: NodeId | null): void {
+    if (LOCAL_MESSAGE_TYPES.has(m.type)) throw new SimViolation('ready messages', `${node.id} emits local-only ${m.type}`)
+    if (m.from !== node.id) throw new SimViolation('ready messages', `${node.id} emits a message from ${m.from}`)
+    const future = m.type === 'preVote' || (m.type === 'preVoteResp' && m.reject !== true)
+    if (!future && m.term > durableTerm) throw new SimViolation('ready order', `${node.id} sends ${m.type} of term ${m.term} with durable term ${durableTerm}`)
+    if (m.type === 'voteResp' && m.reject !== true && (durableVote !== m.to || durableTerm !== m.term)) {
+      throw new SimViolation('ready order', `${node.id} grants a vote to ${m.to} in term ${m.term} that is not durable`)
+    }
+  }
+
+  /** State machine safety: every node applies the same entry at each index. */
+  onApply (node: SimNode, e: Entry, hash: number): void {
+    const st = node.storage
+    const durable = e.index <= st.snapshot().meta.index || (e.index <= st.lastIndex() && e.index >= st.firstIndex() && st.term(e.index) === e.term)
+    if (!durable) throw new SimViolation('ready order', `${node.id} applies entry ${e.index} that is not durable`)
+    const prev = this.appliedAt.get(e.index)
+    const key = dataKey(e)
+    if (prev === undefined) {
+      this.appliedAt.set(e.index, { term: e.term, key, hash })
+      if (!this.indexOfKey.has(key)) this.indexOfKey.set(key, e.index)
+      if (e.index > this.maxApplied) this.maxApplied = e.index
+    } else if (prev.term !== e.term || prev.key !== key || prev.hash !== hash) {
+      throw new SimViolation('state machine safety', `${node.id} applied ${e.index} (term ${e.term}, ${key}) but another node applied (term ${prev.term}, ${prev.key})`)
+    }
+  }
+
+  onRestoreSnapshot (node: SimNode, s: Snapshot, hash: number): void {
+    const prev = this.appliedAt.get(s.meta.index)
+    if (prev !== undefined && (prev.term !== s.meta.term || prev.hash !== hash)) {
+      throw new SimViolation('state machine safety', `${node.id} restored snapshot ${s.meta.index} whose state differs from what others applied`)
+    }
+  }
+
+  indexOf (data: Uint8Array): number | undefined { return this.indexOfKey.get(`normal:${dec.decode(data)}`) }
+
+  // ---- reads ------------------------------------------------------------------------------------
+
+  /** a read issued now must return an index >= every index already applied anywhere */
+  noteReadIssued (ctx: string): void { this.pendingReads.set(ctx, this.maxApplied) }
+
+  onReadState (node: SimNode, rs: ReadState): void {
+    const ctx = dec.decode(rs.context)
+    const need = this.pendingReads.get(ctx)
+    if (need === undefined) return // duplicate answer of a served read
+    if (rs.index < need) throw new SimViolation('linearizable read', `${node.id} read ${ctx} at index ${rs.index}, but ${need} was already applied`)
+    this.pendingReads.delete(ctx)
+    this.readsServed++
+  }
+
+  // ---- per-step checks ---------------------------------------------------------------------------
+
+  noteLeader (id: NodeId, term: number): void {
+    const prev = this.leaderOf.get(term)
+    if (prev === undefined) { this.leaderOf.set(term, id); this.leadersElected++ } else if (prev !== id) {
+      throw new SimViolation('election safety', `two leaders in term ${term}: ${prev} and ${id}`)
+    }
+  }
+
+  afterStep (nodes: Iterable<SimNode>): void {
+    for (const n of nodes) {
+      if (n.up && n.raw.raft.role === 'leader') this.noteLeader(n.id, n.raw.raft.term)
+    }
+  }
+
+  /** Leader Completeness (§5.4): a new leader's log holds every entry applied anywhere. */
+  checkLeaderCompleteness (node: SimNode): void {
+    const log = node.raw.raft.log
+    const first = log.firstIndex()
+    if (log.lastIndex() < this.maxApplied) {
+      throw new SimViolation('leader completeness', `${node.id} leads term ${node.raw.raft.term} with last index ${log.lastIndex()} < applied ${this.maxApplied}`)
+    }
+    for (let i = Math.max(first, 1); i <= this.maxApplied; i++) {
+      const a = this.appliedAt.get(i)
+      if (a !== undefined && log.term(i) !== a.term) {
+        throw new SimViolation('leader completeness', `${node.id} leads term ${node.raw.raft.term} with entry ${i} of term ${String(log.term(i))}, committed term ${a.term}`)
+      }
+    }
+  }
+
+  /** Log Matching (Figure 3): if two logs hold an entry with the same index and term, they are identical up to it. */
+  checkLogMatching (nodes: SimNode[]): void {
+    for (let a = 0; a < nodes.length; a++) {
+      for (let b = a + 1; b < nodes.length; b++) this.checkPair(nodes[a], nodes[b])
+    }
+  }
+
+  private checkPair (x: SimNode, y: SimNode): void {
+    const lx = x.raw.raft.log
+    const ly = y.raw.raft.log
+    const lo = Math.max(lx.firstIndex(), ly.firstIndex())
+    let hi = Math.min(lx.lastIndex(), ly.lastIndex())
+    while (hi >= lo && lx.term(hi) !== ly.term(hi)) hi--
+    if (hi < lo) return
+    const ex = lx.slice(lo, hi + 1, Infinity)
+    const ey = ly.slice(lo, hi + 1, Infinity)
+    for (let i = 0; i < ex.length; i++) {
+      if (ex[i].term !== ey[i].term || dataKey(ex[i]) !== dataKey(ey[i])) {
+        throw new SimViolation('log matching', `${x.id} and ${y.id} agree at ${hi} but differ at ${ex[i].index}`)
+      }
+    }
+  }
+}

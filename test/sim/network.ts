@@ -1,0 +1,72 @@
+// Simulated network: every message is encoded with msgpackr (proving it is plain wire data and
+// giving the receiver its own copy), then delayed, dropped, duplicated or reordered as the seed's
+// fault rates say. Partitions are sets of blocked directed links (one-way cuts are just one entry).
+import { Packr } from 'msgpackr'
+import type { Message, NodeId } from '../../src/protocol/raft/types.js'
+import { randInt, type Rng } from './rng.js'
+
+export interface NetRates {
+  drop: number
+  duplicate: number
+  /** delivery delay in ticks, uniform in [1, maxDelay] */
+  maxDelay: number
+}
+
+interface InFlight { at: number, seq: number, from: NodeId, to: NodeId, bytes: Uint8Array }
+
+/** bound on queued messages: beyond it new messages are dropped (a real network drops too) */
+const MAX_QUEUED = 20000
+
+export class SimNetwork {
+  now = 0
+  private queue: InFlight[] = []
+  private seq = 0
+  private readonly blocked = new Set<string>()
+  private readonly packr = new Packr({ useRecords: false })
+  sent = 0
+  dropped = 0
+
+  /** told whether each snapshot message arrived, as a real transport would report it */
+  onSnapFate: ((from: NodeId, to: NodeId, delivered: boolean) => void) | undefined
+
+  constructor (private readonly rng: Rng, public rates: NetRates) {}
+
+  block (from: NodeId, to: NodeId): void { this.blocked.add(`${from}>${to}`) }
+  isBlocked (from: NodeId, to: NodeId): boolean { return this.blocked.has(`${from}>${to}`) }
+  heal (): void { this.blocked.clear() }
+  blockedLinks (): number { return this.blocked.size }
+
+  send (m: Message): void {
+    this.sent++
+    if (this.isBlocked(m.from, m.to) || this.rng() < this.rates.drop || this.queue.length >= MAX_QUEUED) {
+      this.dropped++
+      if (m.type === 'snap') this.onSnapFate?.(m.from, m.to, false)
+      return
+    }
+    const bytes = this.packr.pack(m)
+    const copies = this.rng() < this.rates.duplicate ? 2 : 1
+    for (let i = 0; i < copies; i++) {
+      this.queue.push({ at: this.now + randInt(this.rng, 1, this.rates.maxDelay + 1), seq: this.seq++, from: m.from, to: m.to, bytes })
+    }
+  }
+
+  /** messages due by now, in delivery order (delay already reorders them); blocked links drop them */
+  takeDue (): Message[] {
+    const due: InFlight[] = []
+    const rest: InFlight[] = []
+    for (const f of this.queue) (f.at <= this.now ? due : rest).push(f)
+    this.queue = rest
+    due.sort((a, b) => a.at - b.at || a.seq - b.seq)
+    const out: Message[] = []
+    for (const f of due) {
+      const m = this.packr.unpack(f.bytes) as Message
+      const blocked = this.isBlocked(f.from, f.to)
+      if (m.type === 'snap') this.onSnapFate?.(m.from, m.to, !blocked)
+      if (blocked) { this.dropped++; continue }
+      out.push(m)
+    }
+    return out
+  }
+
+  queued (): number { return this.queue.length }
+}
