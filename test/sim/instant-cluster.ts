@@ -22,7 +22,7 @@ export class InstantCluster {
   constructor (voters: NodeId[], opts: Partial<NodeOptions> = {}, seed = 1, readonly obs: NodeObserver = {}, extra: NodeId[] = []) {
     const o = { ...DEFAULT_OPTS, ...opts }
     let i = 0
-    for (const id of voters) this.nodes.set(id, new SimNode(id, new MemoryStorage({ conf: { voters, learners: [] } }), o, mulberry32(seed + i++), obs))
+    for (const id of voters) this.nodes.set(id, new SimNode(id, new MemoryStorage({ conf: { voters, learners: [] }, bootstrapIndex: 1 }), o, mulberry32(seed + i++), obs))
     for (const id of extra) this.nodes.set(id, new SimNode(id, new MemoryStorage(), o, mulberry32(seed + i++), obs))
   }
 

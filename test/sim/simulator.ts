@@ -121,7 +121,7 @@ export class Simulation {
     }
     for (let i = 1; i <= p.voters + p.spares; i++) {
       const id = `n${i}`
-      const storage = i <= p.voters ? new MemoryStorage({ conf: { voters, learners: [] } }) : new MemoryStorage()
+      const storage = i <= p.voters ? new MemoryStorage({ conf: { voters, learners: [] }, bootstrapIndex: 1 }) : new MemoryStorage()
       // each node gets its own stream derived from the seed, so runs replay exactly
       this.nodes.push(new SimNode(id, storage, p.opts, mulberry32(seed * 31 + i), obs))
     }

@@ -8,7 +8,7 @@ const ent = (index: number, term: number, s = ''): Entry => ({ index, term, type
 
 describe('raft MemoryStorage', () => {
   it('bootstraps the configuration as a snapshot at index 1, term 1', () => {
-    const s = new MemoryStorage({ conf: { voters: ['b', 'a'], learners: [] } })
+    const s = new MemoryStorage({ conf: { voters: ['b', 'a'], learners: [] }, bootstrapIndex: 1 })
     assert.deepEqual(s.initialState().confState, { voters: ['a', 'b'], learners: [] })
     assert.deepEqual(s.initialState().hardState, { term: 1, vote: null, commit: 1 })
     assert.equal(s.snapshot().meta.index, 1)
@@ -17,6 +17,14 @@ describe('raft MemoryStorage', () => {
     assert.equal(s.term(1), 1)
     assert.throws(() => s.term(0), CompactedError)
     assert.throws(() => s.term(2), UnavailableError)
+  })
+
+  it('bootstrapIndex 0 keeps the conf in a snapshot at index 0 (fixed-membership tests)', () => {
+    const s = new MemoryStorage({ conf: { voters: ['a', 'b'], learners: [] }, bootstrapIndex: 0 })
+    assert.deepEqual(s.initialState().confState, { voters: ['a', 'b'], learners: [] })
+    assert.equal(s.firstIndex(), 1)
+    assert.equal(s.lastIndex(), 0)
+    assert.equal(s.term(0), 0)
   })
 
   it('an empty storage (a node to be added later) starts at index 0 with no configuration', () => {
@@ -28,7 +36,7 @@ describe('raft MemoryStorage', () => {
   })
 
   it('bootstrapStorage refuses a non-empty storage or no voters', () => {
-    const s = new MemoryStorage({ conf: { voters: ['a'], learners: [] } })
+    const s = new MemoryStorage({ conf: { voters: ['a'], learners: [] }, bootstrapIndex: 1 })
     assert.throws(() => bootstrapStorage(s, { voters: ['a'], learners: [] }), RaftInputError)
     assert.throws(() => bootstrapStorage(new MemoryStorage(), { voters: [], learners: [] }), RaftInputError)
   })

@@ -13,9 +13,9 @@ export interface MemoryStorageInit {
   /** the bootstrap configuration; omit for a node that will be added to a cluster later */
   conf?: ConfState
   /**
-   * Where the bootstrap configuration lives. 1 (default): a snapshot at index 1, term 1, as
-   * bootstrapStorage() writes, so a node added later receives the configuration by snapshot.
-   * 0: a snapshot at index 0 (etcd's test style), only for clusters whose members never change.
+   * Where the bootstrap configuration lives. 1 (default): a snapshot at index 1, term 1, exactly
+   * what bootstrapStorage() writes, so a node added later receives the base configuration by
+   * snapshot. 0: a snapshot at index 0 (etcd's test style), only for fixed-membership tests.
    */
   bootstrapIndex?: 0 | 1
 }

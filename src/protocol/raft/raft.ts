@@ -463,6 +463,14 @@ export class Raft {
 
   private handleAppend (m: Message): void {
     const prevIndex = m.index ?? 0
+    if (prevIndex === 0 && this.voters.size === 0 && this.learners.size === 0 && (m.entries?.length ?? 0) > 0) {
+      // We were added to a cluster whose founding configuration is not in the log (bootstrapped
+      // at index 0). Replaying its conf changes from an empty configuration could make us believe
+      // we are alone and elect ourselves: refuse, and stay visibly behind. Bootstrap founding
+      // members with bootstrapStorage() so a new node gets the base configuration by snapshot.
+      this.send({ type: 'appResp', to: m.from, index: prevIndex, reject: true, rejectHint: 0, logTerm: 0 })
+      return
+    }
     if (prevIndex < this.log.committed) {
       this.send({ type: 'appResp', to: m.from, index: this.log.committed })
       return
