@@ -1,6 +1,7 @@
 // Per-task executor overhead: echo inline (in the node process) vs echo through a child process
-// (the isolation every custom handler gets). Prints JSON.
-//   npx tsx scripts/bench-executor.ts [--inline N] [--child N] [--concurrency C]
+// (the isolation every custom handler gets): a warm pooled child, and a fresh child per task.
+// Prints JSON.
+//   npx tsx scripts/bench-executor.ts [--inline N] [--pooled N] [--fresh N] [--concurrency C] [--no-sandbox]
 
 import { mkdtempSync, writeFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -16,8 +17,11 @@ function arg (name: string, dflt: number): number {
 }
 
 const INLINE_N = arg('inline', 20_000)
-const CHILD_N = arg('child', 20)
+const POOLED_N = arg('pooled', 2000)
+const FRESH_N = arg('fresh', 10)
 const CONCURRENCY = arg('concurrency', 2)
+/** --no-sandbox: no unshare/prlimit/nice, to see what the sandbox itself costs */
+const SANDBOX = !process.argv.includes('--no-sandbox')
 
 function task (id: number, taskType: string): TaskData {
   return {
@@ -60,25 +64,32 @@ async function main (): Promise<void> {
   writeFileSync(mod, "export default { taskType: 'echo_process', isolation: 'process', execute (p) { return p } }\n")
   const registry = new TaskRegistry()
   await registry.loadModule(mod)
-  const ex = new TaskExecutor({ registry, maxConcurrentTasks: 64, logLevel: 'silent' })
+  const ex = new TaskExecutor({ registry, maxConcurrentTasks: 64, logLevel: 'silent', sandboxEnabled: SANDBOX })
+  const fresh = new TaskExecutor({ registry, maxConcurrentTasks: 64, logLevel: 'silent', builtins: false, sandboxEnabled: SANDBOX, processPool: { reuse: false } })
   try {
     await measure(ex, 'echo', 2000, 1) // warm-up (JIT)
     const inlineSeq = await measure(ex, 'echo', INLINE_N, 1)
     const inlinePar = await measure(ex, 'echo', INLINE_N, 64)
-    await measure(ex, 'echo_process', 2, 1)
-    const childSeq = await measure(ex, 'echo_process', CHILD_N, 1)
-    const childPar = await measure(ex, 'echo_process', CHILD_N, CONCURRENCY)
+    await measure(ex, 'echo_process', CONCURRENCY * 2, CONCURRENCY) // start the warm children
+    const pooledSeq = await measure(ex, 'echo_process', POOLED_N, 1)
+    const pooledPar = await measure(ex, 'echo_process', POOLED_N, CONCURRENCY)
+    const freshSeq = await measure(fresh, 'echo_process', FRESH_N, 1)
+    const freshPar = await measure(fresh, 'echo_process', FRESH_N, CONCURRENCY)
     console.log(JSON.stringify({
       node: process.version,
       cpus: (await import('node:os')).cpus().length,
+      loadAverage1m: (await import('node:os')).loadavg()[0],
       childEntry: import.meta.url.endsWith('.ts') ? 'ts via tsx loader (npx tsx)' : 'compiled js',
+      sandboxEnabled: SANDBOX,
       sandbox: ex.capabilities().sandbox,
       inline: { sequential: inlineSeq, parallel: inlinePar },
-      childPerTask: { sequential: childSeq, parallel: childPar },
+      pooledChild: { sequential: pooledSeq, parallel: pooledPar },
+      freshChildPerTask: { sequential: freshSeq, parallel: freshPar },
       bareNodeSpawnUs: bareNodeSpawnUs(5)
     }, null, 2))
   } finally {
     await ex.close()
+    await fresh.close()
     rmSync(dir, { recursive: true, force: true })
   }
 }

@@ -15,7 +15,7 @@ export interface RunHooks {
   onStart? (): void
 }
 
-interface Tracked { child: ChildProcess, sampler: ProcSampler | undefined }
+interface Tracked { child: ChildProcess, sampler: ProcSampler | undefined, onExit: () => void }
 
 /** resolved value of Run.killed, so a race can tell "killed" from any handler result */
 export const KILLED: unique symbol = Symbol('killed')
@@ -42,12 +42,16 @@ export class Run {
   get hasProcesses (): boolean { return this.tracked.length > 0 }
 
   track (child: ChildProcess): void {
-    const t: Tracked = { child, sampler: child.pid !== undefined ? new ProcSampler(child.pid) : undefined }
+    const t: Tracked = {
+      child,
+      sampler: child.pid !== undefined ? new ProcSampler(child.pid) : undefined,
+      onExit: () => {
+        const i = this.tracked.indexOf(t)
+        if (i >= 0) this.tracked.splice(i, 1)
+      }
+    }
     this.tracked.push(t)
-    child.once('exit', () => {
-      const i = this.tracked.indexOf(t)
-      if (i >= 0) this.tracked.splice(i, 1)
-    })
+    child.once('exit', t.onExit)
     // killed before the process even started: take it down at once
     if (this.killReason !== undefined) killTree(child)
   }
@@ -55,7 +59,9 @@ export class Run {
   /** a pooled child goes back to its pool: stop sampling and never kill it for this run */
   untrack (child: ChildProcess): void {
     const i = this.tracked.findIndex(t => t.child === child)
-    if (i >= 0) this.tracked.splice(i, 1)
+    if (i < 0) return
+    child.removeListener('exit', this.tracked[i].onExit)
+    this.tracked.splice(i, 1)
   }
 
   kill (reason: KillReason, detail: string): void {
