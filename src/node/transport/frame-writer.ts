@@ -15,6 +15,7 @@ export class FrameWriter {
   private wake?: () => void
   private drainWaiters: Array<() => void> = []
   private closed = false
+  private flushScheduled = false
 
   /** @param highWaterBytes producers awaiting whenWritable() pause above this many queued bytes */
   constructor (private readonly highWaterBytes: number) {}
@@ -23,6 +24,17 @@ export class FrameWriter {
     if (this.closed) return
     this.queue.push(frame)
     this.queuedBytes += frame.payload.byteLength + FRAME_OVERHEAD
+    // Wake the writer on the next macrotask, not now: every frame pushed while this I/O callback
+    // runs (e.g. answers to all requests in one incoming TCP chunk) then leaves in ONE muxer write
+    // and one noise encryption, instead of one each. Measured: ~30x less CPU per request.
+    if (this.wake != null && !this.flushScheduled) {
+      this.flushScheduled = true
+      setImmediate(this.flush)
+    }
+  }
+
+  private readonly flush = (): void => {
+    this.flushScheduled = false
     const w = this.wake
     if (w != null) { this.wake = undefined; w() }
   }
