@@ -83,13 +83,15 @@ export function planAssignments (state: ClusterState, bids: readonly DeviceBid[]
     scanned++
     if (devices.length === 0) { miss(rec, 'no devices in the cluster have reported yet'); continue }
     if (freeDevices === 0) break // nothing can be placed until a slot frees; reasons would be noise
-    const sig = requirementsSignature(rec.task)
-    const known = verdicts.get(sig)
-    if (known !== undefined) { miss(rec, known); continue }
+    // signatures cost a JSON.stringify: only computed once some task has missed in this call
+    if (verdicts.size > 0) {
+      const known = verdicts.get(requirementsSignature(rec.task))
+      if (known !== undefined) { miss(rec, known); continue }
+    }
 
     const pick = bestDevice(devices, inflight, exclusiveTaken, rec.task)
     if (typeof pick === 'string') {
-      verdicts.set(sig, pick)
+      verdicts.set(requirementsSignature(rec.task), pick)
       miss(rec, pick)
       misses++
       continue

@@ -695,6 +695,8 @@ export class ClusterState {
 
   /** Lazy form of pendingInOrder: the scheduler stops walking when it has enough. */
   * readyIterator (now: number): Generator<TaskRecord> {
+    // peek drops removed entries at the bucket heads, so ordered() does not skip them every call
+    this.queue.peek(now)
     for (const t of this.queue.ordered(now)) {
       const rec = this.tasks.get(t.id)
       if (rec === undefined) continue
