@@ -8,7 +8,7 @@ import type { DeviceBid, SandboxConfigData, TaskData } from './types.js'
 
 export type MatchResult = { ok: true } | { ok: false, unmet: string[] }
 
-/** Shared: the common answer allocates nothing (rankDevices calls this for every device). */
+/** Shared frozen answer for the common case. */
 const OK: MatchResult = Object.freeze({ ok: true })
 
 export interface MatchOptions {
@@ -17,49 +17,60 @@ export interface MatchOptions {
 }
 
 /**
- * Reports (through `miss`) each limit of a task's sandbox the device cannot enforce. Only what is
- * restricted needs enforcing: allowNetwork false, a memory limit > 0, a cpu limit < 100 %, and
- * filesystem access that is off or confined to allowedPaths.
- */
-export function sandboxUnmet (s: SandboxConfigData, sb: DeviceBid['sandbox'], miss: (reason: string) => void): void {
-  if (!s.allowNetwork && !sb.network) miss('sandbox: cannot block network access')
-  if (s.memoryLimitBytes > 0 && !sb.memory) miss('sandbox: cannot enforce a memory limit')
-  if (s.cpuLimitPercent < 100 && !sb.cpu) miss('sandbox: cannot enforce a cpu limit')
-  if ((!s.allowFilesystem || s.allowedPaths.length > 0) && !sb.filesystem) miss('sandbox: cannot restrict filesystem access')
-}
-
-/**
  * Checks every hard requirement of `task` against `device`. Returns { ok: true } or every unmet one,
  * e.g. `min_cpu_cores: needs 4, device has 2`. timeoutSeconds and maxRetries are execution limits,
  * not device properties, so they are not checked here.
  */
 export function matchRequirements (device: DeviceBid, task: TaskData, opts: MatchOptions = {}): MatchResult {
+  const unmet: string[] = []
+  checkRequirements(device, task, opts.inflight ?? 0, unmet)
+  return unmet.length === 0 ? OK : { ok: false, unmet }
+}
+
+/** matchRequirements(...).ok without building reasons: stops at the first unmet one (rankDevices' hot path). */
+export function meetsRequirements (device: DeviceBid, task: TaskData, inflight = 0): boolean {
+  return checkRequirements(device, task, inflight, null)
+}
+
+/**
+ * The one list of checks behind both functions above, so they cannot drift apart. With `u` null it
+ * returns false at the first failure; with an array it records every failure there.
+ */
+function checkRequirements (d: DeviceBid, task: TaskData, inflight: number, u: string[] | null): boolean {
   const r = task.requirements
-  let unmet: string[] | undefined
-  const miss = (s: string): void => { (unmet ??= []).push(s) }
+  if (r.excludeDevices.length > 0 && r.excludeDevices.includes(d.nodeId)) { if (u === null) return false; u.push('exclude_devices: device is excluded') }
+  if (!d.taskTypes.includes(task.taskType)) { if (u === null) return false; u.push(`task_type: device cannot run '${task.taskType}'`) }
+  if (d.cpuCores < r.minCpuCores) { if (u === null) return false; u.push(`min_cpu_cores: needs ${r.minCpuCores}, device has ${d.cpuCores}`) }
+  if (d.memoryGb < r.minMemoryGb) { if (u === null) return false; u.push(`min_memory_gb: needs ${r.minMemoryGb}, device has ${d.memoryGb}`) }
+  if (d.storageGb < r.minStorageGb) { if (u === null) return false; u.push(`min_storage_gb: needs ${r.minStorageGb}, device has ${d.storageGb}`) }
+  if (r.requiredPlatform !== undefined && d.platform !== r.requiredPlatform) { if (u === null) return false; u.push(`required_platform: needs ${r.requiredPlatform}, device is ${d.platform}`) }
+  if (r.requiredArch !== undefined && d.arch !== r.requiredArch) { if (u === null) return false; u.push(`required_arch: needs ${r.requiredArch}, device is ${d.arch}`) }
+  if (r.requiredRole !== undefined && d.role !== r.requiredRole) { if (u === null) return false; u.push(`required_role: needs ${r.requiredRole}, device is ${d.role}`) }
+  if (r.maxCpuUsage !== undefined && d.cpuUsage > r.maxCpuUsage) { if (u === null) return false; u.push(`max_cpu_usage: needs <= ${r.maxCpuUsage}%, device at ${d.cpuUsage}%`) }
+  if (r.maxMemoryUsage !== undefined && d.memoryUsage > r.maxMemoryUsage) { if (u === null) return false; u.push(`max_memory_usage: needs <= ${r.maxMemoryUsage}%, device at ${d.memoryUsage}%`) }
+  if (r.requiresInternet && !d.internet) { if (u === null) return false; u.push('requires_internet: device has no internet') }
+  if (d.bandwidthMbps < r.bandwidthMbps) { if (u === null) return false; u.push(`bandwidth_mbps: needs ${r.bandwidthMbps}, device has ${d.bandwidthMbps}`) }
+  if (r.requiresGpu && !d.gpu) { if (u === null) return false; u.push('requires_gpu: device has no gpu') }
+  for (const s of r.requiresSensors) if (!d.sensors.includes(s)) { if (u === null) return false; u.push(`requires_sensors: device has no ${s}`) }
+  for (const p of task.requiredPermissions) if (!d.permissions.includes(p)) { if (u === null) return false; u.push(`required_permissions: device does not grant ${p}`) }
+  if (task.sandboxConfig !== undefined && !sandboxEnforceable(task.sandboxConfig, d.sandbox, u)) return false
+  const busy = d.activeTasks + inflight
+  if (d.exclusiveBusy === true) { if (u === null) return false; u.push('exclusive: device is running an exclusive task') } else if (r.exclusive && busy > 0) { if (u === null) return false; u.push(`exclusive: needs an idle device, device has ${busy} active`) }
+  if (busy >= d.maxConcurrentTasks) { if (u === null) return false; u.push('no free slot') }
+  return u === null || u.length === 0
+}
 
-  if (r.excludeDevices.length > 0 && r.excludeDevices.includes(device.nodeId)) miss('exclude_devices: device is excluded')
-  if (!device.taskTypes.includes(task.taskType)) miss(`task_type: device cannot run '${task.taskType}'`)
-  if (device.cpuCores < r.minCpuCores) miss(`min_cpu_cores: needs ${r.minCpuCores}, device has ${device.cpuCores}`)
-  if (device.memoryGb < r.minMemoryGb) miss(`min_memory_gb: needs ${r.minMemoryGb}, device has ${device.memoryGb}`)
-  if (device.storageGb < r.minStorageGb) miss(`min_storage_gb: needs ${r.minStorageGb}, device has ${device.storageGb}`)
-  if (r.requiredPlatform !== undefined && device.platform !== r.requiredPlatform) miss(`required_platform: needs ${r.requiredPlatform}, device is ${device.platform}`)
-  if (r.requiredArch !== undefined && device.arch !== r.requiredArch) miss(`required_arch: needs ${r.requiredArch}, device is ${device.arch}`)
-  if (r.requiredRole !== undefined && device.role !== r.requiredRole) miss(`required_role: needs ${r.requiredRole}, device is ${device.role}`)
-  if (r.maxCpuUsage !== undefined && device.cpuUsage > r.maxCpuUsage) miss(`max_cpu_usage: needs <= ${r.maxCpuUsage}%, device at ${device.cpuUsage}%`)
-  if (r.maxMemoryUsage !== undefined && device.memoryUsage > r.maxMemoryUsage) miss(`max_memory_usage: needs <= ${r.maxMemoryUsage}%, device at ${device.memoryUsage}%`)
-  if (r.requiresInternet && !device.internet) miss('requires_internet: device has no internet')
-  if (device.bandwidthMbps < r.bandwidthMbps) miss(`bandwidth_mbps: needs ${r.bandwidthMbps}, device has ${device.bandwidthMbps}`)
-  if (r.requiresGpu && !device.gpu) miss('requires_gpu: device has no gpu')
-  for (const s of r.requiresSensors) if (!device.sensors.includes(s)) miss(`requires_sensors: device has no ${s}`)
-  for (const p of task.requiredPermissions) if (!device.permissions.includes(p)) miss(`required_permissions: device does not grant ${p}`)
-  if (task.sandboxConfig !== undefined) sandboxUnmet(task.sandboxConfig, device.sandbox, miss)
-  const busy = device.activeTasks + (opts.inflight ?? 0)
-  if (device.exclusiveBusy === true) miss('exclusive: device is running an exclusive task')
-  else if (r.exclusive && busy > 0) miss(`exclusive: needs an idle device, device has ${busy} active`)
-  if (busy >= device.maxConcurrentTasks) miss('no free slot')
-
-  return unmet === undefined ? OK : { ok: false, unmet }
+/**
+ * Can the device enforce the task's sandbox? Only what is restricted needs enforcing: allowNetwork
+ * false, a memory limit > 0, a cpu limit < 100 %, and filesystem access that is off or confined to
+ * allowedPaths. Same `u` convention as checkRequirements; returns false only when u is null.
+ */
+export function sandboxEnforceable (s: SandboxConfigData, sb: DeviceBid['sandbox'], u: string[] | null = null): boolean {
+  if (!s.allowNetwork && !sb.network) { if (u === null) return false; u.push('sandbox: cannot block network access') }
+  if (s.memoryLimitBytes > 0 && !sb.memory) { if (u === null) return false; u.push('sandbox: cannot enforce a memory limit') }
+  if (s.cpuLimitPercent < 100 && !sb.cpu) { if (u === null) return false; u.push('sandbox: cannot enforce a cpu limit') }
+  if ((!s.allowFilesystem || s.allowedPaths.length > 0) && !sb.filesystem) { if (u === null) return false; u.push('sandbox: cannot restrict filesystem access') }
+  return true
 }
 
 // ---- bid schema (gossip input is untrusted) ----

@@ -9,7 +9,7 @@ export { SandboxConfig, defaultSandboxConfig, parseSandboxConfig, parseByteSize,
 export { Task, type TaskInit, type ParseTaskContext, parseTaskSpec, parsePriority, priorityName, copyTaskData, cloneTaskData, PERMISSIONS, TASK_LIMITS } from './task.js'
 export { canTransition, assertTransition, nextStatuses } from './status.js'
 export { TaskQueue, type TaskQueueOptions, type QueueEntry, type QueueStatistics, DEFAULT_PRIORITY_WEIGHTS } from './queue.js'
-export { matchRequirements, isValidBid, bidProblem, sandboxUnmet, type MatchResult, type MatchOptions, BID_LIMITS } from './device.js'
+export { matchRequirements, meetsRequirements, isValidBid, bidProblem, sandboxEnforceable, type MatchResult, type MatchOptions, BID_LIMITS } from './device.js'
 export { scoreDevice, rankDevices, type RankedDevice, MEMORY_REFERENCE_GB, LATENCY_CEILING_MS } from './score.js'
 export { RetryPolicy, DEFAULT_RETRY_POLICY, DEFAULT_RETRYABLE_ERRORS, type RetryPolicyOptions, type RetryPolicyInit, type BackoffStrategy } from './retry.js'
 export { failoverClone } from './failover.js'

@@ -8,7 +8,7 @@
 //  - latency only counted below 100 ms and went negative above 1000: we clamp to [0, 1000] ms.
 // Scores are in [0, 1]. Hard requirements are matchRequirements' job, not the score's.
 
-import { matchRequirements } from './device.js'
+import { meetsRequirements } from './device.js'
 import type { DeviceBid, TaskData, TaskRequirementsData } from './types.js'
 
 /** Free memory at or above this many GB earns the full memory score when the task asks for less. */
@@ -43,7 +43,7 @@ export function rankDevices (
   const out: RankedDevice[] = []
   for (const device of devices) {
     const inflight = inflightByDevice.get(device.nodeId) ?? 0
-    if (!matchRequirements(device, task, { inflight }).ok) continue
+    if (!meetsRequirements(device, task, inflight)) continue
     out.push({ device, score: scoreDevice(device, task.requirements, inflight) })
   }
   out.sort((a, b) => b.score - a.score || (a.device.nodeId < b.device.nodeId ? -1 : a.device.nodeId > b.device.nodeId ? 1 : 0))

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'mocha'
-import { bidProblem, isValidBid, matchRequirements } from '../../src/sched/device.js'
+import { bidProblem, isValidBid, matchRequirements, meetsRequirements } from '../../src/sched/device.js'
 import { parseTaskSpec } from '../../src/sched/task.js'
 import { mulberry32 } from '../../src/sched/rng.js'
 import type { DeviceBid, TaskData } from '../../src/sched/types.js'
@@ -96,6 +96,45 @@ describe('sched matchRequirements', () => {
     assert.deepEqual(unmet(bid(), sandboxed), [])
     assert.deepEqual(unmet(bid({ sandbox: { network: false, memory: false, cpu: false, filesystem: false } }), sandboxed),
       ['sandbox: cannot block network access', 'sandbox: cannot restrict filesystem access'])
+  })
+})
+
+describe('sched meetsRequirements', () => {
+  it('agrees with matchRequirements(...).ok on random devices and tasks (seeded)', () => {
+    const rng = mulberry32(21)
+    const pick = <X>(xs: readonly X[]): X => xs[Math.floor(rng() * xs.length)]
+    let oks = 0
+    for (let i = 0; i < 3000; i++) {
+      const d = bid({
+        nodeId: pick(['a', 'b', 'c']), platform: pick(['linux', 'android'] as const), arch: pick(['x86_64', 'arm64']),
+        role: pick(['compute', 'mobile'] as const), cpuCores: 1 + Math.floor(rng() * 8), memoryGb: rng() * 16,
+        storageGb: rng() * 100, gpu: rng() < 0.5, sensors: rng() < 0.5 ? ['gps'] : [], internet: rng() < 0.8,
+        bandwidthMbps: rng() * 100, cpuUsage: rng() * 100, memoryUsage: rng() * 100, activeTasks: Math.floor(rng() * 4),
+        permissions: rng() < 0.5 ? ['read_files'] : ['read_files', 'system_commands'], exclusiveBusy: rng() < 0.1,
+        sandbox: { network: rng() < 0.7, memory: rng() < 0.7, cpu: rng() < 0.7, filesystem: rng() < 0.7 }
+      })
+      const req: Record<string, unknown> = {}
+      if (rng() < 0.3) req.min_cpu_cores = 1 + Math.floor(rng() * 6)
+      if (rng() < 0.3) req.min_memory_gb = rng() * 8
+      if (rng() < 0.2) req.required_platform = pick(['linux', 'android'])
+      if (rng() < 0.2) req.required_arch = pick(['x86_64', 'arm64'])
+      if (rng() < 0.2) req.required_role = pick(['compute', 'mobile'])
+      if (rng() < 0.2) req.max_cpu_usage = rng() * 100
+      if (rng() < 0.2) req.requires_internet = true
+      if (rng() < 0.2) req.requires_gpu = true
+      if (rng() < 0.2) req.requires_sensors = ['gps']
+      if (rng() < 0.2) req.exclusive = true
+      if (rng() < 0.2) req.exclude_devices = [pick(['a', 'b', 'c'])]
+      const s: Record<string, unknown> = { task_type: pick(['echo', 'echo', 'render']), requirements: req }
+      if (rng() < 0.3) s.required_permissions = ['system_commands']
+      if (rng() < 0.3) s.sandbox_config = { allow_network: rng() < 0.5, allow_filesystem: rng() < 0.5, cpu_limit: rng() < 0.5 ? 50 : 100 }
+      const t = spec(s)
+      const inflight = Math.floor(rng() * 3)
+      const full = matchRequirements(d, t, { inflight })
+      assert.equal(meetsRequirements(d, t, inflight), full.ok, JSON.stringify({ s, full }))
+      if (full.ok) oks++
+    }
+    assert.ok(oks > 100 && oks < 2900, `both outcomes exercised (${oks} ok)`)
   })
 })
 
