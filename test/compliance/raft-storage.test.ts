@@ -81,15 +81,35 @@ function suite (make: () => Impl): void {
     const reopen = (s: RaftStorage): RaftStorage => { const r = impl.reopen(s); open.push(r); return r }
     after(() => { for (const s of open) s.close(); impl.cleanup() })
 
-    it('starts empty with the bootstrap conf', () => {
-      const s = create({ voters: ['a', 'b'], learners: ['c'] })
-      assert.deepEqual(s.initialState(), { hardState: { term: 0, vote: null, commit: 0 }, confState: { voters: ['a', 'b'], learners: ['c'] } })
+    it('without a conf starts empty at index 0 (a node to be added later)', () => {
+      const s = create()
+      assert.deepEqual(s.initialState(), { hardState: { term: 0, vote: null, commit: 0 }, confState: { voters: [], learners: [] } })
       assert.equal(s.firstIndex(), 1)
       assert.equal(s.lastIndex(), 0)
       assert.equal(s.term(0), 0)
       assert.throws(() => s.term(1), UnavailableError)
       assert.deepEqual(s.entries(1, 1), [])
       assert.equal(s.snapshot().meta.index, 0)
+    })
+
+    it('with a conf is bootstrapped: the conf is a snapshot at index 1, term 1, durably', () => {
+      const s = create({ voters: ['b', 'a'], learners: ['c'] })
+      const expected = { hardState: { term: 1, vote: null, commit: 1 }, confState: { voters: ['a', 'b'], learners: ['c'] } }
+      assert.deepEqual(s.initialState(), expected)
+      assert.equal(s.firstIndex(), 2)
+      assert.equal(s.lastIndex(), 1)
+      assert.equal(s.term(1), 1)
+      assert.throws(() => s.term(0), CompactedError)
+      assert.throws(() => s.term(2), UnavailableError)
+      assert.deepEqual(s.snapshot().meta, { index: 1, term: 1, conf: expected.confState })
+      s.save({ entries: [ent(2, 1)] })
+      const r = reopen(s)
+      assert.deepEqual(r.initialState(), expected)
+      assert.equal(r.lastIndex(), 2)
+    })
+
+    it('refuses to bootstrap a conf without voters', () => {
+      assert.throws(() => create({ voters: [], learners: ['x'] }), RaftInputError)
     })
 
     it('appends and reads back entries with type and bytes intact', () => {
@@ -258,10 +278,13 @@ describe('RaftStorage differential: SqliteStorage vs MemoryStorage (seeded rando
       let a: RaftStorage = new MemoryStorage({ conf: { voters: ['n1'], learners: [] } })
       let b: RaftStorage = sq.create({ voters: ['n1'], learners: [] })
       let term = 1
+      const outcomes: Record<string, number> = {}
       const both = (f: (s: RaftStorage) => unknown): void => {
         let ea: unknown, eb: unknown
         try { f(a) } catch (e) { ea = e }
         try { f(b) } catch (e) { eb = e }
+        const k = (ea as Error | undefined)?.name ?? 'ok'
+        outcomes[k] = (outcomes[k] ?? 0) + 1
         assert.equal((eb as Error | undefined)?.name, (ea as Error | undefined)?.name, `seed ${seed}: errors differ: ${String(ea)} vs ${String(eb)}`)
       }
       try {
@@ -300,6 +323,10 @@ describe('RaftStorage differential: SqliteStorage vs MemoryStorage (seeded rando
           }
           assert.deepEqual(observe(b), observe(a), `seed ${seed} step ${step}`)
         }
+        // the random walk must have exercised both successes and the typed refusals
+        assert.ok(outcomes.ok > 150, JSON.stringify(outcomes))
+        assert.ok(Object.keys(outcomes).length >= 3, JSON.stringify(outcomes))
+        assert.ok(a.lastIndex() > 50 && a.snapshot().meta.index > 0, `lastIndex ${a.lastIndex()}, snapshot ${a.snapshot().meta.index}`)
       } finally {
         b.close()
         sq.cleanup()

@@ -14,10 +14,17 @@
 import Database from 'better-sqlite3'
 import type { ConfState, Entry, EntryType, HardState, RaftStorage, Snapshot } from '../../protocol/raft/types.js'
 import { CompactedError, RaftInputError, SnapshotOutOfDateError, UnavailableError } from '../../protocol/raft/errors.js'
+import { bootstrapStorage } from '../../protocol/raft/bootstrap.js'
 
 export interface SqliteStorageOptions {
-  /** bootstrap configuration (a snapshot at index 0), used only when the database is new */
+  /** bootstrap configuration, used only when the database is new; omit for a node added later */
   conf?: ConfState
+  /**
+   * Where the bootstrap configuration lives (as MemoryStorage). 1 (default): a snapshot at index 1,
+   * term 1, written by bootstrapStorage() in the same transaction that creates the database.
+   * 0: a snapshot at index 0, only for clusters whose members never change.
+   */
+  bootstrapIndex?: 0 | 1
   /** sqlite synchronous pragma. FULL (default) fsyncs the WAL on every commit: required for Raft. */
   synchronous?: 'FULL' | 'NORMAL' | 'OFF'
   /** how many recent entry terms to keep in memory for term(); default 4096 */
@@ -70,15 +77,31 @@ export class SqliteStorage implements RaftStorage {
     this.db.pragma(`synchronous = ${opts.synchronous ?? 'FULL'}`)
     this.db.exec(SCHEMA)
     this.st = this.prepare()
-    this.initIfNew(opts.conf ?? { voters: [], learners: [] })
     this.saveTx = this.db.transaction(u => this.writeUpdate(u))
-
     this.hard = { term: 0, vote: null, commit: 0 }
     this.snap = { meta: { index: 0, term: 0, conf: { voters: [], learners: [] } }, data: new Uint8Array(0) }
     this.offset = this.offsetTerm = this.last = 0
     this.tailStart = 1
     this.tailTerms = []
+    try {
+      if (this.st.getHard.get() === undefined) this.db.transaction(() => this.initNew(opts))()
+      this.loadMirror()
+    } catch (err) {
+      this.db.close()
+      throw err
+    }
+  }
+
+  /** A new database: empty log, conf at index 0, then (by default) the bootstrap snapshot at index 1 —
+   *  all in the caller's transaction, so a crash never leaves a half-bootstrapped node. */
+  private initNew (opts: SqliteStorageOptions): void {
+    const conf = opts.conf ?? { voters: [], learners: [] }
+    this.st.putHard.run(0, null, 0)
+    this.st.putLogStart.run(0, 0)
+    this.st.putSnap.run(0, 0, Buffer.alloc(0))
+    this.st.putConf.run(JSON.stringify(conf.voters), JSON.stringify(conf.learners))
     this.loadMirror()
+    if (opts.conf !== undefined && opts.bootstrapIndex !== 0) bootstrapStorage(this, opts.conf)
   }
 
   /** (Re)build the in-memory mirror from the database: at open, and after a rolled-back write. */
@@ -117,16 +140,6 @@ export class SqliteStorage implements RaftStorage {
       putKv: db.prepare('INSERT OR REPLACE INTO kv (key, value) VALUES (?, ?)'),
       delKv: db.prepare('DELETE FROM kv WHERE key = ?')
     }
-  }
-
-  private initIfNew (conf: ConfState): void {
-    if (this.st.getHard.get() !== undefined) return
-    this.db.transaction(() => {
-      this.st.putHard.run(0, null, 0)
-      this.st.putLogStart.run(0, 0)
-      this.st.putSnap.run(0, 0, Buffer.alloc(0))
-      this.st.putConf.run(JSON.stringify(conf.voters), JSON.stringify(conf.learners))
-    })()
   }
 
   private loadSnapshot (): Snapshot {
