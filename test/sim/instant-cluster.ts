@@ -52,9 +52,10 @@ export class InstantCluster {
 
   private deliver (m: Message): void {
     const to = this.nodes.get(m.to)
-    if (to === undefined || !to.up) return
-    if (this.cut.has(`${m.from}>${m.to}`)) return
-    if (this.filter !== undefined && !this.filter(m)) return
+    const ok = to !== undefined && to.up && !this.cut.has(`${m.from}>${m.to}`) && (this.filter === undefined || this.filter(m))
+    // a transport reports whether a snapshot arrived; the leader waits for this report
+    if (m.type === 'snap') this.node(m.from).raw.reportSnapshot(m.to, ok)
+    if (!ok || to === undefined) return
     this.delivered.push(m)
     to.raw.step(m)
   }

@@ -183,7 +183,7 @@ export class Raft {
         this.becomeFollower(this.term, null) // removed or demoted leader steps down
       } else {
         if (this.maybeCommit()) this.bcastAppend()
-        else for (const pid of this.prs.keys()) if (pid !== this.id) this.sendAppend(pid, false)
+        else for (const pid of this.prs.keys()) if (pid !== this.id) this.sendAppend(pid, pid === id) // probe a new member now
         if (this.leadTransferee !== null && !this.voters.has(this.leadTransferee)) this.leadTransferee = null
       }
     }
