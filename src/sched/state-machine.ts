@@ -314,6 +314,7 @@ export class ClusterState {
       if (rec === undefined || rec.status !== 'pending' || !this.enqueuedAt.has(rec.id)) continue
       if (rec.notBefore !== undefined && rec.notBefore > cmd.at) continue
       if (a.attempt !== rec.attempts.length + 1 || typeof a.deviceId !== 'string' || a.deviceId === '') continue
+      if (rec.task.requirements.excludeDevices.includes(a.deviceId)) continue // a failover clone never goes back
       this.dequeue(rec.id)
       this.setStatus(rec, 'queued')
       rec.deviceId = a.deviceId
@@ -451,7 +452,9 @@ export class ClusterState {
   private applyDeviceDown (deviceId: string, at: number, events: ClusterEvent[]): void {
     const set = this.onDevice.get(deviceId)
     if (set === undefined) return
-    for (const id of [...set]) {
+    // sorted: a Set's order depends on history, which a restored replica does not share
+    const ids = [...set].sort((x, y) => x < y ? -1 : x > y ? 1 : 0)
+    for (const id of ids) {
       const rec = this.tasks.get(id) as TaskRecord
       const att = rec.attempts[rec.attempts.length - 1]
       const error: TaskErrorData = { type: 'device_failure', message: `device ${deviceId} stopped responding` }

@@ -247,6 +247,33 @@ describe('ClusterState: assign / started / finished', () => {
     assert.equal(st.apply(assign('a', 2, 'd2', T0 + 2), 4).events.length, 1)
   })
 
+  it('expire of an assigned-but-never-started attempt retries it; a bogus expire does nothing', () => {
+    const st = fresh()
+    run(st, [submit([task('a')]), assign('a', 1, 'd1')])
+    const out = st.apply({ type: 'expire', at: T0 + 300_000, taskId: 'a', attempt: 1 }, 3)
+    assert.deepEqual(out.events.map(e => e.kind), ['error', 'retry'])
+    assert.equal(st.getTask('a')!.attempts[0].error?.type, 'timeout_error')
+    assert.deepEqual(st.apply({ type: 'expire', at: T0, taskId: 'a', attempt: 1 }, 4).events, [])
+    assert.deepEqual(st.apply({ type: 'expire', at: T0, taskId: 'nope', attempt: 1 }, 5).events, [])
+  })
+
+  it('ignores malformed results without changing anything', () => {
+    const st = fresh()
+    run(st, [submit([task('a')]), assign('a', 1, 'd1')])
+    const before = JSON.stringify(st.snapshot())
+    const bad = [null, { taskId: 'a', attempt: 1, deviceId: 'd1', status: 'weird' }, { taskId: 'a', attempt: 0, deviceId: 'd1', status: 'completed' }, { taskId: 'a', attempt: 7, deviceId: 'd1', status: 'completed' }]
+    assert.deepEqual(st.apply({ type: 'finished', at: T0, results: bad as never }, 3).events, [])
+    assert.equal(st.apply({ type: 'finished', at: T0, results: 'x' as never }, 4).reply?.ok, false)
+    assert.equal(JSON.stringify(st.snapshot()).replace(/"appliedIndex":\d+/, ''), before.replace(/"appliedIndex":\d+/, ''))
+  })
+
+  it('a worker-reported cancelled attempt ends the task cancelled (never retried)', () => {
+    const st = fresh()
+    run(st, [submit([task('a')]), assign('a', 1, 'd1'), finished(result('a', 1, 'd1', 'cancelled'))])
+    assert.equal(st.getTask('a')!.status, 'cancelled')
+    assert.equal(st.getTask('a')!.error?.type, 'cancelled')
+  })
+
   it('started from the wrong device or attempt is ignored', () => {
     const st = fresh()
     run(st, [submit([task('a')]), assign('a', 1, 'd1')])
@@ -327,6 +354,13 @@ describe('ClusterState: deviceDown and failover', () => {
     assert.deepEqual(st.pendingInOrder(T0 + 100).map(t => t.id), ['a-f1', 'b-f1'])
     // the dead device's late result is stale
     assert.deepEqual(st.apply(finished(result('a', 1, 'd1', 'completed')), 10).events.map(e => e.kind), ['stale'])
+    // the clone is never assigned back to the dead device
+    assert.deepEqual(st.apply(assign('a-f1', 1, 'd1', T0 + 100), 12).events, [])
+    // the clone failing over again gets a derived id too
+    run(st, [assign('a-f1', 1, 'd2', T0 + 101), { type: 'deviceDown', at: T0 + 102, deviceId: 'd2' }])
+    assert.equal(st.getTask('a-f1')!.replacedBy, 'a-f1-f1')
+    assert.deepEqual(st.getTask('a-f1-f1')!.task.requirements.excludeDevices, ['d1', 'd2'])
+    assert.equal(st.latest('a')!.id, 'a-f1-f1')
     // a deviceDown for an idle device does nothing
     assert.deepEqual(st.apply({ type: 'deviceDown', at: T0, deviceId: 'zz' }, 11).events, [])
   })
