@@ -3,6 +3,7 @@ import { FramedChannel, type FramedChannelInit } from '../../src/node/transport/
 import { ChannelClosedError, FrameTooLargeError, RemoteHandlerError, RequestTimeoutError } from '../../src/node/transport/errors.js'
 import { silentLogger } from '../../src/node/host/log.js'
 import type { Host } from '../../src/node/host/host.js'
+import * as lp from 'it-length-prefixed'
 import { HostPool } from './host-fixtures.js'
 import { eventually } from '../helpers/eventually.js'
 
@@ -106,5 +107,36 @@ describe('FramedChannel (real libp2p on loopback)', function () {
     const pending = assert.rejects(cb.request(a.peerId, enc.encode('y'), { timeoutMs: 10_000 }), ChannelClosedError)
     await a.stop()
     await pending
+  })
+
+  it('survives malformed frames from a raw stream: resets that stream only', async () => {
+    const got: string[] = []
+    await channel(a, { onMessage: (_p, bytes) => { got.push(dec.decode(bytes)); return bytes } })
+    const cb = await channel(b, { onMessage: () => undefined })
+    const bad: Uint8Array[] = [
+      new Uint8Array([]),                // empty frame
+      new Uint8Array([9, 1, 2, 3]),      // unknown kind
+      new Uint8Array([1, 0, 0]),         // request with a short header
+      new Uint8Array([2, 0, 0, 0, 1])    // a response on a request stream
+    ]
+    for (const frame of bad) {
+      const raw = await b.libp2p.dialProtocol(a.libp2p.peerId, PROTO)
+      await raw.sink([lp.encode.single(frame).subarray()])
+      await eventually(() => raw.status !== 'open', { timeoutMs: 3000 })
+    }
+    // a length prefix over the cap: refused before the body is read
+    const raw = await b.libp2p.dialProtocol(a.libp2p.peerId, PROTO)
+    await raw.sink([new Uint8Array([0xff, 0xff, 0xff, 0xff, 0x0f])])
+    await eventually(() => raw.status !== 'open', { timeoutMs: 3000 })
+    assert.deepEqual(got, [])
+    assert.equal(dec.decode(await cb.request(a.peerId, enc.encode('ok'))), 'ok')
+  })
+
+  it('reconnects after the connection drops', async () => {
+    await channel(a, { onMessage: (_p, bytes) => bytes })
+    const cb = await channel(b, { onMessage: () => undefined })
+    assert.equal(dec.decode(await cb.request(a.peerId, enc.encode('one'))), 'one')
+    await b.libp2p.hangUp(a.libp2p.peerId)
+    assert.equal(dec.decode(await cb.request(a.peerId, enc.encode('two'), { timeoutMs: 5000 })), 'two')
   })
 })

@@ -25,7 +25,8 @@ export class RequestTimeoutError extends TransportError {
 
 /** The stream carrying the request closed or was reset before the response came back. */
 export class ChannelClosedError extends TransportError {
-  constructor (peerId: string, protocol: string, reason: string) {
+  /** @param unsent true when the message was never written, so retrying it cannot duplicate it */
+  constructor (peerId: string, protocol: string, reason: string, readonly unsent = false) {
     super(`stream to ${peerId} on ${protocol} closed: ${reason}`)
     this.name = 'ChannelClosedError'
   }

@@ -80,15 +80,27 @@ export class FramedChannel {
   /** One-way message. Resolves once queued on the stream; delivery is best-effort (lost if the stream dies). */
   async send (peerId: string, bytes: Uint8Array): Promise<void> {
     this.checkSize(peerId, bytes)
-    const o = await this.outbound(peerId)
-    await o.send(bytes)
+    await this.withStream(peerId, async o => { await o.send(bytes) })
   }
 
   async request (peerId: string, bytes: Uint8Array, opts: RequestOptions = {}): Promise<Uint8Array> {
     this.checkSize(peerId, bytes)
     const timeoutMs = opts.timeoutMs ?? this.init.defaultTimeoutMs ?? 10_000
+    return await this.withStream(peerId, async o => await o.request(bytes, timeoutMs))
+  }
+
+  /**
+   * Runs `fn` on the peer's stream. If that stream turns out to be dead before anything was written
+   * (it died between two calls), retries once on a fresh stream: nothing can be duplicated.
+   */
+  private async withStream<T> (peerId: string, fn: (o: OutboundStream) => Promise<T>): Promise<T> {
     const o = await this.outbound(peerId)
-    return await o.request(bytes, timeoutMs)
+    try {
+      return await fn(o)
+    } catch (err) {
+      if (!(err instanceof ChannelClosedError) || !err.unsent || !this.started) throw err
+      return await fn(await this.outbound(peerId))
+    }
   }
 
   private checkSize (peerId: string, bytes: Uint8Array): void {

@@ -63,6 +63,7 @@ export class InboundStream {
       this.ending = true
       if (this.pendingHandlers === 0) this.finish()
     } catch (err) {
+      if (this.closed) return // we closed it ourselves
       this.init.log.warn(`framed ${this.init.protocol}: resetting stream from ${this.init.peerId}: ${(err as Error).message}`)
       this.close(err as Error)
     }

@@ -43,7 +43,7 @@ export class OutboundStream {
   /** Queues a one-way frame, first waiting while the write queue is over its high-water mark. */
   async send (payload: Uint8Array): Promise<void> {
     if (!this.writer.writable) await this.writer.whenWritable()
-    if (this.closed) throw this.closedError('closed before the message was queued')
+    if (this.closed) throw this.closedError('closed before the message was queued', true)
     this.writer.push({ kind: KIND_ONEWAY, id: 0, payload })
   }
 
@@ -51,7 +51,7 @@ export class OutboundStream {
     while (this.pending.size >= this.init.maxInFlight && !this.closed) {
       await new Promise<void>(resolve => { this.slotWaiters.push(resolve) })
     }
-    if (this.closed) throw this.closedError('closed before the request was sent')
+    if (this.closed) throw this.closedError('closed before the request was sent', true)
     const id = this.nextId
     this.nextId = this.nextId === 0xffffffff ? 1 : this.nextId + 1
     return await new Promise<Uint8Array>((resolve, reject) => {
@@ -83,6 +83,7 @@ export class OutboundStream {
       }
       this.close('remote closed the stream')
     } catch (err) {
+      if (this.closed) return // we closed it ourselves
       this.init.log.warn(`framed ${this.init.protocol}: resetting stream to ${this.init.peerId}: ${(err as Error).message}`)
       this.close((err as Error).message, err as Error)
     }
@@ -118,7 +119,7 @@ export class OutboundStream {
     for (const w of ws) w()
   }
 
-  private closedError (reason: string): ChannelClosedError {
-    return new ChannelClosedError(this.init.peerId, this.init.protocol, reason)
+  private closedError (reason: string, unsent = false): ChannelClosedError {
+    return new ChannelClosedError(this.init.peerId, this.init.protocol, reason, unsent)
   }
 }
