@@ -10,7 +10,7 @@ import { Packr } from 'msgpackr'
 import { DecodeError, EncodeError } from './errors.js'
 import { formatPath, type Infer, type Schema } from './schema.js'
 import { MAX_FRAME_BYTES, MAX_ENTRY_DATA_BYTES } from './limits.js'
-import { CommandList } from './messages.js'
+import { ALL_MESSAGES, CommandList } from './messages.js'
 import type { Command } from '../sched/commands.js'
 
 export const ENVELOPE_VERSION = 1
@@ -59,10 +59,11 @@ export function encode (type: string, body: unknown, maxBytes = MAX_FRAME_BYTES)
 }
 
 /**
- * Decode and validate one message against `table` (type → body schema). Throws DecodeError.
- * `maxBytes` lets a topic use a tighter cap (bids: MAX_BID_BYTES).
+ * Decode and validate one message against `table` (type → body schema; default: every message of
+ * every protocol — pass the one protocol's table where you can). Throws DecodeError.
+ * `maxBytes` lets a topic use a tighter cap (bids: MAX_BID_BYTES) or the Raft stream a bigger one.
  */
-export function decode<T extends SchemaTable> (bytes: Uint8Array, table: T, maxBytes = MAX_FRAME_BYTES): Decoded<T> {
+export function decode<T extends SchemaTable = typeof ALL_MESSAGES> (bytes: Uint8Array, table: T = ALL_MESSAGES as unknown as T, maxBytes = MAX_FRAME_BYTES): Decoded<T> {
   const env = unpack(bytes, maxBytes)
   if (!Array.isArray(env) || env.length !== 3) throw new DecodeError('bad_envelope', 'expected [version, type, body]')
   const [v, type, body] = env

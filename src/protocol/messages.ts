@@ -278,6 +278,22 @@ export const EXEC_MESSAGES = {
   pong: obj({ nonce: count(), at: timeMs() }, { optional: ['at'] })
 }
 
+// ---- every message ----------------------------------------------------------------------------
+
+/** All tables merged: decode()'s default. Type names are unique across protocols (checked here). */
+export const ALL_MESSAGES = mergeTables(RAFT_MESSAGES, BID_MESSAGES, CLIENT_MESSAGES, EXEC_MESSAGES)
+
+function mergeTables<A extends object, B extends object, C extends object, D extends object> (a: A, b: B, c: C, d: D): A & B & C & D {
+  const out: Record<string, unknown> = {}
+  for (const t of [a, b, c, d]) {
+    for (const [k, v] of Object.entries(t)) {
+      if (k in out) throw new Error(`protocol: message type '${k}' is defined twice`) // programmer error
+      out[k] = v
+    }
+  }
+  return out as A & B & C & D
+}
+
 // ---- convenience types -----------------------------------------------------------------------
 
 export type ClientMessageType = keyof typeof CLIENT_MESSAGES

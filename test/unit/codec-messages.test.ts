@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict'
 import { decode, decodeCommands, encode, encodeCommands, ENVELOPE_VERSION, type SchemaTable } from '../../src/protocol/codec.js'
 import { DecodeError, EncodeError } from '../../src/protocol/errors.js'
-import { BID_MESSAGES, CLIENT_MESSAGES, EXEC_MESSAGES, RAFT_MESSAGES } from '../../src/protocol/messages.js'
+import { ALL_MESSAGES, BID_MESSAGES, CLIENT_MESSAGES, EXEC_MESSAGES, RAFT_MESSAGES } from '../../src/protocol/messages.js'
 import { MAX_BID_BYTES, MAX_FRAME_BYTES, MAX_RAFT_FRAME_BYTES } from '../../src/protocol/limits.js'
 import type { TaskData, DeviceBid } from '../../src/sched/types.js'
 import type { Command, TaskRecord } from '../../src/sched/commands.js'
@@ -155,6 +155,13 @@ describe('codec: wire messages', () => {
     assert.equal(new Set(raftMessages.map(m => m.type)).size, 13)
     const app = decode(encode('raft', raftMessages[0]), RAFT_MESSAGES).body
     assert.equal(Object.getPrototypeOf(app.entries![0].data), Uint8Array.prototype)
+  })
+
+  it('decodes any message with the default table (all protocols, unique type names)', () => {
+    const n = Object.keys(RAFT_MESSAGES).length + Object.keys(BID_MESSAGES).length + Object.keys(CLIENT_MESSAGES).length + Object.keys(EXEC_MESSAGES).length
+    assert.equal(Object.keys(ALL_MESSAGES).length, n)
+    for (const { type, body } of allSamples) assert.deepEqual(decode(encode(type, body)), { type, body })
+    expectDecodeError(() => decode(encode('nope', {})), 'unknown_type')
   })
 
   it('round-trips every command kind through encodeCommands/decodeCommands', () => {
