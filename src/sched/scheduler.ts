@@ -25,6 +25,8 @@ export interface PlanOptions {
   maxScan?: number
   /** stop after this many *distinct* consecutive misses (fresh evaluations). @default 256 */
   maxConsecutiveMisses?: number
+  /** task ids to pass over: assignments already proposed to Raft but not applied yet */
+  skip?: ReadonlySet<string>
   /** record the reasons on the state (non-replicated pendingReason). @default true */
   setReasons?: boolean
 }
@@ -81,6 +83,7 @@ export function planAssignments (state: ClusterState, bids: readonly DeviceBid[]
   for (const rec of state.readyIterator(now)) {
     if (assignments.length >= opts.maxAssignments || scanned >= maxScan || misses >= maxMisses) break
     scanned++
+    if (opts.skip !== undefined && opts.skip.has(rec.id)) continue
     if (devices.length === 0) { miss(rec, 'no devices in the cluster have reported yet'); continue }
     if (freeDevices === 0) break // nothing can be placed until a slot frees; reasons would be noise
     // signatures cost a JSON.stringify: only computed once some task has missed in this call

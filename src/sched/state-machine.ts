@@ -713,6 +713,11 @@ export class ClusterState {
     return set === undefined ? [] : [...set].map(id => this.tasks.get(id) as TaskRecord)
   }
 
+  /** How many tasks are queued/running on a device (no allocation). */
+  runningCount (deviceId: string): number {
+    return this.onDevice.get(deviceId)?.size ?? 0
+  }
+
   /** Number of queued/running tasks per device (the scheduler's in-flight baseline). */
   inflightByDevice (): Map<string, number> {
     const m = new Map<string, number>()

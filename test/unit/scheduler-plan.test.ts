@@ -33,6 +33,13 @@ describe('planAssignments', () => {
     assert.deepEqual(plan.assignments.map(a => a.deviceId), ['idle', 'busy'])
   })
 
+  it('passes over tasks in opts.skip (already proposed, not yet applied)', () => {
+    const st = stateWith(3)
+    const plan = planAssignments(st, [bid('A')], T0, { maxAssignments: 10, inflightByDevice: new Map(), skip: new Set(['t00000']) })
+    assert.deepEqual(plan.assignments.map(a => a.taskId), ['t00001', 't00002'])
+    assert.equal(st.runningCount('A'), 0)
+  })
+
   it('stops at maxAssignments', () => {
     const st = stateWith(50)
     const plan = planAssignments(st, [bid('A', { maxConcurrentTasks: 100 })], T0, { maxAssignments: 7, inflightByDevice: new Map() })
