@@ -4,6 +4,7 @@ import { TaskExecutor } from '../../src/node/executor/executor.js'
 import { TaskRegistry, loadHandlerModules } from '../../src/node/handlers/registry.js'
 import { HandlerLoadError } from '../../src/node/handlers/errors.js'
 import { detectSandboxSync } from '../../src/node/system/sandbox.js'
+import { initNodeCgroups } from '../../src/node/system/cgroup.js'
 import { makeTask } from '../fixtures/handlers/make-task.js'
 
 const FIX = 'test/fixtures/handlers'
@@ -82,6 +83,16 @@ describe('TaskExecutor: custom handler modules in child processes', function () 
     assert.equal(out.error?.type, 'timeout_error')
     assert.ok(Date.now() - t0 < 2500)
     assert.ok(out.resourceUsage !== undefined && out.resourceUsage.cpu > 20, `busy loop CPU sampled: ${JSON.stringify(out.resourceUsage)}`)
+  })
+
+  it('where cgroups are writable, a task\'s CPU share is capped (cfs quota)', async function () {
+    if (!initNodeCgroups(80).cpu) this.skip()
+    const samples: number[] = []
+    const out = await ex.execute(makeTask('hang', {}, { timeoutSeconds: 2, sandbox: { cpuLimitPercent: 5 } }), { onProgress: (_p, u) => { if (u !== undefined) samples.push(u.cpu) } })
+    assert.equal(out.status, 'timeout')
+    // 5 % of a 2-core device is 0.1 core = 10 % of one core; allow sampling jitter
+    const later = samples.slice(1)
+    assert.ok(later.length > 0 && later.every(c => c < 16), `cpu samples ${JSON.stringify(samples)}`)
   })
 
   it('a V8-heap hog is killed → failed / resource_exhausted', async () => {

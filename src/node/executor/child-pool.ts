@@ -16,6 +16,7 @@ import { ExecutionError, ResourceExhaustedError, TaskFailure } from '../handlers
 import type { ChildToParent, RunRequest } from './child-protocol.js'
 import type { Run } from './run.js'
 import { killTree, minimalEnv, spawnSandboxed } from './spawn.js'
+import type { TaskCgroup } from '../system/cgroup.js'
 
 const SELF_IS_TS = import.meta.url.endsWith('.ts')
 const ENTRY = fileURLToPath(new URL(SELF_IS_TS ? './child-entry.ts' : './child-entry.js', import.meta.url))
@@ -75,7 +76,7 @@ class HandlerChild {
   private stderr = ''
   private current: Current | undefined
 
-  constructor (readonly child: ChildProcess) {
+  constructor (readonly child: ChildProcess, readonly cgroup: TaskCgroup | undefined) {
     let readyResolve!: () => void
     let readyReject!: (e: unknown) => void
     this.ready = new Promise((resolve, reject) => { readyResolve = resolve; readyReject = reject })
@@ -151,6 +152,9 @@ export class ChildPool {
       clean = true
       return value
     } catch (err) {
+      if (hc.dead && hc.cgroup?.oomKilled() === true) {
+        run.kill('memory', `killed by the kernel: over its memory limit of ${Math.round(ctx.limits.memoryBytes / MB)} MB`)
+      }
       // a handler's own error leaves its process usable; a crash does not
       clean = err instanceof TaskFailure && !hc.dead
       throw err
@@ -171,15 +175,16 @@ export class ChildPool {
   }
 
   private spawn (modulePath: string, limits: EffectiveLimits): HandlerChild {
-    const child = spawnSandboxed(process.execPath, childNodeArgs(modulePath, limits.memoryBytes), {
+    const { child, cgroup } = spawnSandboxed(process.execPath, childNodeArgs(modulePath, limits.memoryBytes), {
       sandboxEnabled: this.opts.sandboxEnabled,
       allowNetwork: limits.allowNetwork,
       requireNetworkIsolation: true,
       env: minimalEnv(),
       stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
-      serialization: 'advanced'
+      serialization: 'advanced',
+      cgroup: { cpuPercent: limits.cpuPercent, memoryBytes: limits.memoryBytes }
     })
-    return new HandlerChild(child)
+    return new HandlerChild(child, cgroup)
   }
 
   private release (key: string, hc: HandlerChild, reusable: boolean): void {
@@ -217,7 +222,7 @@ export class ChildPool {
 
 /** children are shared only between tasks with the same module and the same sandbox */
 function poolKey (modulePath: string, l: EffectiveLimits): string {
-  return `${modulePath}\0${l.allowNetwork ? 'net' : 'nonet'}\0${l.memoryBytes}`
+  return `${modulePath}\0${l.allowNetwork ? 'net' : 'nonet'}\0${l.memoryBytes}\0${l.cpuPercent}`
 }
 
 function request (modulePath: string, task: TaskData, ctx: HandlerContext): RunRequest {

@@ -9,6 +9,7 @@ import { TaskRegistry, type RegisteredHandler } from '../handlers/registry.js'
 import { PermissionDeniedError, TaskFailure, UnsupportedOperationError, ResourceExhaustedError, toErrorData } from '../handlers/errors.js'
 import { registerBuiltins } from '../handlers/builtins/index.js'
 import { detectSandboxSync, type SandboxFeatures } from '../system/sandbox.js'
+import { initNodeCgroups } from '../system/cgroup.js'
 import { DEFAULT_LIMITS, DEFAULT_POLICY, effectiveLimits, type ResourceLimits } from './limits.js'
 import { KILLED, Run, type RunHooks } from './run.js'
 import { collect, minimalEnv, spawnSandboxed } from './spawn.js'
@@ -88,6 +89,7 @@ export class TaskExecutor {
     this.policy = { ...DEFAULT_POLICY, ...stripUndefined(opts.node ?? {}) }
     this.registry = opts.registry ?? new TaskRegistry()
     if (opts.builtins ?? true) registerBuiltins(this.registry)
+    if (this.sandboxEnabled) initNodeCgroups(this.limits.cpuPercent)
     this.pool = new ChildPool({ ...opts.processPool, sandboxEnabled: this.sandboxEnabled })
     this.tickMs = opts.tickMs ?? 100
     this.progressEveryTicks = opts.progressEveryTicks ?? 5
@@ -103,9 +105,10 @@ export class TaskExecutor {
   capabilities (): { taskTypes: string[], sandbox: SandboxFeatures } {
     const t = detectSandboxSync()
     const on = this.sandboxEnabled
+    const cg = on ? initNodeCgroups(this.limits.cpuPercent) : { cpu: false, memory: false }
     return {
       taskTypes: this.registry.availableTypes(this.policy),
-      sandbox: { network: on && t.network, memory: on && t.memory, cpu: on && t.cpu, filesystem: t.filesystem }
+      sandbox: { network: on && t.network, memory: on && (t.memory || cg.memory), cpu: on && (t.cpu || cg.cpu), filesystem: t.filesystem }
     }
   }
 
@@ -206,17 +209,20 @@ export class TaskExecutor {
   private async runProcess (run: Run, file: string, args: string[], opts: RunProcessOptions = {}): Promise<ProcessResult> {
     if (run.killReason !== undefined) throw new TaskFailure('cancelled', 'task was stopped before its process started')
     const limits = run.limits
-    const child = spawnSandboxed(file, args, {
+    const { child, cgroup } = spawnSandboxed(file, args, {
       sandboxEnabled: this.sandboxEnabled,
       allowNetwork: limits.allowNetwork,
       addressSpaceBytes: (opts.limitAddressSpace ?? true) ? Math.max(limits.memoryBytes, opts.minAddressSpaceBytes ?? 0) : undefined,
       requireNetworkIsolation: opts.requireNetworkIsolation ?? true,
       cwd: opts.cwd,
       env: opts.env ?? minimalEnv(),
-      stdio: ['pipe', 'pipe', 'pipe']
+      stdio: ['pipe', 'pipe', 'pipe'],
+      cgroup: { cpuPercent: limits.cpuPercent, memoryBytes: limits.memoryBytes }
     })
     run.track(child)
-    return await collect(child, opts.maxOutputBytes ?? DEFAULT_OUTPUT_CAP, opts.input)
+    const res = await collect(child, opts.maxOutputBytes ?? DEFAULT_OUTPUT_CAP, opts.input)
+    if (cgroup?.oomKilled() === true) run.kill('memory', `killed by the kernel: over its memory limit of ${Math.round(limits.memoryBytes / MB)} MB`)
+    return res
   }
 
   private log (level: string, msg: string): void {

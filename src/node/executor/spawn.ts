@@ -7,6 +7,7 @@
 import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process'
 import { setPriority } from 'node:os'
 import { detectSandboxSync } from '../system/sandbox.js'
+import { TaskCgroup } from '../system/cgroup.js'
 import { UnsupportedOperationError } from '../handlers/errors.js'
 import type { ProcessResult } from '../handlers/context.js'
 
@@ -24,7 +25,11 @@ export interface SandboxSpawnOptions {
   env?: NodeJS.ProcessEnv
   stdio: StdioOptions
   serialization?: 'json' | 'advanced'
+  /** put the process in its own cpu/memory cgroup where the node can (root Linux) */
+  cgroup?: { cpuPercent: number, memoryBytes: number }
 }
+
+export interface SandboxedChild { child: ChildProcess, cgroup: TaskCgroup | undefined }
 
 /** the argv actually executed, wrappers included */
 export function sandboxArgv (file: string, args: string[], o: SandboxSpawnOptions): string[] {
@@ -43,8 +48,10 @@ export function sandboxArgv (file: string, args: string[], o: SandboxSpawnOption
   return argv
 }
 
-export function spawnSandboxed (file: string, args: string[], o: SandboxSpawnOptions): ChildProcess {
-  const argv = sandboxArgv(file, args, o)
+export function spawnSandboxed (file: string, args: string[], o: SandboxSpawnOptions): SandboxedChild {
+  let argv = sandboxArgv(file, args, o)
+  const cgroup = o.sandboxEnabled && o.cgroup !== undefined ? TaskCgroup.create(o.cgroup) : undefined
+  if (cgroup !== undefined) argv = cgroup.joinArgv(argv)
   const child = spawn(argv[0], argv.slice(1), {
     cwd: o.cwd,
     env: o.env,
@@ -56,7 +63,8 @@ export function spawnSandboxed (file: string, args: string[], o: SandboxSpawnOpt
   if (o.sandboxEnabled && child.pid !== undefined) {
     try { setPriority(child.pid, TASK_NICE) } catch { /* process already gone, or not permitted */ }
   }
-  return child
+  if (cgroup !== undefined) child.once('exit', () => cgroup.remove())
+  return { child, cgroup }
 }
 
 /** SIGKILL the process group (and the process itself, in case it left the group) */
