@@ -5,6 +5,7 @@
 const POLL_MS = 2000
 const CHART_POINTS = 90           // 3 minutes of 2 s samples
 const SMOOTH = 10                 // rates over the last ~20 s
+const MIN_SPAN_MS = 60_000        // the chart's time axis is never narrower than this
 const PRIORITIES = ['URGENT', 'HIGH', 'NORMAL', 'LOW', 'BACKGROUND']
 const TERMINAL = new Set(['completed', 'failed', 'cancelled', 'timeout'])
 
@@ -195,7 +196,11 @@ function renderChart () {
   const box = $('chart')
   const W = Math.max(240, box.clientWidth), H = Math.max(120, box.clientHeight), L = 34, R = 40, T = 10, B = 20
   const pts = state.samples
+  const now = pts.length > 0 ? pts[pts.length - 1].t : Date.now()
+  // A time axis: at least one minute wide, growing to the whole kept history.
+  const spanMs = Math.max(MIN_SPAN_MS, pts.length > 0 ? now - pts[0].t : 0)
   const maxT = Math.max(1, ...pts.map(p => p.tput))
+  const xt = (t) => L + (W - L - R) * (1 - (now - t) / spanMs)
   const yR = (v) => T + (H - T - B) * (1 - v / 100)
   const yT = (v) => T + (H - T - B) * (1 - v / maxT)
   const ns = 'http://www.w3.org/2000/svg'
@@ -214,14 +219,19 @@ function renderChart () {
     add('text', { x: L - 6, y: yR(v) + 3, 'text-anchor': 'end' }, axis).textContent = `${v}%`
     add('text', { x: W - R + 6, y: yR(v) + 3 }, axis).textContent = fmt(maxT * v / 100, maxT < 10 ? 1 : 0)
   }
-  add('text', { x: L, y: H - 4 }, axis).textContent = `${Math.round(CHART_POINTS * POLL_MS / 60000)} min ago`
+  const mins = spanMs / 60_000
+  add('text', { x: L, y: H - 4 }, axis).textContent = mins < 1.5 ? `${Math.round(spanMs / 1000)} s ago` : `${mins.toFixed(0)} min ago`
   add('text', { x: W - R, y: H - 4, 'text-anchor': 'end' }, axis).textContent = 'now'
   if (pts.length > 1) {
-    const xi = (i) => L + (W - L - R) * (1 - (pts.length - 1 - i) / (CHART_POINTS - 1))
-    const rate = pts.map((p, i) => `${xi(i).toFixed(1)},${yR(p.rate).toFixed(1)}`)
-    add('path', { class: 'rate-fill', d: `M${xi(0)},${yR(0)} L${rate.join(' L')} L${xi(pts.length - 1)},${yR(0)} Z` })
-    add('path', { class: 'rate', d: `M${rate.join(' L')}`, 'vector-effect': 'non-scaling-stroke' })
-    add('path', { class: 'tput', d: `M${pts.map((p, i) => `${xi(i).toFixed(1)},${yT(p.tput).toFixed(1)}`).join(' L')}`, 'vector-effect': 'non-scaling-stroke' })
+    const rate = pts.map(p => `${xt(p.t).toFixed(1)},${yR(p.rate).toFixed(1)}`)
+    add('path', { class: 'rate-fill', d: `M${xt(pts[0].t).toFixed(1)},${yR(0)} L${rate.join(' L')} L${xt(now).toFixed(1)},${yR(0)} Z` })
+    add('path', { class: 'rate', d: `M${rate.join(' L')}` })
+    add('path', { class: 'tput', d: `M${pts.map(p => `${xt(p.t).toFixed(1)},${yT(p.tput).toFixed(1)}`).join(' L')}` })
+  }
+  const last = pts[pts.length - 1]
+  if (last) {
+    add('circle', { class: 'dot-rate', cx: xt(last.t), cy: yR(last.rate), r: 3 })
+    add('circle', { class: 'dot-tput', cx: xt(last.t), cy: yT(last.tput), r: 3 })
   }
   replace(box, [svg])
 }
