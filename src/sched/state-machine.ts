@@ -120,7 +120,9 @@ export class ClusterState {
   }
 
   private newQueue (): TaskQueue {
-    const q: ConstructorParameters<typeof TaskQueue>[0] = { maxSize: this.opts.maxQueueSize ?? 100_000 }
+    // the queue itself is unbounded: submit enforces maxQueueSize, and re-queueing a retried,
+    // refused or failed-over task must never fail halfway through an apply
+    const q: ConstructorParameters<typeof TaskQueue>[0] = { maxSize: Number.MAX_SAFE_INTEGER }
     if (this.opts.agingSeconds !== undefined) (q as { agingSeconds?: number }).agingSeconds = this.opts.agingSeconds
     if (this.opts.priorityWeights !== undefined) (q as { priorityWeights?: Record<number, number> }).priorityWeights = this.opts.priorityWeights
     return new TaskQueue(q)
@@ -716,6 +718,11 @@ export class ClusterState {
   /** How many tasks are queued/running on a device (no allocation). */
   runningCount (deviceId: string): number {
     return this.onDevice.get(deviceId)?.size ?? 0
+  }
+
+  /** Devices that have queued/running tasks (for down-device detection without a scan). */
+  devicesWithTasks (): string[] {
+    return [...this.onDevice.keys()]
   }
 
   /** Number of queued/running tasks per device (the scheduler's in-flight baseline). */

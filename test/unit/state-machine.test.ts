@@ -67,6 +67,16 @@ describe('ClusterState: submit', () => {
     assert.deepEqual(st.apply(cmd, 4).reply, { ok: true, taskIds: ['b'], duplicate: false })
   })
 
+  it('a full queue still takes back retried, refused and failed-over tasks (never throws mid-apply)', () => {
+    const st = new ClusterState({ maxQueueSize: 2 })
+    run(st, [submit([task('a'), task('b')]), assign('a', 1, 'd1'), submit([task('c')])])
+    assert.equal(st.readySize, 2)
+    st.apply({ type: 'deviceDown', at: T0 + 1, deviceId: 'd1' }, 9)
+    assert.equal(st.readySize, 3)
+    assert.deepEqual(st.devicesWithTasks(), [])
+    assert.equal(st.apply(submit([task('d')]), 10).reply?.ok, false)
+  })
+
   it('a batch is atomic: queue full → nothing recorded, not even the batch', () => {
     const st = new ClusterState({ maxQueueSize: 3 })
     const out = st.apply(submit([task('a'), task('b'), task('c'), task('d')], { batch: { id: 'B', name: 'b' } }), 1)
