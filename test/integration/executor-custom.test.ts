@@ -32,6 +32,16 @@ describe('TaskExecutor: custom handler modules in child processes', function () 
     assert.equal(registry.entry('inline_counter')?.isolation, 'inline')
   })
 
+  it('a node without the module neither advertises nor runs the type', async () => {
+    const other = new TaskExecutor({ logLevel: 'silent' })
+    try {
+      assert.equal(other.capabilities().taskTypes.includes('fibonacci'), false)
+      const out = await other.execute(makeTask('fibonacci', { n: 5 }))
+      assert.equal(out.error?.type, 'unsupported_operation')
+      assert.match(out.error!.message, /fibonacci/)
+    } finally { await other.close() }
+  })
+
   it('the seed Fibonacci handler runs as written, in a child process', async () => {
     const out = await ex.execute(makeTask('fibonacci', { n: 20 }))
     assert.equal(out.status, 'completed', JSON.stringify(out.error))
