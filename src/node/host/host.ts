@@ -12,7 +12,7 @@ import { preSharedKey } from '@libp2p/pnet'
 import { gossipsub, type GossipsubEvents } from '@chainsafe/libp2p-gossipsub'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
-import type { Connection, PeerDiscovery, PeerId, PubSub } from '@libp2p/interface'
+import type { PeerId, PubSub } from '@libp2p/interface'
 import { parseClusterKey } from './cluster-key.js'
 import { InvalidHostOptionError } from './errors.js'
 import { loadOrCreatePeerKey } from './peer-key.js'
@@ -42,7 +42,7 @@ export interface HostOptions {
   log: Logger
   /** bootstrap redial tuning (tests shorten it) */
   redial?: RedialInit
-  /** mDNS query interval @default 2000 */
+  /** mDNS query interval; a starting node queries at once, so this only bounds re-discovery @default 5000 */
   mdnsIntervalMs?: number
   /** gossipsub heartbeat @default 500 */
   heartbeatMs?: number
@@ -78,7 +78,7 @@ export async function createHost (opts: HostOptions): Promise<Host> {
     connectionEncrypters: [noise()],
     streamMuxers: [yamux()],
     connectionProtector: psk == null ? undefined : preSharedKey({ psk }),
-    peerDiscovery: opts.mdns ? [mdns({ serviceTag: mdnsServiceTag(opts.clusterName, psk), interval: opts.mdnsIntervalMs ?? 2000 }) as (c: any) => PeerDiscovery] : [],
+    peerDiscovery: opts.mdns ? [mdns({ serviceTag: mdnsServiceTag(opts.clusterName, psk), interval: opts.mdnsIntervalMs ?? 5000 })] : [],
     services: {
       identify: identify(),
       pubsub: gossipsub({
@@ -140,8 +140,7 @@ class Libp2pHost implements Host {
     const target: PeerId | Multiaddr = peerIdOrAddr.startsWith('/')
       ? parseAddr('peerIdOrAddr', peerIdOrAddr)
       : parsePeerId('peerIdOrAddr', peerIdOrAddr)
-    const conn: Connection = await this.libp2p.dial(target)
-    void conn
+    await this.libp2p.dial(target)
   }
 
   async stop (): Promise<void> {
