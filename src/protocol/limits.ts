@@ -50,6 +50,9 @@ export const MAX_TEXT_LENGTH = 4 * KiB
 /** Short lists on a device or task: sensors, permissions, task types, excluded devices, paths. */
 export const MAX_LIST_ITEMS = 256
 
+/** Devices a task excludes: failover adds one per failed device (matches sched's REQUIREMENT_LIMITS). */
+export const MAX_EXCLUDE_DEVICES = 1024
+
 /** A filesystem path in a sandbox config. */
 export const MAX_PATH_LENGTH = 4 * KiB
 

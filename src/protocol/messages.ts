@@ -16,6 +16,8 @@ import type { AttemptResult, Command, TaskRecord } from '../sched/commands.js'
 // ---- building blocks ------------------------------------------------------------------------
 
 const id = () => str({ max: L.MAX_ID_LENGTH, min: 1 })
+/** batch/workflow ids and idempotency keys: user-chosen keys (sched allows 256 characters) */
+const key = () => str({ max: L.MAX_NAME_LENGTH, min: 1 })
 const name = () => str({ max: L.MAX_NAME_LENGTH })
 const text = () => str({ max: L.MAX_TEXT_LENGTH })
 const count = (max = Number.MAX_SAFE_INTEGER) => num({ int: true, min: 0, max })
@@ -49,7 +51,7 @@ export const TaskRequirementsSchema = obj({
   requiresGpu: bool(),
   requiresSensors: names(),
   exclusive: bool(),
-  excludeDevices: ids()
+  excludeDevices: arr(id(), { max: L.MAX_EXCLUDE_DEVICES })
 }, { optional: ['requiredPlatform', 'requiredArch', 'requiredRole', 'maxCpuUsage', 'maxMemoryUsage'], strict: true })
 
 export const SandboxConfigSchema = obj({
@@ -69,14 +71,14 @@ export const TaskDataSchema: Schema<TaskData> = obj({
   payload: sizedAny({ maxBytes: L.MAX_TASK_PAYLOAD_BYTES }),
   priority: num({ int: true, min: 1, max: 5 }),
   requirements: TaskRequirementsSchema,
-  batchId: id(),
-  workflowId: id(),
+  batchId: key(),
+  workflowId: key(),
   sandboxConfig: SandboxConfigSchema,
   requiredPermissions: arr(PermissionSchema, { max: 8 }),
   retryCount: count(),
   createdAt: timeMs(),
   replaces: id(),
-  idempotencyKey: str({ max: L.MAX_NAME_LENGTH })
+  idempotencyKey: key()
 }, { optional: ['payload', 'batchId', 'workflowId', 'sandboxConfig', 'replaces', 'idempotencyKey'], strict: true }) as Schema<TaskData>
 
 export const TaskErrorSchema = obj({ type: TaskErrorTypeSchema, message: text(), details: sizedAny({ maxBytes: 64 * 1024 }) },
@@ -95,9 +97,9 @@ export const AttemptResultSchema: Schema<AttemptResult> = obj({
   resourceUsage: ResourceUsageSchema
 }, { optional: ['result', 'error', 'resourceUsage'], strict: true })
 
-export const BatchInfoSchema = obj({ id: id(), name: name(), description: text() }, { optional: ['description'], strict: true })
+export const BatchInfoSchema = obj({ id: key(), name: name(), description: text() }, { optional: ['description'], strict: true })
 export const WorkflowStepSchema = obj({ name: name(), task: TaskDataSchema, dependsOn: arr(name(), { max: L.MAX_WORKFLOW_STEPS }) }, { strict: true })
-export const WorkflowInfoSchema = obj({ id: id(), name: name(), steps: arr(WorkflowStepSchema, { max: L.MAX_WORKFLOW_STEPS }) }, { strict: true })
+export const WorkflowInfoSchema = obj({ id: key(), name: name(), steps: arr(WorkflowStepSchema, { max: L.MAX_WORKFLOW_STEPS }) }, { strict: true })
 
 // ---- state-machine commands (Raft entry data) -------------------------------------------------
 
@@ -219,9 +221,9 @@ export const TaskRecordSchema: Schema<TaskRecord> = obj({
 }) as Schema<TaskRecord>
 
 const QueueStatisticsSchema = obj({ size: count(), byPriority: record(count(), { maxKeys: 16 }), avgWaitTimeSeconds: num({ min: 0 }), running: count(), pending: count() })
-const BatchProgressSchema = obj({ id: id(), name: name(), total: count(), completed: count(), failed: count(), running: count(), pending: count(), cancelled: count() })
+const BatchProgressSchema = obj({ id: key(), name: name(), total: count(), completed: count(), failed: count(), running: count(), pending: count(), cancelled: count() })
 const WorkflowStatusSchema = obj({
-  id: id(),
+  id: key(),
   name: name(),
   status: oneOf('running', 'completed', 'failed', 'cancelled'),
   steps: arr(obj({ name: name(), taskId: id(), status: TaskStatusSchema, dependsOn: arr(name(), { max: L.MAX_WORKFLOW_STEPS }) }), { max: L.MAX_WORKFLOW_STEPS })
@@ -247,9 +249,9 @@ export const CLIENT_MESSAGES = {
   listTasksRes: reply<{ tasks: TaskRecord[] }>({ tasks: arr(TaskRecordSchema, { max: L.MAX_LIST_LIMIT }) }),
   queueStats: obj({ reqId: ReqId }),
   queueStatsRes: reply<{ stats: Infer<typeof QueueStatisticsSchema> }>({ stats: QueueStatisticsSchema }),
-  batchProgress: obj({ reqId: ReqId, batchId: id() }),
+  batchProgress: obj({ reqId: ReqId, batchId: key() }),
   batchProgressRes: reply<{ progress: Infer<typeof BatchProgressSchema> }>({ progress: BatchProgressSchema }),
-  workflowStatus: obj({ reqId: ReqId, id: id() }),
+  workflowStatus: obj({ reqId: ReqId, id: key() }),
   workflowStatusRes: reply<{ status: Infer<typeof WorkflowStatusSchema> }>({ status: WorkflowStatusSchema }),
   /** a learner asks the leader to add it to the configuration */
   join: obj({ reqId: ReqId, nodeId: id(), addrs: arr(str({ max: L.MAX_ADDR_LENGTH }), { max: 64 }) }),

@@ -250,8 +250,9 @@ export function or<A, B> (a: Schema<A>, b: Schema<B>): Schema<A | B> {
 
 /**
  * Any plain value (task payloads, results) with a bound on its approximate encoded size and nesting
- * depth. Walks the value once without allocating; strings count their UTF-16 length (close enough
- * for a cap; the frame cap is the exact outer bound).
+ * depth. Walks the value once without allocating. The estimate is a LOWER bound of both the msgpack
+ * and the JSON size (numbers count 1 byte, strings their UTF-16 length), so whatever src/sched
+ * accepted by JSON size is never refused here; the frame cap is the exact outer bound.
  */
 export function sizedAny (opts: { maxBytes: number, maxDepth?: number }): Schema<unknown> {
   const maxBytes = opts.maxBytes
@@ -267,15 +268,13 @@ export function sizedAny (opts: { maxBytes: number, maxDepth?: number }): Schema
   }
 }
 
-/** Approximate msgpack size; -1 if too deep. Stops early once over `budget`. */
+/** Lower-bound size estimate; -1 if too deep. Stops early once over `budget`. */
 function approxSize (v: unknown, depth: number, budget: number): number {
-  if (v === null || v === undefined || typeof v === 'boolean') return 1
-  if (typeof v === 'number') return 9
-  if (typeof v === 'string') return v.length + 5
-  if (typeof v !== 'object') return 9
+  if (typeof v === 'string') return v.length + 1
+  if (typeof v !== 'object' || v === null) return 1
   if (depth <= 0) return -1
-  if (v instanceof Uint8Array) return v.byteLength + 5
-  let total = 5
+  if (v instanceof Uint8Array) return v.byteLength + 1
+  let total = 1
   if (Array.isArray(v)) {
     for (let i = 0; i < v.length && total <= budget; i++) {
       const s = approxSize(v[i], depth - 1, budget - total)

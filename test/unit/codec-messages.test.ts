@@ -220,6 +220,15 @@ describe('codec: wire messages', () => {
     expectDecodeError(() => decode(encode('submit', many, big), CLIENT_MESSAGES, big), 'invalid_body', 'tasks')
   })
 
+  it('accepts what the sched parser accepts at its limits (JSON-sized payload, 1024 excluded devices, 256-char keys)', () => {
+    const payload = new Array(400_000).fill(1) // JSON ~800 KB, under sched's 1 MiB cap
+    assert.ok(JSON.stringify(payload).length < 1024 * 1024)
+    const t = { ...task(), payload, batchId: 'b'.repeat(256), idempotencyKey: 'k'.repeat(256),
+      requirements: { ...task().requirements, excludeDevices: Array.from({ length: 1024 }, (_, i) => `12D3KooW${i}`) } }
+    const got = decode(encode('submit', { reqId: 1, requestId: 'r', tasks: [t] }), CLIENT_MESSAGES)
+    assert.equal(got.type, 'submit')
+  })
+
   it('a snapshot bigger than the client frame cap crosses the Raft stream (its own, larger cap)', () => {
     const snap: Message = { type: 'snap', from: 'a', to: 'b', term: 4, snapshot: { meta: { index: 9, term: 4, conf: { voters: ['a'], learners: [] } }, data: new Uint8Array(6 * 1024 * 1024).fill(3) } }
     assert.throws(() => encode('raft', snap), EncodeError)
