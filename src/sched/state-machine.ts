@@ -399,6 +399,7 @@ export class ClusterState {
     this.removeFromDevice(rec)
     this.setStatus(rec, 'completed')
     rec.result = result
+    if (rec.error !== undefined) delete rec.error // an earlier attempt's error stays in attempts[]
     rec.progress = 100
     rec.finishedAt = att.finishedAt ?? at
     events.push({ kind: 'complete', taskId: rec.id, attempt: att.attempt, deviceId: att.deviceId, at, result })

@@ -191,6 +191,7 @@ describe('ClusterState: assign / started / finished', () => {
     assert.equal(st.getTask('a')!.status, 'completed')
     assert.equal(st.getTask('a')!.attempts.length, 2)
     assert.equal(st.getTask('a')!.attempts[0].error?.type, 'network_error')
+    assert.equal(st.getTask('a')!.error, undefined, 'a completed task carries no top-level error')
   })
 
   it('jittered delays are the same on every node (rng seeded by taskId:attempt)', () => {
