@@ -180,8 +180,11 @@ export const DeviceBidSchema: Schema<DeviceBid> = obj({
   activeTasks: count(),
   maxConcurrentTasks: count(),
   latencyMs: num({ min: 0 }),
-  exclusiveBusy: bool()
-}, { optional: ['battery', 'exclusiveBusy'] }) as Schema<DeviceBid>
+  exclusiveBusy: bool(),
+  cluster: obj({ member: bool(), leaderId: nullable(id()), term: count() }),
+  apiUrl: str({ max: L.MAX_ADDR_LENGTH }),
+  addrs: arr(str({ max: L.MAX_ADDR_LENGTH }), { max: 64 })
+}, { optional: ['battery', 'exclusiveBusy', 'cluster', 'apiUrl', 'addrs'] }) as Schema<DeviceBid>
 
 export const BID_MESSAGES = { bid: DeviceBidSchema }
 

@@ -47,7 +47,8 @@ const bid: DeviceBid = {
   cpuCores: 4, memoryGb: 8, storageGb: 100, gpu: false, sensors: [], battery: { percent: 80, charging: true }, internet: true,
   bandwidthMbps: 100, taskTypes: ['echo', 'sleep'], permissions: ['read_files', 'write_files'],
   sandbox: { network: true, memory: true, cpu: false, filesystem: true }, cpuUsage: 12.5, memoryUsage: 40, memoryUsedGb: 3.2,
-  activeTasks: 1, maxConcurrentTasks: 4, latencyMs: 3
+  activeTasks: 1, maxConcurrentTasks: 4, latencyMs: 3,
+  cluster: { member: true, leaderId: null, term: 2 }, apiUrl: 'http://127.0.0.1:8080', addrs: ['/ip4/127.0.0.1/tcp/4001']
 }
 
 const raftMessages: Message[] = [
@@ -199,6 +200,7 @@ describe('codec: wire messages', () => {
     expectDecodeError(() => decode(encode('submit', { reqId: 1, requestId: 'r', tasks: [extra] }), CLIENT_MESSAGES), 'invalid_body', 'tasks[0].sneaky')
     expectDecodeError(() => decode(encode('raft', { ...raftMessages[2], type: 'hup' }), RAFT_MESSAGES), 'invalid_body', 'type')
     expectDecodeError(() => decode(encode('bid', { ...bid, cpuUsage: 101 }), BID_MESSAGES), 'invalid_body', 'cpuUsage')
+    expectDecodeError(() => decode(encode('bid', { ...bid, cluster: { member: true, leaderId: 5, term: 1 } }), BID_MESSAGES), 'invalid_body', 'cluster.leaderId')
     expectDecodeError(() => decode(encode('submitRes', { reqId: 1, ok: false, error: { message: 'x' } }), CLIENT_MESSAGES), 'invalid_body', 'error.type')
     expectDecodeError(() => decodeCommands(encodeCommands([{ ...commands[2], assignments: [{ taskId: 't', attempt: 1.5, deviceId: 'd' }] } as Command])), 'invalid_body', '[0].assignments[0].attempt')
     expectDecodeError(() => decodeCommands(encodeCommands([{ type: 'explode', at: 1 } as unknown as Command])), 'invalid_body', '[0].type')
