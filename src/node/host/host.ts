@@ -78,6 +78,9 @@ export async function createHost (opts: HostOptions): Promise<Host> {
     connectionEncrypters: [noise()],
     streamMuxers: [yamux()],
     connectionProtector: psk == null ? undefined : preSharedKey({ psk }),
+    // The monitor pings each connection every 10 s and aborts it (and every stream on it) when a ping
+    // times out. An old phone under load can stall for seconds; give it 10 s before we call it dead.
+    connectionMonitor: { pingTimeout: { minTimeout: 10_000 } },
     peerDiscovery: opts.mdns ? [mdns({ serviceTag: mdnsServiceTag(opts.clusterName, psk), interval: opts.mdnsIntervalMs ?? 5000 })] : [],
     services: {
       identify: identify(),
