@@ -35,7 +35,7 @@ describe('system sampling', () => {
     const s = new ProcSampler(process.pid)
     assert.equal(s.sample(Date.now())!.cpu, 0)
     const t0 = Date.now()
-    while (Date.now() - t0 < 50) { /* burn some CPU */ }
+    while (Date.now() - t0 < 500) { /* burn some CPU: one full sampling window */ }
     assert.ok(s.sample(Date.now())!.cpu > 0)
     assert.equal(new ProcSampler(2 ** 22 + 1).sample(Date.now()), undefined)
   })

@@ -5,7 +5,7 @@
 // The process joins its cgroup itself before exec (see `joinArgv`), so nothing runs outside it.
 // Every failure here is non-fatal: the executor falls back to nice + rlimit + RSS watchdog.
 
-import { mkdirSync, readFileSync, rmdirSync, writeFileSync, existsSync } from 'node:fs'
+import { mkdirSync, readFileSync, readdirSync, rmdirSync, writeFileSync, existsSync } from 'node:fs'
 import { availableParallelism } from 'node:os'
 
 const V1_ROOT = '/sys/fs/cgroup'
@@ -27,10 +27,34 @@ function ownPath (controller: string): string | undefined {
   return undefined
 }
 
+/** cgroups of task processes still to remove (at exit, if not before) */
+const live = new Set<string>()
+
+function alive (pid: number): boolean {
+  try { process.kill(pid, 0); return true } catch (e) { return (e as NodeJS.ErrnoException).code === 'EPERM' }
+}
+
+/** empty task cgroups (and the node cgroup) left by nodes that died: the kernel keeps them forever */
+function sweepStale (parent: string): void {
+  let names: string[]
+  try { names = readdirSync(parent) } catch { return }
+  for (const name of names) {
+    const m = /^retire-cluster-(\d+)$/.exec(name)
+    if (m === null || Number(m[1]) === process.pid || alive(Number(m[1]))) continue
+    const dir = `${parent}/${name}`
+    try {
+      for (const t of readdirSync(dir)) if (/^t\d+$/.test(t)) try { rmdirSync(`${dir}/${t}`) } catch {}
+      rmdirSync(dir)
+    } catch {}
+  }
+}
+
 function tryMakeNodeGroup (controller: 'cpu' | 'memory', cpuPercent: number): string | undefined {
   const own = ownPath(controller)
   if (own === undefined || !existsSync(`${V1_ROOT}/${controller}/cgroup.procs`)) return undefined
-  const dir = `${V1_ROOT}/${controller}${own === '/' ? '' : own}/retire-cluster-${process.pid}`
+  const parent = `${V1_ROOT}/${controller}${own === '/' ? '' : own}`
+  sweepStale(parent)
+  const dir = `${parent}/retire-cluster-${process.pid}`
   try {
     mkdirSync(dir, { recursive: true })
     if (controller === 'cpu') writeCpuQuota(dir, cpuPercent)
@@ -87,6 +111,7 @@ export class TaskCgroup {
       new TaskCgroup(dirs, memDir).remove()
       return undefined
     }
+    for (const d of dirs) live.add(d)
     return dirs.length > 0 ? new TaskCgroup(dirs, memDir) : undefined
   }
 
@@ -112,7 +137,11 @@ export class TaskCgroup {
   /** remove the (now empty) cgroups; retried briefly, since the kernel frees them just after exit */
   remove (attempt = 0): void {
     if (attempt === 0) this.oomSeen = this.oomKilled()
-    const left = this.dirs.filter(d => { try { rmdirSync(d); return false } catch (e) { return (e as NodeJS.ErrnoException).code !== 'ENOENT' } })
+    const left = this.dirs.filter(d => {
+      try { rmdirSync(d) } catch (e) { if ((e as NodeJS.ErrnoException).code !== 'ENOENT') return true }
+      live.delete(d)
+      return false
+    })
     if (left.length > 0 && attempt < 5) setTimeout(() => new TaskCgroup(left, undefined).remove(attempt + 1), 200).unref()
   }
 }
@@ -120,6 +149,7 @@ export class TaskCgroup {
 /** remove the node's own cgroups at exit (best effort: a leftover task cgroup keeps it) */
 function removeNodeCgroups (): void {
   if (nodeGroups === undefined) return
+  for (const d of live) try { rmdirSync(d) } catch {}
   for (const d of [nodeGroups.cpu, nodeGroups.memory]) {
     if (d !== undefined) try { rmdirSync(d) } catch {}
   }

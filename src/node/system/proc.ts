@@ -29,21 +29,30 @@ export function procRssBytes (pid: number): number | undefined {
   return Number.isFinite(kb) ? kb * 1024 : undefined
 }
 
-/** Tracks one process's CPU % between successive samples. */
+/**
+ * CPU time is counted in 10 ms ticks, so a CPU % over a short window is mostly noise: the figure
+ * is refreshed only once this much time has passed (RSS is fresh on every sample).
+ */
+const MIN_CPU_WINDOW_MS = 450
+
+/** Tracks one process's CPU % between samples at least MIN_CPU_WINDOW_MS apart. */
 export class ProcSampler {
   private lastCpuMs: number | undefined
   private lastAt = 0
+  private cpu = 0
   constructor (readonly pid: number) {}
 
-  /** cpu percent of one core since the previous call (0 on the first), rss in bytes */
+  /** cpu percent of one core over the last window (0 until the first window ends), rss in bytes */
   sample (now: number): { cpu: number, rssBytes: number } | undefined {
-    const cpuMs = procCpuMs(this.pid)
     const rss = procRssBytes(this.pid)
-    if (cpuMs === undefined || rss === undefined) return undefined
-    let cpu = 0
-    if (this.lastCpuMs !== undefined && now > this.lastAt) cpu = (cpuMs - this.lastCpuMs) * 100 / (now - this.lastAt)
-    this.lastCpuMs = cpuMs
-    this.lastAt = now
-    return { cpu: Math.max(0, cpu), rssBytes: rss }
+    if (rss === undefined) return undefined
+    if (this.lastCpuMs === undefined || now - this.lastAt >= MIN_CPU_WINDOW_MS) {
+      const cpuMs = procCpuMs(this.pid)
+      if (cpuMs === undefined) return undefined
+      if (this.lastCpuMs !== undefined) this.cpu = Math.max(0, (cpuMs - this.lastCpuMs) * 100 / (now - this.lastAt))
+      this.lastCpuMs = cpuMs
+      this.lastAt = now
+    }
+    return { cpu: this.cpu, rssBytes: rss }
   }
 }
