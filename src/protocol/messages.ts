@@ -260,7 +260,9 @@ export const CLIENT_MESSAGES = {
   join: obj({ reqId: ReqId, nodeId: id(), addrs: arr(str({ max: L.MAX_ADDR_LENGTH }), { max: 64 }) }),
   joinRes: reply<{ conf?: ConfState }>({ conf: ConfStateSchema }, ['conf']),
   setRole: obj({ reqId: ReqId, principal: name(), role: nullable(PrincipalRoleSchema), by: name() }, { optional: ['by'] }),
-  setRoleRes: reply<{}>({})
+  setRoleRes: reply<{}>({}),
+  /** a request that could not be decoded at all (so no '<name>Res' type and maybe no reqId) */
+  error: obj({ ok: oneOf(false), error: ErrorBodySchema, reqId: ReqId }, { optional: ['reqId'] })
 }
 
 // ---- exec protocol (leader ↔ worker) -----------------------------------------------------------

@@ -105,7 +105,8 @@ const clientSamples: Record<keyof typeof CLIENT_MESSAGES, unknown[]> = {
   join: [{ reqId: 9, nodeId: '12D3KooWx', addrs: ['/ip4/127.0.0.1/tcp/4001'] }],
   joinRes: [{ reqId: 9, ok: true }, { reqId: 9, ok: true, conf: { voters: ['a'], learners: ['x'] } }],
   setRole: [{ reqId: 10, principal: 'bob', role: 'viewer' }, { reqId: 10, principal: 'bob', role: null, by: 'admin' }],
-  setRoleRes: [{ reqId: 10, ok: true }]
+  setRoleRes: [{ reqId: 10, ok: true }],
+  error: [{ ok: false, error: { type: 'invalid_payload', message: "decode failed (invalid_body): 'submit' tasks[0].priority: ..." } }, { ok: false, error: err, reqId: 4 }]
 }
 
 const execSamples: Record<keyof typeof EXEC_MESSAGES, unknown[]> = {
