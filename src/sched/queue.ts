@@ -45,7 +45,7 @@ export interface QueueEntry<T> {
   readonly task: T
   /** base priority used for ordering (the enqueue override, else task.priority) */
   readonly priority: TaskPriority
-  /** ms since epoch */
+  /** ms since epoch; max(now at enqueue, previous enqueuedAt) so it never decreases along the queue */
   readonly enqueuedAt: number
   /** global enqueue order, breaks ties */
   readonly seq: number
@@ -67,6 +67,8 @@ class Bucket<T> {
   items: Array<QueueEntry<T> | undefined> = []
   head = 0
   live = 0
+  /** bumped whenever `items` is rebuilt, which invalidates positions held by ordered() */
+  epoch = 0
 
   push (e: QueueEntry<T>): void { this.items.push(e); this.live++ }
 
@@ -96,6 +98,7 @@ class Bucket<T> {
   private reset (): void {
     this.items.length = 0
     this.head = 0
+    this.epoch++
   }
 
   /** Keep the array O(live): drop the consumed prefix and dead entries once they dominate. */
@@ -105,9 +108,11 @@ class Bucket<T> {
     if (this.head > 1024 && this.head * 2 > this.items.length) {
       this.items = this.items.slice(this.head)
       this.head = 0
+      this.epoch++
     } else if (span > 64 && this.live * 2 < span) {
       this.items = this.items.slice(this.head).filter(e => e !== undefined && !e.dead)
       this.head = 0
+      this.epoch++
     }
   }
 }
@@ -120,6 +125,8 @@ export class TaskQueue<T extends { id: string, priority: number } = TaskData> {
   private readonly buckets: Array<Bucket<T>> = PRIORITIES.map(() => new Bucket<T>())
   private readonly byId = new Map<string, QueueEntry<T>>()
   private nextSeq = 0
+  /** enqueue times are clamped to be non-decreasing (see enqueue) */
+  private lastEnqueuedAt = -Infinity
   /** sum of (enqueuedAt - timeBase) of live entries: avg wait in O(1). Offset from timeBase so the
    *  sum of 10^4 epoch-ms values stays far below 2^53 and exact. */
   private enqueuedAtSum = 0
@@ -149,7 +156,8 @@ export class TaskQueue<T extends { id: string, priority: number } = TaskData> {
   get (id: string): T | undefined { return this.byId.get(id)?.task }
 
   /**
-   * Adds a task. `now` is ms since epoch; `priority` overrides task.priority for ordering.
+   * Adds a task. `now` is ms since epoch (clamped up to the previous enqueue time if the clock
+   * stepped back); `priority` overrides task.priority for ordering.
    * Throws QueueFullError at maxSize and DuplicateTaskError for an id already queued; either way
    * the queue is unchanged.
    */
@@ -157,13 +165,18 @@ export class TaskQueue<T extends { id: string, priority: number } = TaskData> {
     if (!Number.isInteger(priority) || priority < 1 || priority > 5) {
       throw new InvalidTaskSpecError('priority', `must be an integer 1..5, got ${priority}`)
     }
+    if (!Number.isFinite(now)) throw new InvalidOptionError('now', `must be a finite time in ms, got ${now}`)
     if (this.byId.has(task.id)) throw new DuplicateTaskError(task.id)
     if (this.byId.size >= this.maxSize) throw new QueueFullError(this.maxSize)
-    const e: QueueEntry<T> = { task, priority, enqueuedAt: now, seq: this.nextSeq++, dead: false }
-    if (this.byId.size === 0) { this.timeBase = now; this.enqueuedAtSum = 0 }
+    // enqueue times never go backwards (a new leader's clock may be behind the old one's): keeps
+    // "older in a bucket = never worse", which the five-heads trick relies on
+    const at = Math.max(now, this.lastEnqueuedAt)
+    this.lastEnqueuedAt = at
+    const e: QueueEntry<T> = { task, priority, enqueuedAt: at, seq: this.nextSeq++, dead: false }
+    if (this.byId.size === 0) { this.timeBase = at; this.enqueuedAtSum = 0 }
     this.byId.set(task.id, e)
     this.buckets[priority - 1].push(e)
-    this.enqueuedAtSum += now - this.timeBase
+    this.enqueuedAtSum += at - this.timeBase
   }
 
   /** Removes and returns the best task at time `now`, or undefined when empty. */
@@ -202,25 +215,46 @@ export class TaskQueue<T extends { id: string, priority: number } = TaskData> {
     return Math.ceil((priority - 1) * this.agingSeconds / this.weights[priority])
   }
 
-  /** Tasks in dequeue order at `now`, without removing them. */
+  /**
+   * Tasks in dequeue order at `now`, without removing them: a 5-way merge of the buckets, O(1) per
+   * task. If the queue changes while a caller iterates, the walk resumes after the last task it
+   * yielded (by effective priority and sequence): no task is yielded twice, removed tasks are not
+   * yielded, and tasks enqueued meanwhile appear only if they sort after that point.
+   */
   * ordered (now: number): Generator<T> {
     const cursors = this.buckets.map(b => b.head)
+    const epochs = this.buckets.map(b => b.epoch)
+    let lastEff = 0
+    let lastSeq = -1
     for (;;) {
       let best: QueueEntry<T> | undefined
       let bestBucket = -1
       let bestEff = 0
       for (let i = 0; i < 5; i++) {
-        const items = this.buckets[i].items
-        while (cursors[i] < items.length && (items[cursors[i]] === undefined || items[cursors[i]]!.dead)) cursors[i]++
-        const e = items[cursors[i]]
-        if (e === undefined) continue
-        const eff = this.effectivePriority(e, now)
-        if (best === undefined || eff < bestEff || (eff === bestEff && e.seq < best.seq)) {
+        const b = this.buckets[i]
+        if (b.epoch !== epochs[i]) { // the caller changed the queue and this bucket was rebuilt
+          epochs[i] = b.epoch
+          cursors[i] = b.head
+        }
+        const items = b.items
+        let e: QueueEntry<T> | undefined
+        let eff = 0
+        // within a bucket keys increase, so what was already yielded is a prefix to skip
+        for (; cursors[i] < items.length; cursors[i]++) {
+          e = items[cursors[i]]
+          if (e === undefined || e.dead) continue
+          eff = this.effectivePriority(e, now)
+          if (eff > lastEff || (eff === lastEff && e.seq > lastSeq)) break
+        }
+        if (cursors[i] >= items.length) continue
+        if (best === undefined || eff < bestEff || (eff === bestEff && e!.seq < best.seq)) {
           best = e; bestBucket = i; bestEff = eff
         }
       }
       if (best === undefined) return
       cursors[bestBucket]++
+      lastEff = bestEff
+      lastSeq = best.seq
       yield best.task
     }
   }

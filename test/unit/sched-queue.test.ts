@@ -272,6 +272,60 @@ function randomOps (rng: Rng, ops: number, maxSize: number): void {
   assert.deepEqual([...out].sort(), [...seen].sort())
 }
 
+describe('sched TaskQueue edge cases', () => {
+  it('a clock stepping back does not break order: enqueue times are clamped to be non-decreasing', () => {
+    const q = new TaskQueue<T>({ agingSeconds: 60 })
+    q.enqueue(task('a', 3), 1000 * S)
+    q.enqueue(task('b', 3), 10 * S) // new leader with a clock far behind
+    assert.deepEqual(q.entries().map(e => e.enqueuedAt), [1000 * S, 1000 * S])
+    assert.deepEqual(q.toArray(1000 * S).map(t => t.id), ['a', 'b'])
+    assert.equal(q.getStatistics(1010 * S).avgWaitTimeSeconds, 10)
+    assert.throws(() => q.enqueue(task('c', 3), Number.NaN), InvalidOptionError)
+    assert.equal(q.size, 2)
+  })
+
+  it('ordered() survives the caller mutating the queue mid-walk: no repeats, no removed tasks', () => {
+    const rng = mulberry32(4)
+    for (let round = 0; round < 20; round++) {
+      const q = new TaskQueue<T>({ agingSeconds: 5 })
+      let n = 0
+      // big buckets and many removals, so buckets compact (and arrays move) during the walk
+      for (let i = 0; i < 1500; i++) q.enqueue(task(`t${n++}`, 1 + Math.floor(rng() * 2)), i * 20)
+      const now = 40 * S
+      const before = q.toArray(now).map(t => t.id)
+      const yielded: string[] = []
+      const removed = new Set<string>()
+      for (const t of q.ordered(now)) {
+        yielded.push(t.id)
+        const r = rng()
+        if (r < 0.03) {
+          const x = q.dequeue(now)
+          if (x !== undefined) removed.add(x.id)
+        } else if (r < 0.9) {
+          for (let k = 0; k < 3; k++) {
+            const id = `t${Math.floor(rng() * n)}`
+            if (q.remove(id)) removed.add(id)
+          }
+        } else {
+          q.enqueue(task(`t${n++}`, 1 + Math.floor(rng() * 2)), now)
+        }
+        if (yielded.length > 5000) assert.fail('runaway iteration')
+      }
+      const yieldedSet = new Set(yielded)
+      const beforeSet = new Set(before)
+      assert.equal(yieldedSet.size, yielded.length, 'no task yielded twice')
+      // the original tasks that were yielded keep their relative order
+      const orig = yielded.filter(id => beforeSet.has(id))
+      const origSet = new Set(orig)
+      assert.deepEqual(orig, before.filter(id => origSet.has(id)))
+      // every original task is either yielded or was removed before the walk reached it
+      for (const id of before) assert.ok(yieldedSet.has(id) || removed.has(id), id)
+      // and any original task still queued at the end was yielded (skipping one would hide it)
+      for (const t of q.listTasks()) if (beforeSet.has(t.id)) assert.ok(yieldedSet.has(t.id), `round ${round}: ${t.id} skipped`)
+    }
+  })
+})
+
 describe('sched TaskQueue properties (seeded)', () => {
   it('matches a brute-force model over thousands of random ops: never loses or duplicates a task', () => {
     for (let seed = 1; seed <= 12; seed++) randomOps(mulberry32(seed), 3000, 1 + seed * 20)
