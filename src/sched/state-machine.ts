@@ -78,6 +78,7 @@ interface Snapshot {
   appliedIndex: number
   tasks: TaskRecord[]
   queue: Array<[string, number]>          // ready-queue entries in enqueue order, with enqueue time
+  lastEnqueueAt: number
   blocked: string[]
   requests: Array<[string, Reply]>
   idempotency: Array<[string, string]>
@@ -98,6 +99,7 @@ export class ClusterState {
   private queue: TaskQueue
   private readonly enqueuedAt = new Map<string, number>()
   private readonly blocked = new Set<string>()
+  private lastEnqueueAt = 0
   private readonly requests = new Map<string, Reply>()
   private readonly idempotency = new Map<string, string>()
   private readonly roles = new Map<string, Role>()
@@ -625,9 +627,13 @@ export class ClusterState {
   }
 
   private enqueue (rec: TaskRecord, at: number): void {
-    this.queue.enqueue(rec.task, at)
+    // enqueue times never decrease (leaders' clocks differ): a restored queue, re-filled in this
+    // order with these times, then ages and orders exactly like the original
+    const t = at > this.lastEnqueueAt ? at : this.lastEnqueueAt
+    this.lastEnqueueAt = t
+    this.queue.enqueue(rec.task, t)
     this.enqueuedAt.delete(rec.id)
-    this.enqueuedAt.set(rec.id, at)
+    this.enqueuedAt.set(rec.id, t)
   }
 
   private dequeue (id: string): void {
@@ -791,6 +797,7 @@ export class ClusterState {
       appliedIndex: this.appliedIndex,
       tasks: [...this.tasks.values()],
       queue: [...this.enqueuedAt],
+      lastEnqueueAt: this.lastEnqueueAt,
       blocked: [...this.blocked],
       requests: [...this.requests],
       idempotency: [...this.idempotency],
@@ -812,6 +819,7 @@ export class ClusterState {
       if ((rec.status === 'queued' || rec.status === 'running') && rec.deviceId !== undefined) st.addToDevice(rec.deviceId, rec.id)
     }
     for (const [id, at] of s.queue) st.enqueue(st.tasks.get(id) as TaskRecord, at)
+    st.lastEnqueueAt = s.lastEnqueueAt
     for (const id of s.blocked) st.blocked.add(id)
     for (const [k, v] of s.requests) st.requests.set(k, v)
     for (const [k, v] of s.idempotency) st.idempotency.set(k, v)

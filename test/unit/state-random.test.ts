@@ -87,6 +87,8 @@ describe('ClusterState: random command streams', () => {
         checkInvariants(b, at)
       }
       assert.equal(JSON.stringify(a.snapshot()), JSON.stringify(b.snapshot()))
+      // a restored replica's ready queue orders (and ages) like the original
+      for (const t of [at, at + 600_000]) assert.deepEqual(a.pendingInOrder(t).map(r => r.id), b.pendingInOrder(t).map(r => r.id))
       assert.ok(b.counts.completed > 0, 'the stream completes some tasks')
     })
   }
