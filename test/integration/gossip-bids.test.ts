@@ -82,6 +82,7 @@ describe('BidGossip (real gossipsub on loopback)', function () {
       ['garbage', new Uint8Array([0xc1, 0xff, 0x00])],
       ['wrong shape', encode('bid', { nodeId: b.peerId, hello: 1 })],
       ['out of range', encode('bid', { ...fields({ cpuUsage: 900 }), nodeId: b.peerId, incarnation: 1, seq: 1 })],
+      ['bad optional field', encode('bid', { ...fields(), cluster: { member: 'yes', leaderId: null, term: 1 }, nodeId: b.peerId, incarnation: 1, seq: 1 })],
       ['spoofed nodeId', encode('bid', { ...fields({ name: 'spoof' }), nodeId: c.peerId, incarnation: 1, seq: 1 })],
       ['oversized', encode('bid', { ...fields({ name: 'big', sensors: Array.from({ length: 200 }, (_, i) => 'x'.repeat(200) + i) }), nodeId: b.peerId, incarnation: 1, seq: 1 }, 1 << 20)]
     ]

@@ -16,6 +16,7 @@ export function isSignificantChange (prev: BidFields, next: BidFields): boolean 
   const pc = prev.cluster
   const nc = next.cluster
   if (pc?.member !== nc?.member || pc?.leaderId !== nc?.leaderId || pc?.term !== nc?.term) return true
+  if (!sameList(prev.addrs ?? [], next.addrs ?? [])) return true
   return prev.apiUrl !== next.apiUrl
 }
 
