@@ -146,6 +146,15 @@ describe('TaskExecutor: custom handler modules in child processes', function () 
     assert.throws(() => process.kill(b, 0), /ESRCH/, 'close() stops idle processes')
   })
 
+  it('a fresh process\'s start-up does not count against the task\'s time limit', async () => {
+    const fresh = new TaskExecutor({ registry, logLevel: 'silent', processPool: { reuse: false } })
+    try {
+      // Node + the tsx loader take longer than 0.8 s to start on a busy machine; the 0.3 s of work fits
+      const out = await fresh.execute(makeTask('chatty', { steps: 3 }, { timeoutSeconds: 0.8 }))
+      assert.equal(out.status, 'completed', JSON.stringify(out.error))
+    } finally { await fresh.close() }
+  })
+
   it('with reuse off every task gets a fresh process', async () => {
     const fresh = new TaskExecutor({ registry, logLevel: 'silent', processPool: { reuse: false } })
     try {

@@ -147,7 +147,11 @@ export class ChildPool {
     run.track(hc.child)
     let clean = false
     try {
-      await hc.ready
+      if (hc.tasksRun === 0) {
+        // a fresh process: its start-up does not count against the task's time limit
+        run.holdDeadline(Date.now())
+        try { await hc.ready } finally { run.releaseDeadline(Date.now()) }
+      }
       const value = await hc.run(request(modulePath, task, ctx), ctx)
       clean = true
       return value

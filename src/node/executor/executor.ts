@@ -61,6 +61,8 @@ const LEVELS: Record<string, number> = { debug: 10, info: 20, warn: 30, error: 4
 /** output kept from a task's process when the handler asks for no cap */
 const DEFAULT_OUTPUT_CAP = 1024 * 1024
 const MB = 1024 * 1024
+/** a handler process that has not said 'ready' by then is taken for hung */
+const MAX_PROCESS_START_MS = 60_000
 
 export class TaskExecutor {
   readonly registry: TaskRegistry
@@ -248,7 +250,9 @@ export class TaskExecutor {
     let inline: { cpu: number, memoryMb: number } | undefined
     for (const run of this.running.values()) {
       if (run.killReason !== undefined) continue
-      if (now >= run.deadline) {
+      if (run.holdSince !== undefined) {
+        if (now - run.holdSince > MAX_PROCESS_START_MS) run.kill('timeout', `its handler process did not start within ${MAX_PROCESS_START_MS / 1000} s`)
+      } else if (now >= run.deadline) {
         run.kill('timeout', `exceeded its time limit of ${run.limits.timeoutMs / 1000} s`)
         continue
       }

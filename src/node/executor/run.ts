@@ -24,7 +24,10 @@ const MB = 1024 * 1024
 
 export class Run {
   readonly controller = new AbortController()
-  readonly deadline: number
+  /** ms since epoch; moved later by the time spent starting a handler process */
+  deadline: number
+  /** set while a handler process starts: Node's start-up is not the task's execution time */
+  holdSince: number | undefined
   killReason: KillReason | undefined
   killDetail = ''
   progressPct = 0
@@ -40,6 +43,14 @@ export class Run {
   }
 
   get hasProcesses (): boolean { return this.tracked.length > 0 }
+
+  holdDeadline (now: number): void { this.holdSince = now }
+
+  releaseDeadline (now: number): void {
+    if (this.holdSince === undefined) return
+    this.deadline += now - this.holdSince
+    this.holdSince = undefined
+  }
 
   track (child: ChildProcess): void {
     const t: Tracked = {
