@@ -99,4 +99,7 @@ export interface ApplyOutcome {
   events: ClusterEvent[]
   /** for 'submit': the answer to the submitter (ids, or an error), also on a duplicate requestId */
   reply?: { ok: true, taskIds: string[], duplicate: boolean } | { ok: false, error: { type: string, message: string, field?: string } }
+  /** for 'assign': assignments that were not applied (task no longer pending, wrong attempt, ...),
+   *  so the leader can release the in-flight slot it reserved for them */
+  rejected?: Array<{ taskId: string, attempt: number, deviceId: string, reason: string }>
 }

@@ -138,7 +138,10 @@ export class ClusterState {
     if (cmd === null || typeof cmd !== 'object') return { events, reply: errorReply('invalid_payload', 'command must be an object') }
     switch (cmd.type) {
       case 'submit': return { events, reply: this.applySubmit(cmd, events) }
-      case 'assign': this.applyAssign(cmd, events); return { events }
+      case 'assign': {
+        const rejected = this.applyAssign(cmd, events)
+        return rejected === undefined ? { events } : { events, rejected }
+      }
       case 'started': this.applyStarted(cmd, events); return { events }
       case 'finished':
         if (!Array.isArray(cmd.results)) return { events, reply: errorReply('invalid_payload', 'finished.results must be an array', 'results') }
@@ -311,14 +314,17 @@ export class ClusterState {
 
   // ───────────────────────────── assign / started / refused ─────────────────────────────
 
-  private applyAssign (cmd: Extract<Command, { type: 'assign' }>, events: ClusterEvent[]): void {
-    if (!Array.isArray(cmd.assignments)) return
+  private applyAssign (cmd: Extract<Command, { type: 'assign' }>, events: ClusterEvent[]): ApplyOutcome['rejected'] {
+    if (!Array.isArray(cmd.assignments)) return undefined
+    let rejected: ApplyOutcome['rejected']
     for (const a of cmd.assignments) {
-      const rec = a == null ? undefined : this.tasks.get(a.taskId)
-      if (rec === undefined || rec.status !== 'pending' || !this.enqueuedAt.has(rec.id)) continue
-      if (rec.notBefore !== undefined && rec.notBefore > cmd.at) continue
-      if (a.attempt !== rec.attempts.length + 1 || typeof a.deviceId !== 'string' || a.deviceId === '') continue
-      if (rec.task.requirements.excludeDevices.includes(a.deviceId)) continue // a failover clone never goes back
+      if (a == null || typeof a !== 'object') continue
+      const why = this.assignProblem(a, cmd.at)
+      if (why !== undefined) {
+        (rejected ??= []).push({ taskId: String(a.taskId), attempt: a.attempt, deviceId: String(a.deviceId), reason: why })
+        continue
+      }
+      const rec = this.tasks.get(a.taskId) as TaskRecord
       this.dequeue(rec.id)
       this.setStatus(rec, 'queued')
       rec.deviceId = a.deviceId
@@ -328,6 +334,20 @@ export class ClusterState {
       if (rec.pendingReason !== undefined) delete rec.pendingReason
       events.push({ kind: 'schedule', taskId: rec.id, attempt: a.attempt, deviceId: a.deviceId, at: cmd.at })
     }
+    return rejected
+  }
+
+  /** Why an assignment cannot be applied, or undefined when it can. */
+  private assignProblem (a: { taskId: string, attempt: number, deviceId: string }, at: number): string | undefined {
+    const rec = this.tasks.get(a.taskId)
+    if (rec === undefined) return 'unknown task'
+    if (rec.status !== 'pending') return `task is ${rec.status}`
+    if (!this.enqueuedAt.has(rec.id)) return 'task is waiting for its workflow dependencies'
+    if (rec.notBefore !== undefined && rec.notBefore > at) return 'retry backoff has not passed'
+    if (a.attempt !== rec.attempts.length + 1) return `attempt ${a.attempt} is not the next one (${rec.attempts.length + 1})`
+    if (typeof a.deviceId !== 'string' || a.deviceId === '') return 'no device id'
+    if (rec.task.requirements.excludeDevices.includes(a.deviceId)) return 'device is excluded' // a failover clone never goes back
+    return undefined
   }
 
   /** The current attempt of a task in flight, if (taskId, attempt, deviceId) names it. */
