@@ -1,6 +1,7 @@
 // Micro-benchmarks of the scheduling core: `npx tsx scripts/bench-sched.ts`. Prints JSON.
 //  - queueOpsPerSec: 1e6 enqueues then 1e6 dequeues (random priorities, aging on), total ops / s;
-//    also a steady-state run (queue held at ~10k, one enqueue + one dequeue per step).
+//    also a steady-state run (queue held at ~10k, one enqueue + one dequeue per step), and a bare
+//    Map set+delete of 1e6 ids as a yardstick for how loaded the machine is.
 //  - rank1000DevicesMicros: median µs for rankDevices over 1,000 random devices (match + score + sort).
 
 import { performance } from 'node:perf_hooks'
@@ -24,6 +25,16 @@ function benchQueueBulk (n: number): number {
   const ms = performance.now() - t0
   if (got !== n) throw new Error(`lost tasks: ${got}/${n}`)
   return (2 * n) / (ms / 1000)
+}
+
+/** The same ids through a bare Map (set + delete): the floor any id-indexed queue pays; shows machine load. */
+function benchMapBaseline (n: number): number {
+  const ids = Array.from({ length: n }, (_, i) => `m${i}`)
+  const m = new Map<string, number>()
+  const t0 = performance.now()
+  for (let i = 0; i < n; i++) m.set(ids[i], i)
+  for (let i = 0; i < n; i++) m.delete(ids[i])
+  return (2 * n) / ((performance.now() - t0) / 1000)
 }
 
 function benchQueueSteady (n: number, depth: number): number {
@@ -74,10 +85,12 @@ function benchRank (runs: number): { medianMicros: number, eligible: number } {
 benchQueueBulk(100_000) // warm up
 const queueOpsPerSec = benchQueueBulk(1_000_000)
 const queueSteadyOpsPerSec = benchQueueSteady(1_000_000, 10_000)
+const mapBaselineOpsPerSec = benchMapBaseline(1_000_000)
 const rank = benchRank(500)
 console.log(JSON.stringify({
   queueOpsPerSec: Math.round(queueOpsPerSec),
   queueSteadyOpsPerSec: Math.round(queueSteadyOpsPerSec),
+  mapBaselineOpsPerSec: Math.round(mapBaselineOpsPerSec),
   rank1000DevicesMicros: Math.round(rank.medianMicros),
   rankEligibleDevices: rank.eligible,
   node: process.version

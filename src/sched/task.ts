@@ -146,7 +146,7 @@ function readSpec (input: unknown, maxPayloadBytes: number, payloadSize: (p: unk
 export function parseTaskSpec (input: unknown, ctx: ParseTaskContext): TaskData {
   const s = readSpec(input, ctx.maxPayloadBytes ?? TASK_LIMITS.maxPayloadBytes, ctx.payloadSize ?? jsonSize)
   const id = s.id ?? newTaskId(ctx.now, ctx.rng)
-  return { ...s, id, createdAt: s.createdAt ?? Math.floor(ctx.now) }
+  return { id, ...s, createdAt: s.createdAt ?? Math.floor(ctx.now) }
 }
 
 /** A deep-enough copy of TaskData (payload is shared: it is treated as immutable). */
