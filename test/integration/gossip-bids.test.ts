@@ -113,4 +113,20 @@ describe('BidGossip (real gossipsub on loopback)', function () {
     assert.equal(ga.get(b.peerId), undefined)
     assert.ok(ga.get(a.peerId) != null, 'own bid never expires')
   })
+
+  it('a throwing or invalid bid source is logged, never thrown from the timer', async () => {
+    const a = await pool.host()
+    let mode: 'throw' | 'invalid' | 'ok' = 'throw'
+    const g = await gossip(a, () => {
+      if (mode === 'throw') throw new Error('sensor read failed')
+      return mode === 'invalid' ? fields({ cpuUsage: -5 }) : fields({ name: 'fine' })
+    }, { intervalMs: 50 })
+    await new Promise(resolve => setTimeout(resolve, 200))
+    assert.equal(g.stats.published, 0)
+    mode = 'invalid'
+    await new Promise(resolve => setTimeout(resolve, 200))
+    assert.equal(g.stats.published, 0)
+    mode = 'ok'
+    await eventually(() => g.get(a.peerId)?.name === 'fine')
+  })
 })

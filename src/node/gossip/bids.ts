@@ -141,7 +141,13 @@ export class BidGossip {
   /** The source changed: publish now if the change is significant (at most once per minGapMs). */
   poke (): void {
     if (!this.running || this.pokeTimer != null) return
-    const next = this.init.source()
+    let next: BidFields
+    try {
+      next = this.init.source()
+    } catch (err) {
+      this.init.log.error(`bid gossip: bid source failed: ${(err as Error).message}`)
+      return
+    }
     if (this.lastPublished != null && !isSignificantChange(this.lastPublished, next)) return
     this.publishSoon(next)
   }
@@ -168,7 +174,14 @@ export class BidGossip {
     this.publishNow()
   }
 
-  private publishNow (fields: BidFields = this.init.source()): void {
+  private publishNow (given?: BidFields): void {
+    let fields: BidFields
+    try {
+      fields = given ?? this.init.source()
+    } catch (err) {
+      this.init.log.error(`bid gossip: bid source failed: ${(err as Error).message}`)
+      return
+    }
     const bid: DeviceBid = { ...fields, nodeId: this.nodeId, incarnation: this.incarnation, seq: this.seq + 1 }
     const problem = bidProblem(bid)
     let data: Uint8Array

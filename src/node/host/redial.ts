@@ -33,14 +33,15 @@ export class BootstrapRedialer {
   private readonly abort = new AbortController()
   private running = false
 
-  constructor (private readonly libp2p: Pick<Libp2p, 'dial' | 'getConnections'>, addrs: Multiaddr[], private readonly log: Logger, init: RedialInit = {}) {
+  constructor (private readonly libp2p: Pick<Libp2p, 'dial' | 'getConnections' | 'peerId'>, addrs: Multiaddr[], private readonly log: Logger, init: RedialInit = {}) {
     this.minDelayMs = init.minDelayMs ?? 500
     this.maxDelayMs = init.maxDelayMs ?? 10_000
     this.dialTimeoutMs = init.dialTimeoutMs ?? 5_000
     this.targets = addrs.map(addr => {
       const id = addr.getPeerId()
       return { addr, peer: id == null ? undefined : peerIdFromString(id), delayMs: this.minDelayMs, nextAt: 0 }
-    })
+    // every node may share one bootstrap list that names itself too: never dial ourselves
+    }).filter(t => t.peer == null || !t.peer.equals(libp2p.peerId))
   }
 
   start (): void {
