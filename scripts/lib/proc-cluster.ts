@@ -50,7 +50,9 @@ export class NodeProc {
     for (const b of o.bootstrap ?? []) args.push('--bootstrap', b)
     if (o.role !== undefined) args.push('--role', o.role)
     args.push(...(o.extraArgs ?? []))
-    const child = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ...o.env } })
+    // RC_NODE_ARGS: extra node flags for the node processes (e.g. --cpu-prof for profiling)
+    const nodeArgs = (process.env.RC_NODE_ARGS ?? '').split(' ').filter(a => a !== '')
+    const child = spawn(process.execPath, [...nodeArgs, ...args], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ...o.env } })
     this.proc = child
     this.exited = new Promise(res => child.once('exit', code => { res(code) }))
     child.stderr!.setEncoding('utf8')

@@ -139,7 +139,7 @@ class RetireNode implements ClusterNode {
       deviceTimeoutMs: o.deviceTimeoutMs,
       log: this.log.child('leader')
     })
-    this.worker = new Worker(this.executor, {
+    this.worker = new Worker(this.id, this.executor, {
       sendResults: results => this.sendResults(results),
       sendStarted: (taskId, attempt, at) => { this.toLeader('started', { taskId, attempt, startedAt: at }) },
       sendProgress: (taskId, attempt, progress, usage) => {
@@ -544,7 +544,7 @@ class RetireNode implements ClusterNode {
   }
 
   private writeNodeJson (): void {
-    const info = { peerId: this.id, name: this.name, apiUrl: this.api?.url ?? null, multiaddrs: this.multiaddrs().map(a => `${a}/p2p/${this.id}`), pid: process.pid }
+    const info = { peerId: this.id, name: this.name, apiUrl: this.api?.url ?? null, multiaddrs: this.multiaddrs().map(a => a.includes('/p2p/') ? a : `${a}/p2p/${this.id}`), pid: process.pid }
     writeAtomic(join(this.dataDir, 'node.json'), JSON.stringify(info, null, 2) + '\n', 0o644)
   }
 

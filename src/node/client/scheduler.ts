@@ -37,9 +37,11 @@ const RETRY_DELAYS_MS = [50, 100, 200, 400, 800]
 export class NodeScheduler implements ClusterScheduler {
   private reqCounter = 0
   private readonly reqPrefix: string
+  private readonly waiters = new Map<string, Array<() => void>>()
 
   constructor (private readonly d: SchedulerDeps) {
     this.reqPrefix = `${d.nodeId.slice(-12)}:${d.now().toString(36)}:`
+    d.core.onEvent(e => { this.wake(e) })
   }
 
   // ---- writes ---------------------------------------------------------------------------------
@@ -98,17 +100,6 @@ export class NodeScheduler implements ClusterScheduler {
     return ids
   }
 
-  /** wait (bounded) until this node has applied the task, so reads right after a write see it */
-  private async appliedLocally (taskId: string, timeoutMs: number): Promise<boolean> {
-    if (this.d.core.state.getTask(taskId) !== undefined) return true
-    return await new Promise<boolean>(resolve => {
-      const timer = setTimeout(() => { off(); resolve(false) }, timeoutMs)
-      const off = this.d.core.onEvent(() => {
-        if (this.d.core.state.getTask(taskId) !== undefined) { clearTimeout(timer); off(); resolve(true) }
-      })
-    })
-  }
-
   /**
    * Run a write on the leader: locally if we lead, else forwarded. Retries on "no leader" and
    * transport errors until the deadline; a definite answer (ok or a typed error) ends it.
@@ -156,27 +147,50 @@ export class NodeScheduler implements ClusterScheduler {
 
   async waitForResult (taskId: string, opts: { timeoutMs?: number } = {}): Promise<TaskRecord> {
     const timeoutMs = opts.timeoutMs ?? 300_000
-    let id = taskId
-    const settled = (): TaskRecord | undefined => {
-      // follow failover clones to the final outcome
-      for (let hops = 0; hops < 100; hops++) {
-        const rec = this.d.core.state.getTask(id)
-        if (rec === undefined) return undefined
-        if (rec.replacedBy !== undefined) { id = rec.replacedBy; continue }
-        return TERMINAL_STATUSES.has(rec.status) ? rec : undefined
-      }
-      return undefined
-    }
+    const deadline = this.d.now() + timeoutMs
     if (!await this.appliedLocally(taskId, Math.min(timeoutMs, 5000))) throw new NotFoundError(`task ${taskId}`)
-    const now = settled()
-    if (now !== undefined) return now
-    return await new Promise<TaskRecord>((resolve, reject) => {
-      const timer = setTimeout(() => { off(); reject(new WaitTimeoutError(`task ${taskId} did not finish within ${timeoutMs} ms`)) }, timeoutMs)
-      const off = this.d.core.onEvent(() => {
-        const rec = settled()
-        if (rec !== undefined) { clearTimeout(timer); off(); resolve(rec) }
-      })
+    let id = taskId
+    // follow failover clones to the final outcome
+    for (let hops = 0; hops < 1000; hops++) {
+      const rec = this.d.core.state.getTask(id)
+      if (rec === undefined) throw new NotFoundError(`task ${id}`)
+      if (rec.replacedBy !== undefined) { id = rec.replacedBy; continue }
+      if (TERMINAL_STATUSES.has(rec.status) && rec.replacedBy === undefined) return rec
+      const left = deadline - this.d.now()
+      if (left <= 0 || !await this.taskChanged(id, left)) throw new WaitTimeoutError(`task ${taskId} did not finish within ${timeoutMs} ms`)
+    }
+    throw new WaitTimeoutError(`task ${taskId}: too many failovers`)
+  }
+
+  /** resolves true at the next applied event of this task, false on timeout */
+  private taskChanged (taskId: string, timeoutMs: number): Promise<boolean> {
+    return new Promise<boolean>(resolve => {
+      let list = this.waiters.get(taskId)
+      if (list === undefined) { list = []; this.waiters.set(taskId, list) }
+      const timer = setTimeout(() => {
+        const l = this.waiters.get(taskId)
+        if (l !== undefined) { const i = l.indexOf(done); if (i >= 0) l.splice(i, 1); if (l.length === 0) this.waiters.delete(taskId) }
+        resolve(false)
+      }, timeoutMs)
+      const done = (): void => { clearTimeout(timer); resolve(true) }
+      list.push(done)
     })
+  }
+
+  /** one listener for all waiters: wake those of the event's task (and a failover clone's original) */
+  private wake (e: ClusterEvent): void {
+    if (this.waiters.size === 0) return
+    const list = this.waiters.get(e.taskId)
+    if (list === undefined) return
+    this.waiters.delete(e.taskId)
+    for (const fn of list) fn()
+  }
+
+  /** wait (bounded) until this node has applied the task, so reads right after a write see it */
+  private async appliedLocally (taskId: string, timeoutMs: number): Promise<boolean> {
+    if (this.d.core.state.getTask(taskId) !== undefined) return true
+    const ok = await this.taskChanged(taskId, timeoutMs)
+    return ok && this.d.core.state.getTask(taskId) !== undefined
   }
 
   async listTasks (filter: { status?: TaskStatus, deviceId?: string, limit?: number } = {}): Promise<TaskRecord[]> {

@@ -123,6 +123,8 @@ export function waitKey (cmd: Command): string {
     case 'submit': return `submit:${cmd.requestId}`
     case 'cancel': return `cancel:${cmd.taskId}`
     case 'setRole': return `role:${cmd.principal}`
+    // the leader never has the same (task, attempt) in flight twice (LeaderLoop.resultsInflight)
+    case 'finished': return cmd.results.length === 0 ? 'finished:-' : `finished:${cmd.results[0]!.taskId}:${cmd.results[0]!.attempt}`
     default: return `${cmd.type}:-`
   }
 }

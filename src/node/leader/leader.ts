@@ -8,6 +8,7 @@ import type { AttemptResult, ClusterEvent, TaskRecord } from '../../sched/comman
 import type { DeviceBid, ResourceUsage } from '../../sched/types.js'
 import type { ClusterCore } from '../cluster/core.js'
 import type { Assignment, AssignReply } from '../worker/worker.js'
+import { PrefetchDepth } from './prefetch.js'
 import type { Logger } from '../log.js'
 
 export interface LeaderDeps {
@@ -52,6 +53,7 @@ export class LeaderLoop {
   /** live progress and resource usage reported by workers (not replicated) */
   readonly live = new Map<string, { progress: number, resourceUsage?: ResourceUsage }>()
   private readonly unsub: () => void
+  private readonly prefetch = new PrefetchDepth()
 
   constructor (private readonly d: LeaderDeps) {
     this.unsub = d.core.onEvent(e => { this.onApplied(e) })
@@ -108,21 +110,29 @@ export class LeaderLoop {
     })
     for (const [id, reason] of pendingReasons) state.setPendingReason(id, reason)
     if (assignments.length === 0) return
+    this.d.core.propose({ type: 'assign', at: now, assignments })
+    // Dispatch at once, while the assignment commits: this takes a whole consensus round off every
+    // task's latency. Safe because results are keyed by (task, attempt, device) and applied after the
+    // assign in log order; if this leader is deposed before the assign commits, the result reaches the
+    // next leader as stale and the task runs again (execution is at-least-once, the outcome once).
     for (const a of assignments) {
       this.proposed.set(a.deviceId, (this.proposed.get(a.deviceId) ?? 0) + 1)
       this.proposedKeys.add(a.taskId)
+      const rec = state.getTask(a.taskId)
+      if (rec !== undefined) this.queueDispatch(a.deviceId, { taskId: a.taskId, attempt: a.attempt, task: rec.task })
     }
-    this.d.core.propose({ type: 'assign', at: now, assignments })
   }
 
-  /** bids whose activeTasks counts what the log already placed there */
+  /**
+   * Bids as the scheduler should see them: activeTasks is what the log placed there (the bid lags),
+   * and capacity includes the worker's prefetch queue.
+   */
   private effectiveBids (): DeviceBid[] {
     const state = this.d.core.state
     const out: DeviceBid[] = []
     for (const b of this.d.bids()) {
       if (b.cluster?.member !== true && b.nodeId !== this.d.selfId) continue
-      const assigned = state.runningOn(b.nodeId).length
-      out.push(assigned > b.activeTasks ? { ...b, activeTasks: assigned } : b)
+      out.push({ ...b, activeTasks: state.runningOn(b.nodeId).length, maxConcurrentTasks: b.maxConcurrentTasks * this.prefetch.multiplier })
     }
     return out
   }
@@ -132,9 +142,6 @@ export class LeaderLoop {
       const n = this.proposed.get(e.deviceId)
       if (n !== undefined) { if (n <= 1) this.proposed.delete(e.deviceId); else this.proposed.set(e.deviceId, n - 1) }
       this.proposedKeys.delete(e.taskId)
-      if (!this.active) return
-      const rec = this.d.core.state.getTask(e.taskId)
-      if (rec !== undefined) this.queueDispatch(e.deviceId, { taskId: e.taskId, attempt: e.attempt, task: rec.task })
       return
     }
     if (e.kind === 'complete' || e.kind === 'error' || e.kind === 'submit' || e.kind === 'retry' || e.kind === 'failover') {
@@ -188,6 +195,7 @@ export class LeaderLoop {
       const inflight = this.resultsInflight.get(k)
       if (inflight !== undefined) { waits.push(inflight); continue }
       r.deviceId = deviceId // the sender is authoritative, not what it wrote
+      this.prefetch.observe(r.finishedAt - r.startedAt)
       const p = this.enqueueResult(r)
       this.resultsInflight.set(k, p)
       void p.finally(() => { this.resultsInflight.delete(k) })

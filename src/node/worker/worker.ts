@@ -24,10 +24,19 @@ const PROGRESS_INTERVAL_MS = 250
 const RESULT_BATCH = 1000
 const RESEND_DELAY_MS = 300
 
+/**
+ * A worker accepts up to this many times its slots: the extra wait in a local FIFO and start the
+ * moment a slot frees, so a slot never idles for a leader round-trip (Celery's prefetch). How deep
+ * the leader actually fills it depends on how long tasks run (see leader/prefetch.ts).
+ */
+export const MAX_PREFETCH_MULTIPLIER = 32
+
 const key = (taskId: string, attempt: number): string => `${taskId}:${attempt}`
 
 export class Worker {
   private readonly running = new Map<string, { startedReported: boolean, lastProgressAt: number }>()
+  /** accepted, waiting for a slot (prefetched) */
+  private readonly waiting = new Map<string, Assignment>()
   private readonly unacked = new Map<string, AttemptResult>()
   private readonly inflight = new Set<string>()
   /** recently acknowledged keys: a duplicate assignment of a finished attempt is accepted, not rerun */
@@ -37,38 +46,55 @@ export class Worker {
   private stopped = false
 
   constructor (
+    private readonly selfId: string,
     private readonly executor: TaskExecutor,
     private readonly link: WorkerLink,
     private readonly log: Logger,
     private readonly now: () => number = Date.now
   ) {}
 
-  get activeCount (): number { return this.running.size }
+  get activeCount (): number { return this.running.size + this.waiting.size }
+  get capacity (): number { return this.executor.maxConcurrentTasks * MAX_PREFETCH_MULTIPLIER }
   get unackedCount (): number { return this.unacked.size }
-  runningKeys (): string[] { return [...this.running.keys()] }
+  runningKeys (): string[] { return [...this.running.keys(), ...this.waiting.keys()] }
 
   assign (items: Assignment[]): AssignReply[] {
     const replies: AssignReply[] = []
-    let free = this.executor.freeSlots
     for (const it of items) {
       const k = key(it.taskId, it.attempt)
-      if (this.running.has(k) || this.unacked.has(k) || this.done.has(k)) {
+      if (this.running.has(k) || this.waiting.has(k) || this.unacked.has(k) || this.done.has(k)) {
         replies.push({ taskId: it.taskId, attempt: it.attempt, accepted: true })
         if (this.unacked.has(k)) this.scheduleFlush(0)
         continue
       }
-      if (this.stopped || free <= 0) {
+      if (this.stopped || this.activeCount >= this.capacity) {
         replies.push({ taskId: it.taskId, attempt: it.attempt, accepted: false, reason: this.stopped ? 'node stopping' : 'no free slot' })
         continue
       }
-      free--
       replies.push({ taskId: it.taskId, attempt: it.attempt, accepted: true })
-      this.run(it)
+      this.waiting.set(k, it)
     }
+    this.startWaiting()
     return replies
   }
 
+  private startWaiting (): void {
+    for (const [k, it] of this.waiting) {
+      if (this.executor.freeSlots <= 0) return
+      this.waiting.delete(k)
+      this.run(it)
+    }
+  }
+
   cancel (taskId: string): boolean {
+    for (const [k, it] of this.waiting) {
+      if (it.taskId !== taskId) continue
+      this.waiting.delete(k)
+      const t = this.now()
+      this.unacked.set(k, { taskId, attempt: it.attempt, deviceId: this.selfId, status: 'cancelled', error: { type: 'cancelled', message: 'cancelled before it started' }, startedAt: t, finishedAt: t })
+      this.scheduleFlush(0)
+      return true
+    }
     return this.executor.cancel(taskId)
   }
 
@@ -95,7 +121,7 @@ export class Worker {
       const r: AttemptResult = {
         taskId: it.taskId,
         attempt: it.attempt,
-        deviceId: '',
+        deviceId: this.selfId,
         status: out.status,
         startedAt: out.startedAt,
         finishedAt: out.finishedAt
@@ -105,13 +131,15 @@ export class Worker {
       if (out.resourceUsage !== undefined) r.resourceUsage = out.resourceUsage
       this.unacked.set(k, r)
       this.scheduleFlush(0)
+      this.startWaiting()
     }, err => {
       // execute() never rejects by contract; if it does, report it as a failed attempt
       clearTimeout(startTimer)
       this.running.delete(k)
       const t = this.now()
-      this.unacked.set(k, { taskId: it.taskId, attempt: it.attempt, deviceId: '', status: 'failed', error: { type: 'execution_error', message: String((err as Error)?.message ?? err) }, startedAt: t, finishedAt: t })
+      this.unacked.set(k, { taskId: it.taskId, attempt: it.attempt, deviceId: this.selfId, status: 'failed', error: { type: 'execution_error', message: String((err as Error)?.message ?? err) }, startedAt: t, finishedAt: t })
       this.scheduleFlush(0)
+      this.startWaiting()
     })
   }
 

@@ -103,7 +103,10 @@ async function writeFileCapped (p: string, op: 'write' | 'append', data: Buffer,
 }
 
 async function list (p: string): Promise<unknown> {
-  const entries = await readdir(p, { withFileTypes: true }).catch(err => { throw fsError(err, p) })
+  const entries = await readdir(p, { withFileTypes: true }).catch(err => {
+    if ((err as NodeJS.ErrnoException).code === 'ENOTDIR') throw new InvalidPayloadError('path', `${p} is not a directory`)
+    throw fsError(err, p)
+  })
   const out = entries.slice(0, MAX_LIST).map(e => ({
     name: e.name,
     type: e.isDirectory() ? 'directory' : e.isFile() ? 'file' : e.isSymbolicLink() ? 'symlink' : 'other'

@@ -36,6 +36,7 @@ ALLOWED = (
     ast.Eq, ast.NotEq, ast.Lt, ast.LtE, ast.Gt, ast.GtE, ast.Is, ast.IsNot, ast.In, ast.NotIn,
 )
 MAX_NODES = 10000
+MAX_RESULT = 4000000  # bytes of JSON; the node reads no more than this back
 
 class Refused(Exception):
     pass
@@ -83,13 +84,15 @@ def check(tree):
 def to_json(v):
     try:
         if isinstance(v, int) and not isinstance(v, bool) and abs(v) > 2 ** 53:
-            return {'value': str(v), 'repr': str(v), 'bigint': True}
+            return {'value': str(v)}
         if isinstance(v, (range, map, filter, zip, reversed, enumerate, set, frozenset)) or type(v).__name__ == 'generator':
             v = list(v) if not isinstance(v, (set, frozenset)) else sorted(v, key=repr)
         s = json.dumps(v, allow_nan=False)
-        return {'value': json.loads(s), 'repr': repr(v)[:10000]}
+        if len(s) > MAX_RESULT:
+            raise Refused('result is %d bytes of JSON, over the limit of %d' % (len(s), MAX_RESULT))
+        return {'value': v}
     except (TypeError, ValueError, OverflowError):
-        return {'value': repr(v)[:100000], 'repr': repr(v)[:10000]}
+        return {'value': repr(v)[:100000]}
 
 def answer(obj):
     sys.stdout.write(json.dumps(obj))
@@ -113,6 +116,8 @@ def main():
         env.update(SAFE_CONSTS)
         value = eval(code, env)
         out = to_json(value)
+    except Refused as e:
+        return answer({'ok': False, 'type': 'execution_error', 'message': 'python_eval: %s' % e})
     except MemoryError:
         return answer({'ok': False, 'type': 'resource_exhausted', 'message': 'python_eval ran out of its memory limit'})
     except RecursionError as e:
