@@ -50,8 +50,9 @@ export function parseByteSize (v: unknown, path: string): number {
   return Math.floor(bytes)
 }
 
-// Several spellings map to one field: the seed's (max_file_size), ours with units in the name, and
-// the camelCase of both. readFields takes one alias per field, so the unit-less forms are folded in first.
+// Each field has two spellings (camelCase, snake_case); four also have the seed's unit-less name
+// (max_file_size, max_execution_time, memory_limit, cpu_limit), listed as fields of their own and
+// folded into the canonical one by CANONICAL.
 const ALIASES: FieldAliases = {
   allowNetwork: 'allow_network',
   allowFilesystem: 'allow_filesystem',
@@ -59,22 +60,26 @@ const ALIASES: FieldAliases = {
   maxFileSizeBytes: 'max_file_size_bytes',
   maxExecutionTimeSeconds: 'max_execution_time_seconds',
   memoryLimitBytes: 'memory_limit_bytes',
-  cpuLimitPercent: 'cpu_limit_percent'
+  cpuLimitPercent: 'cpu_limit_percent',
+  maxFileSize: 'max_file_size',
+  maxExecutionTime: 'max_execution_time',
+  memoryLimit: 'memory_limit',
+  cpuLimit: 'cpu_limit'
 }
-const SEED_NAMES: Record<string, string> = {
-  maxFileSize: 'maxFileSizeBytes', max_file_size: 'maxFileSizeBytes',
-  maxExecutionTime: 'maxExecutionTimeSeconds', max_execution_time: 'maxExecutionTimeSeconds',
-  memoryLimit: 'memoryLimitBytes', memory_limit: 'memoryLimitBytes',
-  cpuLimit: 'cpuLimitPercent', cpu_limit: 'cpuLimitPercent'
+const CANONICAL: Record<string, keyof SandboxConfigData> = {
+  maxFileSize: 'maxFileSizeBytes', maxExecutionTime: 'maxExecutionTimeSeconds', memoryLimit: 'memoryLimitBytes', cpuLimit: 'cpuLimitPercent'
 }
 
 /** Validates a sandbox config; missing fields take defaultSandboxConfig(). Errors name the field. */
 export function parseSandboxConfig (input: unknown, fieldPrefix = 'sandbox_config'): SandboxConfigData {
-  const fields = readFields(input, fieldPrefix, { ...ALIASES, ...seedAliasesAsCamel() })
-  checkDuplicates(fields)
+  const fields = readFields(input, fieldPrefix, ALIASES)
   const out = defaultSandboxConfig()
   for (const [name, [v, path]] of fields) {
-    switch (SEED_NAMES[name] ?? name) {
+    const canonical = CANONICAL[name]
+    if (canonical !== undefined && fields.has(canonical)) { // memory_limit and memory_limit_bytes: ambiguous
+      throw new InvalidTaskSpecError(path, `given twice (also as ${fields.get(canonical)![1]})`)
+    }
+    switch (canonical ?? name) {
       case 'allowNetwork': out.allowNetwork = readBoolean(v, path); break
       case 'allowFilesystem': out.allowFilesystem = readBoolean(v, path); break
       case 'allowedPaths': out.allowedPaths = readStringList(v, path, 64, (s, p) => readString(s, p, 4096)); break
@@ -85,21 +90,6 @@ export function parseSandboxConfig (input: unknown, fieldPrefix = 'sandbox_confi
     }
   }
   return out
-}
-
-/** The seed's names as extra "camel" fields (maxFileSize → max_file_size) so readFields accepts them. */
-function seedAliasesAsCamel (): FieldAliases {
-  return { maxFileSize: 'max_file_size', maxExecutionTime: 'max_execution_time', memoryLimit: 'memory_limit', cpuLimit: 'cpu_limit' }
-}
-
-/** `memory_limit` and `memory_limit_bytes` together are ambiguous: reject. */
-function checkDuplicates (fields: Map<string, [unknown, string]>): void {
-  for (const name of fields.keys()) {
-    const canonical = SEED_NAMES[name]
-    if (canonical !== undefined && fields.has(canonical)) {
-      throw new InvalidTaskSpecError(fields.get(name)![1], `given twice (also as ${fields.get(canonical)![1]})`)
-    }
-  }
 }
 
 export function copySandboxConfig (s: SandboxConfigData): SandboxConfigData {
