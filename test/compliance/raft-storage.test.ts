@@ -334,3 +334,66 @@ describe('RaftStorage differential: SqliteStorage vs MemoryStorage (seeded rando
     })
   }
 })
+
+// ---- SqliteStorage specifics (not part of the RaftStorage interface) -----------------------------
+
+describe('SqliteStorage specifics', () => {
+  let dir: string
+  before(() => { dir = mkdtempSync(join(tmpdir(), 'rc-sqlite-specific-')) })
+  after(() => rmSync(dir, { recursive: true, force: true }))
+
+  it('runs in WAL mode with synchronous=FULL by default', () => {
+    const s = new SqliteStorage(join(dir, 'pragmas.db'))
+    try {
+      const db = (s as unknown as { db: { pragma: (p: string, o: { simple: boolean }) => unknown } }).db
+      assert.equal(db.pragma('journal_mode', { simple: true }), 'wal')
+      assert.equal(db.pragma('synchronous', { simple: true }), 2) // 2 = FULL
+    } finally { s.close() }
+  })
+
+  it('getMeta/setMeta are durable, and undefined deletes', () => {
+    const path = join(dir, 'meta.db')
+    const s = new SqliteStorage(path)
+    assert.equal(s.getMeta('incarnation'), undefined)
+    s.setMeta('incarnation', '1')
+    s.setMeta('incarnation', '2')
+    s.setMeta('other', 'x')
+    s.close()
+    const r = new SqliteStorage(path)
+    assert.equal(r.getMeta('incarnation'), '2')
+    r.setMeta('other', undefined)
+    assert.equal(r.getMeta('other'), undefined)
+    r.close()
+  })
+
+  it('a save that fails half-way changes nothing, in memory or on disk', () => {
+    const path = join(dir, 'atomic.db')
+    const s = new SqliteStorage(path, { conf: { voters: ['a'], learners: [] } })
+    s.save({ entries: [ent(2, 1), ent(3, 1)], hardState: { term: 1, vote: 'a', commit: 3 } })
+    const before = observe(s)
+    // entry 4 is fine, entry 5 has data sqlite cannot bind: the whole save must roll back
+    const bad = [ent(3, 2), ent(4, 2), { ...ent(5, 2), data: { not: 'bytes' } as unknown as Uint8Array }]
+    assert.throws(() => s.save({ entries: bad, hardState: { term: 2, vote: 'b', commit: 4 } }))
+    assert.deepEqual(observe(s), before)
+    s.close()
+    const r = new SqliteStorage(path)
+    assert.deepEqual(observe(r), before)
+    r.close()
+  })
+
+  it('a closed storage refuses writes with a typed error', () => {
+    const s = new SqliteStorage(join(dir, 'closed.db'))
+    s.close()
+    s.close() // idempotent
+    assert.throws(() => s.save({ entries: [ent(1, 1)] }), RaftInputError)
+    assert.throws(() => s.setMeta('k', 'v'), RaftInputError)
+  })
+
+  it('refuses non-contiguous entries in one save (programmer error), changing nothing', () => {
+    const s = new SqliteStorage(join(dir, 'contig.db'))
+    s.save({ entries: [ent(1, 1)] })
+    assert.throws(() => s.save({ entries: [ent(2, 1), ent(4, 1)] }), RaftInputError)
+    assert.equal(s.lastIndex(), 1)
+    s.close()
+  })
+})
