@@ -13,7 +13,7 @@
 
 import type { ClusterState } from './state-machine.js'
 import type { DeviceBid, TaskData } from './types.js'
-import { matchRequirements } from './device.js'
+import { matchRequirements, meetsRequirements } from './device.js'
 import { scoreDevice } from './score.js'
 
 export interface PlanOptions {
@@ -117,8 +117,12 @@ function bestDevice (devices: readonly DeviceBid[], inflight: readonly number[],
   for (let i = 0; i < devices.length; i++) {
     const d = devices[i]
     if (exclusiveTaken[i]) { (failures ??= []).push({ id: d.nodeId, unmet: ['exclusive: device was just given an exclusive task'] }); continue }
-    const m = matchRequirements(d, task, { inflight: inflight[i] })
-    if (!m.ok) { (failures ??= []).push({ id: d.nodeId, unmet: m.unmet }); continue }
+    if (!meetsRequirements(d, task, inflight[i])) {
+      // the reasons are only worked out on a miss: the common case allocates nothing
+      const m = matchRequirements(d, task, { inflight: inflight[i] })
+      ;(failures ??= []).push({ id: d.nodeId, unmet: m.ok ? [] : m.unmet })
+      continue
+    }
     const score = scoreDevice(d, task.requirements, inflight[i])
     if (score > bestScore) { best = i; bestScore = score }
   }
