@@ -139,4 +139,23 @@ describe('FramedChannel (real libp2p on loopback)', function () {
     await b.libp2p.hangUp(a.libp2p.peerId)
     assert.equal(dec.decode(await cb.request(a.peerId, enc.encode('two'), { timeoutMs: 5000 })), 'two')
   })
+
+  it('bounds concurrent async handlers per stream and still answers everything', async () => {
+    let running = 0
+    let maxRunning = 0
+    await channel(a, {
+      maxInboundPending: 8,
+      onMessage: async (_p, bytes) => {
+        running++
+        maxRunning = Math.max(maxRunning, running)
+        await new Promise(resolve => setImmediate(resolve))
+        running--
+        return bytes
+      }
+    })
+    const cb = await channel(b, { onMessage: () => undefined, maxInFlight: 64 })
+    const res = await Promise.all(Array.from({ length: 2000 }, async (_, i) => dec.decode(await cb.request(a.peerId, enc.encode(String(i)), { timeoutMs: 20_000 }))))
+    assert.deepEqual(res, Array.from({ length: 2000 }, (_, i) => String(i)))
+    assert.ok(maxRunning <= 8, `at most 8 handlers at once, saw ${maxRunning}`)
+  })
 })
