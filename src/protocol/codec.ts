@@ -67,7 +67,7 @@ export function decode<T extends SchemaTable = typeof ALL_MESSAGES> (bytes: Uint
   const env = unpack(bytes, maxBytes)
   if (!Array.isArray(env) || env.length !== 3) throw new DecodeError('bad_envelope', 'expected [version, type, body]')
   const [v, type, body] = env
-  if (v !== ENVELOPE_VERSION) throw new DecodeError('bad_version', `envelope version ${JSON.stringify(v) ?? typeof v}, this node speaks ${ENVELOPE_VERSION}`)
+  if (v !== ENVELOPE_VERSION) throw new DecodeError('bad_version', `envelope version ${typeof v === 'number' ? v : typeof v}, this node speaks ${ENVELOPE_VERSION}`)
   if (typeof type !== 'string') throw new DecodeError('bad_envelope', 'message type is not a string')
   const schema = Object.prototype.hasOwnProperty.call(table, type) ? table[type] : undefined
   if (schema === undefined) throw new DecodeError('unknown_type', `unexpected message type '${type.slice(0, 64)}'`)

@@ -41,6 +41,13 @@ function describe (v: unknown): string {
   return typeof v
 }
 
+/** A short, bounded rendering of an untrusted value for error messages. */
+function show (v: unknown): string {
+  if (typeof v === 'string') return JSON.stringify(v.length > 64 ? `${v.slice(0, 64)}…` : v)
+  if (typeof v === 'number' || typeof v === 'boolean') return String(v)
+  return describe(v)
+}
+
 /** Throws SchemaError (with `.path`) unless `v` matches; returns `v` typed. */
 export function validate<T> (schema: Schema<T>, v: unknown, what = 'value'): T {
   const i = schema.check(v)
@@ -106,7 +113,7 @@ export function any (): Schema<unknown> { return { kind: 'any', check: () => und
 export function oneOf<const L extends ReadonlyArray<string | number | boolean>> (...literals: L): Schema<L[number]> {
   const set = new Set<unknown>(literals)
   const shown = literals.map(l => JSON.stringify(l)).join(', ')
-  return { kind: 'oneOf', check: v => set.has(v) ? undefined : issue(`expected one of ${shown}, got ${JSON.stringify(v) ?? describe(v)}`) }
+  return { kind: 'oneOf', check: v => set.has(v) ? undefined : issue(`expected one of ${shown}, got ${show(v)}`) }
 }
 
 export function nullable<T> (s: Schema<T>): Schema<T | null> {
@@ -237,7 +244,7 @@ export function union<K extends string, C extends Cases> (key: K, cases: C): Sch
       if (!isPlainObject(v)) return issue(`expected object, got ${describe(v)}`)
       const tag = (v as Record<string, unknown>)[key]
       const s = typeof tag === 'string' ? table.get(tag) : undefined
-      if (s === undefined) return under(issue(`expected one of ${names}, got ${JSON.stringify(tag) ?? describe(tag)}`), key)
+      if (s === undefined) return under(issue(`expected one of ${names}, got ${show(tag)}`), key)
       return s.check(v)
     }
   }

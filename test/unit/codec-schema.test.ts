@@ -91,6 +91,13 @@ describe('schema combinators', () => {
     assert.ok(is(A, undefined))
   })
 
+  it('error messages quote untrusted values only briefly', () => {
+    try { validate(oneOf('a', 'b'), 'x'.repeat(100_000)); assert.fail('accepted') } catch (e) {
+      assert.ok(e instanceof SchemaError)
+      assert.ok(e.message.length < 200, `message is ${e.message.length} chars`)
+    }
+  })
+
   it('formatPath', () => {
     assert.equal(formatPath([]), '(root)')
     assert.equal(formatPath(['entries', 3, 'term']), 'entries[3].term')
