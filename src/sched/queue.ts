@@ -10,8 +10,8 @@
 // yields longer to important work but still rises. Dequeue takes the entry with the smallest
 // (effective priority, enqueue sequence): FIFO within equal effective priority.
 //
-// STARVATION BOUND. A task of base p enqueued at t0 reaches effective 1 at t0 + agingBoundSeconds(p)
-// = t0 + ceil((p-1) * agingSeconds / weight[p]) at the latest. From then on no task enqueued after
+// STARVATION BOUND. A task of base p enqueued at t0 (its enqueuedAt) reaches effective 1 at
+// t0 + agingBoundSeconds(p) ≈ t0 + (p-1) * agingSeconds / weight[p]. From then on no task enqueued after
 // it can be dequeued before it (their effective priority is >= 1 and their sequence is larger), so
 // it leaves the queue after at most (tasks queued before it) further dequeues. Tested in
 // test/unit/sched-queue.test.ts.
@@ -210,9 +210,15 @@ export class TaskQueue<T extends { id: string, priority: number } = TaskData> {
     return Math.max(1, e.priority - Math.floor(waitSeconds * this.weights[e.priority] / this.agingSeconds))
   }
 
-  /** Longest wait (s) before a task of base `priority` reaches effective priority 1. */
+  /**
+   * Longest wait (s, whole ms) before a task of base `priority` reaches effective priority 1:
+   * (p-1) * agingSeconds / weight[p], nudged up past float rounding so that effectivePriority at
+   * exactly this wait is 1.
+   */
   agingBoundSeconds (priority: number): number {
-    return Math.ceil((priority - 1) * this.agingSeconds / this.weights[priority])
+    let ms = Math.ceil((priority - 1) * this.agingSeconds * 1000 / this.weights[priority])
+    for (let i = 0; i < 1000 && this.effectivePriority({ priority, enqueuedAt: 0 }, ms) > 1; i++) ms++
+    return ms / 1000
   }
 
   /**

@@ -135,6 +135,19 @@ describe('sched TaskQueue aging', () => {
     assert.equal(q.agingBoundSeconds(1), 0)
   })
 
+  it('agingBoundSeconds is exact to the ms for any weights (no float rounding slip)', () => {
+    const rng = mulberry32(17)
+    for (let i = 0; i < 3000; i++) {
+      const w = Math.round(rng() * 100) / 100 + 0.01
+      const q = new TaskQueue<T>({ priorityWeights: { 2: w, 3: w, 4: w, 5: w }, agingSeconds: 1 + Math.floor(rng() * 120) })
+      for (const p of [2, 3, 4, 5]) {
+        const ms = q.agingBoundSeconds(p) * S
+        assert.equal(q.effectivePriority({ priority: p, enqueuedAt: 0 }, ms), 1)
+        assert.ok(q.effectivePriority({ priority: p, enqueuedAt: 0 }, ms - 1) > 1)
+      }
+    }
+  })
+
   it('priorityWeights set the aging speed per priority', () => {
     const fast = new TaskQueue<T>({ priorityWeights: { 5: 1 }, agingSeconds: 10 })
     assert.equal(fast.agingBoundSeconds(5), 40)
