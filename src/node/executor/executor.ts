@@ -150,9 +150,10 @@ export class TaskExecutor {
       const p = entry.isolation === 'process'
         ? this.pool.run(entry, task, ctx, run)
         : entry.handler.execute(task.payload, ctx)
-      if (p instanceof Promise) {
-        p.catch(() => {}) // its rejection after a kill would otherwise be unhandled
-        value = await Promise.race([p, run.killed])
+      if (isThenable(p)) {
+        const settled = Promise.resolve(p)
+        settled.catch(() => {}) // its rejection after a kill would otherwise be unhandled
+        value = await Promise.race([settled, run.killed])
       } else value = p
     } catch (err) {
       error = err
@@ -291,6 +292,10 @@ export class TaskExecutor {
     this.pool.close()
     this.stopTicker()
   }
+}
+
+function isThenable (v: unknown): v is PromiseLike<unknown> {
+  return v !== null && (typeof v === 'object' || typeof v === 'function') && typeof (v as { then?: unknown }).then === 'function'
 }
 
 function stripUndefined<T extends object> (o: T): Partial<T> {
