@@ -212,12 +212,14 @@ export class TaskQueue<T extends { id: string, priority: number } = TaskData> {
 
   /**
    * Longest wait (s, whole ms) before a task of base `priority` reaches effective priority 1:
-   * (p-1) * agingSeconds / weight[p], nudged up past float rounding so that effectivePriority at
-   * exactly this wait is 1.
+   * (p-1) * agingSeconds / weight[p], nudged past float rounding so that it is the first whole ms
+   * at which effectivePriority is 1.
    */
   agingBoundSeconds (priority: number): number {
+    const eff = (ms: number): number => this.effectivePriority({ priority, enqueuedAt: 0 }, ms)
     let ms = Math.ceil((priority - 1) * this.agingSeconds * 1000 / this.weights[priority])
-    for (let i = 0; i < 1000 && this.effectivePriority({ priority, enqueuedAt: 0 }, ms) > 1; i++) ms++
+    for (let i = 0; i < 1000 && eff(ms) > 1; i++) ms++
+    for (let i = 0; i < 1000 && ms > 0 && eff(ms - 1) === 1; i++) ms--
     return ms / 1000
   }
 

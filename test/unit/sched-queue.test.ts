@@ -141,7 +141,7 @@ describe('sched TaskQueue aging', () => {
       const w = Math.round(rng() * 100) / 100 + 0.01
       const q = new TaskQueue<T>({ priorityWeights: { 2: w, 3: w, 4: w, 5: w }, agingSeconds: 1 + Math.floor(rng() * 120) })
       for (const p of [2, 3, 4, 5]) {
-        const ms = q.agingBoundSeconds(p) * S
+        const ms = Math.round(q.agingBoundSeconds(p) * S)
         assert.equal(q.effectivePriority({ priority: p, enqueuedAt: 0 }, ms), 1)
         assert.ok(q.effectivePriority({ priority: p, enqueuedAt: 0 }, ms - 1) > 1)
       }
