@@ -91,8 +91,9 @@ export async function createHost (opts: HostOptions): Promise<Host> {
         // a small mesh degree keeps an old phone from relaying every bid to everyone several times.
         heartbeatInterval: opts.heartbeatMs ?? 500,
         D: 4,
-        Dlo: 2,
+        Dlo: 3,
         Dhi: 8,
+        Dout: 1, // the spec wants Dout < Dlo and Dout <= D/2
         Dlazy: 4,
         // Bids are ~1 KB; anything near this is hostile. The topic validator checks the exact cap.
         maxInboundDataLength: 1 << 20
