@@ -1,4 +1,14 @@
-// Public surface of the pure scheduling core.
+// Public surface of the pure scheduling core: no I/O, no clock, no Math.random — time (ms since
+// epoch) and randomness (an Rng) are parameters.
+//
+// @example
+//   const rng = mulberry32(42)
+//   const task = parseTaskSpec({ task_type: 'echo', priority: 'high', requirements: { min_cpu_cores: 2 } }, { now, rng })
+//   const queue = new TaskQueue()                      // 10,000 tasks, seed priority weights, 60 s aging
+//   queue.enqueue(task, now)
+//   const next = queue.dequeue(now)                    // best effective priority, FIFO on ties
+//   const [best] = rankDevices(bids, next!, inflight)  // matchRequirements filter, then scoreDevice
+//   const retry = DEFAULT_RETRY_POLICY.shouldRetry('network_error', 0) ? DEFAULT_RETRY_POLICY.nextDelay(0, rng) : undefined
 export * from './types.js'
 export type { Role } from './commands.js'
 export * from './errors.js'
