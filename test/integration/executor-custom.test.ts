@@ -74,6 +74,18 @@ describe('TaskExecutor: custom handler modules in child processes', function () 
     })
   }
 
+  it('a stdout flood is capped in the node\'s log and does not stall the task', async () => {
+    const lines: string[] = []
+    const logged = new TaskExecutor({ registry, logger: (_l, m) => lines.push(m) })
+    try {
+      const out = await logged.execute(makeTask('flood', { lines: 20_000 }))
+      assert.deepEqual(out.result, { printed: 20_000 })
+      assert.ok(lines.length <= 1001, `${lines.length} log lines`)
+      assert.ok(lines.length >= 1000)
+      assert.match(lines[1000], /dropped/)
+    } finally { await logged.close() }
+  })
+
   it('a thrown error becomes execution_error with its message', async () => {
     const out = await ex.execute(makeTask('throws', {}))
     assert.equal(out.error?.type, 'execution_error')

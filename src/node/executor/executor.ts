@@ -61,6 +61,9 @@ const LEVELS: Record<string, number> = { debug: 10, info: 20, warn: 30, error: 4
 /** output kept from a task's process when the handler asks for no cap */
 const DEFAULT_OUTPUT_CAP = 1024 * 1024
 const MB = 1024 * 1024
+/** log lines kept per task, and their length */
+const MAX_LOG_LINES_PER_TASK = 1000
+const MAX_LOG_LINE = 2000
 /** a handler process that has not said 'ready' by then is taken for hung */
 const MAX_PROCESS_START_MS = 60_000
 
@@ -204,7 +207,11 @@ export class TaskExecutor {
         run.progressPct = Number.isFinite(pct) ? Math.min(100, Math.max(0, pct)) : run.progressPct
         run.reportProgress()
       },
-      log: (msg: string) => { this.log('info', `${task.id}: ${msg}`) },
+      log: (msg: string) => {
+        const n = ++run.logLines
+        if (n <= MAX_LOG_LINES_PER_TASK) this.log('info', `${task.id}: ${String(msg).slice(0, MAX_LOG_LINE)}`)
+        else if (n === MAX_LOG_LINES_PER_TASK + 1) this.log('warn', `${task.id}: more than ${MAX_LOG_LINES_PER_TASK} log lines; the rest are dropped`)
+      },
       runProcess: async (file, args, opts) => await this.runProcess(run, file, args, opts)
     }
   }

@@ -31,6 +31,8 @@ export class Run {
   killReason: KillReason | undefined
   killDetail = ''
   progressPct = 0
+  /** log lines this task has written (capped: a chatty handler must not flood the node's log) */
+  logLines = 0
   usage: ResourceUsage | undefined
   peakMemoryMb = 0
   private readonly tracked: Tracked[] = []
