@@ -60,8 +60,8 @@ export function drawParams (rng: Rng): SimParams {
     voters: randInt(rng, 3, 6),
     spares: randInt(rng, 0, 3),
     opts: {
-      electionTick: 10,
-      heartbeatTick: 1,
+      electionTick: pick(rng, [5, 10, 10, 20]),
+      heartbeatTick: pick(rng, [1, 1, 2, 3]),
       preVote: rng() < 0.8,
       checkQuorum: rng() < 0.8,
       maxSizePerMsg: pick(rng, [16, 256, 1 << 20]),
