@@ -48,10 +48,18 @@ export interface NodeOptions {
   logLevel?: 'debug' | 'info' | 'warn' | 'error' | 'silent'
   /** snapshot the state machine every this many applied entries. @default 10000 */
   snapshotEntries?: number
+  /** how long a write (submit, cancel) keeps retrying through elections before failing. @default 30000 */
+  writeDeadlineMs?: number
+  /**
+   * Replaces the OS load sample in this node's bids. For simulating heterogeneous devices on one
+   * machine (tests, scripts/simulate); real nodes leave it unset.
+   */
+  loadSampler?: () => { cpuUsage: number, memoryUsage: number, memoryUsedGb: number }
 }
 
-export type ResolvedOptions = Required<Omit<NodeOptions, 'clusterKey' | 'api'>> & {
+export type ResolvedOptions = Required<Omit<NodeOptions, 'clusterKey' | 'api' | 'loadSampler'>> & {
   clusterKey?: Uint8Array
+  loadSampler?: NodeOptions['loadSampler']
   api: { host: string, port: number } | false
 }
 
@@ -79,6 +87,8 @@ export function resolveOptions (o: NodeOptions, cores: number, hostname: string)
     electionTicks: o.electionTicks ?? 10,
     deadVoterTimeoutMs: o.deadVoterTimeoutMs ?? 30000,
     logLevel: o.logLevel ?? 'info',
-    snapshotEntries: o.snapshotEntries ?? 10000
+    snapshotEntries: o.snapshotEntries ?? 10000,
+    writeDeadlineMs: o.writeDeadlineMs ?? 30000,
+    loadSampler: o.loadSampler
   }
 }

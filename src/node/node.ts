@@ -177,7 +177,8 @@ class RetireNode implements ClusterNode {
       now: Date.now,
       rng: cryptoRng,
       history: this.history,
-      localPrincipal: 'local-admin'
+      localPrincipal: 'local-admin',
+      writeDeadlineMs: o.writeDeadlineMs
     })
     this.core.onEvent(e => { this.recordHistory(e) })
     setDefaultScheduler(this.scheduler)
@@ -416,7 +417,7 @@ class RetireNode implements ClusterNode {
   // ---- bids and peers -------------------------------------------------------------------------
 
   private makeBid (): BidFields {
-    const load = sampleLoad()
+    const load = (this.opts.loadSampler ?? sampleLoad)()
     const exec = this.executor.capabilities()
     const d = this.driver
     const bid: BidFields = {

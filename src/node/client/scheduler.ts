@@ -136,7 +136,8 @@ export class NodeScheduler implements ClusterScheduler {
   async getTaskStatus (taskId: string): Promise<TaskRecord | undefined> {
     const rec = this.d.core.state.getTask(taskId)
     if (rec === undefined) return undefined
-    if (rec.status !== 'running') return rec
+    // live progress (running) and why a task waits (pending) are the leader's soft state
+    if (rec.status !== 'running' && rec.status !== 'pending') return rec
     if (this.d.isLeader()) return this.d.leader.liveOf(rec)
     try {
       const res = await this.d.leaderRequest('getTask', { taskId }, 1000)
