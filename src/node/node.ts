@@ -291,6 +291,13 @@ class RetireNode implements ClusterNode {
     }
     if (msg.from !== from) { this.log.warn(`raft: message claims to be from ${msg.from.slice(-8)} but came from ${from.slice(-8)}; dropped`); return }
     if (msg.to !== this.id) return
+    // Only members speak Raft to a member: a stranger's message with a high term would otherwise
+    // depose a healthy leader. A fresh node (no configuration yet) listens to whoever leads.
+    const conf = this.driver?.conf
+    if (conf !== undefined && this.member && !conf.voters.includes(from) && !conf.learners.includes(from)) {
+      this.log.warn(`raft: dropped '${msg.type}' from ${from.slice(-8)}, which is not a member`)
+      return
+    }
     this.lastHeard.set(from, Date.now())
     this.driver?.step(msg)
   }
