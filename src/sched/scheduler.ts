@@ -26,7 +26,7 @@ export interface PlanOptions {
   /** stop after this many *distinct* consecutive misses (fresh evaluations). @default 256 */
   maxConsecutiveMisses?: number
   /** task ids to pass over: assignments already proposed to Raft but not applied yet */
-  skip?: ReadonlySet<string>
+  skip?: { has (id: string): boolean }
   /** record the reasons on the state (non-replicated pendingReason). @default true */
   setReasons?: boolean
 }

@@ -31,6 +31,8 @@ const PLAN_INTERVAL_MS = 100
 const MAX_ASSIGN_PER_ROUND = 2000
 /** grace beyond timeout_seconds before the leader expires an attempt itself (the worker should) */
 const EXPIRE_GRACE_MS = 5000
+/** a proposed assignment not applied within this long is forgotten (rejected or lost) */
+const PROPOSAL_TTL_MS = 5000
 const key = (taskId: string, attempt: number): string => `${taskId}:${attempt}`
 
 export class LeaderLoop {
@@ -38,9 +40,13 @@ export class LeaderLoop {
   private timer?: ReturnType<typeof setInterval>
   private planScheduled = false
   private since = 0
-  /** assignments proposed but not applied yet, per device: counted so a burst spreads out */
+  /**
+   * Assignments proposed but not applied yet (task → device, when): counted per device so a burst
+   * spreads out, and skipped by the planner. One the state machine rejected (say the task was
+   * cancelled meanwhile) never yields a 'schedule' event, so entries expire after a while.
+   */
+  private readonly proposedKeys = new Map<string, { deviceId: string, at: number }>()
   private readonly proposed = new Map<string, number>()
-  private readonly proposedKeys = new Set<string>()
   private readonly toDispatch = new Map<string, Assignment[]>()
   private dispatchScheduled = false
   private readonly downProposed = new Map<string, number>()
@@ -65,7 +71,7 @@ export class LeaderLoop {
     if (this.active) return
     this.active = true
     this.since = this.d.now()
-    this.proposed.clear(); this.proposedKeys.clear(); this.downProposed.clear(); this.expireProposed.clear()
+    this.proposedKeys.clear(); this.proposed.clear(); this.downProposed.clear(); this.expireProposed.clear()
     this.timer = setInterval(() => { this.periodic() }, PLAN_INTERVAL_MS)
     this.timer.unref?.()
     this.redispatchAll()
@@ -103,6 +109,7 @@ export class LeaderLoop {
     const now = this.d.now()
     const bids = this.effectiveBids()
     if (bids.length === 0) return
+    this.expireProposals(now)
     const { assignments, pendingReasons } = planAssignments(state, bids, now, {
       maxAssignments: MAX_ASSIGN_PER_ROUND,
       inflightByDevice: this.proposed,
@@ -117,9 +124,26 @@ export class LeaderLoop {
     // next leader as stale and the task runs again (execution is at-least-once, the outcome once).
     for (const a of assignments) {
       this.proposed.set(a.deviceId, (this.proposed.get(a.deviceId) ?? 0) + 1)
-      this.proposedKeys.add(a.taskId)
+      this.proposedKeys.set(a.taskId, { deviceId: a.deviceId, at: now })
       const rec = state.getTask(a.taskId)
       if (rec !== undefined) this.queueDispatch(a.deviceId, { taskId: a.taskId, attempt: a.attempt, task: rec.task })
+    }
+  }
+
+  private forgetProposal (taskId: string): void {
+    const p = this.proposedKeys.get(taskId)
+    if (p === undefined) return
+    this.proposedKeys.delete(taskId)
+    const n = this.proposed.get(p.deviceId) ?? 0
+    if (n <= 1) this.proposed.delete(p.deviceId); else this.proposed.set(p.deviceId, n - 1)
+  }
+
+  /** an assignment not applied within this long was rejected or lost with a leader change */
+  private expireProposals (now: number): void {
+    if (this.proposedKeys.size === 0) return
+    for (const [taskId, p] of this.proposedKeys) {
+      if (now - p.at < PROPOSAL_TTL_MS) break // insertion order = time order
+      this.forgetProposal(taskId)
     }
   }
 
@@ -139,10 +163,11 @@ export class LeaderLoop {
 
   private onApplied (e: ClusterEvent): void {
     if (e.kind === 'schedule') {
-      const n = this.proposed.get(e.deviceId)
-      if (n !== undefined) { if (n <= 1) this.proposed.delete(e.deviceId); else this.proposed.set(e.deviceId, n - 1) }
-      this.proposedKeys.delete(e.taskId)
+      this.forgetProposal(e.taskId)
       return
+    }
+    if (e.kind === 'error' && e.status === 'cancelled' && e.deviceId !== undefined && this.active) {
+      this.d.cancelOn(e.deviceId, e.taskId, e.attempt) // the worker kills the process; its late result is stale
     }
     if (e.kind === 'complete' || e.kind === 'error' || e.kind === 'submit' || e.kind === 'retry' || e.kind === 'failover') {
       this.live.delete(e.taskId)
