@@ -10,6 +10,8 @@ export interface NetRates {
   duplicate: number
   /** delivery delay in ticks, uniform in [1, maxDelay] */
   maxDelay: number
+  /** false: each link is FIFO (like a TCP/libp2p stream); true: messages overtake each other */
+  reorder: boolean
 }
 
 interface InFlight { at: number, seq: number, from: NodeId, to: NodeId, bytes: Uint8Array }
@@ -23,6 +25,8 @@ export class SimNetwork {
   private seq = 0
   private readonly blocked = new Set<string>()
   private readonly packr = new Packr({ useRecords: false })
+  /** last scheduled delivery per link, for FIFO links */
+  private readonly lastAt = new Map<string, number>()
   sent = 0
   dropped = 0
 
@@ -45,8 +49,11 @@ export class SimNetwork {
     }
     const bytes = this.packr.pack(m)
     const copies = this.rng() < this.rates.duplicate ? 2 : 1
+    const link = `${m.from}>${m.to}`
     for (let i = 0; i < copies; i++) {
-      this.queue.push({ at: this.now + randInt(this.rng, 1, this.rates.maxDelay + 1), seq: this.seq++, from: m.from, to: m.to, bytes })
+      let at = this.now + randInt(this.rng, 1, this.rates.maxDelay + 1)
+      if (!this.rates.reorder) { at = Math.max(at, this.lastAt.get(link) ?? 0); this.lastAt.set(link, at) }
+      this.queue.push({ at, seq: this.seq++, from: m.from, to: m.to, bytes })
     }
   }
 

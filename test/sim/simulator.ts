@@ -18,6 +18,7 @@ export interface SimParams {
   drop: number
   duplicate: number
   maxDelay: number
+  reorder: boolean
   crashRate: number
   restartRate: number
   crashMidReadyRate: number
@@ -73,6 +74,7 @@ export function drawParams (rng: Rng): SimParams {
     drop: maybe(0.7, () => rng() * 0.2),
     duplicate: maybe(0.5, () => rng() * 0.1),
     maxDelay: randInt(rng, 1, 6),
+    reorder: rng() < 0.3,
     crashRate: maybe(0.6, () => rng() * 0.01),
     restartRate: 0.02 + rng() * 0.1,
     crashMidReadyRate: maybe(0.3, () => rng() * 0.005),
@@ -110,7 +112,7 @@ export class Simulation {
     this.params = drawParams(this.rng)
     this.trace = trace
     const p = this.params
-    this.net = new SimNetwork(this.rng, { drop: p.drop, duplicate: p.duplicate, maxDelay: p.maxDelay })
+    this.net = new SimNetwork(this.rng, { drop: p.drop, duplicate: p.duplicate, maxDelay: p.maxDelay, reorder: p.reorder })
     this.net.onSnapFate = (from, to, ok) => this.snapReports.push({ from, to, ok })
     const voters: NodeId[] = []
     for (let i = 1; i <= p.voters; i++) voters.push(`n${i}`)
@@ -273,9 +275,10 @@ export class Simulation {
    * (2) every member of the leader's configuration applying it within catchUpTicks more (slow
    * configurations — one small message in flight — catch up one entry per round trip).
    */
-  converge (boundTicks: number, catchUpTicks: number): { commitTicks: number, catchUpTicks: number } {
+  converge (catchUpTicks: number): { commitTicks: number, catchUpTicks: number } {
+    const boundTicks = healBoundTicks(this.params, this.lag())
     this.net.heal()
-    this.net.rates = { drop: 0, duplicate: 0, maxDelay: this.params.maxDelay }
+    this.net.rates = { drop: 0, duplicate: 0, maxDelay: this.params.maxDelay, reorder: this.params.reorder }
     for (const n of this.nodes) {
       if (this.decommissioned.has(n.id)) n.crash()
       else if (!n.up) n.restart()
@@ -308,6 +311,12 @@ export class Simulation {
     throw new SimViolation('liveness', `members did not catch up within ${catchUpTicks} ticks after the commit (${this.describe()})`)
   }
 
+  /** how far the most lagging live node is behind the longest log (entries it may need first) */
+  lag (): number {
+    const live = this.nodes.filter(n => !this.decommissioned.has(n.id)).map(n => n.raw.raft.log.lastIndex())
+    return Math.max(...live) - Math.min(...live)
+  }
+
   describe (): string {
     return this.nodes.map(n => {
       const s = n.raw.raft.status()
@@ -331,8 +340,13 @@ export const MAX_UNCOMMITTED = 64
  * full uncommitted backlog at one entry per round trip (the slowest drawn configuration).
  */
 export const HEAL_BOUND_ELECTIONS = 30
-export function healBoundTicks (p: SimParams): number {
-  return HEAL_BOUND_ELECTIONS * p.opts.electionTick + MAX_UNCOMMITTED * 2 * p.maxDelay
+/**
+ * The commit bound after heal: elections settle, then a voter may first have to catch up on `lag`
+ * entries plus the uncommitted backlog; in the worst drawn configuration (one small message in
+ * flight) that is one entry per round trip or heartbeat.
+ */
+export function healBoundTicks (p: SimParams, lag: number): number {
+  return HEAL_BOUND_ELECTIONS * p.opts.electionTick + (lag + MAX_UNCOMMITTED) * (2 * p.maxDelay + p.opts.heartbeatTick)
 }
 /** ...and every member must apply that commit within this many more ticks. */
 export const CATCH_UP_BOUND_TICKS = 4000
@@ -342,7 +356,7 @@ export function runSeed (seed: number, steps: number, trace?: (s: string) => voi
   const sim = new Simulation(seed, trace)
   try {
     for (let i = 0; i < steps; i++) sim.runStep(true)
-    const heal = sim.converge(healBoundTicks(sim.params), CATCH_UP_BOUND_TICKS)
+    const heal = sim.converge(CATCH_UP_BOUND_TICKS)
     sim.checker.checkLogMatching(sim.nodes)
     return sim.result(heal.commitTicks, heal.catchUpTicks)
   } catch (err) {

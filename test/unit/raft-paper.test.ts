@@ -113,11 +113,21 @@ describe('raft Figure 2: followers and candidates (§5.2)', () => {
 })
 
 describe('raft Figure 2: RequestVote receiver', () => {
-  it('§5.1 rejects a candidate of a lower term', () => {
+  it('§5.1 rejects a candidate of a lower term, telling it the current term', () => {
     const n = single('a', V, {}, storageWith(V, [], 3))
     n.raw.step(msg({ type: 'vote', from: 'b', to: 'a', term: 2, index: 0, logTerm: 0 }))
     assert.equal(n.raw.raft.vote, null)
     assert.equal(n.raw.raft.term, 3)
+    const r = flush(n).msgs
+    assert.deepEqual(r.map(m => [m.type, m.to, m.term, m.reject]), [['voteResp', 'b', 3, true]])
+  })
+
+  it('§5.1 a candidate told of a higher term becomes follower in it (and can then win the next)', () => {
+    const n = single('b', V, {}, storageWith(V, [ent(1, 1)], 1))
+    n.raw.campaign(); flush(n)
+    n.raw.step(msg({ type: 'voteResp', from: 'a', to: 'b', term: 7, reject: true }))
+    assert.equal(n.raw.raft.role, 'follower')
+    assert.equal(n.raw.raft.term, 7)
   })
 
   it('§5.2 grants one vote per term, first come; repeats it to the same candidate', () => {

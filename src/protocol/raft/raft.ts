@@ -214,8 +214,11 @@ export class Raft {
         // §5.1: tell a stale leader our term so it steps down (with PreVote this is the only way a
         // partitioned leader learns it was deposed: we would ignore it and it would ignore us).
         this.send({ type: 'appResp', to: m.from })
-      } else if (m.type === 'preVote') {
-        this.send({ type: 'preVoteResp', to: m.from, reject: true })
+      } else if (m.type === 'preVote' || m.type === 'vote') {
+        // §5.1: reject with our term so the candidate catches up. Without it, a candidate whose
+        // stale configuration excludes us never learns our term and we never vote for it (found by
+        // the simulator: two nodes with different configs bumping terms past each other forever).
+        this.send({ type: m.type === 'vote' ? 'voteResp' : 'preVoteResp', to: m.from, reject: true })
       }
       return
     }
