@@ -42,7 +42,7 @@ describe('e2e: Prometheus /metrics', function () {
       assert.ok(f !== undefined, `family ${name}`)
       assert.equal(f.type, type, name)
     }
-    assert.ok(value(m, 'retire_cluster_raft_term') >= 1)
+    assert.ok(value(m, 'retire_cluster_raft_term') >= 1, 'raft term >= 1')
     assert.equal(value(m, 'retire_cluster_raft_is_leader'), 1)
     assert.equal(m.get('retire_cluster_device_cpu_usage_percent')!.samples.length, 1)
     assert.equal(m.get('retire_cluster_device_cpu_usage_percent')!.samples[0].labels.device, cluster.nodes[0].id)
@@ -57,9 +57,9 @@ describe('e2e: Prometheus /metrics', function () {
       return value(m, 'retire_cluster_tasks_finished_total', { status: 'completed' }) >= value(before, 'retire_cluster_tasks_finished_total', { status: 'completed' }) + 5 ? m : false
     }, { timeoutMs: 5000, intervalMs: 100 })
     assert.equal(value(after, 'retire_cluster_tasks_submitted_total') - value(before, 'retire_cluster_tasks_submitted_total'), 5)
-    assert.ok(value(after, 'retire_cluster_task_execution_seconds_count') >= value(before, 'retire_cluster_task_execution_seconds_count') + 5)
-    assert.ok(value(after, 'retire_cluster_scheduling_latency_seconds_count') >= value(before, 'retire_cluster_scheduling_latency_seconds_count') + 5)
-    assert.ok(value(after, 'retire_cluster_raft_commit_index') > value(before, 'retire_cluster_raft_commit_index'))
-    assert.ok(value(after, 'retire_cluster_task_events_total', { kind: 'complete' }) >= 5)
+    assert.ok(value(after, 'retire_cluster_task_execution_seconds_count') >= value(before, 'retire_cluster_task_execution_seconds_count') + 5, 'value(after, \'retire_cluster_task_execution_seconds_count\') >= value(before...')
+    assert.ok(value(after, 'retire_cluster_scheduling_latency_seconds_count') >= value(before, 'retire_cluster_scheduling_latency_seconds_count') + 5, 'value(after, \'retire_cluster_scheduling_latency_seconds_count\') >= value(be...')
+    assert.ok(value(after, 'retire_cluster_raft_commit_index') > value(before, 'retire_cluster_raft_commit_index'), 'commit index moved')
+    assert.ok(value(after, 'retire_cluster_task_events_total', { kind: 'complete' }) >= 5, 'value(after, \'retire_cluster_task_events_total\', { kind: \'complete\' }) >= 5')
   })
 })

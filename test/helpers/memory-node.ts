@@ -31,7 +31,7 @@ export function memoryNode (name = 'mem-1'): ClusterNode {
       r.attempts.push({ attempt: 1, deviceId: dev.id, status: 'running', assignedAt: Date.now(), startedAt: Date.now() })
       emit({ kind: 'schedule', taskId: r.id, attempt: 1, deviceId: dev.id, at: Date.now() })
       emit({ kind: 'start', taskId: r.id, attempt: 1, deviceId: dev.id, at: Date.now() })
-      const ms = r.taskType === 'sleep' ? Number((r.task.payload as { seconds?: number })?.seconds ?? 1) * 1000 : 30
+      const ms = r.taskType === 'sleep' ? Number((r.task.payload as { duration?: number })?.duration ?? 1) * 1000 : 30
       const tick = setInterval(() => {
         r.progress = Math.min(95, r.progress + 10)
         emit({ kind: 'progress', taskId: r.id, attempt: 1, deviceId: dev.id, at: Date.now(), progress: r.progress })

@@ -369,7 +369,7 @@ async function onSubmit (e) {
 
 const EXAMPLES = {
   echo: '{"message": "hello from the dashboard"}',
-  sleep: '{"seconds": 5}',
+  sleep: '{"duration": 5}',
   system_info: '{}',
   python_eval: '{"expression": "sum(range(1000000))"}'
 }
