@@ -41,8 +41,9 @@ describe('e2e: dashboard in Chromium', function () {
     if (profile !== undefined) rmSync(profile, { recursive: true, force: true })
   })
 
-  async function open (url: string, errors: string[]): Promise<Page> {
+  async function open (url: string, errors: string[], width = 1280): Promise<Page> {
     const page = await browser.newPage()
+    await page.setViewportSize({ width, height: width < 500 ? 844 : 900 })
     page.on('pageerror', e => errors.push(e.message))
     page.on('console', m => { if (m.type() === 'error') errors.push(m.text()) })
     await page.goto(url)
@@ -91,9 +92,9 @@ describe('e2e: dashboard in Chromium', function () {
 
   it('fits a 390 px phone screen without horizontal scrolling', async () => {
     const errors: string[] = []
-    const page = await open(cluster.nodes[0].apiUrl()!, errors)
-    await page.setViewportSize({ width: 390, height: 844 })
+    const page = await open(cluster.nodes[0].apiUrl()!, errors, 390)
     await page.locator('#devices .device').nth(2).waitFor({ timeout: 20_000 })
+    await page.waitForTimeout(2500)   // a second poll, so the chart has a line
     const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth)
     assert.ok(overflow <= 0, `page is ${overflow}px wider than the phone`)
     await page.screenshot({ path: join(OUT, 'dashboard-phone.png'), fullPage: true })

@@ -381,6 +381,9 @@ function askToken () {
 
 function start () {
   $('submit-form').addEventListener('submit', onSubmit)
+  // The chart is drawn in real pixels (crisp text at any width), so redraw when the width changes.
+  let resizeTimer
+  window.addEventListener('resize', () => { clearTimeout(resizeTimer); resizeTimer = setTimeout(renderChart, 100) })
   $('f-type').addEventListener('change', () => { $('f-payload').value = EXAMPLES[$('f-type').value] ?? '{}' })
   $('token-form').addEventListener('submit', e => {
     e.preventDefault()
