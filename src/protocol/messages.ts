@@ -98,6 +98,8 @@ export const AttemptResultSchema: Schema<AttemptResult> = obj({
 }, { optional: ['result', 'error', 'resourceUsage'], strict: true })
 
 export const BatchInfoSchema = obj({ id: key(), name: name(), description: text() }, { optional: ['description'], strict: true })
+/** one chunk of a batch too big for one submit (see BatchChunk in sched/commands.ts) */
+export const BatchChunkSchema = obj({ index: count(L.MAX_BATCH_TASKS), count: count(L.MAX_BATCH_TASKS) }, { strict: true })
 export const WorkflowStepSchema = obj({ name: name(), task: TaskDataSchema, dependsOn: arr(name(), { max: L.MAX_WORKFLOW_STEPS }) }, { strict: true })
 export const WorkflowInfoSchema = obj({ id: key(), name: name(), steps: arr(WorkflowStepSchema, { max: L.MAX_WORKFLOW_STEPS }) }, { strict: true })
 
@@ -106,8 +108,8 @@ export const WorkflowInfoSchema = obj({ id: key(), name: name(), steps: arr(Work
 const tasks = () => arr(TaskDataSchema, { max: L.MAX_BATCH_TASKS })
 
 export const CommandSchema: Schema<Command> = union('type', {
-  submit: obj({ requestId: id(), principal: name(), at: timeMs(), tasks: tasks(), batch: BatchInfoSchema, workflow: WorkflowInfoSchema },
-    { optional: ['batch', 'workflow'], strict: true }),
+  submit: obj({ requestId: id(), principal: name(), at: timeMs(), tasks: tasks(), batch: BatchInfoSchema, workflow: WorkflowInfoSchema, chunk: BatchChunkSchema },
+    { optional: ['batch', 'workflow', 'chunk'], strict: true }),
   assign: obj({ at: timeMs(), assignments: arr(obj({ taskId: id(), attempt: count(), deviceId: id() }, { strict: true }), { max: L.MAX_ITEMS_PER_COMMAND }) }, { strict: true }),
   started: obj({ at: timeMs(), taskId: id(), attempt: count(), deviceId: id() }, { strict: true }),
   finished: obj({ at: timeMs(), results: arr(AttemptResultSchema, { max: L.MAX_ITEMS_PER_COMMAND }) }, { strict: true }),
@@ -238,8 +240,9 @@ export const SubmitRequestSchema = obj({
   principal: name(),
   tasks: tasks(),
   batch: BatchInfoSchema,
-  workflow: WorkflowInfoSchema
-}, { optional: ['principal', 'batch', 'workflow'] })
+  workflow: WorkflowInfoSchema,
+  chunk: BatchChunkSchema
+}, { optional: ['principal', 'batch', 'workflow', 'chunk'] })
 
 export const CLIENT_MESSAGES = {
   submit: SubmitRequestSchema,

@@ -21,12 +21,25 @@ export interface AttemptResult {
 
 export interface BatchInfo { id: string, name: string, description?: string }
 
+/**
+ * A batch too big for one command (wire frame / Raft entry caps) is submitted as `count` submit
+ * commands carrying the same `batch`, sent one after the other with index 0..count-1. Chunks
+ * 0..count-2 are STAGED: kept aside in the replicated state, invisible to queries and never
+ * schedulable. The last chunk SEALS the batch: the staged tasks plus its own are inserted exactly
+ * like a one-command batch submit (every check, all or nothing) in one apply. So the submitter
+ * sees the batch either whole or not at all: a batch whose seal never comes (submitter died, seal
+ * refused) leaves nothing schedulable, and its staging is dropped after STAGED_BATCH_TTL_MS of
+ * inactivity (by command time, so deterministically on every node) or when chunk 0 is resent.
+ */
+export interface BatchChunk { index: number, count: number }
+
 export interface WorkflowStepSpec { name: string, task: TaskData, dependsOn: string[] }
 export interface WorkflowInfo { id: string, name: string, steps: WorkflowStepSpec[] }
 
 export type Command =
-  /** Submit tasks atomically. requestId dedups retried submissions (client id + counter). */
-  | { type: 'submit', requestId: string, principal: string, at: number, tasks: TaskData[], batch?: BatchInfo, workflow?: WorkflowInfo }
+  /** Submit tasks atomically. requestId dedups retried submissions (client id + counter).
+   *  `chunk`: one piece of a batch too big for one command (see BatchChunk). */
+  | { type: 'submit', requestId: string, principal: string, at: number, tasks: TaskData[], batch?: BatchInfo, workflow?: WorkflowInfo, chunk?: BatchChunk }
   /** The leader's scheduler placed tasks on devices. */
   | { type: 'assign', at: number, assignments: Array<{ taskId: string, attempt: number, deviceId: string }> }
   /** A worker said it started (attempt must match the current one, else ignored as stale). */

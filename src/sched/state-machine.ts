@@ -32,6 +32,8 @@ import { checkWorkflow, hasStepRefs, substituteStepRefs } from './workflow.js'
 export const MAX_REMEMBERED_REQUESTS = 100_000
 /** Upper bound on tasks in one submit command (one Raft entry must stay a sane size). */
 export const MAX_TASKS_PER_SUBMIT = 10_000
+/** A staged (chunked, unsealed) batch with no new chunk for this long is dropped (see BatchChunk). */
+export const STAGED_BATCH_TTL_MS = 10 * 60_000
 /** Guard on following replacedBy links (a task failed over more often than this is a bug). */
 const MAX_FAILOVER_HOPS = 1_000
 const ALL_STATUSES: readonly TaskStatus[] = ['pending', 'queued', 'running', 'completed', 'failed', 'cancelled', 'timeout']
@@ -64,6 +66,9 @@ interface WorkflowState {
 
 interface BatchState { id: string, name: string, description?: string, taskIds: string[], createdAt: number }
 
+/** Chunks 0..next-1 of a batch submitted in chunks, waiting for its sealing last chunk (plain data, in the snapshot). */
+interface StagedBatch { batch: BatchInfo, principal: string, count: number, next: number, tasks: TaskData[], updatedAt: number }
+
 /** Derived (not snapshotted) per-workflow indexes, rebuilt on restore. */
 interface WorkflowIndex { byName: Map<string, number>, dependants: number[][] }
 
@@ -85,6 +90,8 @@ interface Snapshot {
   roles: Array<[string, Role]>
   batches: BatchState[]
   workflows: WorkflowState[]
+  /** absent in snapshots taken before chunked batches existed */
+  staged?: StagedBatch[]
 }
 
 function errorReply (type: string, message: string, field?: string): Reply {
@@ -105,6 +112,8 @@ export class ClusterState {
   private readonly roles = new Map<string, Role>()
   private readonly batches = new Map<string, BatchState>()
   private readonly workflows = new Map<string, WorkflowState>()
+  private readonly staged = new Map<string, StagedBatch>()
+  private stagedTasks = 0
   private readonly wfIndex = new Map<string, WorkflowIndex>()
   private readonly stepOf = new Map<string, { wf: string, step: number }>()
   /** the leader's local pending reasons: not replicated, not in the snapshot */
@@ -163,6 +172,7 @@ export class ClusterState {
       const prev = this.requests.get(cmd.requestId)
       if (prev !== undefined) return prev.ok ? { ...prev, duplicate: true } : prev
     }
+    if (cmd.chunk !== undefined) return this.applyChunk(cmd, events)
     const problem = this.checkSubmit(cmd)
     if (typeof problem !== 'object' || !('tasks' in problem)) return problem
     const { tasks, existing } = problem
@@ -197,6 +207,80 @@ export class ClusterState {
       if (rec.status === 'pending' && !this.blocked.has(id) && !this.enqueuedAt.has(id)) this.enqueue(rec, cmd.at)
     }
     return this.remember(cmd.requestId, { ok: true, taskIds: ids, duplicate: false })
+  }
+
+  /**
+   * One chunk of a chunked batch (see BatchChunk in commands.ts): stage it, or, for the last chunk,
+   * seal the batch by submitting every staged task plus this chunk's as one ordinary batch submit.
+   */
+  private applyChunk (cmd: Extract<Command, { type: 'submit' }>, events: ClusterEvent[]): Reply {
+    const c = cmd.chunk as { index: number, count: number }
+    if (c === null || typeof c !== 'object' || !Number.isInteger(c.count) || c.count < 1 || c.count > MAX_TASKS_PER_SUBMIT) {
+      return errorReply('invalid_payload', `submit.chunk.count must be an integer 1..${MAX_TASKS_PER_SUBMIT}`, 'chunk.count')
+    }
+    if (!Number.isInteger(c.index) || c.index < 0 || c.index >= c.count) return errorReply('invalid_payload', `submit.chunk.index must be an integer 0..${c.count - 1}`, 'chunk.index')
+    if (cmd.workflow !== undefined) return errorReply('invalid_payload', 'a workflow cannot be submitted in chunks', 'chunk')
+    const b = cmd.batch
+    if (b == null || typeof b !== 'object' || typeof b.id !== 'string' || b.id === '') return errorReply('invalid_payload', 'a chunked submit needs batch.id', 'batch.id')
+    if (typeof cmd.principal !== 'string' || cmd.principal === '') return errorReply('invalid_payload', 'submit.principal must be a non-empty string', 'principal')
+    if (typeof cmd.at !== 'number' || !Number.isFinite(cmd.at)) return errorReply('invalid_payload', 'submit.at must be a finite number', 'at')
+    this.dropStaleStaging(cmd.at)
+    const tasks: TaskData[] = Array.isArray(cmd.tasks) ? cmd.tasks : []
+    if (tasks.length === 0) return errorReply('invalid_payload', 'submit.tasks must be a non-empty array', 'tasks')
+    if (this.batches.has(b.id)) return errorReply('conflict', `batch ${b.id} already exists`, 'batch.id')
+    let st = this.staged.get(b.id)
+    if (c.index === 0) {
+      if (st !== undefined) this.unstage(b.id) // the submitter started over: the old staging goes
+      st = undefined
+    } else {
+      if (st === undefined) return errorReply('conflict', `batch ${b.id}: chunk ${c.index} of ${c.count} arrived but no earlier chunk is staged (expired or never sent); resubmit the batch`, 'chunk.index')
+      if (st.principal !== cmd.principal) return errorReply('permission_denied', `batch ${b.id} is being submitted by another principal`, 'principal')
+      if (st.count !== c.count || st.next !== c.index) return errorReply('conflict', `batch ${b.id}: chunk ${c.index} of ${c.count} is out of order (expected ${st.next} of ${st.count})`, 'chunk.index')
+    }
+    const staged = st?.tasks.length ?? 0
+    if (staged + tasks.length > MAX_TASKS_PER_SUBMIT) return errorReply('invalid_payload', `a batch holds at most ${MAX_TASKS_PER_SUBMIT} tasks`, 'tasks')
+    if (c.index === c.count - 1) {
+      // seal: one ordinary, atomic batch submit of everything; the staging goes either way
+      const all = st === undefined ? tasks : st.tasks.concat(tasks)
+      this.unstage(b.id)
+      const { chunk: _chunk, ...whole } = cmd
+      return this.applySubmit({ ...whole, tasks: all }, events)
+    }
+    for (let i = 0; i < tasks.length; i++) {
+      const err = checkTaskData(tasks[i], `tasks[${i}]`)
+      if (err !== undefined) return err
+    }
+    const maxSize = this.opts.maxQueueSize ?? 100_000
+    if (this.stagedTasks + tasks.length > maxSize) return errorReply('queue_full', `too many staged batch tasks (${this.stagedTasks}); retry later`)
+    if (st === undefined) {
+      st = { batch: { ...b }, principal: cmd.principal, count: c.count, next: 0, tasks: [], updatedAt: cmd.at }
+      this.staged.set(b.id, st)
+    }
+    for (const t of tasks) st.tasks.push(t)
+    this.stagedTasks += tasks.length
+    st.next = c.index + 1
+    st.updatedAt = cmd.at
+    return this.remember(cmd.requestId, { ok: true, taskIds: tasks.map(t => t.id), duplicate: false })
+  }
+
+  private unstage (batchId: string): void {
+    const st = this.staged.get(batchId)
+    if (st === undefined) return
+    this.stagedTasks -= st.tasks.length
+    this.staged.delete(batchId)
+  }
+
+  /** Staging abandoned by its submitter goes after STAGED_BATCH_TTL_MS (command time: deterministic). */
+  private dropStaleStaging (at: number): void {
+    if (this.staged.size === 0) return
+    for (const [id, st] of this.staged) if (at - st.updatedAt > STAGED_BATCH_TTL_MS) this.unstage(id)
+  }
+
+  /** Chunked batches staged and not yet sealed: batch id → tasks staged so far. */
+  stagedBatches (): Map<string, number> {
+    const m = new Map<string, number>()
+    for (const [id, st] of this.staged) m.set(id, st.tasks.length)
+    return m
   }
 
   private remember (requestId: string, reply: Reply): Reply {
@@ -403,7 +487,13 @@ export class ClusterState {
       return
     }
     att.reported = true
-    if (rec.status === 'queued') this.markRunning(rec, att, typeof r.startedAt === 'number' ? r.startedAt : at)
+    if (rec.status === 'queued') {
+      // a fast attempt finished before its worker reported 'started' (it only does after 100 ms):
+      // it did run, so hooks still see start before complete/error, once per attempt
+      const startedAt = typeof r.startedAt === 'number' ? r.startedAt : at
+      this.markRunning(rec, att, startedAt)
+      events.push({ kind: 'start', taskId: rec.id, attempt: att.attempt, deviceId: att.deviceId, at: startedAt })
+    }
     if (typeof r.startedAt === 'number') att.startedAt = r.startedAt
     att.finishedAt = typeof r.finishedAt === 'number' ? r.finishedAt : at
     if (r.resourceUsage !== undefined) rec.resourceUsage = r.resourceUsage
@@ -823,7 +913,8 @@ export class ClusterState {
       idempotency: [...this.idempotency],
       roles: [...this.roles],
       batches: [...this.batches.values()],
-      workflows: [...this.workflows.values()]
+      workflows: [...this.workflows.values()],
+      staged: [...this.staged.values()]
     }
   }
 
@@ -846,6 +937,7 @@ export class ClusterState {
     for (const [k, v] of s.roles) st.roles.set(k, v)
     for (const b of s.batches) st.batches.set(b.id, b)
     for (const w of s.workflows) { st.workflows.set(w.id, w); st.indexWorkflow(w) }
+    for (const b of s.staged ?? []) { st.staged.set(b.batch.id, b); st.stagedTasks += b.tasks.length }
     return st
   }
 }

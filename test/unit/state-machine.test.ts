@@ -181,14 +181,15 @@ describe('ClusterState: assign / started / finished', () => {
     run(st, [submit([task('a')]), assign('a', 1, 'd1')])
     const out = st.apply(finished(result('a', 1, 'd1', 'failed', { error: { type: 'network_error', message: 'boom' } }), T0 + 100), 3)
     const kinds = out.events.map(e => e.kind)
-    assert.deepEqual(kinds, ['error', 'retry'])
+    // no 'started' came for this attempt: the result implies it ran, so 'start' comes first
+    assert.deepEqual(kinds, ['start', 'error', 'retry'])
     const rec = st.getTask('a')!
     assert.equal(rec.status, 'pending')
     assert.equal(rec.deviceId, undefined)
     assert.equal(rec.task.retryCount, 1)
     // default policy: exponential, base 2 s, no jitter → first retry waits 2 s
     assert.equal(rec.notBefore, T0 + 100 + 2000)
-    assert.equal(out.events[0].kind === 'error' && out.events[0].final, false)
+    assert.equal(out.events[1].kind === 'error' && out.events[1].final, false)
     assert.deepEqual(st.pendingInOrder(T0 + 100), [])
     assert.deepEqual(st.pendingInOrder(T0 + 2100).map(t => t.id), ['a'])
     assert.deepEqual(st.apply(assign('a', 2, 'd2', T0 + 1000), 4).events, [], 'too early')
@@ -232,7 +233,8 @@ describe('ClusterState: assign / started / finished', () => {
     run(st, [submit([task('a')]), assign('a', 1, 'd1')])
     const out = st.apply(finished(result('a', 1, 'd1', 'failed', { error: { type: 'invalid_payload', message: 'bad' } })), 3)
     assert.equal(st.getTask('a')!.status, 'failed')
-    assert.equal(out.events[0].kind === 'error' && out.events[0].final, true)
+    assert.deepEqual(out.events.map(e => e.kind), ['start', 'error'])
+    assert.equal(out.events[1].kind === 'error' && out.events[1].final, true)
   })
 
   it('records a result of a superseded attempt as stale and leaves the outcome alone', () => {
