@@ -1,7 +1,7 @@
 // Options of startNode, with every default in one place and the reason for it.
 import { homedir } from 'node:os'
 import { join, resolve } from 'node:path'
-import type { DeviceRole, Permission } from '../sched/types.js'
+import type { DeviceBid, DeviceRole, Permission } from '../sched/types.js'
 
 export interface NodeOptions {
   /** where the node keeps its peer key, Raft log, history and API token. @default ~/.retire-cluster */
@@ -55,11 +55,17 @@ export interface NodeOptions {
    * machine (tests, scripts/simulate); real nodes leave it unset.
    */
   loadSampler?: () => { cpuUsage: number, memoryUsage: number, memoryUsedGb: number }
+  /**
+   * Declared capabilities that replace the probed ones in this node's bids: a GPU the probe cannot
+   * see (it only looks for /dev/dri, /dev/nvidia0, /dev/kgsl-3d0), or simulated devices in tests.
+   */
+  capabilities?: Partial<Pick<DeviceBid, 'gpu' | 'cpuCores' | 'memoryGb' | 'storageGb' | 'internet' | 'bandwidthMbps' | 'sensors'>>
 }
 
-export type ResolvedOptions = Required<Omit<NodeOptions, 'clusterKey' | 'api' | 'loadSampler'>> & {
+export type ResolvedOptions = Required<Omit<NodeOptions, 'clusterKey' | 'api' | 'loadSampler' | 'capabilities'>> & {
   clusterKey?: Uint8Array
   loadSampler?: NodeOptions['loadSampler']
+  capabilities?: NodeOptions['capabilities']
   api: { host: string, port: number } | false
 }
 
@@ -89,6 +95,7 @@ export function resolveOptions (o: NodeOptions, cores: number, hostname: string)
     logLevel: o.logLevel ?? 'info',
     snapshotEntries: o.snapshotEntries ?? 10000,
     writeDeadlineMs: o.writeDeadlineMs ?? 30000,
-    loadSampler: o.loadSampler
+    loadSampler: o.loadSampler,
+    capabilities: o.capabilities
   }
 }

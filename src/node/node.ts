@@ -119,7 +119,7 @@ class RetireNode implements ClusterNode {
       logLevel: o.logLevel,
       logger: (level, msg) => { (this.log as any)[level === 'debug' || level === 'warn' || level === 'error' ? level : 'info']?.(msg) }
     })
-    this.caps = sampleCapabilities({ role: o.role, dataDir: o.dataDir, sensors: o.sensors })
+    this.caps = { ...sampleCapabilities({ role: o.role, dataDir: o.dataDir, sensors: o.sensors }), ...o.capabilities }
 
     this.host = await createHost({
       dataDir: o.dataDir, listen: o.listen, bootstrap: o.bootstrap, mdns: o.mdns,
@@ -178,7 +178,8 @@ class RetireNode implements ClusterNode {
       rng: cryptoRng,
       history: this.history,
       localPrincipal: 'local-admin',
-      writeDeadlineMs: o.writeDeadlineMs
+      writeDeadlineMs: o.writeDeadlineMs,
+      onProgress: l => { this.progressListeners.add(l); return () => { this.progressListeners.delete(l) } }
     })
     this.core.onEvent(e => { this.recordHistory(e) })
     setDefaultScheduler(this.scheduler)
@@ -358,6 +359,11 @@ class RetireNode implements ClusterNode {
     const d = this.driver
     if (d === undefined) return
     if (d.isLeader) { this.onExecMessage(this.id, type, body); return }
+    // the worker's own node sees its progress too (lifecycle hooks), not only the leader
+    if (type === 'progress') {
+      const ev: ProgressEvent = { kind: 'progress', taskId: body.taskId as string, attempt: body.attempt as number, deviceId: this.id, at: Date.now(), progress: body.progress as number }
+      for (const l of this.progressListeners) l(ev)
+    }
     const leader = d.leaderId
     if (leader === null) return
     this.execCh.send(leader, encode(type, body)).catch(() => {})

@@ -4,7 +4,7 @@
 // with live progress from the leader where it has it.
 import { parseTaskSpec, Task } from '../../sched/task.js'
 import type { Rng } from '../../sched/rng.js'
-import type { ApplyOutcome, ClusterEvent, Command, TaskRecord, Role, WorkflowInfo, BatchInfo } from '../../sched/commands.js'
+import type { ApplyOutcome, BatchChunk, ClusterEvent, Command, TaskRecord, Role, WorkflowInfo, BatchInfo } from '../../sched/commands.js'
 import type { TaskData, TaskStatus } from '../../sched/types.js'
 import { TERMINAL_STATUSES } from '../../sched/types.js'
 import type {
@@ -15,6 +15,7 @@ import { NodeError, NoLeaderError, NotFoundError, WaitTimeoutError } from '../er
 import type { LeaderLoop } from '../leader/leader.js'
 import { toWorkflowInfo, toBatch } from './inputs.js'
 import type { TaskHistory } from './history.js'
+import { planChunks } from './chunks.js'
 
 export interface SchedulerDeps {
   nodeId: string
@@ -30,6 +31,8 @@ export interface SchedulerDeps {
   localPrincipal: string
   /** total time a write keeps retrying through elections. @default 30000 */
   writeDeadlineMs?: number
+  /** subscribe to worker progress seen by this node (the leader sees all, a worker its own); returns unsubscribe */
+  onProgress?: (listener: (e: { taskId: string, attempt: number, progress: number }) => void) => () => void
 }
 
 const RETRY_DELAYS_MS = [50, 100, 200, 400, 800]
@@ -58,7 +61,18 @@ export class NodeScheduler implements ClusterScheduler {
     const info: BatchInfo = { id: b.id, name: b.name }
     if (b.description !== undefined) info.description = b.description
     for (const t of b.tasks) t.batchId = b.id
-    const taskIds = await this.submit(b.tasks, opts, { batch: info })
+    const chunks = planChunks(b.tasks)
+    if (chunks.length === 1) return { id: b.id, taskIds: await this.submit(b.tasks, opts, { batch: info }) }
+    // Too big for one command: staged chunk by chunk, one at a time (each its own Raft entry, so
+    // no entry nears the caps and other work interleaves), then the last chunk seals the batch
+    // atomically. Until then nothing is visible or schedulable; if we fail midway the staging is
+    // dropped by the state machine (TTL, or our next chunk 0 for this batch id).
+    const principal = opts.principal ?? this.d.localPrincipal
+    let taskIds: string[] = []
+    for (let i = 0; i < chunks.length; i++) {
+      const chunk: BatchChunk = { index: i, count: chunks.length }
+      taskIds = await this.submit(chunks[i]!, { ...opts, principal }, { batch: info, chunk }, i === chunks.length - 1)
+    }
     return { id: b.id, taskIds }
   }
 
@@ -87,7 +101,7 @@ export class NodeScheduler implements ClusterScheduler {
   }
 
   /** The submit command, retried through elections with one request id. */
-  private async submit (tasks: TaskData[], opts: SubmitOptions, extra: { batch?: BatchInfo, workflow?: WorkflowInfo } = {}): Promise<string[]> {
+  private async submit (tasks: TaskData[], opts: SubmitOptions, extra: { batch?: BatchInfo, workflow?: WorkflowInfo, chunk?: BatchChunk } = {}, visible = true): Promise<string[]> {
     const requestId = this.reqPrefix + (this.reqCounter++).toString(36)
     const principal = opts.principal ?? this.d.localPrincipal
     const cmd: Command = { type: 'submit', requestId, principal, at: 0, tasks, ...extra }
@@ -96,7 +110,7 @@ export class NodeScheduler implements ClusterScheduler {
       { type: 'submit', requestId, principal, tasks, ...extra })
     const ids = res.taskIds as string[]
     // read-your-writes: a follower answers status queries from its own applied state
-    if (ids.length > 0) await this.appliedLocally(ids[ids.length - 1]!, 5000)
+    if (visible && ids.length > 0) await this.appliedLocally(ids[ids.length - 1]!, 5000)
     return ids
   }
 
@@ -223,8 +237,24 @@ export class NodeScheduler implements ClusterScheduler {
     return this.d.history.metrics(opts.period ?? '24h', this.d.now())
   }
 
+  /**
+   * Hooks fire from applied log entries, so every node sees each task's events once and in log
+   * order, whoever leads: submit, schedule, start, [progress], complete | error — per attempt for
+   * a retried task (error with a retry is followed by schedule and start of the next attempt).
+   * Progress is soft state relayed to the leader (and seen by the worker running the task), so
+   * onProgress fires only on those nodes, and only while the task is running in this node's
+   * applied state: never before onStart or after onComplete/onError.
+   */
   addLifecycleHandler (h: TaskLifecycleHandler): () => void {
-    return this.d.core.onEvent(e => { dispatchLifecycle(h, e, id => this.d.core.state.getTask(id)) })
+    const get = (id: string): TaskRecord | undefined => this.d.core.state.getTask(id)
+    const offEvents = this.d.core.onEvent(e => { dispatchLifecycle(h, e, get) })
+    if (h.onProgress === undefined || this.d.onProgress === undefined) return offEvents
+    const offProgress = this.d.onProgress(e => {
+      const rec = get(e.taskId)
+      if (rec?.status !== 'running' || rec.attempts.length !== e.attempt) return
+      dispatchLifecycle(h, { kind: 'progress', taskId: e.taskId, progress: e.progress }, get)
+    })
+    return () => { offEvents(); offProgress() }
   }
 
   // ---- helpers --------------------------------------------------------------------------------

@@ -40,7 +40,7 @@ export async function handleClientRequest (d: ClientServiceDeps, from: string, b
         if (!d.isLeader()) return fail('no_leader', 'not the leader', { notLeader: true, leaderHint: d.leaderId() })
         const at = d.now()
         const cmd = type === 'submit'
-          ? { type: 'submit' as const, requestId: body.requestId, principal: body.principal ?? `peer:${from}`, at, tasks: body.tasks, ...(body.batch !== undefined ? { batch: body.batch } : {}), ...(body.workflow !== undefined ? { workflow: body.workflow } : {}) }
+          ? { type: 'submit' as const, requestId: body.requestId, principal: body.principal ?? `peer:${from}`, at, tasks: body.tasks, ...(body.batch !== undefined ? { batch: body.batch } : {}), ...(body.workflow !== undefined ? { workflow: body.workflow } : {}), ...(body.chunk !== undefined ? { chunk: body.chunk } : {}) }
           : type === 'cancel'
             ? { type: 'cancel' as const, at, taskId: body.taskId, principal: body.principal ?? `peer:${from}` }
             : { type: 'setRole' as const, at, principal: body.principal, role: body.role, by: body.by ?? `peer:${from}` }
