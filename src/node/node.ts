@@ -107,7 +107,7 @@ class RetireNode implements ClusterNode {
 
   async start (): Promise<void> {
     const o = this.opts
-    this.storage = new SqliteStorage(join(o.dataDir, 'raft.db'))
+    this.storage = new SqliteStorage(join(o.dataDir, 'raft.db'), { deferredSync: true })
     this.incarnation = Number(this.storage.getMeta('incarnation') ?? '0') + 1
     this.storage.setMeta('incarnation', String(this.incarnation))
 
@@ -132,6 +132,7 @@ class RetireNode implements ClusterNode {
       selfId: this.id,
       core: this.core,
       bids: () => this.gossip.bids(),
+      isMember: id => { const c = this.driver?.conf; return c !== undefined && (c.voters.includes(id) || c.learners.includes(id)) },
       lastSeen: id => this.lastSeen(id),
       dispatch: (dev, items) => this.dispatch(dev, items),
       cancelOn: (dev, taskId, attempt) => { this.cancelOn(dev, taskId, attempt) },

@@ -116,11 +116,11 @@ function bestDevice (devices: readonly DeviceBid[], inflight: readonly number[],
   let failures: Array<{ id: string, unmet: string[] }> | undefined
   for (let i = 0; i < devices.length; i++) {
     const d = devices[i]
-    if (exclusiveTaken[i]) { (failures ??= []).push({ id: d.nodeId, unmet: ['exclusive: device was just given an exclusive task'] }); continue }
+    if (exclusiveTaken[i]) { (failures ??= []).push({ id: deviceLabel(d), unmet: ['exclusive: device was just given an exclusive task'] }); continue }
     if (!meetsRequirements(d, task, inflight[i])) {
       // the reasons are only worked out on a miss: the common case allocates nothing
       const m = matchRequirements(d, task, { inflight: inflight[i] })
-      ;(failures ??= []).push({ id: d.nodeId, unmet: m.ok ? [] : m.unmet })
+      ;(failures ??= []).push({ id: deviceLabel(d), unmet: m.ok ? [] : m.unmet })
       continue
     }
     const score = scoreDevice(d, task.requirements, inflight[i])
@@ -145,4 +145,9 @@ export function explain (task: TaskData, failures: ReadonlyArray<{ id: string, u
   const others = failures.length - capable.length
   const typeNote = others > 0 ? `; ${others} other device${others === 1 ? '' : 's'} cannot run '${task.taskType}'` : ''
   return shown.join('; ') + more + typeNote
+}
+
+/** how a device is named in pending reasons: its name and the tail of its peer id */
+function deviceLabel (d: DeviceBid): string {
+  return d.name === '' || d.name === d.nodeId ? d.nodeId : `${d.name} (…${d.nodeId.slice(-6)})`
 }

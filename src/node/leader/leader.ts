@@ -16,6 +16,8 @@ export interface LeaderDeps {
   core: ClusterCore
   /** fresh bids, our own included */
   bids: () => DeviceBid[]
+  /** is this node in the Raft configuration (voter or learner)? only members get work */
+  isMember: (id: string) => boolean
   /** last time we heard from a device (bid or exec message), ms */
   lastSeen: (deviceId: string) => number | undefined
   dispatch: (deviceId: string, items: Assignment[]) => Promise<AssignReply[]>
@@ -155,7 +157,7 @@ export class LeaderLoop {
     const state = this.d.core.state
     const out: DeviceBid[] = []
     for (const b of this.d.bids()) {
-      if (b.cluster?.member !== true && b.nodeId !== this.d.selfId) continue
+      if (!this.d.isMember(b.nodeId)) continue
       out.push({ ...b, activeTasks: state.runningOn(b.nodeId).length, maxConcurrentTasks: b.maxConcurrentTasks * this.prefetch.multiplier })
     }
     return out

@@ -12,6 +12,8 @@
 //   s.save({ entries, hardState })      // durable when it returns
 
 import Database from 'better-sqlite3'
+import { closeSync, fsync, fsyncSync, openSync } from 'node:fs'
+import { dirname } from 'node:path'
 import type { ConfState, Entry, EntryType, HardState, RaftStorage, Snapshot } from '../../protocol/raft/types.js'
 import { CompactedError, RaftInputError, SnapshotOutOfDateError, UnavailableError } from '../../protocol/raft/errors.js'
 import { bootstrapStorage } from '../../protocol/raft/bootstrap.js'
@@ -27,6 +29,14 @@ export interface SqliteStorageOptions {
   bootstrapIndex?: 0 | 1
   /** sqlite synchronous pragma. FULL (default) fsyncs the WAL on every commit: required for Raft. */
   synchronous?: 'FULL' | 'NORMAL' | 'OFF'
+  /**
+   * Durability without blocking the event loop: commits are written without fsync (synchronous =
+   * NORMAL) and the caller makes them durable with `await flush()`, which fsyncs the WAL file on
+   * libuv's thread pool. A commit is durable once its WAL frames are on disk, which is exactly
+   * what synchronous=FULL waits for inline. The Raft driver awaits flush() before it acknowledges,
+   * votes or applies anything of that Ready. Overrides `synchronous`.
+   */
+  deferredSync?: boolean
   /** how many recent entry terms to keep in memory for term(); default 4096 */
   tailTermCache?: number
 }
@@ -69,12 +79,18 @@ export class SqliteStorage implements RaftStorage {
   private tailStart: number
   private tailTerms: number[]
   private closed = false
+  readonly deferredSync: boolean
+  private readonly walPath: string
+  private walFd?: number
+  private dirSynced = false
 
   constructor (path: string, opts: SqliteStorageOptions = {}) {
     this.tailMax = opts.tailTermCache ?? 4096
     this.db = new Database(path)
     this.db.pragma('journal_mode = WAL')
-    this.db.pragma(`synchronous = ${opts.synchronous ?? 'FULL'}`)
+    this.deferredSync = opts.deferredSync === true
+    this.walPath = `${path}-wal`
+    this.db.pragma(`synchronous = ${this.deferredSync ? 'NORMAL' : opts.synchronous ?? 'FULL'}`)
     this.db.exec(SCHEMA)
     this.st = this.prepare()
     this.saveTx = this.db.transaction(u => this.writeUpdate(u))
@@ -310,10 +326,25 @@ export class SqliteStorage implements RaftStorage {
     else this.st.putKv.run(key, value)
   }
 
+  /**
+   * With deferredSync: make every save() so far durable (fsync of the WAL file, off the event
+   * loop). Without it: nothing to do, save() was durable when it returned.
+   */
+  flush (): Promise<void> {
+    if (!this.deferredSync || this.closed) return Promise.resolve()
+    if (this.walFd === undefined) {
+      this.walFd = openSync(this.walPath, 'r+')
+      if (!this.dirSynced) { syncDir(dirname(this.walPath)); this.dirSynced = true } // the WAL file's own existence
+    }
+    const fd = this.walFd
+    return new Promise((resolve, reject) => { fsync(fd, err => { if (err === null) resolve(); else reject(err) }) })
+  }
+
   close (): void {
     if (this.closed) return
     this.closed = true
     this.db.close()
+    if (this.walFd !== undefined) { try { closeSync(this.walFd) } catch { /* already gone */ } }
   }
 
   // ---- helpers ------------------------------------------------------------------------------
@@ -325,4 +356,10 @@ export class SqliteStorage implements RaftStorage {
 
 function copyConf (c: ConfState): ConfState {
   return { voters: [...c.voters], learners: [...c.learners] }
+}
+
+/** once per database: the directory entry of the WAL file must survive a power cut too */
+function syncDir (dir: string): void {
+  const fd = openSync(dir, 'r')
+  try { fsyncSync(fd) } finally { closeSync(fd) }
 }

@@ -89,6 +89,8 @@ export interface RaftStorage {
   /** make a snapshot at index (already applied) and drop log entries up to compactIndex */
   createSnapshot (index: number, conf: ConfState, data: Uint8Array): Snapshot
   compact (compactIndex: number): void
+  /** optional: a storage that writes without fsync makes everything saved so far durable here */
+  flush? (): Promise<void>
   close (): void
 }
 
