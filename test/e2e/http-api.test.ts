@@ -206,12 +206,15 @@ describe('e2e: HTTP API', function () {
     const seen: ClientEvent[] = []
     const ctrl = new AbortController()
     const stream = client.streamEvents(e => seen.push(e), { signal: ctrl.signal })
-    // wait until the stream is attached: submit until we see our own submit event
-    let id = ''
-    await eventually(async () => {
-      id = await client.submitTask({ task_type: 'echo', payload: { sse: true } })
-      return seen.some(e => e.event === 'submit' && e.data.taskId === id)
+    // The stream attaches asynchronously: submit until the submit event of one of ours shows up, and
+    // follow that task (its events may arrive after the POST answered, so remember every id).
+    const mine = new Set<string>()
+    const first = await eventually(async () => {
+      mine.add(await client.submitTask({ task_type: 'echo', payload: { sse: true } }))
+      const e = seen.find(e => e.event === 'submit' && mine.has(e.data.taskId as string))
+      return e === undefined ? false : e
     }, { timeoutMs: 10_000, intervalMs: 200 })
+    const id = first.data.taskId as string
     await eventually(() => seen.some(e => e.event === 'complete' && e.data.taskId === id), { timeoutMs: 15_000 })
     ctrl.abort()
     await stream
