@@ -54,7 +54,7 @@ async function loadBatch (file: string, name?: string): Promise<{ name: string, 
 }
 
 async function follow (client: ApiClient, id: string, timeoutMs: number, showBar: boolean): Promise<BatchProgress> {
-  const bar = showBar ? new SingleBar({ format: ' {bar} {percentage}% | {value}/{total} done | {failed} failed | {running} running | eta {eta_formatted}', hideCursor: true }, Presets.shades_classic) : undefined
+  const bar = showBar ? new SingleBar({ format: ' {bar} {percentage}% | {value}/{total} done | {failed} failed | {running} running | {duration_formatted}', hideCursor: true }, Presets.shades_classic) : undefined
   const end = Date.now() + timeoutMs
   let p = await client.getBatch(id)
   bar?.start(p.total, 0, { failed: 0, running: 0 })
