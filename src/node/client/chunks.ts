@@ -7,10 +7,10 @@ import { encodeValue } from '../../protocol/codec.js'
 import { MAX_FRAME_BYTES } from '../../protocol/limits.js'
 import type { TaskData } from '../../sched/types.js'
 
-/** Encoded bytes per chunk: a quarter of the frame cap leaves room for other commands in the same entry. */
-export const CHUNK_TARGET_BYTES = Math.floor(MAX_FRAME_BYTES / 4)
-/** Tasks per chunk: a 10,000-task batch goes in 5 commands; each applies in a few ms. */
-export const CHUNK_MAX_TASKS = 2000
+/** Encoded bytes per chunk (512 KiB): far under the caps, and small enough that staging one chunk holds up other work for a fraction of a second. */
+export const CHUNK_TARGET_BYTES = Math.floor(MAX_FRAME_BYTES / 8)
+/** Tasks per chunk: a 10,000-task batch goes in 10 commands; each applies in a few ms. */
+export const CHUNK_MAX_TASKS = 1000
 
 /** Cuts tasks into consecutive chunks; one chunk when everything fits (the common case). */
 export function planChunks (tasks: readonly TaskData[], targetBytes = CHUNK_TARGET_BYTES, maxTasks = CHUNK_MAX_TASKS): TaskData[][] {
