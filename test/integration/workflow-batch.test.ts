@@ -6,40 +6,13 @@
 // `capabilities` (what an operator does for a GPU the probe cannot see): only n3 says
 // { gpu: true, cpuCores: 4 }, so the training step must land on n3 — which the test checks.
 import assert from 'node:assert/strict'
-import { dirname, join } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import { startLocalCluster, waitForBids, type LocalCluster } from '../helpers/local-cluster.js'
 import { eventually } from '../helpers/eventually.js'
 import { ParallelTaskGroup, TaskChain, GroupTimeoutError, ChainStepError } from '../../src/node/client/groups.js'
 import { TaskTemplate } from '../../src/sched/template.js'
 import type { BatchProgress } from '../../src/node/api-types.js'
+import { SEED_ML_TEMPLATE, SEED_ML_VARS, WF_HANDLERS } from '../fixtures/workflow/ml-template.js'
 
-const here = dirname(fileURLToPath(import.meta.url))
-export const WF_HANDLERS = join(here, '../fixtures/workflow/handlers.ts')
-
-/** The seed's "机器学习训练" template, as written there (snake_case keys). */
-export const SEED_ML_TEMPLATE = {
-  name: '机器学习训练',
-  description: '标准ML模型训练流程',
-  tasks: [
-    {
-      task_type: 'data_preprocessing',
-      payload: { input_path: '{{input_data}}', output_path: '{{processed_data}}' },
-      requirements: { min_memory_gb: 8 }
-    },
-    {
-      task_type: 'model_training',
-      payload: { data_path: '{{processed_data}}', model_type: '{{model_type}}', hyperparameters: '{{hyperparams}}' },
-      requirements: { min_cpu_cores: 4, requires_gpu: true }
-    }
-  ]
-}
-export const SEED_ML_VARS = {
-  input_data: '/data/training_set.csv',
-  processed_data: '/tmp/processed.pkl',
-  model_type: 'random_forest',
-  hyperparams: { n_estimators: 100 }
-}
 
 describe('workflows: batches, groups, chains, templates (3 real nodes)', function () {
   this.timeout(120_000)
