@@ -1,12 +1,12 @@
 // The deterministic Raft simulator in CI: a bounded swarm of seeds (each with its own fault rates),
 // every invariant checked after every step, then heal → leader → commit within a bound.
-// Budget: SIM_SEEDS (default 120) × SIM_STEPS (default 1500) stays well under 90 s on 2 cores.
+// Budget: SIM_SEEDS (default 100) × SIM_STEPS (default 1200) stays well under 90 s on 2 cores.
 // The long run is `npx tsx scripts/sim.ts --seeds 1000 --steps 2000`; a failure prints SEED=<n>.
 import assert from 'node:assert/strict'
 import { runSeed, Simulation } from './simulator.js'
 
-const SEEDS = Number(process.env.SIM_SEEDS ?? 120)
-const STEPS = Number(process.env.SIM_STEPS ?? 1500)
+const SEEDS = Number(process.env.SIM_SEEDS ?? 100)
+const STEPS = Number(process.env.SIM_STEPS ?? 1200)
 const FIRST = Number(process.env.SIM_FIRST_SEED ?? 1)
 
 describe('raft simulator (swarm)', function () {
