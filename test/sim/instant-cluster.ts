@@ -65,7 +65,7 @@ export class InstantCluster {
     this.settle()
   }
 
-  /** tick everyone until some node is leader (bounded) */
+  /** id campaigns now; messages are delivered until the cluster is quiet */
   elect (id: NodeId): void {
     this.node(id).raw.campaign()
     this.settle()
