@@ -114,11 +114,35 @@ describe('e2e: CLI', function () {
     assert.equal(out.taskIds.length, 6)
   })
 
+  it('workflow FILE runs steps in order and prints each step', async () => {
+    const file = join(tmp, 'wf.yaml')
+    writeFileSync(file, [
+      'name: cli-flow',
+      'steps:',
+      '  - name: fetch',
+      '    task: { task_type: echo, payload: { step: 1 } }',
+      '    dependsOn: []',
+      '  - name: report',
+      '    task: { task_type: echo, payload: { step: 2 } }',
+      '    dependsOn: [fetch]',
+      ''
+    ].join('\n'))
+    const r = await runCli(['workflow', file, ...dd])
+    assert.equal(r.code, 0, r.stderr)
+    assert.match(r.stdout, /^STEP\s+TASK\s+STATUS/)
+    assert.match(r.stdout, /fetch\s+\S+\s+completed/)
+    assert.match(r.stdout, /report\s+\S+\s+completed/)
+    assert.match(r.stdout, /completed$/m)
+    const bad = await runCli(['workflow', file, '--var', 'novalue', ...dd])
+    assert.equal(bad.code, 2)
+    oneLineError(bad.stderr)
+  })
+
   it('metrics prints the period summary', async () => {
     const r = await runCli(['metrics', '--period', '24h', '--json', ...dd])
     assert.equal(r.code, 0, r.stderr)
     const m = JSON.parse(r.stdout)
-    assert.ok(m.totalTasks >= 8, 'm.totalTasks >= 8')
+    assert.ok(m.totalTasks >= 10, 'm.totalTasks >= 10')
     assert.ok(m.successRate > 0 && m.successRate <= 100, 'm.successRate > 0 && m.successRate <= 100')
     const human = await runCli(['metrics', ...dd])
     assert.match(human.stdout, /success rate:\s+[\d.]+%/)
