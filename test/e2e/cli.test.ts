@@ -138,6 +138,28 @@ describe('e2e: CLI', function () {
     oneLineError(bad.stderr)
   })
 
+  it('workflow TEMPLATE --var k=v instantiates a TaskTemplate; a missing variable is refused', async () => {
+    const file = join(tmp, 'template.json')
+    writeFileSync(file, JSON.stringify({
+      name: 'greet',
+      tasks: [
+        { name: 'hello', task_type: 'echo', payload: { message: 'hello {{who}}', times: '{{times}}' } },
+        { name: 'bye', task_type: 'echo', payload: { message: 'bye {{who}}' } }
+      ]
+    }))
+    const r = await runCli(['workflow', file, '--var', 'who=pi', '--var', 'times=3', '--json', ...dd])
+    assert.equal(r.code, 0, r.stderr)
+    const out = JSON.parse(r.stdout)
+    assert.equal(out.status, 'completed')
+    assert.deepEqual(out.steps.map((st: { name: string }) => st.name), ['hello', 'bye'])
+    const hello = await cluster.clients[0].getTask(out.taskIds[0])
+    assert.deepEqual(hello.result, { message: 'hello pi', times: 3 })
+    const missing = await runCli(['workflow', file, '--var', 'who=pi', ...dd])
+    assert.equal(missing.code, 1)
+    oneLineError(missing.stderr)
+    assert.match(missing.stderr, /times/)
+  })
+
   it('metrics prints the period summary', async () => {
     const r = await runCli(['metrics', '--period', '24h', '--json', ...dd])
     assert.equal(r.code, 0, r.stderr)
