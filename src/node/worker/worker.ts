@@ -29,7 +29,7 @@ const RESEND_DELAY_MS = 300
  * moment a slot frees, so a slot never idles for a leader round-trip (Celery's prefetch). How deep
  * the leader actually fills it depends on how long tasks run (see leader/prefetch.ts).
  */
-export const MAX_PREFETCH_MULTIPLIER = 32
+export const MAX_PREFETCH_MULTIPLIER = 512
 
 const key = (taskId: string, attempt: number): string => `${taskId}:${attempt}`
 
@@ -109,6 +109,7 @@ export class Worker {
     }, START_REPORT_DELAY_MS)
     startTimer.unref?.()
     this.executor.execute(it.task, {
+      attempt: it.attempt, // handlers see the cluster's attempt number (ctx.attempt)
       onProgress: (pct, usage) => {
         const t = this.now()
         if (t - st.lastProgressAt < PROGRESS_INTERVAL_MS && pct < 100) return
