@@ -29,7 +29,7 @@ const RESEND_DELAY_MS = 300
  * moment a slot frees, so a slot never idles for a leader round-trip (Celery's prefetch). How deep
  * the leader actually fills it depends on how long tasks run (see leader/prefetch.ts).
  */
-export const MAX_PREFETCH_MULTIPLIER = 512
+export const MAX_PREFETCH_MULTIPLIER = 32
 
 const key = (taskId: string, attempt: number): string => `${taskId}:${attempt}`
 
