@@ -259,7 +259,9 @@ export class LeaderLoop {
 
   handleProgress (taskId: string, progress: number, resourceUsage?: ResourceUsage): void {
     const entry: { progress: number, resourceUsage?: ResourceUsage } = { progress }
-    if (resourceUsage !== undefined) entry.resourceUsage = resourceUsage
+    // a handler's own progress call carries no usage: keep the last sample the executor sent
+    const usage = resourceUsage ?? this.live.get(taskId)?.resourceUsage
+    if (usage !== undefined) entry.resourceUsage = usage
     this.live.set(taskId, entry)
   }
 
