@@ -50,6 +50,8 @@ export class NodeProc {
     for (const b of o.bootstrap ?? []) args.push('--bootstrap', b)
     if (o.role !== undefined) args.push('--role', o.role)
     args.push(...(o.extraArgs ?? []))
+    // RC_LOG_LEVEL: the nodes' log level (debug adds a stats line a second)
+    if (process.env.RC_LOG_LEVEL !== undefined) args.push('--log-level', process.env.RC_LOG_LEVEL)
     // RC_NODE_ARGS: extra node flags for the node processes (e.g. --cpu-prof for profiling)
     const nodeArgs = (process.env.RC_NODE_ARGS ?? '').split(' ').filter(a => a !== '')
     const child = spawn(process.execPath, [...nodeArgs, ...args], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ...o.env } })
@@ -57,7 +59,11 @@ export class NodeProc {
     this.exited = new Promise(res => child.once('exit', code => { res(code) }))
     child.stderr!.setEncoding('utf8')
     child.stderr!.on('data', (chunk: string) => {
-      for (const line of chunk.split('\n')) if (line !== '') { this.stderrTail.push(line); if (this.stderrTail.length > 200) this.stderrTail.shift() }
+      for (const line of chunk.split('\n')) {
+        if (line === '') continue
+        this.stderrTail.push(line); if (this.stderrTail.length > 200) this.stderrTail.shift()
+        if (process.env.RC_ECHO_STATS !== undefined && line.includes('stats:')) process.stderr.write(`${o.name} ${line}\n`)
+      }
     })
     const file = join(o.dataDir, 'node.json')
     const deadline = Date.now() + timeoutMs

@@ -51,7 +51,7 @@ export interface ClusterScheduler {
   cancelTask (taskId: string, opts?: { principal?: string }): Promise<TaskRecord>
   getTaskStatus (taskId: string): Promise<TaskRecord | undefined>
   waitForResult (taskId: string, opts?: { timeoutMs?: number }): Promise<TaskRecord>
-  listTasks (filter?: { status?: TaskStatus, deviceId?: string, limit?: number }): Promise<TaskRecord[]>
+  listTasks (filter?: { status?: TaskStatus, deviceId?: string, limit?: number, order?: 'oldest' | 'newest' }): Promise<TaskRecord[]>
   getActiveTasks (): Promise<TaskRecord[]>
   getQueueStatistics (): Promise<QueueStatistics>
   getBatchProgress (batchId: string): Promise<BatchProgress>

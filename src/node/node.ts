@@ -261,7 +261,25 @@ class RetireNode implements ClusterNode {
     const t = setInterval(() => { this.autopilot() }, AUTOPILOT_INTERVAL_MS)
     t.unref?.()
     this.timers.push(t)
+    if (this.opts.logLevel === 'debug') this.startStatsLine()
     this.gossip.poke()
+  }
+
+  /** debug: one line a second with what the pipeline did */
+  private startStatsLine (): void {
+    let prev = { ...this.driver!.stats, cmds: this.core.appliedCommands }
+    const t = setInterval(() => {
+      const d = this.driver!
+      const s = { ...d.stats, cmds: this.core.appliedCommands }
+      const st = this.core.state
+      const readies = s.readies - prev.readies
+      this.log.debug(`stats: ${d.isLeader ? 'leader' : 'follower'} readies/s=${readies} written/s=${s.entriesWritten - prev.entriesWritten} ` +
+        `applied/s=${s.entriesApplied - prev.entriesApplied} cmds/s=${s.cmds - prev.cmds} flushMs/ready=${readies === 0 ? 0 : ((s.flushMs - prev.flushMs) / readies).toFixed(1)} ` +
+        `tasks=${st.size} ready=${st.readySize} active=${st.activeTasks().length} worker=${this.worker.activeCount}`)
+      prev = s
+    }, 1000)
+    t.unref?.()
+    this.timers.push(t)
   }
 
   private onRoleChange (role: string, leaderId: string | null, term: number): void {

@@ -786,15 +786,20 @@ export class ClusterState {
     return rec === undefined ? undefined : this.getTask(rec.id)
   }
 
-  listTasks (filter: { status?: TaskStatus, deviceId?: string, limit?: number } = {}): TaskRecord[] {
+  /**
+   * Tasks matching the filter, oldest first (submission order) or newest first; `limit` cuts after
+   * ordering. The per-device index holds only live (queued/running) tasks, so it serves only those.
+   */
+  listTasks (filter: { status?: TaskStatus, deviceId?: string, limit?: number, order?: 'oldest' | 'newest' } = {}): TaskRecord[] {
     const limit = filter.limit ?? Infinity
     const out: TaskRecord[] = []
     let ids: Iterable<string>
-    if (filter.deviceId !== undefined && (filter.status === undefined || filter.status === 'queued' || filter.status === 'running')) {
+    if (filter.deviceId !== undefined && (filter.status === 'queued' || filter.status === 'running')) {
       ids = this.onDevice.get(filter.deviceId) ?? []
     } else {
       ids = filter.status !== undefined ? (this.byStatus.get(filter.status) ?? []) : this.tasks.keys()
     }
+    if (filter.order === 'newest') ids = [...ids].reverse()
     for (const id of ids) {
       if (out.length >= limit) break
       const rec = this.getTask(id) as TaskRecord

@@ -32,11 +32,9 @@ async function listTasks (ctx: RouteContext): Promise<void> {
   const status = enumParam(ctx.query, 'status', TASK_STATUSES)
   const deviceId = ctx.query.get('device') ?? ctx.query.get('deviceId') ?? undefined
   const limit = intParam(ctx.query, 'limit', 1, MAX_LIST_LIMIT, DEFAULT_LIST_LIMIT)
-  // Newest first, as people and the dashboard want them. The scheduler lists in its own order (oldest
-  // first today), so we take the matching set and cut it here: O(matching tasks) per request.
-  const all = await ctx.node.scheduler.listTasks({ status, deviceId: deviceId === '' ? undefined : deviceId })
-  const newest = all.length <= 1 ? all : all.slice().sort((a, b) => b.createdAt - a.createdAt || (a.id < b.id ? 1 : -1))
-  sendJson(ctx.res, 200, newest.length > limit ? newest.slice(0, limit) : newest)
+  // newest first, as people and the dashboard want them
+  const list = await ctx.node.scheduler.listTasks({ status, deviceId: deviceId === '' ? undefined : deviceId, limit, order: 'newest' })
+  sendJson(ctx.res, 200, list)
 }
 
 async function getTask (ctx: RouteContext): Promise<void> {

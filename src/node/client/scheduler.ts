@@ -208,7 +208,7 @@ export class NodeScheduler implements ClusterScheduler {
     return ok && this.d.core.state.getTask(taskId) !== undefined
   }
 
-  async listTasks (filter: { status?: TaskStatus, deviceId?: string, limit?: number } = {}): Promise<TaskRecord[]> {
+  async listTasks (filter: { status?: TaskStatus, deviceId?: string, limit?: number, order?: 'oldest' | 'newest' } = {}): Promise<TaskRecord[]> {
     return this.d.core.state.listTasks(filter)
   }
 

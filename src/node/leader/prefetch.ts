@@ -7,6 +7,11 @@ import { MAX_PREFETCH_MULTIPLIER } from '../worker/worker.js'
 
 /** weight of the newest observation in the moving average */
 const ALPHA = 0.05
+/**
+ * How much work, in milliseconds of execution, to keep queued per slot: a few log round-trips'
+ * worth (each is 1-3 fsyncs, 10-50 ms on a slow disk), so a slot never idles waiting for the log.
+ */
+const QUEUED_WORK_MS = 250
 
 export class PrefetchDepth {
   /** moving average of execution time, ms; starts as "unknown, assume moderate" */
@@ -17,12 +22,12 @@ export class PrefetchDepth {
     this.avgMs += ALPHA * (execMs - this.avgMs)
   }
 
-  /** slots × multiplier is what the scheduler may place on a device */
+  /**
+   * slots × multiplier is what the scheduler may place on a device: ~QUEUED_WORK_MS of work per
+   * slot, at least the slot itself (long tasks are placed only on a free slot, for balance).
+   */
   get multiplier (): number {
-    if (this.avgMs < 20) return MAX_PREFETCH_MULTIPLIER  // trivial tasks: keep the pipe full
-    if (this.avgMs < 200) return 8
-    if (this.avgMs < 2000) return 2
-    return 1                                             // long tasks: place only on a free slot
+    return Math.max(1, Math.min(MAX_PREFETCH_MULTIPLIER, Math.floor(QUEUED_WORK_MS / Math.max(this.avgMs, 0.25))))
   }
 
   get averageMs (): number { return this.avgMs }

@@ -44,6 +44,8 @@ export class RaftDriver {
   private leader: string | null = null
   private confState: ConfState
   leaderChanges = 0
+  /** counters for the debug stats line and /metrics */
+  readonly stats = { readies: 0, entriesWritten: 0, entriesApplied: 0, flushMs: 0 }
 
   constructor (opts: RaftDriverOptions) {
     this.opts = opts
@@ -117,13 +119,18 @@ export class RaftDriver {
     // Bounded: a Ready loop that never settles is a bug in the core; 64 rounds is far beyond normal.
     for (let i = 0; i < 64 && !this.stopped && !this.flushing && this.raft.hasReady(); i++) {
       const rd = this.raft.ready()
+      this.stats.readies++
+      this.stats.entriesWritten += rd.entries.length
+      this.stats.entriesApplied += rd.committedEntries.length
       const wrote = this.persist(rd)
       if (wrote && this.opts.storage.flush !== undefined) {
         // The fsync runs off the event loop; messages, ticks and proposals keep stepping the core
         // meanwhile (allowed between Ready and Advance), so the next Ready carries a bigger batch.
         this.flushing = true
+        const t0 = performance.now()
         this.opts.storage.flush().then(() => {
           this.flushing = false
+          this.stats.flushMs += performance.now() - t0
           if (this.stopped) return
           this.finish(rd)
           this.schedule()

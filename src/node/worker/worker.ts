@@ -29,7 +29,7 @@ const RESEND_DELAY_MS = 300
  * moment a slot frees, so a slot never idles for a leader round-trip (Celery's prefetch). How deep
  * the leader actually fills it depends on how long tasks run (see leader/prefetch.ts).
  */
-export const MAX_PREFETCH_MULTIPLIER = 32
+export const MAX_PREFETCH_MULTIPLIER = 512
 
 const key = (taskId: string, attempt: number): string => `${taskId}:${attempt}`
 
@@ -64,6 +64,7 @@ export class Worker {
       const k = key(it.taskId, it.attempt)
       if (this.running.has(k) || this.waiting.has(k) || this.unacked.has(k) || this.done.has(k)) {
         replies.push({ taskId: it.taskId, attempt: it.attempt, accepted: true })
+        this.log.debug(`DBG dup assign ${k} running=${this.running.has(k)} waiting=${this.waiting.has(k)} unacked=${this.unacked.has(k)} done=${this.done.has(k)}`)
         if (this.unacked.has(k)) this.scheduleFlush(0)
         continue
       }
