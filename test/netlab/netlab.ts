@@ -37,6 +37,8 @@ export class NetLab {
   private readonly started = new Set<ChildProcess>()
   private closed = false
   private readonly onExit = (): void => { this.down() }
+  // Ctrl-C / kill: Node's default action skips 'exit' handlers, so tear down, then die of the signal
+  private readonly onSignal = (sig: NodeJS.Signals): void => { this.down(); process.kill(process.pid, sig) }
 
   private constructor (readonly slot: number, readonly hosts: number) {}
 
@@ -49,6 +51,8 @@ export class NetLab {
     const slot = claimSlot()
     const lab = new NetLab(slot, o.hosts)
     process.once('exit', lab.onExit)
+    process.once('SIGINT', lab.onSignal)
+    process.once('SIGTERM', lab.onSignal)
     try {
       lab.build()
     } catch (err) {
@@ -128,6 +132,8 @@ export class NetLab {
     if (this.closed) return
     this.closed = true
     process.off('exit', this.onExit)
+    process.off('SIGINT', this.onSignal)
+    process.off('SIGTERM', this.onSignal)
     for (const child of this.started) {
       if (child.pid !== undefined && child.exitCode === null && child.signalCode === null) {
         try { process.kill(child.pid, 'SIGKILL') } catch { /* already gone */ }
