@@ -280,6 +280,7 @@ export class Simulation {
     this.net.heal()
     this.net.rates = { drop: 0, duplicate: 0, maxDelay: this.params.maxDelay, reorder: this.params.reorder }
     for (const n of this.nodes) {
+      n.crashAfterPersist = false // no fault may fire after the heal
       if (this.decommissioned.has(n.id)) n.crash()
       else if (!n.up) n.restart()
     }
