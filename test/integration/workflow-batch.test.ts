@@ -10,6 +10,8 @@ import { startLocalCluster, waitForBids, type LocalCluster } from '../helpers/lo
 import { eventually } from '../helpers/eventually.js'
 import { ParallelTaskGroup, TaskChain, GroupTimeoutError, ChainStepError } from '../../src/node/client/groups.js'
 import { TaskTemplate } from '../../src/sched/template.js'
+import { TaskBatch } from '../../src/sched/batch.js'
+import { Task } from '../../src/sched/task.js'
 import type { BatchProgress } from '../../src/node/api-types.js'
 import { SEED_ML_TEMPLATE, SEED_ML_VARS, WF_HANDLERS } from '../fixtures/workflow/ml-template.js'
 
@@ -30,9 +32,14 @@ describe('workflows: batches, groups, chains, templates (3 real nodes)', functio
 
   it('runs a 1,000-task batch with live progress visible on a follower', async () => {
     const follower = c.followers()[0]!
-    const tasks = Array.from({ length: 1000 }, (_, i) => ({ task_type: 'outcome', payload: { ms: i % 10 === 0 ? 20 : 0, n: i } }))
-    const { id, taskIds } = await follower.scheduler.submitBatch({ name: '数据处理批次', description: '处理1000个数据文件', tasks })
-    assert.equal(taskIds.length, 1000)
+    // as the seed writes it: TaskBatch + addTask(Task(..., batch_id=batch.id)) + submit_batch(batch)
+    const batch = new TaskBatch({ name: '数据处理批次', description: '处理1000个数据文件' })
+    for (let i = 0; i < 1000; i++) {
+      batch.addTask(new Task({ task_type: 'outcome', payload: { ms: i % 10 === 0 ? 20 : 0, file_path: `/data/file_${i}.txt` }, batch_id: batch.id } as never))
+    }
+    const { id, taskIds } = await follower.scheduler.submitBatch(batch)
+    assert.equal(id, batch.id)
+    assert.deepEqual(taskIds, batch.tasks.map(t => t.id))
     const seen: BatchProgress[] = []
     const final = await eventually(async () => {
       const p = await follower.scheduler.getBatchProgress(id)

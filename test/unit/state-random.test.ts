@@ -27,6 +27,11 @@ function nextCommand (rng: Rng, st: ClusterState, n: number, at: number): Comman
         ] }
       }
     }
+    if (rng() < 0.2) {
+      // a chunk of a chunked batch: indexes drawn at random, so some stage, some seal, many are refused
+      const ts = Array.from({ length: 1 + Math.floor(rng() * 2) }, (_, i) => task(`c${n}.${i}`))
+      return { type: 'submit', requestId: `q${n}`, principal: 'alice', at, tasks: ts, batch: { id: `cb${Math.floor(rng() * 3)}`, name: 'c' }, chunk: { index: Math.floor(rng() * 3), count: 3 } }
+    }
     const k = 1 + Math.floor(rng() * 3)
     const tasks = Array.from({ length: k }, (_, i) => task(`t${n}.${i}`, { priority: 1 + Math.floor(rng() * 5), req: { maxRetries: Math.floor(rng() * 3) } }))
     return { type: 'submit', requestId: rng() < 0.1 ? 'q-repeat' : `q${n}`, principal: 'alice', at, tasks, ...(rng() < 0.3 ? { batch: { id: `b${n}`, name: 'b' } } : {}) }
