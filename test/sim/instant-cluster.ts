@@ -18,6 +18,8 @@ export class InstantCluster {
   readonly delivered: Message[] = []
   /** optional per-message filter: return false to drop */
   filter: ((m: Message) => boolean) | undefined
+  /** whether the "transport" reports snapshot delivery to the leader (reportSnapshot) */
+  reportSnapshots = true
 
   constructor (voters: NodeId[], opts: Partial<NodeOptions> = {}, seed = 1, readonly obs: NodeObserver = {}, extra: NodeId[] = []) {
     const o = { ...DEFAULT_OPTS, ...opts }
@@ -54,7 +56,7 @@ export class InstantCluster {
     const to = this.nodes.get(m.to)
     const ok = to !== undefined && to.up && !this.cut.has(`${m.from}>${m.to}`) && (this.filter === undefined || this.filter(m))
     // a transport reports whether a snapshot arrived; the leader waits for this report
-    if (m.type === 'snap') this.node(m.from).raw.reportSnapshot(m.to, ok)
+    if (m.type === 'snap' && this.reportSnapshots) this.node(m.from).raw.reportSnapshot(m.to, ok)
     if (!ok || to === undefined) return
     this.delivered.push(m)
     to.raw.step(m)

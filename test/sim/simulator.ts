@@ -19,6 +19,8 @@ export interface SimParams {
   duplicate: number
   maxDelay: number
   reorder: boolean
+  /** the driver reports snapshot delivery (reportSnapshot); otherwise the core's timeout recovers */
+  reportSnapshots: boolean
   crashRate: number
   restartRate: number
   crashMidReadyRate: number
@@ -75,6 +77,7 @@ export function drawParams (rng: Rng): SimParams {
     duplicate: maybe(0.5, () => rng() * 0.1),
     maxDelay: randInt(rng, 1, 6),
     reorder: rng() < 0.3,
+    reportSnapshots: rng() < 0.7,
     crashRate: maybe(0.6, () => rng() * 0.01),
     restartRate: 0.02 + rng() * 0.1,
     crashMidReadyRate: maybe(0.3, () => rng() * 0.005),
@@ -113,7 +116,7 @@ export class Simulation {
     this.trace = trace
     const p = this.params
     this.net = new SimNetwork(this.rng, { drop: p.drop, duplicate: p.duplicate, maxDelay: p.maxDelay, reorder: p.reorder })
-    this.net.onSnapFate = (from, to, ok) => this.snapReports.push({ from, to, ok })
+    if (p.reportSnapshots) this.net.onSnapFate = (from, to, ok) => this.snapReports.push({ from, to, ok })
     const voters: NodeId[] = []
     for (let i = 1; i <= p.voters; i++) voters.push(`n${i}`)
     const obs = {
@@ -170,7 +173,7 @@ export class Simulation {
     }
     for (const m of this.net.takeDue()) {
       const to = this.nodes.find(n => n.id === m.to)
-      if (m.type === 'snap' && (to === undefined || !to.up)) this.snapReports.push({ from: m.from, to: m.to, ok: false })
+      if (m.type === 'snap' && this.params.reportSnapshots && (to === undefined || !to.up)) this.snapReports.push({ from: m.from, to: m.to, ok: false })
       if (to === undefined || !to.up) continue
       to.raw.step(m)
       to.drain(this.send)

@@ -76,3 +76,22 @@ describe('raft snapshots and compaction', () => {
     assert.equal(b.appliedCommands, 10)
   })
 })
+
+describe('raft snapshots without delivery reports', () => {
+  it('a lost snapshot that the driver never reports is resent after snapshotTimeoutTick', () => {
+    const c = new InstantCluster(V, { snapshotEvery: 5, compactLag: 0 })
+    c.elect('a')
+    c.isolate('c')
+    for (let i = 0; i < 12; i++) c.propose('a', `x${i}`)
+    c.heal()
+    let snaps = 0
+    c.filter = m => !(m.type === 'snap' && snaps++ === 0) // the first snapshot vanishes
+    c.reportSnapshots = false // a transport that cannot tell
+    for (let i = 0; i < 20; i++) c.tick()
+    assert.equal(snaps, 1, 'nothing resent before the timeout')
+    assert.equal(c.node('a').raw.status().progress.c.state, 'snapshot')
+    for (let i = 0; i < 40; i++) c.tick()
+    assert.equal(snaps, 2)
+    assert.equal(c.node('c').hash, c.node('a').hash)
+  })
+})

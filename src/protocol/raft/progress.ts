@@ -42,6 +42,8 @@ export class Progress {
   probeSent = false
   /** index of the snapshot in flight (snapshot state only) */
   pendingSnapshot = 0
+  /** ticks spent in the snapshot state (the leader gives up after snapshotTimeoutTick) */
+  snapshotTicks = 0
   /** heard from within the current election timeout (CheckQuorum) */
   recentActive = false
   readonly inflights: Inflights
@@ -73,7 +75,7 @@ export class Progress {
   }
 
   becomeReplicate (): void { this.resetState('replicate'); this.next = this.match + 1 }
-  becomeSnapshot (snapIndex: number): void { this.resetState('snapshot'); this.pendingSnapshot = snapIndex }
+  becomeSnapshot (snapIndex: number): void { this.resetState('snapshot'); this.pendingSnapshot = snapIndex; this.snapshotTicks = 0 }
 
   /** a successful append answer up to n; false if it is stale */
   maybeUpdate (n: number): boolean {

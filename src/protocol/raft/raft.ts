@@ -310,6 +310,7 @@ export class Raft {
   private tickHeartbeat (): void {
     this.heartbeatElapsed++
     this.electionElapsed++
+    this.tickSnapshots()
     if (this.electionElapsed >= this.cfg.electionTick) {
       this.electionElapsed = 0
       // CheckQuorum: a leader that has not heard from a quorum within an election timeout steps
@@ -320,6 +321,16 @@ export class Raft {
     if (this.heartbeatElapsed >= this.cfg.heartbeatTick) {
       this.heartbeatElapsed = 0
       this.bcastHeartbeat()
+    }
+  }
+
+  /** A snapshot neither acknowledged nor reported within snapshotTimeoutTick is presumed lost. */
+  private tickSnapshots (): void {
+    const limit = this.cfg.snapshotTimeoutTick ?? 5 * this.cfg.electionTick
+    for (const pr of this.prs.values()) {
+      if (pr.state !== 'snapshot' || ++pr.snapshotTicks < limit) continue
+      pr.pendingSnapshot = 0
+      pr.becomeProbe() // the next heartbeat answer triggers a probe, and a new snapshot if needed
     }
   }
 

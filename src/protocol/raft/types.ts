@@ -113,4 +113,10 @@ export interface RaftConfig {
    * entries are uncommitted (default 0 = unlimited). Bounds commit latency under overload.
    */
   maxUncommittedEntries?: number
+  /**
+   * Ticks the leader waits for a snapshot to be acknowledged (or reported via reportSnapshot)
+   * before assuming it was lost and probing again (default 5 * electionTick). A safety net for
+   * drivers whose transport cannot report snapshot delivery.
+   */
+  snapshotTimeoutTick?: number
 }
