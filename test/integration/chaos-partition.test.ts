@@ -21,7 +21,7 @@ const N = 5
 const TERMINAL = new Set(['completed', 'failed', 'cancelled', 'timeout'])
 
 interface Raft { term: number, commitIndex: number, appliedIndex: number, leaderId: string | null, role: string, voters: string[] }
-interface Task { id: string, status: string, replacedBy?: string, error?: { type: string }, task: { payload?: { tag?: string } } }
+interface Task { id: string, status: string, deviceId?: string, replacedBy?: string, error?: { type: string }, task: { payload?: { tag?: string } } }
 interface Submitted { tag: string, status: number, id?: string, error?: string }
 
 describe('chaos: network partition between node groups (netns)', function () {
@@ -59,9 +59,10 @@ describe('chaos: network partition between node groups (netns)', function () {
 
   it('minority cannot commit, majority elects and commits, all converge after heal', async function () {
     const raft = async (n: NsNode): Promise<Raft> => (await n.api<{ raft: Raft }>('GET', '/v1/status', undefined, 3000)).body.raft
-    const submit = async (n: NsNode, tag: string, timeoutMs: number): Promise<Submitted> => {
+    const submit = async (n: NsNode, tag: string, timeoutMs: number, requirements?: Record<string, unknown>): Promise<Submitted> => {
       try {
-        const r = await n.api<{ id?: string, error?: { type: string } }>('POST', '/v1/tasks', { task_type: 'echo', payload: { tag } }, timeoutMs)
+        const spec = { task_type: 'echo', payload: { tag }, ...(requirements !== undefined ? { requirements } : {}) }
+        const r = await n.api<{ id?: string, error?: { type: string } }>('POST', '/v1/tasks', spec, timeoutMs)
         return { tag, status: r.status, id: r.body?.id, error: r.body?.error?.type }
       } catch (err) {
         return { tag, status: 0, error: (err as Error).message }
@@ -191,13 +192,17 @@ describe('chaos: network partition between node groups (netns)', function () {
       assert.deepEqual(ghosts.map(t => t.id), [], `${nodes[k]!.name}: unacknowledged minority submissions must not be there`)
     }
 
-    // 9. the healed minority commits again (the old leader's API forwards to the new leader)
-    const afterHeal = await submit(nodes[L]!, 'after-heal', 20_000)
+    // 9. the healed minority commits again (the old leader's API forwards to the new leader), and its
+    // devices, declared down during the cut, rejoin and get work: this task excludes every majority device
+    const afterHeal = await submit(nodes[L]!, 'after-heal', 20_000, { exclude_devices: majority.map(i => nodes[i]!.peerId) })
     assert.equal(afterHeal.status, 201, `post-heal submit on the old leader: ${JSON.stringify(afterHeal)}`)
-    assertCompleted(await waitDone(nodes[L]!, afterHeal.id!, 30_000))
+    const ran = await waitDone(nodes[L]!, afterHeal.id!, 30_000)
+    assertCompleted(ran)
+    assert.ok(minority.some(i => nodes[i]!.peerId === ran.deviceId), `post-heal task ran on a former minority device, not ${ran.deviceId}`)
+    const rejoinMs = Date.now() - healAt
 
     console.log(`      figures: majority leader after ${majorityLeaderMs} ms; old leader stepped down by ${stepDownMs} ms;` +
       ` minority submits refused (${minorityResults.map(s => s.error ?? s.status).join(', ')}) by ${minorityFailedMs} ms;` +
-      ` ${failedOver} acknowledged tasks failed over; after heal: all follow one leader by ${oneLeaderMs} ms, converged by ${convergeMs} ms (commit index ${(await raft(nodes[0]!)).commitIndex}, ${lists[0]!.length} tasks)`)
+      ` ${failedOver} acknowledged tasks failed over; after heal: all follow one leader by ${oneLeaderMs} ms, converged by ${convergeMs} ms, a minority device ran new work by ${rejoinMs} ms (commit index ${(await raft(nodes[0]!)).commitIndex}, ${lists[0]!.length} tasks)`)
   })
 })

@@ -57,6 +57,7 @@ export class NetLab {
       lab.build()
     } catch (err) {
       lab.down()
+      if (err instanceof NetLabUnavailableError) throw err
       const msg = (err as Error).message
       if (/netns|Operation not permitted|Permission denied/i.test(msg)) throw new NetLabUnavailableError(`network namespaces refused: ${msg}`)
       throw err
@@ -77,6 +78,13 @@ export class NetLab {
     ip('-n', sw, 'link', 'set', 'lo', 'up')
     ip('-n', sw, 'link', 'add', 'br0', 'type', 'bridge')
     ip('-n', sw, 'link', 'set', 'br0', 'up')
+    // partitions need nf_tables with the bridge family: find out now, not halfway through a test
+    try {
+      this.nft('add', 'table', 'bridge', 'probe')
+      this.nft('delete', 'table', 'bridge', 'probe')
+    } catch (err) {
+      throw new NetLabUnavailableError(`nft cannot filter on a bridge here: ${(err as Error).message}`)
+    }
     for (let i = 1; i <= this.hosts; i++) {
       const h = this.ns(i)
       ip('netns', 'add', h)
