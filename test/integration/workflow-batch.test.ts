@@ -93,6 +93,25 @@ describe('workflows: batches, groups, chains, templates (3 real nodes)', functio
     console.log(`      10,000-task batch: submitted in ${submitMs} ms (chunked), single-task latencies while staging ${other.join(',')} ms`)
   })
 
+  it('a chunked batch whose seal is refused leaves nothing behind (all or nothing to the submitter)', async () => {
+    const s = c.followers()[0]!.scheduler
+    const ids = Array.from({ length: 3000 }, () => Task.idGenerator())
+    ids[2999] = ids[0]! // a duplicate id in the LAST chunk: only the seal can see it
+    const batchId = `dup-${Date.now()}`
+    const tasks = ids.map(id => ({ id, task_type: 'outcome', payload: { ms: 0 } }))
+    const err = await s.submitBatch({ id: batchId, name: 'doomed', tasks }).then(() => undefined, (e: unknown) => e as Error & { field?: string })
+    assert.ok(err !== undefined, 'refused')
+    assert.match(err.message, /appears twice/)
+    assert.equal(err.field, 'tasks[2999].id')
+    await assert.rejects(s.getBatchProgress(batchId), /not found/i)
+    for (const id of [ids[0]!, ids[1]!, ids[1500]!, ids[2998]!]) assert.equal(await s.getTaskStatus(id), undefined, `${id} not visible`)
+    // the same batch id can be submitted again, correctly this time
+    ids[2999] = Task.idGenerator()
+    const ok = await s.submitBatch({ id: batchId, name: 'fixed', tasks: ids.map(id => ({ id, task_type: 'outcome', payload: { ms: 0 } })) })
+    assert.equal(ok.taskIds.length, 3000)
+    assert.equal((await s.getBatchProgress(batchId)).total, 3000)
+  })
+
   it('ParallelTaskGroup.waitForCompletion returns every result, or names the unfinished tasks on timeout', async () => {
     const s = c.followers()[0]!.scheduler
     const group = new ParallelTaskGroup([
