@@ -2,7 +2,7 @@
 // Run: npx tsx examples/retries-failover.ts
 import {
   BaseTaskHandler, DEFAULT_RETRY_POLICY, RetryPolicy, TaskErrorType, mulberry32,
-  type ClusterNode, type TaskRegistry, type TaskRecord
+  type ClusterNode, type TaskErrorData, type TaskRegistry, type TaskRecord
 } from '../src/index.js'
 import { runIfMain, startDemoNode } from './_node.js'
 
@@ -29,8 +29,11 @@ export function backoffDelays (): number[] {
 class FlakyHandler extends BaseTaskHandler {
   readonly taskType = 'flaky_download'
   execute (payload: { url: string }, ctx: { attempt: number }): unknown {
-    // a handler picks the recorded error type by throwing an error with a `type`
-    if (ctx.attempt === 1) throw Object.assign(new Error(`connection reset fetching ${payload.url}`), { type: 'network_error' })
+    // a handler picks the recorded error type by throwing a plain { type, message } object
+    if (ctx.attempt === 1) {
+      const error: TaskErrorData = { type: 'network_error', message: `connection reset fetching ${payload.url}` }
+      throw error
+    }
     return { url: payload.url, bytes: 1234, attempt: ctx.attempt }
   }
 }
