@@ -42,6 +42,9 @@ export class NetLab {
 
   private constructor (readonly slot: number, readonly hosts: number) {}
 
+  /** why this machine cannot host a lab (first check only: namespaces may still be refused by up()) */
+  static unavailableReason (): string | undefined { return unavailableReason() }
+
   /** Claim a slot and build the network; throws NetLabUnavailableError when the machine can't. */
   static up (o: NetLabOptions): NetLab {
     if (o.hosts < 1 || o.hosts > 50) throw new RangeError(`hosts: 1..50, got ${o.hosts}`)
