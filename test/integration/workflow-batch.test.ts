@@ -82,7 +82,10 @@ describe('workflows: batches, groups, chains, templates (3 real nodes)', functio
     // probes that started before the seal: once sealed, a new task queues behind 10,000 others
     assert.ok(other.length > 0, 'probes ran')
     const duringStaging = other.slice(0, -1)
-    assert.ok(duringStaging.length > 0 && Math.max(...duringStaging) < 2000, `single tasks kept completing while chunks were staged (latencies ${other.join(',')} ms)`)
+    // one big command would hold every other task for the whole submit; chunks let work interleave:
+    // several single tasks completed one after the other while the batch was going in (the bound
+    // is loose: this 2-core machine is shared; measured 125-400 ms per task when quiet)
+    assert.ok(duringStaging.length >= 2 && Math.max(...duringStaging) < 5000, `single tasks kept completing while chunks were staged (latencies ${other.join(',')} ms)`)
     const p = await follower.scheduler.getBatchProgress(batchId)
     assert.equal(p.total, 10_000)
     const done = await eventually(async () => {
