@@ -67,7 +67,7 @@ export class ClusterCore {
     this.buf = []
     try {
       if (this.proposeFn === undefined) throw new NoLeaderError()
-      this.proposeFn(encodeCommands(cmds))
+      for (const data of encodeBounded(cmds)) this.proposeFn(data)
     } catch (err) {
       this.log.debug('proposal dropped', (err as Error).message)
       for (const c of cmds) this.failWaiter(waitKey(c), new NoLeaderError('leadership changed; retry'))
@@ -115,6 +115,17 @@ export class ClusterCore {
   restore (data: Uint8Array): void {
     this.state = data.byteLength === 0 ? new ClusterState() : ClusterState.restore(decodeValue(data) as never)
   }
+}
+
+/** Most bytes per log entry: well under the entry cap, so one entry never fails to replicate. */
+const MAX_ENTRY_BYTES = 2 * 1024 * 1024
+
+/** Encode commands into entries of at most MAX_ENTRY_BYTES (halving a batch that is too big). */
+function encodeBounded (cmds: Command[]): Uint8Array[] {
+  const data = encodeCommands(cmds)
+  if (data.byteLength <= MAX_ENTRY_BYTES || cmds.length === 1) return [data]
+  const mid = cmds.length >> 1
+  return [...encodeBounded(cmds.slice(0, mid)), ...encodeBounded(cmds.slice(mid))]
 }
 
 /** Which applied command answers which waiter. */
