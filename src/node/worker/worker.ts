@@ -64,7 +64,6 @@ export class Worker {
       const k = key(it.taskId, it.attempt)
       if (this.running.has(k) || this.waiting.has(k) || this.unacked.has(k) || this.done.has(k)) {
         replies.push({ taskId: it.taskId, attempt: it.attempt, accepted: true })
-        this.log.debug(`DBG dup assign ${k} running=${this.running.has(k)} waiting=${this.waiting.has(k)} unacked=${this.unacked.has(k)} done=${this.done.has(k)}`)
         if (this.unacked.has(k)) this.scheduleFlush(0)
         continue
       }
