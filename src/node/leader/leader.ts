@@ -219,13 +219,16 @@ export class LeaderLoop {
     for (const r of results) {
       const k = key(r.taskId, r.attempt)
       keys.push(k)
-      const inflight = this.resultsInflight.get(k)
+      // keyed by device too: after a leader change two devices can report the same (task, attempt)
+      // (one ran a lost assignment); the current one's result must not ride on the stale one's commit
+      const ik = `${k}@${deviceId}`
+      const inflight = this.resultsInflight.get(ik)
       if (inflight !== undefined) { waits.push(inflight); continue }
       r.deviceId = deviceId // the sender is authoritative, not what it wrote
       this.prefetch.observe(r.finishedAt - r.startedAt)
       const p = this.enqueueResult(r)
-      this.resultsInflight.set(k, p)
-      void p.finally(() => { this.resultsInflight.delete(k) })
+      this.resultsInflight.set(ik, p)
+      void p.finally(() => { this.resultsInflight.delete(ik) })
       waits.push(p)
     }
     const oks = await Promise.all(waits)
