@@ -165,7 +165,16 @@ export class LeaderLoop {
 
   private onApplied (e: ClusterEvent): void {
     if (e.kind === 'schedule') {
+      const ours = this.proposedKeys.get(e.taskId)?.deviceId === e.deviceId
       this.forgetProposal(e.taskId)
+      // An assignment of an earlier term that commits under us (the log tail a new leader applies
+      // after its first commit) was never in redispatchAll: its worker may not have it (all nodes
+      // restarted, or the old leader died before dispatching). Send it; the worker dedups. Compare
+      // the device: we may have proposed the same task elsewhere before that tail applied.
+      if (this.active && !ours) {
+        const rec = this.d.core.state.getTask(e.taskId)
+        if (rec !== undefined) this.queueDispatch(e.deviceId, { taskId: e.taskId, attempt: e.attempt, task: rec.task })
+      }
       return
     }
     if (e.kind === 'error' && e.status === 'cancelled' && e.deviceId !== undefined && this.active) {
