@@ -35,6 +35,8 @@ const MAX_ASSIGN_PER_ROUND = 2000
 const EXPIRE_GRACE_MS = 5000
 /** a proposed assignment not applied within this long is forgotten (rejected or lost) */
 const PROPOSAL_TTL_MS = 5000
+/** a dispatch that failed (device unreachable) is tried again after this long while it stands */
+const DISPATCH_RETRY_MS = 500
 const key = (taskId: string, attempt: number): string => `${taskId}:${attempt}`
 
 export class LeaderLoop {
@@ -205,8 +207,23 @@ export class LeaderLoop {
       }, err => {
         // Unreachable: leave the tasks assigned; if the device stays silent it is declared down
         // and its tasks fail over. Refusing here would run them twice if the worker did get them.
+        // A live device we just cannot reach yet (no connection right after a restart) keeps
+        // bidding, so it is never declared down: send again shortly while the assignment stands.
         this.d.log.debug(`dispatch to ${deviceId.slice(-8)} failed`, (err as Error).message)
+        setTimeout(() => { this.redispatchIfCurrent(deviceId, items) }, DISPATCH_RETRY_MS).unref?.()
       })
+    }
+  }
+
+  /** items still assigned to deviceId (committed, or proposed by us and not yet applied) go out again */
+  private redispatchIfCurrent (deviceId: string, items: Assignment[]): void {
+    if (!this.active) return
+    for (const it of items) {
+      const rec = this.d.core.state.getTask(it.taskId)
+      if (rec === undefined) continue
+      const committed = rec.deviceId === deviceId && rec.attempts.length === it.attempt && (rec.status === 'queued' || rec.status === 'running')
+      const proposed = rec.status === 'pending' && this.proposedKeys.get(it.taskId)?.deviceId === deviceId
+      if (committed || proposed) this.queueDispatch(deviceId, it)
     }
   }
 
