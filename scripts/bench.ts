@@ -89,7 +89,7 @@ async function runBatches (p: NodeProc, total: number, size: number, conc: numbe
           break
         }
         if (Date.now() > deadline) throw new Error(`batch ${id} stuck: ${JSON.stringify(pr.body)}`)
-        await sleep(5)
+        await sleep(25)
       }
     }
   }

@@ -275,6 +275,7 @@ class RetireNode implements ClusterNode {
       const readies = s.readies - prev.readies
       this.log.debug(`stats: ${d.isLeader ? 'leader' : 'follower'} readies/s=${readies} written/s=${s.entriesWritten - prev.entriesWritten} ` +
         `applied/s=${s.entriesApplied - prev.entriesApplied} cmds/s=${s.cmds - prev.cmds} flushMs/ready=${readies === 0 ? 0 : ((s.flushMs - prev.flushMs) / readies).toFixed(1)} ` +
+        `saveMs=${(s.saveMs - prev.saveMs).toFixed(0)} applyMs=${(s.applyMs - prev.applyMs).toFixed(0)} KB/s=${((s.bytesWritten - prev.bytesWritten) / 1024).toFixed(0)} ` +
         `tasks=${st.size} ready=${st.readySize} active=${st.activeTasks().length} worker=${this.worker.activeCount}`)
       prev = s
     }, 1000)

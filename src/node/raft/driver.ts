@@ -45,7 +45,7 @@ export class RaftDriver {
   private confState: ConfState
   leaderChanges = 0
   /** counters for the debug stats line and /metrics */
-  readonly stats = { readies: 0, entriesWritten: 0, entriesApplied: 0, flushMs: 0 }
+  readonly stats = { readies: 0, entriesWritten: 0, entriesApplied: 0, flushMs: 0, saveMs: 0, applyMs: 0, bytesWritten: 0 }
 
   constructor (opts: RaftDriverOptions) {
     this.opts = opts
@@ -159,7 +159,10 @@ export class RaftDriver {
     }
     this.sentEarly = sentEarly
     if (rd.entries.length === 0 && rd.hardState === undefined && rd.snapshot === undefined) return false
+    const t0 = performance.now()
     this.opts.storage.save({ entries: rd.entries, hardState: rd.hardState, snapshot: rd.snapshot })
+    this.stats.saveMs += performance.now() - t0
+    for (const e of rd.entries) this.stats.bytesWritten += e.data.byteLength
     return true
   }
 
@@ -173,6 +176,7 @@ export class RaftDriver {
       this.confState = rd.snapshot.meta.conf
       this.opts.onConfState?.(this.confState)
     }
+    const t0 = performance.now()
     for (const e of rd.committedEntries) {
       if (e.index <= this.applied) continue
       if (e.type === 'conf') {
@@ -183,6 +187,7 @@ export class RaftDriver {
       }
       this.applied = e.index
     }
+    this.stats.applyMs += performance.now() - t0
     if (rd.softState !== undefined) this.noteSoftState(rd.softState.role, rd.softState.leader)
     this.raft.advance(rd)
     this.maybeSnapshot()
