@@ -80,9 +80,25 @@ export class DuplicateHandlerError extends Error {
 /** Map anything a handler threw to the recorded error. Unknown throws are execution errors. */
 export function toErrorData (err: unknown): TaskErrorData {
   if (err instanceof TaskFailure) return err.toData()
-  if (isErrorData(err)) return err
+  // Always a fresh plain object: an Error instance (or anything with extra fields) must not reach
+  // the wire and the Raft log, whose schema expects exactly { type, message, details? }.
+  if (isErrorData(err)) {
+    const out: TaskErrorData = { type: err.type, message: err.message.slice(0, 4000) }
+    const details = plainData((err as { details?: unknown }).details)
+    if (details !== undefined) out.details = details
+    return out
+  }
   const message = err instanceof Error ? err.message : String(err)
-  return { type: 'execution_error', message }
+  return { type: 'execution_error', message: message.slice(0, 4000) }
+}
+
+/** a JSON copy (no class instances, functions or cycles) small enough for the log, else undefined */
+function plainData (v: unknown): unknown {
+  if (v === undefined) return undefined
+  try {
+    const s = JSON.stringify(v)
+    return s === undefined || s.length > 64 * 1024 ? undefined : JSON.parse(s)
+  } catch { return undefined }
 }
 
 const ERROR_TYPES = new Set<string>(['network_error', 'timeout_error', 'resource_exhausted', 'invalid_payload',
