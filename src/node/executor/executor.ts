@@ -111,8 +111,14 @@ export class TaskExecutor {
     const t = detectSandboxSync()
     const on = this.sandboxEnabled
     const cg = on ? initNodeCgroups(this.limits.cpuPercent) : { cpu: false, memory: false }
+    // A node that may not let tasks reach the network (no network_access grant) but cannot cut it
+    // (no working `unshare --net`: unprivileged Linux, Termux) refuses every command and module
+    // handler at run time; advertising them would send it work that can only fail.
+    const canIsolate = !on || t.network || this.policy.grants.includes('network_access')
+    const taskTypes = this.registry.availableTypes(this.policy)
+      .filter(type => canIsolate || (type !== 'command' && this.registry.entry(type)?.isolation !== 'process'))
     return {
-      taskTypes: this.registry.availableTypes(this.policy),
+      taskTypes,
       sandbox: { network: on && t.network, memory: on && (t.memory || cg.memory), cpu: on && (t.cpu || cg.cpu), filesystem: t.filesystem }
     }
   }
