@@ -58,6 +58,17 @@ export class SimFailure extends Error {
 
 /** Swarm testing: each seed draws its own rates, so some runs are calm and some are storms. */
 export function drawParams (rng: Rng): SimParams {
+  const p = drawRaw(rng)
+  // Raft's timing requirement (§5.6: broadcast time << election timeout): a heartbeat and its
+  // answer must fit well inside the election timeout, else no leader survives (CheckQuorum) —
+  // a misconfiguration, not a protocol bug. Clamping consumes no randomness, so seeds keep the rest.
+  const e = p.opts.electionTick
+  p.opts.heartbeatTick = Math.max(1, Math.min(p.opts.heartbeatTick, Math.floor(e / 3)))
+  p.maxDelay = Math.max(1, Math.min(p.maxDelay, Math.floor((e - p.opts.heartbeatTick - 1) / 2)))
+  return p
+}
+
+function drawRaw (rng: Rng): SimParams {
   const maybe = (p: number, v: () => number): number => rng() < p ? v() : 0
   return {
     voters: randInt(rng, 3, 6),
