@@ -26,6 +26,10 @@ export { NodeError, NoLeaderError, NotFoundError, ConflictError, WaitTimeoutErro
 export { TaskExecutor, type ExecOutcome, type TaskExecutorOptions } from './node/executor/executor.js'
 export { BaseTaskHandler, TaskRegistry, loadHandlerModules } from './node/handlers/registry.js'
 export type { HandlerContext } from './node/handlers/context.js'
+export {
+  TaskFailure, InvalidPayloadError, PermissionDeniedError as HandlerPermissionDeniedError, UnsupportedOperationError,
+  ResourceExhaustedError, ExecutionError
+} from './node/handlers/errors.js'
 
 // the domain
 export * from './sched/index.js'

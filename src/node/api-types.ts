@@ -3,6 +3,7 @@
 
 import type { TaskRecord, ClusterEvent, Role } from '../sched/commands.js'
 import type { DeviceBid, TaskStatus } from '../sched/types.js'
+import type { TaskRegistry } from './handlers/registry.js'
 
 /** A task spec as users write it (camelCase or the seed's snake_case); parsed by src/sched. */
 export type TaskSpecInput = Record<string, unknown>
@@ -67,8 +68,8 @@ export interface ClusterNode {
   readonly name: string
   readonly dataDir: string
   readonly scheduler: ClusterScheduler
-  /** custom handlers (src/node/handlers TaskRegistry) */
-  readonly registry: unknown
+  /** custom handlers: register more at run time (the node advertises them with its next bid) */
+  readonly registry: TaskRegistry
   /** every applied event, plus 'progress' events relayed from workers */
   onEvent (listener: (event: ClusterEvent | { kind: 'progress', taskId: string, attempt: number, deviceId: string, at: number, progress: number }) => void): () => void
   nodes (): Promise<NodeInfo[]>

@@ -12,7 +12,7 @@ export interface NodeOptions {
   bootstrap?: string[]
   /** LAN discovery. @default true */
   mdns?: boolean
-  /** @default 'compute' */
+  /** @default 'mobile' on Android (Termux), else 'compute' */
   role?: DeviceRole
   /** swarm key file bytes (libp2p pnet). Without it: an open LAN cluster, demos only. */
   clusterKey?: Uint8Array
@@ -62,7 +62,8 @@ export interface NodeOptions {
   capabilities?: Partial<Pick<DeviceBid, 'gpu' | 'cpuCores' | 'memoryGb' | 'storageGb' | 'internet' | 'bandwidthMbps' | 'sensors'>>
 }
 
-export type ResolvedOptions = Required<Omit<NodeOptions, 'clusterKey' | 'api' | 'loadSampler' | 'capabilities'>> & {
+export type ResolvedOptions = Required<Omit<NodeOptions, 'clusterKey' | 'api' | 'loadSampler' | 'capabilities' | 'role'>> & {
+  role?: DeviceRole
   clusterKey?: Uint8Array
   loadSampler?: NodeOptions['loadSampler']
   capabilities?: NodeOptions['capabilities']
@@ -76,7 +77,7 @@ export function resolveOptions (o: NodeOptions, cores: number, hostname: string)
     listen: o.listen ?? ['/ip4/0.0.0.0/tcp/0'],
     bootstrap: o.bootstrap ?? [],
     mdns: o.mdns ?? true,
-    role: o.role ?? 'compute',
+    role: o.role,
     clusterKey: o.clusterKey,
     clusterName: o.clusterName ?? 'default',
     bootstrapExpect: Math.max(1, o.bootstrapExpect ?? 1),

@@ -47,6 +47,8 @@ const RAFT_MAX_FRAME_BYTES = 64 * 1024 * 1024
 /** how long a fresh node listens for an existing cluster before forming one */
 const BOOTSTRAP_SETTLE_MS = 2500
 const AUTOPILOT_INTERVAL_MS = 1000
+/** how often a node measures its round trip to the leader (the 10 % latency part of the score) */
+const LEADER_PING_INTERVAL_MS = 2000
 
 const cryptoRng = (): number => randomInt(0, 2 ** 32) / 2 ** 32
 
@@ -93,6 +95,9 @@ class RetireNode implements ClusterNode {
   private member = false
   private readonly lastHeard = new Map<string, number>()
   private readonly dialing = new Set<string>()
+  /** round-trip time to the leader (moving average of pings), reported in bids for scoring */
+  private latencyMs = 0
+  private pingNonce = 0
   private readonly progressListeners = new Set<(e: ProgressEvent) => void>()
   private readonly timers: Array<ReturnType<typeof setInterval>> = []
   private stopping = false
@@ -262,7 +267,25 @@ class RetireNode implements ClusterNode {
     t.unref?.()
     this.timers.push(t)
     if (this.opts.logLevel === 'debug') this.startStatsLine()
+    const p = setInterval(() => { void this.pingLeader() }, LEADER_PING_INTERVAL_MS)
+    p.unref?.()
+    this.timers.push(p)
     this.gossip.poke()
+  }
+
+  private isLeaderNow (): boolean { return this.driver?.isLeader === true }
+
+  /** measure the round trip to the leader over the exec protocol (also proves the leader is reachable) */
+  private async pingLeader (): Promise<void> {
+    const leader = this.driver?.leaderId
+    if (leader === null || leader === undefined || leader === this.id || this.stopping) return
+    const t0 = performance.now()
+    try {
+      const res = decode(await this.execCh.request(leader, encode('ping', { nonce: ++this.pingNonce, at: Date.now() }), { timeoutMs: 2000 }), EXEC_BATCH_MESSAGES)
+      if (res.type !== 'pong') return
+      const rtt = performance.now() - t0
+      this.latencyMs = this.latencyMs === 0 ? rtt : this.latencyMs + 0.3 * (rtt - this.latencyMs)
+    } catch { /* an unreachable leader shows up in Raft; nothing to record */ }
   }
 
   /** debug: one line a second with what the pipeline did */
@@ -464,7 +487,7 @@ class RetireNode implements ClusterNode {
       memoryUsedGb: load.memoryUsedGb,
       activeTasks: this.executor.activeCount,
       maxConcurrentTasks: this.executor.maxConcurrentTasks,
-      latencyMs: 0,
+      latencyMs: this.isLeaderNow() ? 0 : Math.round(this.latencyMs),
       cluster: { member: this.member, leaderId: d?.leaderId ?? null, term: d?.raft.status().term ?? 0 }
     }
     const url = this.api?.url

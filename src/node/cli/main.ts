@@ -3,4 +3,7 @@
 import '../polyfills.js'
 import { runCli } from './program.js'
 
+// `retire-cluster tasks | head`: a closed pipe ends the output quietly, not with a stack trace
+process.stdout.on('error', err => { if ((err as NodeJS.ErrnoException).code === 'EPIPE') process.exit(process.exitCode ?? 0); else throw err })
+
 process.exitCode = await runCli(process.argv)

@@ -33,6 +33,10 @@ interface Flags {
   name?: string
   logLevel?: NodeOptions['logLevel']
   json?: boolean
+  sensors?: string[]
+  internet?: boolean
+  bandwidthMbps?: number
+  gpu?: boolean
 }
 
 export function startCommand (io: CliIo): Command {
@@ -56,6 +60,10 @@ export function startCommand (io: CliIo): Command {
     .option('--max-concurrent <n>', 'tasks this device runs at once (default: cores, at least 2)', intOpt('--max-concurrent', 1))
     .option('--device-timeout-ms <n>', 'declare a silent device down after this long (default 3000)', intOpt('--device-timeout-ms', 100))
     .option('--name <name>', 'device name (default: host name)')
+    .option('--sensors <list>', 'sensors this device offers to tasks, comma separated (e.g. gps,camera)', listOpt)
+    .option('--internet', 'this device reaches the internet (tasks with requires_internet may run here)')
+    .option('--bandwidth-mbps <n>', 'this device\'s bandwidth, for tasks with bandwidth_mbps', intOpt('--bandwidth-mbps', 0))
+    .option('--gpu', 'this device has a GPU the probe cannot see')
     .addOption(new Option('--log-level <level>', 'debug, info, warn, error, silent').choices(['debug', 'info', 'warn', 'error', 'silent']))
     .option('--json', 'print the started node as JSON')
     .action(async (flags: Flags) => {
@@ -110,6 +118,13 @@ export async function toNodeOptions (f: Flags): Promise<NodeOptions> {
   if (f.deviceTimeoutMs !== undefined) o.deviceTimeoutMs = f.deviceTimeoutMs
   if (f.name !== undefined) o.name = f.name
   if (f.logLevel !== undefined) o.logLevel = f.logLevel
+  if (f.sensors !== undefined) o.sensors = f.sensors
+  const caps: NonNullable<NodeOptions['capabilities']> = {}
+  if (f.internet === true) caps.internet = true
+  if (f.bandwidthMbps !== undefined) caps.bandwidthMbps = f.bandwidthMbps
+  if (f.gpu === true) caps.gpu = true
+  if (f.sensors !== undefined) caps.sensors = f.sensors
+  if (Object.keys(caps).length > 0) o.capabilities = caps
   return o
 }
 
