@@ -134,8 +134,9 @@ export function waitKey (cmd: Command): string {
     case 'submit': return `submit:${cmd.requestId}`
     case 'cancel': return `cancel:${cmd.taskId}`
     case 'setRole': return `role:${cmd.principal}`
-    // the leader never has the same (task, attempt) in flight twice (LeaderLoop.resultsInflight)
-    case 'finished': return cmd.results.length === 0 ? 'finished:-' : `finished:${cmd.results[0]!.taskId}:${cmd.results[0]!.attempt}`
+    // the leader never has the same (task, attempt, device) in flight twice (LeaderLoop.resultsInflight);
+    // two devices may report the same (task, attempt) after a leader change, so the device is part of it
+    case 'finished': return cmd.results.length === 0 ? 'finished:-' : `finished:${cmd.results[0]!.taskId}:${cmd.results[0]!.attempt}@${cmd.results[0]!.deviceId}`
     default: return `${cmd.type}:-`
   }
 }
