@@ -71,29 +71,36 @@ async function main (): Promise<void> {
   }
 }
 
+/**
+ * Submit `total` echo tasks in batches of `size` (at most `conc` submissions in flight, as a
+ * producer would), then wait until every batch has finished.
+ */
 async function runBatches (p: NodeProc, total: number, size: number, conc: number): Promise<void> {
+  const ids: Array<{ id: string, n: number }> = []
   let next = 0
-  const worker = async (): Promise<void> => {
+  const submitter = async (): Promise<void> => {
     while (next < total) {
       const n = Math.min(size, total - next)
       next += n
       const tasks = Array.from({ length: n }, (_, i) => ({ task_type: 'echo', payload: { i } }))
       const res = await p.api('POST', '/v1/batches', { name: 'bench', tasks }, 60_000)
       if (res.status !== 201) throw new Error(`batch submit failed: ${res.status} ${JSON.stringify(res.body)}`)
-      const id = res.body.id
-      const deadline = Date.now() + 120_000
-      for (;;) {
-        const pr = await p.api('GET', `/v1/batches/${id}`)
-        if (pr.body.completed + pr.body.failed + (pr.body.cancelled ?? 0) >= n) {
-          if (pr.body.failed > 0) throw new Error(`${pr.body.failed} tasks failed`)
-          break
-        }
-        if (Date.now() > deadline) throw new Error(`batch ${id} stuck: ${JSON.stringify(pr.body)}`)
-        await sleep(25)
-      }
+      ids.push({ id: res.body.id, n })
     }
   }
-  await Promise.all(Array.from({ length: conc }, worker))
+  await Promise.all(Array.from({ length: conc }, submitter))
+  const deadline = Date.now() + 300_000
+  for (const { id, n } of ids) {
+    for (;;) {
+      const pr = await p.api('GET', `/v1/batches/${id}`)
+      if (pr.body.completed + pr.body.failed + (pr.body.cancelled ?? 0) >= n) {
+        if (pr.body.failed > 0) throw new Error(`${pr.body.failed} tasks failed`)
+        break
+      }
+      if (Date.now() > deadline) throw new Error(`batch ${id} stuck: ${JSON.stringify(pr.body)}`)
+      await sleep(20)
+    }
+  }
 }
 
 const pct = (a: number[], q: number): number => a.length === 0 ? 0 : a[Math.min(a.length - 1, Math.floor(q * a.length))]!

@@ -29,15 +29,18 @@ export interface RaftDriverOptions {
   applied: number
 }
 
+/** Readies whose fsync may be in flight at once (a deeper pipeline only adds latency) */
+const MAX_PIPELINED_READIES = 4
+
 export class RaftDriver {
   readonly raft: RawNode
   private readonly opts: RaftDriverOptions
   private timer?: ReturnType<typeof setInterval>
   private scheduled = false
   private stopped = false
-  /** a Ready is written and waiting for its fsync */
-  private flushing = false
-  private sentEarly = 0
+  /** Readies written and advanced, waiting for their fsync; finished strictly in order */
+  private pending = 0
+  private chain: Promise<void> = Promise.resolve()
   private applied: number
   private lastSnapshotIndex: number
   private role: Role = 'follower'
@@ -117,47 +120,61 @@ export class RaftDriver {
 
   private drain (): void {
     // Bounded: a Ready loop that never settles is a bug in the core; 64 rounds is far beyond normal.
-    for (let i = 0; i < 64 && !this.stopped && !this.flushing && this.raft.hasReady(); i++) {
+    for (let i = 0; i < 64 && !this.stopped && this.pending < MAX_PIPELINED_READIES && this.raft.hasReady(); i++) {
       const rd = this.raft.ready()
       this.stats.readies++
       this.stats.entriesWritten += rd.entries.length
       this.stats.entriesApplied += rd.committedEntries.length
-      const wrote = this.persist(rd)
-      if (wrote && this.opts.storage.flush !== undefined) {
-        // The fsync runs off the event loop; messages, ticks and proposals keep stepping the core
-        // meanwhile (allowed between Ready and Advance), so the next Ready carries a bigger batch.
-        this.flushing = true
-        const t0 = performance.now()
-        this.opts.storage.flush().then(() => {
-          this.flushing = false
-          this.stats.flushMs += performance.now() - t0
-          if (this.stopped) return
-          this.finish(rd)
-          this.schedule()
-        }, err => {
-          // A disk that cannot fsync cannot hold Raft state: stop rather than acknowledge anything.
-          this.opts.log.error("raft storage: fsync failed; stopping this node's Raft", err)
-          this.stop()
-        })
-        return
+      const sentEarly = this.sendEarly(rd)
+      const wrote = this.write(rd)
+      const flush = this.opts.storage.flush
+      if (this.pending === 0 && (!wrote || flush === undefined)) {
+        this.finish(rd, sentEarly)
+        this.raft.advance(rd)
+        this.maybeSnapshot()
+        continue
       }
-      this.finish(rd)
+      // The fsync runs off the event loop. We advance the core now, so it can hand out the next
+      // Ready (and the next write and fsync can start) while this one's is on the way; everything
+      // that must wait for the disk (acknowledgements, votes, applying) waits in finish(), which
+      // runs strictly in order, after this Ready's fsync and every earlier one. An fsync of the
+      // WAL makes everything written before it durable, so the order of completion is safe.
+      this.raft.advance(rd)
+      this.pending++
+      const t0 = performance.now()
+      const flushed = wrote && flush !== undefined ? flush.call(this.opts.storage) : Promise.resolve()
+      this.chain = this.chain.then(async () => { await flushed }).then(() => {
+        this.pending--
+        this.stats.flushMs += performance.now() - t0
+        if (this.stopped) return
+        this.finish(rd, sentEarly)
+        this.maybeSnapshot()
+        this.schedule()
+      }, err => {
+        // A disk that cannot fsync cannot hold Raft state: stop rather than acknowledge anything.
+        this.opts.log.error("raft storage: fsync failed; stopping this node's Raft", err)
+        this.stop()
+      })
     }
   }
 
-  /** send the leader's appends, then write the Ready; true if it wrote anything */
-  private persist (rd: Ready): boolean {
-    // A leader's appends may leave before its own write reaches the disk (Raft thesis 10.2.1):
-    // followers write in parallel with us. Nothing of this Ready is acknowledged, voted or
-    // applied before our write is durable, so a crash in between is an ordinary leader crash.
-    // Votes and acknowledgements wait for the disk (finish()).
-    let sentEarly = 0
+  /**
+   * A leader's appends may leave before its own write reaches the disk (Raft thesis 10.2.1):
+   * followers write in parallel with us. Nothing is acknowledged, voted or applied before our write
+   * is durable, so a crash in between is an ordinary leader crash. Returns how many were sent.
+   */
+  private sendEarly (rd: Ready): number {
+    let n = 0
     for (const m of rd.messages) {
       if (m.type !== 'app' && m.type !== 'heartbeat' && m.type !== 'snap') break
       this.opts.send(m)
-      sentEarly++
+      n++
     }
-    this.sentEarly = sentEarly
+    return n
+  }
+
+  /** write the Ready (without waiting for the disk when the storage defers its fsync) */
+  private write (rd: Ready): boolean {
     if (rd.entries.length === 0 && rd.hardState === undefined && rd.snapshot === undefined) return false
     const t0 = performance.now()
     this.opts.storage.save({ entries: rd.entries, hardState: rd.hardState, snapshot: rd.snapshot })
@@ -166,9 +183,9 @@ export class RaftDriver {
     return true
   }
 
-  /** after the disk: send the rest, apply, advance */
-  private finish (rd: Ready): void {
-    for (let i = this.sentEarly; i < rd.messages.length; i++) this.opts.send(rd.messages[i]!)
+  /** after the disk: send the rest, apply (the caller advances) */
+  private finish (rd: Ready, sentEarly: number): void {
+    for (let i = sentEarly; i < rd.messages.length; i++) this.opts.send(rd.messages[i]!)
     if (rd.snapshot !== undefined && rd.snapshot.meta.index > this.applied) {
       this.opts.restoreSnapshot(rd.snapshot.data, rd.snapshot.meta.index)
       this.applied = rd.snapshot.meta.index
@@ -189,8 +206,6 @@ export class RaftDriver {
     }
     this.stats.applyMs += performance.now() - t0
     if (rd.softState !== undefined) this.noteSoftState(rd.softState.role, rd.softState.leader)
-    this.raft.advance(rd)
-    this.maybeSnapshot()
   }
 
   private noteSoftState (role: Role, leader: string | null): void {
