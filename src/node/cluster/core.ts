@@ -136,7 +136,9 @@ export function waitKey (cmd: Command): string {
     case 'setRole': return `role:${cmd.principal}`
     // the leader never has the same (task, attempt, device) in flight twice (LeaderLoop.resultsInflight);
     // two devices may report the same (task, attempt) after a leader change, so the device is part of it
-    case 'finished': return cmd.results.length === 0 ? 'finished:-' : `finished:${cmd.results[0]!.taskId}:${cmd.results[0]!.attempt}@${cmd.results[0]!.deviceId}`
+    // an empty one is a new leader's barrier (LeaderLoop.becomeLeader): its time tells it from an
+    // older leader's barrier still in the log tail
+    case 'finished': return cmd.results.length === 0 ? `finished:-@${cmd.at}` : `finished:${cmd.results[0]!.taskId}:${cmd.results[0]!.attempt}@${cmd.results[0]!.deviceId}`
     default: return `${cmd.type}:-`
   }
 }

@@ -41,6 +41,9 @@ const key = (taskId: string, attempt: number): string => `${taskId}:${attempt}`
 
 export class LeaderLoop {
   private active = false
+  /** our first entry applied, so the state holds the whole log (see becomeLeader) */
+  private caughtUp = false
+  private epoch = 0
   private timer?: ReturnType<typeof setInterval>
   private planScheduled = false
   private since = 0
@@ -79,7 +82,13 @@ export class LeaderLoop {
     this.timer = setInterval(() => { this.periodic() }, PLAN_INTERVAL_MS)
     this.timer.unref?.()
     this.redispatchAll()
-    this.kick()
+    // A new leader may not have applied the tail of its log yet (entries of earlier terms commit
+    // with its first own entry): planning now would place tasks that are already placed there and
+    // run them twice. An empty 'finished' is a barrier: once it applies, everything before it has.
+    this.caughtUp = false
+    const epoch = ++this.epoch
+    const ready = (): void => { if (this.active && epoch === this.epoch) { this.caughtUp = true; this.kick() } }
+    this.d.core.proposeAndWait({ type: 'finished', at: this.d.now(), results: [] }).then(ready, ready)
   }
 
   stepDown (): void {
@@ -108,7 +117,7 @@ export class LeaderLoop {
   }
 
   private plan (): void {
-    if (!this.active) return
+    if (!this.active || !this.caughtUp) return
     const state = this.d.core.state
     const now = this.d.now()
     const bids = this.effectiveBids()
