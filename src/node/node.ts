@@ -322,7 +322,13 @@ class RetireNode implements ClusterNode {
   private sendRaft (m: Message): void {
     let bytes: Uint8Array
     try { bytes = encode('raft', m, RAFT_MAX_FRAME_BYTES) } catch (err) { this.log.error('raft message not encodable', err); return }
-    this.raftCh.send(m.to, bytes).catch(() => { this.driver?.reportUnreachable(m.to) })
+    const sent = this.raftCh.send(m.to, bytes)
+    if (m.type === 'snap') {
+      // handed to the stream is as much as we can know; a lost one is retried by the core's timeout
+      sent.then(() => { this.driver?.reportSnapshot(m.to, true) }, () => { this.driver?.reportSnapshot(m.to, false); this.driver?.reportUnreachable(m.to) })
+    } else {
+      sent.catch(() => { this.driver?.reportUnreachable(m.to) })
+    }
   }
 
   private onRaft (from: string, bytes: Uint8Array): void {

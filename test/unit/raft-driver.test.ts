@@ -45,4 +45,52 @@ describe('RaftDriver with a deferred fsync', () => {
       d.stop()
     }
   })
+
+  it('never tells a follower of a commit before the leader\'s own copy is on disk', async () => {
+    // three drivers wired in-process; the leader's fsync is held at a gate
+    const ids = ['a', 'b', 'c']
+    const storages = new Map(ids.map(id => {
+      const st = new GatedStorage()
+      bootstrapStorage(st, { voters: ids, learners: [] })
+      return [id, st]
+    }))
+    const drivers = new Map<string, RaftDriver>()
+    const leaked: Message[] = []
+    let gatedLeader: string | undefined
+    let heldIndex = Infinity
+    for (const id of ids) {
+      drivers.set(id, new RaftDriver({
+        id, storage: storages.get(id)!, tickMs: 5, electionTicks: 5, rng: mulberry32(ids.indexOf(id) + 7), log: createLogger(id, 'silent'),
+        send: m => {
+          if (m.from === gatedLeader && (m.commit ?? 0) >= heldIndex) leaked.push(m)
+          setImmediate(() => { drivers.get(m.to)?.step(m) })
+        },
+        apply: () => {},
+        snapshotData: () => new Uint8Array(0), restoreSnapshot: () => {}, snapshotEntries: 1_000_000, applied: 1
+      }))
+    }
+    // followers' disks are instant; every gate opens at once until we hold the leader's
+    const opener = setInterval(() => { for (const [id, st] of storages) if (id !== gatedLeader) st.open() }, 1)
+    for (const d of drivers.values()) d.start()
+    try {
+      const leader = await eventually(() => [...drivers.values()].find(d => d.isLeader) ?? false, { timeoutMs: 10_000 })
+      const leaderId = [...drivers.entries()].find(([, d]) => d === leader)![0]
+      await eventually(() => leader.appliedIndex >= 2, { timeoutMs: 5000 }) // its no-op is applied
+      gatedLeader = leaderId
+      storages.get(leaderId)!.open()
+      heldIndex = storages.get(leaderId)!.lastIndex() + 1
+      leader.propose(new TextEncoder().encode('x'))
+      // followers get the entry early, store it and ack; the leader's fsync stays held
+      await eventually(() => ids.filter(id => id !== leaderId).every(id => storages.get(id)!.lastIndex() >= heldIndex), { timeoutMs: 5000 })
+      await new Promise(resolve => setTimeout(resolve, 200))
+      assert.deepEqual(leaked, [], 'a commit covering the undurable entry reached a follower')
+      // once the leader's disk has it, the commit flows
+      gatedLeader = undefined
+      storages.get(leaderId)!.open()
+      await eventually(() => { storages.get(leaderId)!.open(); return leader.appliedIndex >= heldIndex }, { timeoutMs: 5000 })
+    } finally {
+      clearInterval(opener)
+      for (const d of drivers.values()) d.stop()
+    }
+  })
 })

@@ -108,6 +108,12 @@ export class RaftDriver {
     this.schedule()
   }
 
+  /** a snapshot we sent was delivered (or not): the core resumes replication to that peer */
+  reportSnapshot (peer: string, ok: boolean): void {
+    try { this.raft.reportSnapshot(peer, ok) } catch { /* unknown peer */ }
+    this.schedule()
+  }
+
   reportUnreachable (peer: string): void {
     try { this.raft.reportUnreachable(peer) } catch { /* unknown peer */ }
   }
@@ -125,7 +131,10 @@ export class RaftDriver {
       this.stats.readies++
       this.stats.entriesWritten += rd.entries.length
       this.stats.entriesApplied += rd.committedEntries.length
-      const sentEarly = this.sendEarly(rd)
+      // Early sends only when every earlier write is durable: a commit index in these messages was
+      // computed counting the leader's own entries, which must all be on its disk before any
+      // follower may learn (and apply) that commit. With an fsync still pending, all waits.
+      const sentEarly = this.pending === 0 ? this.sendEarly(rd) : 0
       const wrote = this.write(rd)
       const flush = this.opts.storage.flush
       if (this.pending === 0 && (!wrote || flush === undefined)) {
@@ -161,7 +170,8 @@ export class RaftDriver {
   /**
    * A leader's appends may leave before its own write reaches the disk (Raft thesis 10.2.1):
    * followers write in parallel with us. Nothing is acknowledged, voted or applied before our write
-   * is durable, so a crash in between is an ordinary leader crash. Returns how many were sent.
+   * is durable, so a crash in between is an ordinary leader crash. The caller only does this when
+   * no earlier fsync is pending (see drain). Returns how many were sent.
    */
   private sendEarly (rd: Ready): number {
     let n = 0
