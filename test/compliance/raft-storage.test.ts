@@ -10,6 +10,7 @@ import { MemoryStorage } from '../../src/protocol/raft/memory-storage.js'
 import { SqliteStorage } from '../../src/node/raft/sqlite-storage.js'
 import { CompactedError, RaftInputError, SnapshotOutOfDateError, UnavailableError } from '../../src/protocol/raft/errors.js'
 import type { ConfState, Entry, RaftStorage } from '../../src/protocol/raft/types.js'
+import { mulberry32 } from '../../src/sched/rng.js'
 
 interface Impl {
   name: string
@@ -258,16 +259,6 @@ suite(() => sqliteImpl({ tailTermCache: 4 }))
 
 // ---- differential: sqlite behaves exactly like memory under random operations ----------------------
 
-function mulberry32 (seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6D2B79F5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 describe('RaftStorage differential: SqliteStorage vs MemoryStorage (seeded random ops)', () => {
   for (const seed of [1, 2, 3, 4]) {

@@ -10,21 +10,12 @@ import { join, dirname } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { SqliteStorage } from '../../src/node/raft/sqlite-storage.js'
 import { checkEntryData } from '../fixtures/sqlite-writer.js'
+import { mulberry32 } from '../../src/sched/rng.js'
 
 const here = dirname(fileURLToPath(import.meta.url))
 const writer = join(here, '../fixtures/sqlite-writer.ts')
 const repoRoot = join(here, '../..')
 
-function mulberry32 (seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6D2B79F5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 /**
  * Run the writer until it has printed `minLines` indexes, then `extraMs` more, then SIGKILL it.

@@ -6,17 +6,8 @@ import { decode, decodeCommands } from '../../src/protocol/codec.js'
 import { DecodeError } from '../../src/protocol/errors.js'
 import { BID_MESSAGES, CLIENT_MESSAGES, EXEC_MESSAGES, RAFT_MESSAGES } from '../../src/protocol/messages.js'
 import { MAX_BID_BYTES } from '../../src/protocol/limits.js'
+import { mulberry32 } from '../../src/sched/rng.js'
 
-function mulberry32 (seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6D2B79F5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 const tables = [RAFT_MESSAGES, CLIENT_MESSAGES, EXEC_MESSAGES, BID_MESSAGES]
 

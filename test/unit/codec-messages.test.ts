@@ -9,17 +9,8 @@ import type { TaskData, DeviceBid } from '../../src/sched/types.js'
 import type { Command, TaskRecord } from '../../src/sched/commands.js'
 import type { Message } from '../../src/protocol/raft/types.js'
 import { Packr } from 'msgpackr'
+import { mulberry32 } from '../../src/sched/rng.js'
 
-function mulberry32 (seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6D2B79F5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 const task = (i = 0): TaskData => ({
   id: `01HZX${String(i).padStart(21, '0')}`,
