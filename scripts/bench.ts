@@ -10,8 +10,8 @@ const { values } = parseArgs({
     nodes: { type: 'string', default: '3' },
     tasks: { type: 'string', default: '10000' },
     latency: { type: 'string', default: '200' },
-    batch: { type: 'string', default: '1000' },
-    concurrency: { type: 'string', default: '4' },
+    batch: { type: 'string', default: '2000' },
+    concurrency: { type: 'string', default: '5' },
     'time-limit': { type: 'string', default: '300' }
   }
 })
