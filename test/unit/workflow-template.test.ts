@@ -6,27 +6,13 @@ import { ClusterState } from '../../src/sched/state-machine.js'
 import { mulberry32 } from '../../src/sched/rng.js'
 import { isValidTaskId } from '../../src/sched/ids.js'
 import { T0 } from './state-fixtures.js'
+import { SEED_ML_TEMPLATE, SEED_ML_VARS } from '../fixtures/workflow/ml-template.js'
 
-/** The seed's ML template, verbatim (snake_case, Python True → true). */
+/** The seed's ML template, verbatim (snake_case, Python True → true), from the shared fixture. */
 function mlTemplate (): TaskTemplate {
-  return new TaskTemplate({
-    name: '机器学习训练',
-    description: '标准ML模型训练流程',
-    tasks: [
-      {
-        task_type: 'data_preprocessing',
-        payload: { input_path: '{{input_data}}', output_path: '{{processed_data}}' },
-        requirements: { min_memory_gb: 8 }
-      },
-      {
-        task_type: 'model_training',
-        payload: { data_path: '{{processed_data}}', model_type: '{{model_type}}', hyperparameters: '{{hyperparams}}' },
-        requirements: { min_cpu_cores: 4, requires_gpu: true }
-      }
-    ]
-  })
+  return new TaskTemplate(structuredClone(SEED_ML_TEMPLATE))
 }
-const SEED_VARS = { input_data: '/data/training_set.csv', processed_data: '/tmp/processed.pkl', model_type: 'random_forest', hyperparams: { n_estimators: 100 } }
+const SEED_VARS = structuredClone(SEED_ML_VARS)
 const ctx = (): { now: number, rng: () => number } => ({ now: T0, rng: mulberry32(7) })
 
 describe('TaskTemplate', () => {

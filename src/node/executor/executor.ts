@@ -4,6 +4,7 @@
 // ctx.runProcess; custom handlers loaded from modules run in a child Node process.
 
 import type { ResourceUsage, TaskData, TaskErrorData } from '../../sched/types.js'
+import type { AttemptResult } from '../../sched/commands.js'
 import type { EffectiveLimits, ExecContext, HandlerContext, NodePolicy, ProcessResult, RunProcessOptions } from '../handlers/context.js'
 import { TaskRegistry, type RegisteredHandler } from '../handlers/registry.js'
 import { PermissionDeniedError, TaskFailure, UnsupportedOperationError, ResourceExhaustedError, toErrorData } from '../handlers/errors.js'
@@ -17,14 +18,8 @@ import { ChildPool, type ChildPoolOptions } from './child-pool.js'
 
 export type { ExecContext, NodePolicy, HandlerContext }
 
-export interface ExecOutcome {
-  status: 'completed' | 'failed' | 'timeout' | 'cancelled'
-  result?: unknown
-  error?: TaskErrorData
-  startedAt: number
-  finishedAt: number
-  resourceUsage?: ResourceUsage
-}
+/** how one attempt ended: a worker's result without the (task, attempt, device) key */
+export type ExecOutcome = Omit<AttemptResult, 'taskId' | 'attempt' | 'deviceId'>
 
 export interface ExecHooks extends RunHooks {
   /** aborting it cancels the task, like cancel(task.id) */
