@@ -33,6 +33,8 @@ const PLAN_INTERVAL_MS = 100
 const MAX_ASSIGN_PER_ROUND = 2000
 /** grace beyond timeout_seconds before the leader expires an attempt itself (the worker should) */
 const EXPIRE_GRACE_MS = 5000
+/** no new work for a device silent this long (bids come about once a second) */
+const SILENT_DEVICE_MS = 2500
 /** a proposed assignment not applied within this long is forgotten (rejected or lost) */
 const PROPOSAL_TTL_MS = 5000
 /** a dispatch that failed (device unreachable) is tried again after this long while it stands */
@@ -167,8 +169,13 @@ export class LeaderLoop {
   private effectiveBids (): DeviceBid[] {
     const state = this.d.core.state
     const out: DeviceBid[] = []
+    const now = this.d.now()
+    // a device that missed two bids is probably cut off: give it no new work (its bid lingers in the
+    // gossip table until the TTL, and placing work there only ends in a failover after deviceTimeout)
+    const quietMs = Math.min(this.d.deviceTimeoutMs, SILENT_DEVICE_MS)
     for (const b of this.d.bids()) {
       if (!this.d.isMember(b.nodeId)) continue
+      if (b.nodeId !== this.d.selfId && now - (this.d.lastSeen(b.nodeId) ?? 0) > quietMs) continue
       out.push({ ...b, activeTasks: state.runningOn(b.nodeId).length, maxConcurrentTasks: b.maxConcurrentTasks * this.prefetch.multiplier })
     }
     return out
