@@ -1,5 +1,6 @@
 // scripts/bench: throughput, latency and memory of a real cluster of node processes on loopback.
 // Prints one JSON object. Usage: npx tsx scripts/bench.ts [--nodes 3] [--tasks 10000] [--latency 200] [--batch 1000]
+import { readFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
@@ -37,9 +38,11 @@ async function main (): Promise<void> {
     await runBatches(follower, 500, 500, 2)
 
     // throughput: TASKS echo tasks in batches, CONC batches in flight, from a follower
+    const cpu0 = procs.map(p => cpuSeconds(p.pid!))
     const t0 = performance.now()
     await runBatches(follower, TASKS, BATCH, CONC)
     const seconds = (performance.now() - t0) / 1000
+    const cpuUsed = procs.map((p, i) => cpuSeconds(p.pid!) - cpu0[i]!)
 
     // latency: sequential submit → result
     const lat: number[] = []
@@ -60,6 +63,9 @@ async function main (): Promise<void> {
       batchesInFlight: CONC,
       seconds: round(seconds),
       tasksPerSec: round(TASKS / seconds),
+      // CPU the node processes spent on the throughput run (user + system), and per task
+      cpuSeconds: Object.fromEntries(procs.map((p, i) => [p.name, round(cpuUsed[i]!)])),
+      cpuMicrosPerTask: round(cpuUsed.reduce((a, b) => a + b, 0) / TASKS * 1e6),
       latencyMs: { samples: lat.length, p50: round(pct(lat, 0.5)), p99: round(pct(lat, 0.99)), max: round(lat[lat.length - 1] ?? 0) },
       idleRssMb: idleRss,
       peakRssMb: Object.fromEntries([...peakRss].map(([k, v]) => [k, round(v)])),
@@ -101,6 +107,15 @@ async function runBatches (p: NodeProc, total: number, size: number, conc: numbe
       await sleep(20)
     }
   }
+}
+
+/** user + system CPU seconds of a process, from /proc (Linux) */
+function cpuSeconds (pid: number): number {
+  try {
+    const f = readFileSync(`/proc/${pid}/stat`, 'utf8')
+    const rest = f.slice(f.lastIndexOf(')') + 2).split(' ')
+    return (Number(rest[11]) + Number(rest[12])) / 100 // utime, stime in clock ticks (USER_HZ = 100)
+  } catch { return 0 }
 }
 
 const pct = (a: number[], q: number): number => a.length === 0 ? 0 : a[Math.min(a.length - 1, Math.floor(q * a.length))]!

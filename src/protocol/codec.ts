@@ -21,9 +21,13 @@ export type SchemaTable = Record<string, Schema<any>>
 /** What decode() returns for a table: a union discriminated by `type`. */
 export type Decoded<T extends SchemaTable> = { [K in keyof T & string]: { type: K, body: Infer<T[K]> } }[keyof T & string]
 
-// useRecords:false → plain msgpack maps (any msgpack reader can follow the wire); copyBuffers →
-// decoded bytes do not pin the (up to 4 MiB) frame they came in; mapsAsObjects → plain objects.
-const packr = new Packr({ useRecords: false, copyBuffers: true, mapsAsObjects: true, moreTypes: false })
+// useRecords → msgpackr's record extension: an object shape is written once per message and each
+// object of that shape as a compact row. Every message stays self-describing (no shared structure
+// state between peers), and a batch of same-shaped tasks is ~5× smaller and 2–5× faster to
+// encode/decode than plain maps (measured on a 1,000-task submit). The price: the wire is
+// msgpackr's dialect, not plain msgpack. copyBuffers → decoded bytes do not pin the (up to 4 MiB)
+// frame they came in; mapsAsObjects → plain objects.
+const packr = new Packr({ useRecords: true, copyBuffers: true, mapsAsObjects: true, moreTypes: false })
 
 /** Bytes as a plain Uint8Array view, so decoded binary fields are Uint8Array (not Buffer) everywhere. */
 function plainView (b: Uint8Array): Uint8Array {
