@@ -121,9 +121,13 @@ async function render (procs: NodeProc[], progress: any, events: string[], t0: n
     }),
     ...events.slice(-5)
   ]
-  if (isTTY) process.stdout.write('\x1b[2J\x1b[H' + lines.join('\n') + '\n')
-  else process.stdout.write(lines[0] + '\n')
+  if (isTTY) { process.stdout.write('\x1b[2J\x1b[H' + lines.join('\n') + '\n'); return }
+  // not a terminal (a log, CI): the progress line, and each event once, as it happens
+  process.stdout.write(lines[0] + '\n')
+  for (const e of events.slice(printedEvents)) process.stdout.write(`  ${e}\n`)
+  printedEvents = events.length
 }
+let printedEvents = 0
 
 const stamp = (t0: number): string => `t+${((Date.now() - t0) / 1000).toFixed(1)}s`
 function say (s: string): void { process.stdout.write(s + '\n') }
