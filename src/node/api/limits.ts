@@ -3,15 +3,11 @@
 /** Largest request body we read (413 beyond): a batch of a few thousand tasks fits, a flood does not. */
 export const MAX_BODY_BYTES = 4 * 1024 * 1024
 
-/** Most tasks one POST /v1/batches may carry, so one request cannot stall the Raft log. */
-export const MAX_BATCH_TASKS = 10_000
+// Tasks per batch, steps per workflow and the largest list are the wire's own caps (one place).
+export { MAX_BATCH_TASKS, MAX_WORKFLOW_STEPS, MAX_LIST_LIMIT } from '../../protocol/limits.js'
 
-/** Most steps one POST /v1/workflows may carry. */
-export const MAX_WORKFLOW_STEPS = 1_000
-
-/** Default and largest `limit` of GET /v1/tasks. */
+/** Default `limit` of GET /v1/tasks. */
 export const DEFAULT_LIST_LIMIT = 100
-export const MAX_LIST_LIMIT = 10_000
 
 /** Longest a GET /v1/tasks/:id/wait long-poll holds the connection; clients loop past it. */
 export const MAX_WAIT_MS = 60_000
