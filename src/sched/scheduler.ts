@@ -29,6 +29,14 @@ export interface PlanOptions {
   skip?: { has (id: string): boolean }
   /** record the reasons on the state (non-replicated pendingReason). @default true */
   setReasons?: boolean
+  /**
+   * Tasks that must not wait in a worker's queue (long or unknown running time): placed only where
+   * activeTasks + in-flight is below the device's own slots, not its prefetch capacity.
+   * @default none: every task may be prefetched
+   */
+  needsFreeSlot?: (task: TaskData) => boolean
+  /** a device's own execution slots (bids' maxConcurrentTasks may include prefetch); by node id */
+  slotsByDevice?: ReadonlyMap<string, number>
 }
 
 export interface Assignment { taskId: string, attempt: number, deviceId: string }
@@ -92,7 +100,8 @@ export function planAssignments (state: ClusterState, bids: readonly DeviceBid[]
       if (known !== undefined) { miss(rec, known); continue }
     }
 
-    const pick = bestDevice(devices, inflight, exclusiveTaken, rec.task)
+    const ownSlotOnly = opts.needsFreeSlot?.(rec.task) === true ? opts.slotsByDevice : undefined
+    const pick = bestDevice(devices, inflight, exclusiveTaken, rec.task, ownSlotOnly)
     if (typeof pick === 'string') {
       verdicts.set(requirementsSignature(rec.task), pick)
       miss(rec, pick)
@@ -110,13 +119,20 @@ export function planAssignments (state: ClusterState, bids: readonly DeviceBid[]
 }
 
 /** Index of the best device for `task`, or the reason none fits. */
-function bestDevice (devices: readonly DeviceBid[], inflight: readonly number[], exclusiveTaken: readonly boolean[], task: TaskData): number | string {
+function bestDevice (devices: readonly DeviceBid[], inflight: readonly number[], exclusiveTaken: readonly boolean[], task: TaskData,
+  ownSlots?: ReadonlyMap<string, number>): number | string {
   let best = -1
   let bestScore = -Infinity
   let failures: Array<{ id: string, unmet: string[] }> | undefined
   for (let i = 0; i < devices.length; i++) {
     const d = devices[i]
     if (exclusiveTaken[i]) { (failures ??= []).push({ id: deviceLabel(d), unmet: ['exclusive: device was just given an exclusive task'] }); continue }
+    if (ownSlots !== undefined && d.activeTasks + inflight[i] >= (ownSlots.get(d.nodeId) ?? d.maxConcurrentTasks)) {
+      // capable or not, this device has no idle slot for a task that must not wait behind others
+      const m = matchRequirements(d, task, { inflight: inflight[i] })
+      ;(failures ??= []).push({ id: deviceLabel(d), unmet: m.ok ? ['no free slot'] : m.unmet })
+      continue
+    }
     if (!meetsRequirements(d, task, inflight[i])) {
       // the reasons are only worked out on a miss: the common case allocates nothing
       const m = matchRequirements(d, task, { inflight: inflight[i] })

@@ -475,7 +475,16 @@ export class ClusterState {
   private applyResult (r: AttemptResult, at: number, events: ClusterEvent[]): void {
     if (r == null || typeof r !== 'object' || !RESULT_STATUSES.has(r.status)) return
     const rec = this.tasks.get(r.taskId)
-    if (rec === undefined || !Number.isInteger(r.attempt) || r.attempt < 1 || r.attempt > rec.attempts.length) return
+    if (rec === undefined || !Number.isInteger(r.attempt) || r.attempt < 1) return
+    if (r.attempt > rec.attempts.length + 1) return // no assignment could have been dispatched yet: malformed
+    if (r.attempt > rec.attempts.length) {
+      // Early: the result of an assignment dispatched while it committed reached the log first (or
+      // its assignment was lost with a deposed leader). Not applicable yet; the worker answers the
+      // assignment, once it commits and is dispatched again, with this same outcome (worker.ts).
+      rec.staleResults = (rec.staleResults ?? 0) + 1
+      events.push({ kind: 'stale', taskId: rec.id, attempt: r.attempt, deviceId: r.deviceId, at })
+      return
+    }
     const att = rec.attempts[r.attempt - 1]
     if (att.reported === true) return // duplicate (taskId, attempt): the outcome is recorded once
     const inFlight = rec.status === 'queued' || rec.status === 'running'

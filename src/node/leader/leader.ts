@@ -8,7 +8,7 @@ import type { AttemptResult, ClusterEvent, TaskRecord } from '../../sched/comman
 import type { DeviceBid, ResourceUsage } from '../../sched/types.js'
 import type { ClusterCore } from '../cluster/core.js'
 import type { Assignment, AssignReply } from '../worker/worker.js'
-import { PrefetchDepth } from './prefetch.js'
+import { PrefetchEstimates } from './prefetch.js'
 import type { Logger } from '../log.js'
 
 export interface LeaderDeps {
@@ -68,7 +68,8 @@ export class LeaderLoop {
   /** live progress and resource usage reported by workers (not replicated) */
   readonly live = new Map<string, { progress: number, resourceUsage?: ResourceUsage }>()
   private readonly unsub: () => void
-  private readonly prefetch = new PrefetchDepth()
+  /** execution time per task type: how deep to prefetch, and what must not wait behind others */
+  private readonly prefetch = new PrefetchEstimates()
 
   constructor (private readonly d: LeaderDeps) {
     this.unsub = d.core.onEvent(e => { this.onApplied(e) })
@@ -122,13 +123,16 @@ export class LeaderLoop {
     if (!this.active || !this.caughtUp) return
     const state = this.d.core.state
     const now = this.d.now()
-    const bids = this.effectiveBids()
+    const slotsByDevice = new Map<string, number>()
+    const bids = this.effectiveBids(slotsByDevice)
     if (bids.length === 0) return
     this.expireProposals(now)
     const { assignments, pendingReasons } = planAssignments(state, bids, now, {
       maxAssignments: MAX_ASSIGN_PER_ROUND,
       inflightByDevice: this.proposed,
-      skip: this.proposedKeys
+      skip: this.proposedKeys,
+      needsFreeSlot: t => !this.prefetch.isShort(t),
+      slotsByDevice
     })
     for (const [id, reason] of pendingReasons) state.setPendingReason(id, reason)
     if (assignments.length === 0) return
@@ -164,9 +168,10 @@ export class LeaderLoop {
 
   /**
    * Bids as the scheduler should see them: activeTasks is what the log placed there (the bid lags),
-   * and capacity includes the worker's prefetch queue.
+   * and capacity includes the worker's prefetch queue, none behind long tasks (see prefetch.ts).
+   * Fills `slots` with each device's own execution slots.
    */
-  private effectiveBids (): DeviceBid[] {
+  private effectiveBids (slots: Map<string, number>): DeviceBid[] {
     const state = this.d.core.state
     const out: DeviceBid[] = []
     const now = this.d.now()
@@ -176,7 +181,9 @@ export class LeaderLoop {
     for (const b of this.d.bids()) {
       if (!this.d.isMember(b.nodeId)) continue
       if (b.nodeId !== this.d.selfId && now - (this.d.lastSeen(b.nodeId) ?? 0) > quietMs) continue
-      out.push({ ...b, activeTasks: state.runningOn(b.nodeId).length, maxConcurrentTasks: b.maxConcurrentTasks * this.prefetch.multiplier })
+      const placed = state.runningOn(b.nodeId)
+      slots.set(b.nodeId, b.maxConcurrentTasks)
+      out.push({ ...b, activeTasks: placed.length, maxConcurrentTasks: this.prefetch.capacity(b.maxConcurrentTasks, placed, now) })
     }
     return out
   }
@@ -267,7 +274,8 @@ export class LeaderLoop {
       const inflight = this.resultsInflight.get(ik)
       if (inflight !== undefined) { waits.push(inflight); continue }
       r.deviceId = deviceId // the sender is authoritative, not what it wrote
-      this.prefetch.observe(r.finishedAt - r.startedAt)
+      const type = this.d.core.state.getTask(r.taskId)?.taskType
+      if (type !== undefined) this.prefetch.observe(type, r.finishedAt - r.startedAt)
       const p = this.enqueueResult(r)
       this.resultsInflight.set(ik, p)
       void p.finally(() => { this.resultsInflight.delete(ik) })

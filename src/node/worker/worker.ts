@@ -1,7 +1,14 @@
 // The worker side of a node: runs what the leader assigns, reports progress and results, and
 // resends each result until the leader says it is committed. Results are keyed by (task, attempt),
 // so a resend or a re-dispatch after a leader change never runs or records anything twice.
+//
+// "Committed" is not "applied": a leader dispatches an assignment while it commits, so a fast
+// worker's result can reach the log *before* that assignment (or before the next leader's copy of
+// it). The state machine cannot apply a result for an attempt it has not seen assigned, and drops
+// it. So an assignment repeated after its result was acknowledged means "tell me again": the worker
+// answers with the outcome it recorded (kept for a while), and only runs it afresh once it forgot.
 import type { AttemptResult } from '../../sched/commands.js'
+import { TaskQueue } from '../../sched/queue.js'
 import type { ResourceUsage, TaskData } from '../../sched/types.js'
 import type { TaskExecutor } from '../executor/executor.js'
 import type { Logger } from '../log.js'
@@ -31,16 +38,31 @@ const RESEND_DELAY_MS = 300
  */
 export const MAX_PREFETCH_MULTIPLIER = 512
 
+/**
+ * Acknowledged outcomes kept to answer a repeated assignment (see the top of the file): a repeat
+ * comes within a leader change or a partition, seconds after the ack. Bounded in count and age;
+ * a repeat after that runs the attempt again (execution is at-least-once, the outcome once).
+ */
+const DONE_KEEP_MAX = 10_000
+const DONE_KEEP_MS = 10 * 60_000
+
 const key = (taskId: string, attempt: number): string => `${taskId}:${attempt}`
+
+interface Waiting { id: string, priority: number, assignment: Assignment }
 
 export class Worker {
   private readonly running = new Map<string, { startedReported: boolean, lastProgressAt: number }>()
-  /** accepted, waiting for a slot (prefetched) */
+  /** accepted, waiting for a slot (prefetched), by key */
   private readonly waiting = new Map<string, Assignment>()
+  /**
+   * The same, in the order they start: by priority with the cluster queue's aging, so prefetched
+   * LOW work never runs before URGENT work that arrived later (a FIFO here inverted priorities).
+   */
+  private readonly order: TaskQueue<Waiting> = new TaskQueue<Waiting>({ maxSize: Number.MAX_SAFE_INTEGER })
   private readonly unacked = new Map<string, AttemptResult>()
   private readonly inflight = new Set<string>()
-  /** recently acknowledged keys: a duplicate assignment of a finished attempt is accepted, not rerun */
-  private readonly done = new Set<string>()
+  /** acknowledged outcomes, oldest first: a repeated assignment is answered from here, not rerun */
+  private readonly done = new Map<string, { result: AttemptResult, at: number }>()
   private flushing = false
   private resendTimer?: ReturnType<typeof setTimeout>
   private stopped = false
@@ -62,7 +84,8 @@ export class Worker {
     const replies: AssignReply[] = []
     for (const it of items) {
       const k = key(it.taskId, it.attempt)
-      if (this.running.has(k) || this.waiting.has(k) || this.unacked.has(k) || this.done.has(k)) {
+      this.recall(k)
+      if (this.running.has(k) || this.waiting.has(k) || this.unacked.has(k)) {
         replies.push({ taskId: it.taskId, attempt: it.attempt, accepted: true })
         if (this.unacked.has(k)) this.scheduleFlush(0)
         continue
@@ -73,16 +96,31 @@ export class Worker {
       }
       replies.push({ taskId: it.taskId, attempt: it.attempt, accepted: true })
       this.waiting.set(k, it)
+      this.order.enqueue({ id: k, priority: it.task.priority, assignment: it }, this.now())
     }
     this.startWaiting()
     return replies
   }
 
+  /**
+   * An assignment of an attempt whose outcome was acknowledged: the leader asks again because the
+   * result was committed before the assignment and dropped (see the top of the file). Put the
+   * recorded outcome back to be sent; it applies now that the assignment is in the log.
+   */
+  private recall (k: string): void {
+    const d = this.done.get(k)
+    if (d === undefined) return
+    this.done.delete(k)
+    if (this.now() - d.at > DONE_KEEP_MS) return // too old to trust our memory: run it again
+    this.unacked.set(k, d.result)
+  }
+
   private startWaiting (): void {
-    for (const [k, it] of this.waiting) {
-      if (this.executor.freeSlots <= 0) return
-      this.waiting.delete(k)
-      this.run(it)
+    while (this.executor.freeSlots > 0) {
+      const w = this.order.dequeue(this.now())
+      if (w === undefined) return
+      this.waiting.delete(w.id)
+      this.run(w.assignment)
     }
   }
 
@@ -90,6 +128,7 @@ export class Worker {
     for (const [k, it] of this.waiting) {
       if (it.taskId !== taskId) continue
       this.waiting.delete(k)
+      this.order.remove(k)
       const t = this.now()
       this.unacked.set(k, { taskId, attempt: it.attempt, deviceId: this.selfId, status: 'cancelled', error: { type: 'cancelled', message: 'cancelled before it started' }, startedAt: t, finishedAt: t })
       this.scheduleFlush(0)
@@ -173,7 +212,11 @@ export class Worker {
         if (batch.length === 0) return
         try {
           const acked = await this.link.sendResults(batch)
-          for (const k of acked) { this.unacked.delete(k); this.remember(k) }
+          for (const k of acked) {
+            const r = this.unacked.get(k)
+            this.unacked.delete(k)
+            if (r !== undefined) this.remember(k, r)
+          }
         } catch (err) {
           this.log.debug('result report failed; will resend', (err as Error).message)
           for (const r of batch) this.inflight.delete(key(r.taskId, r.attempt))
@@ -190,12 +233,13 @@ export class Worker {
     }
   }
 
-  private remember (k: string): void {
-    this.done.add(k)
-    // bounded memory: forget the oldest half once large (a re-dispatch that late is committed anyway)
-    if (this.done.size > 50_000) {
-      let n = 25_000
-      for (const old of this.done) { this.done.delete(old); if (--n === 0) break }
+  private remember (k: string, result: AttemptResult): void {
+    const now = this.now()
+    this.done.delete(k) // re-insert at the end: the map stays oldest first
+    this.done.set(k, { result, at: now })
+    for (const [old, d] of this.done) {
+      if (this.done.size <= DONE_KEEP_MAX && now - d.at <= DONE_KEEP_MS) break
+      this.done.delete(old)
     }
   }
 
