@@ -70,6 +70,8 @@ export class LeaderLoop {
   private readonly unsub: () => void
   /** execution time per task type: how deep to prefetch, and what must not wait behind others */
   private readonly prefetch = new PrefetchEstimates()
+  /** the incarnation each device last bid with: a higher one means it restarted (see noticeRestarts) */
+  private readonly incarnations = new Map<string, number>()
 
   constructor (private readonly d: LeaderDeps) {
     this.unsub = d.core.onEvent(e => { this.onApplied(e) })
@@ -114,6 +116,7 @@ export class LeaderLoop {
   }
 
   private periodic (): void {
+    this.noticeRestarts()
     this.plan()
     this.detectDownDevices()
     this.expireOverdue()
@@ -248,6 +251,28 @@ export class LeaderLoop {
       const proposed = rec.status === 'pending' && this.proposedKeys.get(it.taskId)?.deviceId === deviceId
       if (committed || proposed) this.queueDispatch(deviceId, it)
     }
+  }
+
+  /**
+   * A worker that restarted within deviceTimeout is never declared down, but it lost what it was
+   * running and what waited in its queue: send its live assignments again (it runs them afresh).
+   */
+  private noticeRestarts (): void {
+    if (!this.caughtUp) return
+    let restarted: Set<string> | undefined
+    for (const b of this.d.bids()) {
+      const known = this.incarnations.get(b.nodeId)
+      if (known === b.incarnation) continue
+      this.incarnations.set(b.nodeId, b.incarnation)
+      if (known !== undefined && b.incarnation > known) (restarted ??= new Set()).add(b.nodeId)
+    }
+    if (restarted === undefined) return
+    for (const rec of this.d.core.state.activeTasks()) {
+      const cur = rec.attempts[rec.attempts.length - 1]
+      if (rec.deviceId === undefined || cur === undefined || !restarted.has(rec.deviceId)) continue
+      this.queueDispatch(rec.deviceId, { taskId: rec.id, attempt: cur.attempt, task: rec.task })
+    }
+    for (const id of restarted) this.d.log.info(`device ${id.slice(-8)} restarted: its assignments are sent again`)
   }
 
   /** a new leader does not know what was dispatched: send every live assignment again (idempotent) */
