@@ -1,8 +1,16 @@
 // Invariant checkers, kept outside the code they check (as VOPR's state_checker). Each violation
 // throws a SimViolation naming the invariant; the runner adds the seed.
 import type { Entry, Message, NodeId, Ready, ReadState, Snapshot } from '../../src/protocol/raft/types.js'
-import { LOCAL_MESSAGE_TYPES } from '../../src/protocol/raft/raw-node.js'
-import type { SimNode } from './node.js'
+import { LOCAL_MESSAGE_TYPES, type RawNode } from '../../src/protocol/raft/raw-node.js'
+import type { MemoryStorage } from '../../src/protocol/raft/memory-storage.js'
+
+/** What the checkers see of a node: its core, and its durable storage (what a crash keeps). */
+export interface CheckedNode {
+  readonly id: NodeId
+  readonly up: boolean
+  readonly raw: RawNode
+  readonly storage: MemoryStorage
+}
 
 export class SimViolation extends Error {
   constructor (readonly invariant: string, detail: string) { super(`${invariant}: ${detail}`); this.name = 'SimViolation' }
@@ -35,22 +43,64 @@ export class Checker {
 
   // ---- driver hooks ---------------------------------------------------------------------------
 
-  onReady (node: SimNode, rd: Ready): void {
-    for (const e of rd.entries) {
+  onReady (node: CheckedNode, rd: Ready): void {
+    this.onPersist(node, rd.entries)
+    if (rd.softState?.role === 'leader') this.onLeader(node)
+  }
+
+  /** every entry written anywhere: one (index, term) names one content */
+  onPersist (node: CheckedNode, entries: readonly Entry[]): void {
+    for (const e of entries) {
       const k = `${e.index}:${e.term}`
       const key = dataKey(e)
       const prev = this.entryAt.get(k)
       if (prev === undefined) this.entryAt.set(k, key)
       else if (prev !== key) throw new SimViolation('log matching', `${node.id} has entry ${k} = ${key}, another node ${prev}`)
     }
-    if (rd.softState?.role === 'leader') {
-      this.noteLeader(node.id, node.raw.raft.term)
-      this.checkLeaderCompleteness(node)
+  }
+
+  onLeader (node: CheckedNode): void {
+    this.noteLeader(node.id, node.raw.raft.term)
+    this.checkLeaderCompleteness(node)
+  }
+
+  /**
+   * The pipelined Ready contract (types.ts), checked on each message as it leaves the production
+   * driver: what a message promises must already be on the sender's disk. An acknowledgement
+   * (appResp) covers its index; a commit index told to a follower is covered on the leader; a
+   * granted vote and every message's term (but PreVote's) are the durable hard state.
+   */
+  onSend (node: CheckedNode, m: Message): void {
+    const st = node.storage
+    const hs = st.initialState().hardState
+    this.checkMessage(node, m, hs.term, hs.vote)
+    if (m.type === 'appResp' && m.reject !== true && !this.durableCovers(node, m.index ?? 0)) {
+      throw new SimViolation('ready order', `${node.id} acknowledges index ${m.index ?? 0} to ${m.to} before it is durable`)
+    }
+    if ((m.type === 'app' || m.type === 'heartbeat') && !this.durableCovers(node, m.commit ?? 0)) {
+      throw new SimViolation('ready order', `${node.id} tells ${m.to} commit ${m.commit ?? 0} in ${m.type} of term ${m.term} before its own copy is durable (${this.describeDurable(node, m.commit ?? 0)})`)
     }
   }
 
+  private describeDurable (node: CheckedNode, i: number): string {
+    const st = node.storage
+    const term = (f: () => number | undefined): string => { try { return String(f()) } catch (err) { return (err as Error).name } }
+    return `durable snapshot ${st.snapshot().meta.index}, log ${st.firstIndex()}..${st.lastIndex()}, term at ${i} ${term(() => st.term(i))}; live term ${term(() => node.raw.raft.log.term(i))}`
+  }
+
+  /** the node's durable log holds index i as its live log does (or a snapshot covers it) */
+  private durableCovers (node: CheckedNode, i: number): boolean {
+    const st = node.storage
+    if (i <= st.snapshot().meta.index) return true
+    if (i > st.lastIndex() || i < st.firstIndex()) return false
+    // compacted in the live log (undefined): applied there, so committed; any durable copy is that entry
+    let live: number | undefined
+    try { live = node.raw.raft.log.term(i) } catch { live = undefined }
+    return live === undefined || st.term(i) === live
+  }
+
   /** Ready contract: everything the Ready asked to persist is durable before any message leaves. */
-  beforeSend (node: SimNode, rd: Ready): void {
+  beforeSend (node: CheckedNode, rd: Ready): void {
     const st = node.storage
     if (rd.entries.length > 0) {
       const last = rd.entries[rd.entries.length - 1]
@@ -65,7 +115,7 @@ export class Checker {
     for (const m of rd.messages) this.checkMessage(node, m, hs.term, hs.vote)
   }
 
-  private checkMessage (node: SimNode, m: Message, durableTerm: number, durableVote: NodeId | null): void {
+  private checkMessage (node: CheckedNode, m: Message, durableTerm: number, durableVote: NodeId | null): void {
     if (LOCAL_MESSAGE_TYPES.has(m.type)) throw new SimViolation('ready messages', `${node.id} emits local-only ${m.type}`)
     if (m.from !== node.id) throw new SimViolation('ready messages', `${node.id} emits a message from ${m.from}`)
     const future = m.type === 'preVote' || (m.type === 'preVoteResp' && m.reject !== true)
@@ -76,7 +126,7 @@ export class Checker {
   }
 
   /** State machine safety: every node applies the same entry at each index. */
-  onApply (node: SimNode, e: Entry, hash: number): void {
+  onApply (node: CheckedNode, e: Entry, hash: number): void {
     const st = node.storage
     const durable = e.index <= st.snapshot().meta.index || (e.index <= st.lastIndex() && e.index >= st.firstIndex() && st.term(e.index) === e.term)
     if (!durable) throw new SimViolation('ready order', `${node.id} applies entry ${e.index} that is not durable`)
@@ -91,9 +141,9 @@ export class Checker {
     }
   }
 
-  onRestoreSnapshot (node: SimNode, s: Snapshot, hash: number): void {
+  onRestoreSnapshot (node: CheckedNode, s: Snapshot, hash: number): void {
     const prev = this.appliedAt.get(s.meta.index)
-    if (prev !== undefined && (prev.term !== s.meta.term || prev.hash !== hash)) {
+    if (prev !== undefined && ((s.meta.term !== 0 && prev.term !== s.meta.term) || prev.hash !== hash)) {
       throw new SimViolation('state machine safety', `${node.id} restored snapshot ${s.meta.index} whose state differs from what others applied`)
     }
   }
@@ -105,7 +155,7 @@ export class Checker {
   /** a read issued now must return an index >= every index already applied anywhere */
   noteReadIssued (ctx: string): void { this.pendingReads.set(ctx, this.maxApplied) }
 
-  onReadState (node: SimNode, rs: ReadState): void {
+  onReadState (node: CheckedNode, rs: ReadState): void {
     const ctx = dec.decode(rs.context)
     const need = this.pendingReads.get(ctx)
     if (need === undefined) return // duplicate answer of a served read
@@ -123,14 +173,14 @@ export class Checker {
     }
   }
 
-  afterStep (nodes: Iterable<SimNode>): void {
+  afterStep (nodes: Iterable<CheckedNode>): void {
     for (const n of nodes) {
       if (n.up && n.raw.raft.role === 'leader') this.noteLeader(n.id, n.raw.raft.term)
     }
   }
 
   /** Leader Completeness (§5.4): a new leader's log holds every entry applied anywhere. */
-  checkLeaderCompleteness (node: SimNode): void {
+  checkLeaderCompleteness (node: CheckedNode): void {
     const log = node.raw.raft.log
     const first = log.firstIndex()
     if (log.lastIndex() < this.maxApplied) {
@@ -145,13 +195,13 @@ export class Checker {
   }
 
   /** Log Matching (Figure 3): if two logs hold an entry with the same index and term, they are identical up to it. */
-  checkLogMatching (nodes: SimNode[]): void {
+  checkLogMatching (nodes: CheckedNode[]): void {
     for (let a = 0; a < nodes.length; a++) {
       for (let b = a + 1; b < nodes.length; b++) this.checkPair(nodes[a], nodes[b])
     }
   }
 
-  private checkPair (x: SimNode, y: SimNode): void {
+  private checkPair (x: CheckedNode, y: CheckedNode): void {
     const lx = x.raw.raft.log
     const ly = y.raw.raft.log
     const lo = Math.max(lx.firstIndex(), ly.firstIndex())

@@ -1,10 +1,17 @@
-// The one driver of the pure Raft core in a real node. It owns the timer and honours the Ready
-// contract: persist (one sqlite transaction per Ready = group commit) → send → apply → advance.
-// All calls come from the event loop, so there is no concurrency inside: a single setImmediate
-// drains every Ready produced by the ticks, messages and proposals since the last drain.
+// The one driver of the pure Raft core in a real node. It owns the timer and honours the pipelined
+// Ready contract written on `Ready` in src/protocol/raft/types.ts: write (one sqlite transaction
+// per Ready = group commit) → advance → fsync → send → apply, up to MAX_PIPELINED_READIES in flight.
+// All calls come from the event loop, so there is no concurrency inside: a single immediate drains
+// every Ready produced by the ticks, messages and proposals since the last drain.
+// Time and timers come from an injected Scheduler, so the seeded simulator (test/sim) runs this very
+// code on simulated time, network and disk.
 import { RawNode } from '../../protocol/raft/raw-node.js'
-import type { ConfChange, ConfState, Entry, Message, RaftStorage, Ready, Role } from '../../protocol/raft/types.js'
+import type { ConfChange, ConfState, Entry, Message, RaftConfig, RaftStorage, Ready, ReadState, Role } from '../../protocol/raft/types.js'
 import type { Logger } from '../log.js'
+import { realScheduler, type CancelTimer, type Scheduler } from '../scheduler.js'
+
+/** Core settings a simulation varies; a real node keeps the defaults below. */
+export type RaftTuning = Partial<Pick<RaftConfig, 'heartbeatTick' | 'preVote' | 'checkQuorum' | 'maxSizePerMsg' | 'maxInflightMsgs' | 'maxUncommittedEntries'>>
 
 export interface RaftDriverOptions {
   id: string
@@ -27,6 +34,12 @@ export interface RaftDriverOptions {
   snapshotEntries: number
   /** applied index of the state machine restored from storage's snapshot */
   applied: number
+  /** answers to readIndex(), handed out after everything of their Ready is durable and applied */
+  onReadState?: (rs: ReadState) => void
+  /** @default realScheduler (Node's timers and clock) */
+  scheduler?: Scheduler
+  /** @default heartbeatTick 1, preVote and checkQuorum on, 1 MiB messages, 256 in flight, no back-pressure */
+  tuning?: RaftTuning
 }
 
 /** Readies whose fsync may be in flight at once (a deeper pipeline only adds latency) */
@@ -35,7 +48,8 @@ const MAX_PIPELINED_READIES = 4
 export class RaftDriver {
   readonly raft: RawNode
   private readonly opts: RaftDriverOptions
-  private timer?: ReturnType<typeof setInterval>
+  private readonly sched: Scheduler
+  private cancelTick?: CancelTimer
   private scheduled = false
   private stopped = false
   /** Readies written and advanced, waiting for their fsync; finished strictly in order */
@@ -52,6 +66,7 @@ export class RaftDriver {
 
   constructor (opts: RaftDriverOptions) {
     this.opts = opts
+    this.sched = opts.scheduler ?? realScheduler
     const init = opts.storage.initialState()
     this.confState = init.confState
     this.applied = opts.applied
@@ -66,19 +81,19 @@ export class RaftDriver {
       checkQuorum: true,
       maxSizePerMsg: 1024 * 1024,
       maxInflightMsgs: 256,
-      applied: opts.applied
+      applied: opts.applied,
+      ...opts.tuning
     })
   }
 
   start (): void {
-    this.timer = setInterval(() => { this.raft.tick(); this.schedule() }, this.opts.tickMs)
-    this.timer.unref?.()
+    this.cancelTick = this.sched.interval(() => { this.raft.tick(); this.schedule() }, this.opts.tickMs, { unref: true })
     this.schedule()
   }
 
   stop (): void {
     this.stopped = true
-    if (this.timer !== undefined) clearInterval(this.timer)
+    this.cancelTick?.()
   }
 
   get isLeader (): boolean { return this.role === 'leader' }
@@ -108,6 +123,12 @@ export class RaftDriver {
     this.schedule()
   }
 
+  /** Ask for a linearizable read point; the answer comes to onReadState. Throws when dropped. */
+  readIndex (context: Uint8Array): void {
+    this.raft.readIndex(context)
+    this.schedule()
+  }
+
   /** a snapshot we sent was delivered (or not): the core resumes replication to that peer */
   reportSnapshot (peer: string, ok: boolean): void {
     try { this.raft.reportSnapshot(peer, ok) } catch { /* unknown peer */ }
@@ -121,7 +142,7 @@ export class RaftDriver {
   schedule (): void {
     if (this.scheduled || this.stopped) return
     this.scheduled = true
-    setImmediate(() => { this.scheduled = false; this.drain() })
+    this.sched.immediate(() => { this.scheduled = false; this.drain() })
   }
 
   private drain (): void {
@@ -150,11 +171,11 @@ export class RaftDriver {
       // WAL makes everything written before it durable, so the order of completion is safe.
       this.raft.advance(rd)
       this.pending++
-      const t0 = performance.now()
+      const t0 = this.sched.monotonicMs()
       const flushed = wrote && flush !== undefined ? flush.call(this.opts.storage) : Promise.resolve()
       this.chain = this.chain.then(async () => { await flushed }).then(() => {
         this.pending--
-        this.stats.flushMs += performance.now() - t0
+        this.stats.flushMs += this.sched.monotonicMs() - t0
         if (this.stopped) return
         this.finish(rd, sentEarly)
         this.maybeSnapshot()
@@ -186,9 +207,9 @@ export class RaftDriver {
   /** write the Ready (without waiting for the disk when the storage defers its fsync) */
   private write (rd: Ready): boolean {
     if (rd.entries.length === 0 && rd.hardState === undefined && rd.snapshot === undefined) return false
-    const t0 = performance.now()
+    const t0 = this.sched.monotonicMs()
     this.opts.storage.save({ entries: rd.entries, hardState: rd.hardState, snapshot: rd.snapshot })
-    this.stats.saveMs += performance.now() - t0
+    this.stats.saveMs += this.sched.monotonicMs() - t0
     for (const e of rd.entries) this.stats.bytesWritten += e.data.byteLength
     return true
   }
@@ -203,7 +224,7 @@ export class RaftDriver {
       this.confState = rd.snapshot.meta.conf
       this.opts.onConfState?.(this.confState)
     }
-    const t0 = performance.now()
+    const t0 = this.sched.monotonicMs()
     for (const e of rd.committedEntries) {
       if (e.index <= this.applied) continue
       if (e.type === 'conf') {
@@ -214,7 +235,8 @@ export class RaftDriver {
       }
       this.applied = e.index
     }
-    this.stats.applyMs += performance.now() - t0
+    this.stats.applyMs += this.sched.monotonicMs() - t0
+    for (const rs of rd.readStates) this.opts.onReadState?.(rs)
     if (rd.softState !== undefined) this.noteSoftState(rd.softState.role, rd.softState.leader)
   }
 
@@ -227,6 +249,7 @@ export class RaftDriver {
   }
 
   private maybeSnapshot (): void {
+    if (this.stopped) return // e.g. stopped by the state machine halting at an entry it could not apply
     if (this.applied - this.lastSnapshotIndex < this.opts.snapshotEntries) return
     const data = this.opts.snapshotData()
     this.opts.storage.createSnapshot(this.applied, this.confState, data)

@@ -1,12 +1,6 @@
-// Contract of the pure Raft core (src/protocol/raft) with its drivers (the simulator in test/sim and
-// src/node/raft/driver.ts). Modelled on etcd-io/raft: no timers, sockets or disk inside.
-//
-// Ready contract (the driver must honour it, in this order):
-//   1. persist: storage.append(ready.entries), storage.setHardState(ready.hardState) if present,
-//      storage.applySnapshot(ready.snapshot) if present — all in one durable write (group commit);
-//   2. send ready.messages;
-//   3. apply ready.committedEntries (and a received snapshot) to the state machine;
-//   4. raft.advance(ready).
+// Contract of the pure Raft core (src/protocol/raft) with its drivers (src/node/raft/driver.ts, which
+// the seeded simulator in test/sim runs; test/sim/node.ts is a strict reference driver for unit
+// tests). Modelled on etcd-io/raft: no timers, sockets or disk inside. The contract is on `Ready`.
 
 export type NodeId = string
 
@@ -61,6 +55,27 @@ export interface SoftState { leader: NodeId | null, role: Role }
 
 export interface ReadState { index: number, context: Uint8Array }
 
+/**
+ * What the driver must do with a Ready. The simple, strict order (test/sim/node.ts) is
+ *   1. persist entries, hard state and snapshot in one durable write (group commit);
+ *   2. send messages;  3. apply committedEntries (and a received snapshot);  4. advance(ready).
+ *
+ * The pipelined order (src/node/raft/driver.ts, checked by test/sim/checker.ts) lets the disk's
+ * fsync overlap with the next Readies. Call W(k) the write of Ready k and D(k) "W(1..k) are all
+ * durable" (storages whose fsync covers every earlier write, e.g. a WAL, make D(k) one fsync):
+ *   a. W(k) happens before advance(k), and W(k) is one write whose durable effect is all or nothing;
+ *      advance(k) may come before D(k), so Ready k+1 can be handed out while W(k) is being synced;
+ *   b. at most 4 Readies are written and not yet finished (a bound on memory and latency);
+ *   c. finishing Ready k (below) waits for D(k) and for Ready k-1 to be finished: strictly in order;
+ *   d. finishing sends the messages, applies committedEntries (and a snapshot), hands out readStates
+ *      and the soft state, in that order;
+ *   e. the one exception to c: a leading prefix of the messages of type app, heartbeat or snap may
+ *      leave before W(k) (followers write in parallel, thesis §10.2.1), but only when D(k-1) already
+ *      holds. Their entries need not be durable; their commit index must be, on the sender, since
+ *      the core counts the leader's own entries as matched from the moment they are appended.
+ *   So: nothing of Ready k is acknowledged (appResp), voted, applied or read before D(k); a crash
+ *   before D(k) loses at most what a crash before W(k) would have lost plus unacknowledged writes.
+ */
 export interface Ready {
   softState?: SoftState
   hardState?: HardState
