@@ -43,7 +43,11 @@ export interface NodeInfo extends DeviceBid {
   alive: boolean
 }
 
-export interface RaftStatus { term: number, commitIndex: number, appliedIndex: number, leaderId: string | null, role: string, leaderChanges: number, voters: string[], learners: string[] }
+export interface RaftStatus {
+  term: number, commitIndex: number, appliedIndex: number, leaderId: string | null, role: string, leaderChanges: number, voters: string[], learners: string[]
+  /** present when this node stopped applying the log at a committed entry it could not apply (a bug; see its error log) */
+  halted?: { index: number, reason: string }
+}
 
 export interface ClusterScheduler {
   submitTask (task: unknown, opts?: SubmitOptions): Promise<string>

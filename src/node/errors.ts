@@ -25,3 +25,16 @@ export class WaitTimeoutError extends NodeError {
 export class NodeStoppedError extends NodeError {
   constructor () { super('stopped', 'the node is stopping') }
 }
+/**
+ * A command the cluster could never apply: it fails the Raft entry decoder's rules (a field over a
+ * cap in src/protocol/limits.ts, a shape the schema refuses) or is bigger than one entry. Refused
+ * before it is proposed, so it never reaches the log and never shares an entry with other commands.
+ * `type` is payload_too_large for size, invalid_payload otherwise.
+ */
+export class UnproposableCommandError extends NodeError {
+  constructor (type: 'invalid_payload' | 'payload_too_large', message: string, field?: string) { super(type, message, field) }
+}
+/** This node stopped applying the log at a committed entry it cannot apply (a bug; see ClusterCore.halted). */
+export class NodeHaltedError extends NodeError {
+  constructor (index: number) { super('unavailable', `this node stopped applying the log at entry ${index} (see its error log); ask another node`) }
+}

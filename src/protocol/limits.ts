@@ -1,6 +1,12 @@
 // Every size cap of the wire and the replicated state, in one place. A cap exists so that one bad
 // or hostile peer cannot make a node allocate without bound; each is sized for the largest honest
 // use with headroom. Decoders enforce them before anything else sees a message.
+//
+// ONE definition per limit, here; src/sched, src/node and the decoders import it (test/unit/
+// limits-single-source.test.ts greps for copies). Why it matters: a submit that src/sched accepts
+// but the entry decoder refuses would be committed and then be unappliable on every node. So every
+// input check (sched parse, HTTP validation) uses these same numbers, at most as strict as the
+// decoder, and the cluster core validates each entry with the decoder itself before proposing it.
 
 const KiB = 1024
 const MiB = 1024 * KiB
@@ -23,11 +29,15 @@ export const MAX_RESULT_BYTES = 1 * MiB
 /** One gossiped bid (capabilities + load). Real bids are ~1 KiB; gossipsub fans them out to everyone. */
 export const MAX_BID_BYTES = 16 * KiB
 
-/** Tasks in one submit (a batch). 10k keeps one Raft entry under the frame cap for small tasks. */
+/** Tasks in one submit (a batch). 10k keeps one Raft entry under the frame cap for small tasks.
+ *  Also the cap on a chunked batch as a whole (all its chunks together). */
 export const MAX_BATCH_TASKS = 10_000
 
-/** Steps of one workflow / chain. */
+/** Steps of one workflow / chain. Also bounds the state machine's recursion over the step DAG. */
 export const MAX_WORKFLOW_STEPS = 1_000
+
+/** Tasks one template instantiates (it becomes one submit command, so at most MAX_BATCH_TASKS). */
+export const MAX_TEMPLATE_TASKS = 1_000
 
 /** Raft entries in one append message. Bytes are bounded by the frame cap anyway. */
 export const MAX_ENTRIES_PER_MSG = 10_000
@@ -35,14 +45,30 @@ export const MAX_ENTRIES_PER_MSG = 10_000
 /** Commands in one Raft entry (the leader batches assignments and results). */
 export const MAX_COMMANDS_PER_ENTRY = 10_000
 
+/** Not a cap: the cluster core proposes its buffer as soon as it holds this many commands (else at
+ *  the end of the event-loop turn). Below MAX_COMMANDS_PER_ENTRY so one busy turn does not build
+ *  one huge entry; the core still splits anything over the entry caps (count and bytes). */
+export const ENTRY_FLUSH_COMMANDS = 2_000
+
+/** Not a cap: the cluster core packs commands into entries of about this many encoded bytes (half
+ *  the entry cap), so the leader's batching never makes an entry near MAX_ENTRY_DATA_BYTES. One
+ *  command bigger than this gets an entry of its own (still at most MAX_ENTRY_DATA_BYTES). */
+export const ENTRY_PACK_TARGET_BYTES = 2 * MiB
+
 /** Assignments / results inside one command. */
 export const MAX_ITEMS_PER_COMMAND = 10_000
 
 /** Ids: task ids (ULID-like, 26), peer ids (~52), request ids (client id + counter). */
 export const MAX_ID_LENGTH = 128
 
-/** Human names: task types, device names, batch and workflow names, step names, principals. */
+/** Human names: device names, batch and workflow names, step names, principals. */
 export const MAX_NAME_LENGTH = 256
+
+/** User-chosen keys: batch and workflow ids, idempotency keys (ids, not documents). */
+export const MAX_KEY_LENGTH = 256
+
+/** Task type names: identifiers like `python_eval`. */
+export const MAX_TASK_TYPE_LENGTH = 128
 
 /** Free text: descriptions, error messages, pending reasons, refusal reasons. */
 export const MAX_TEXT_LENGTH = 4 * KiB
@@ -50,8 +76,24 @@ export const MAX_TEXT_LENGTH = 4 * KiB
 /** Short lists on a device or task: sensors, permissions, task types, excluded devices, paths. */
 export const MAX_LIST_ITEMS = 256
 
-/** Devices a task excludes: failover adds one per failed device (matches sched's REQUIREMENT_LIMITS). */
+/** Devices a task excludes: failover adds one per failed device, a cluster has at most hundreds. */
 export const MAX_EXCLUDE_DEVICES = 1024
+
+/** Sensors a task can require; real devices have a handful. */
+export const MAX_REQUIRED_SENSORS = 32
+
+/** Strings in task requirements (device ids, arch): peer ids are ~52 characters. */
+export const MAX_REQUIREMENT_STRING_LENGTH = 128
+
+/** A task's timeout: a day. Longer work should be split into tasks. */
+export const MAX_TASK_TIMEOUT_SECONDS = 86_400
+
+/** A task's maxRetries: more than this is a bug loop, not resilience. */
+export const MAX_TASK_RETRIES = 100
+
+/** Submissions the state machine remembers for dedup of retried requests (FIFO beyond): a bound
+ *  on the replicated state's memory. */
+export const MAX_REMEMBERED_REQUESTS = 100_000
 
 /** A filesystem path in a sandbox config. */
 export const MAX_PATH_LENGTH = 4 * KiB

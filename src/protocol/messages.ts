@@ -4,7 +4,10 @@
 //
 //   decode(bytes, RAFT_MESSAGES)    → { type: 'raft', body: Message }
 //   decode(bytes, CLIENT_MESSAGES)  → requests and their '<name>Res' replies
-//   decode(bytes, EXEC_MESSAGES)    → assign/assignRes, progress, started, result/resultAck, cancelAttempt, ping/pong
+//   decode(bytes, EXEC_MESSAGES)    → assignBatch/assignBatchRes, results/resultsAck, started, progress, cancelAttempt, ping/pong
+//
+// Every type here is sent and served by src/node (node.ts, client/service.ts); a type nobody
+// sends is not kept "for later" (it would be an untested door into the node).
 //   decode(bytes, BID_MESSAGES, MAX_BID_BYTES) → { type: 'bid', body: DeviceBid }
 
 import { any, arr, bool, bytes, nullable, num, obj, oneOf, record, sizedAny, str, union, type Infer, type Schema } from './schema.js'
@@ -16,8 +19,8 @@ import type { AttemptResult, Command, TaskRecord } from '../sched/commands.js'
 // ---- building blocks ------------------------------------------------------------------------
 
 const id = () => str({ max: L.MAX_ID_LENGTH, min: 1 })
-/** batch/workflow ids and idempotency keys: user-chosen keys (sched allows 256 characters) */
-const key = () => str({ max: L.MAX_NAME_LENGTH, min: 1 })
+/** batch/workflow ids and idempotency keys: user-chosen keys */
+const key = () => str({ max: L.MAX_KEY_LENGTH, min: 1 })
 const name = () => str({ max: L.MAX_NAME_LENGTH })
 const text = () => str({ max: L.MAX_TEXT_LENGTH })
 const count = (max = Number.MAX_SAFE_INTEGER) => num({ int: true, min: 0, max })
@@ -44,8 +47,8 @@ export const TaskRequirementsSchema = obj({
   requiredRole: DeviceRoleSchema,
   maxCpuUsage: percent(),
   maxMemoryUsage: percent(),
-  timeoutSeconds: num({ min: 0 }),
-  maxRetries: count(1000),
+  timeoutSeconds: num({ min: 0, max: L.MAX_TASK_TIMEOUT_SECONDS }),
+  maxRetries: count(L.MAX_TASK_RETRIES),
   requiresInternet: bool(),
   bandwidthMbps: num({ min: 0 }),
   requiresGpu: bool(),
@@ -67,7 +70,7 @@ export const SandboxConfigSchema = obj({
 /** A task as stored in the replicated state: strict, so unknown fields never reach the log. */
 export const TaskDataSchema: Schema<TaskData> = obj({
   id: id(),
-  taskType: name(),
+  taskType: str({ max: L.MAX_TASK_TYPE_LENGTH }),
   payload: sizedAny({ maxBytes: L.MAX_TASK_PAYLOAD_BYTES }),
   priority: num({ int: true, min: 1, max: 5 }),
   requirements: TaskRequirementsSchema,
@@ -225,14 +228,8 @@ export const TaskRecordSchema: Schema<TaskRecord> = obj({
   submittedAt: timeMs()
 }) as Schema<TaskRecord>
 
-const QueueStatisticsSchema = obj({ size: count(), byPriority: record(count(), { maxKeys: 16 }), avgWaitTimeSeconds: num({ min: 0 }), running: count(), pending: count() })
-const BatchProgressSchema = obj({ id: key(), name: name(), total: count(), completed: count(), failed: count(), running: count(), pending: count(), cancelled: count() })
-const WorkflowStatusSchema = obj({
-  id: key(),
-  name: name(),
-  status: oneOf('running', 'completed', 'failed', 'cancelled'),
-  steps: arr(obj({ name: name(), taskId: id(), status: TaskStatusSchema, dependsOn: arr(name(), { max: L.MAX_WORKFLOW_STEPS }) }), { max: L.MAX_WORKFLOW_STEPS })
-})
+/** A write's remaining deadline at the forwarding node: the leader waits for the commit no longer. */
+const waitMs = () => count()
 
 export const SubmitRequestSchema = obj({
   reqId: ReqId,
@@ -241,28 +238,20 @@ export const SubmitRequestSchema = obj({
   tasks: tasks(),
   batch: BatchInfoSchema,
   workflow: WorkflowInfoSchema,
-  chunk: BatchChunkSchema
-}, { optional: ['principal', 'batch', 'workflow', 'chunk'] })
+  chunk: BatchChunkSchema,
+  waitMs: waitMs()
+}, { optional: ['principal', 'batch', 'workflow', 'chunk', 'waitMs'] })
 
+/** What a node forwards to the leader (NodeScheduler → client/service.ts): writes and live task status.
+ *  Other reads are answered from each node's own applied state, so they have no message. */
 export const CLIENT_MESSAGES = {
   submit: SubmitRequestSchema,
   submitRes: reply<{ taskIds: string[], duplicate?: boolean }>({ taskIds: arr(id(), { max: L.MAX_BATCH_TASKS }), duplicate: bool() }, ['duplicate']),
-  cancel: obj({ reqId: ReqId, taskId: id(), principal: name() }, { optional: ['principal'] }),
+  cancel: obj({ reqId: ReqId, taskId: id(), principal: name(), waitMs: waitMs() }, { optional: ['principal', 'waitMs'] }),
   cancelRes: reply<{ task: TaskRecord }>({ task: TaskRecordSchema }),
   getTask: obj({ reqId: ReqId, taskId: id() }),
   getTaskRes: reply<{ task: TaskRecord | null }>({ task: nullable(TaskRecordSchema) }),
-  listTasks: obj({ reqId: ReqId, status: TaskStatusSchema, deviceId: id(), limit: count(L.MAX_LIST_LIMIT) }, { optional: ['status', 'deviceId', 'limit'] }),
-  listTasksRes: reply<{ tasks: TaskRecord[] }>({ tasks: arr(TaskRecordSchema, { max: L.MAX_LIST_LIMIT }) }),
-  queueStats: obj({ reqId: ReqId }),
-  queueStatsRes: reply<{ stats: Infer<typeof QueueStatisticsSchema> }>({ stats: QueueStatisticsSchema }),
-  batchProgress: obj({ reqId: ReqId, batchId: key() }),
-  batchProgressRes: reply<{ progress: Infer<typeof BatchProgressSchema> }>({ progress: BatchProgressSchema }),
-  workflowStatus: obj({ reqId: ReqId, id: key() }),
-  workflowStatusRes: reply<{ status: Infer<typeof WorkflowStatusSchema> }>({ status: WorkflowStatusSchema }),
-  /** a learner asks the leader to add it to the configuration */
-  join: obj({ reqId: ReqId, nodeId: id(), addrs: arr(str({ max: L.MAX_ADDR_LENGTH }), { max: 64 }) }),
-  joinRes: reply<{ conf?: ConfState }>({ conf: ConfStateSchema }, ['conf']),
-  setRole: obj({ reqId: ReqId, principal: name(), role: nullable(PrincipalRoleSchema), by: name() }, { optional: ['by'] }),
+  setRole: obj({ reqId: ReqId, principal: name(), role: nullable(PrincipalRoleSchema), by: name(), waitMs: waitMs() }, { optional: ['by', 'waitMs'] }),
   setRoleRes: reply<{}>({}),
   /** a request that could not be decoded at all (so no '<name>Res' type and maybe no reqId) */
   error: obj({ ok: oneOf(false), error: ErrorBodySchema, reqId: ReqId }, { optional: ['reqId'] })
@@ -270,18 +259,24 @@ export const CLIENT_MESSAGES = {
 
 // ---- exec protocol (leader ↔ worker) -----------------------------------------------------------
 
+const itemCount = () => ({ max: L.MAX_ITEMS_PER_COMMAND })
+
 export const EXEC_MESSAGES = {
-  /** leader → worker: run this attempt. leaderTerm lets a worker ignore a deposed leader. */
-  assign: obj({ taskId: id(), attempt: count(), task: TaskDataSchema, leaderTerm: count() }),
-  /** worker → leader: accepted, or refused (no capacity, unsupported type, ...) */
-  assignRes: obj({ taskId: id(), attempt: count(), accepted: bool(), reason: text() }, { optional: ['reason'] }),
+  /** leader → worker (request): run these attempts (every assignment for one worker in one frame).
+   *  leaderTerm lets a worker ignore a deposed leader. */
+  assignBatch: obj({ leaderTerm: count(), items: arr(obj({ taskId: id(), attempt: count(), task: TaskDataSchema }), itemCount()) }),
+  /** worker → leader: per item, accepted or refused (no capacity, unsupported type, ...) */
+  assignBatchRes: obj({
+    replies: arr(obj({ taskId: id(), attempt: count(), accepted: bool(), reason: text() }, { optional: ['reason'] }), itemCount())
+  }),
+  /** worker → leader (request): final outcomes, resent until acknowledged */
+  results: obj({ results: arr(AttemptResultSchema, itemCount()) }),
+  /** the answer: the `taskId:attempt` keys now committed (notLeader: ask the new leader) */
+  resultsAck: obj({ keys: arr(str({ max: 2 * L.MAX_ID_LENGTH }), itemCount()), notLeader: bool() }, { optional: ['notLeader'] }),
   /** worker → leader: the attempt began running */
   started: obj({ taskId: id(), attempt: count(), startedAt: timeMs() }),
   /** worker → leader: progress in percent */
   progress: obj({ taskId: id(), attempt: count(), progress: percent(), resourceUsage: ResourceUsageSchema }, { optional: ['resourceUsage'] }),
-  /** worker → leader: final outcome, resent until acknowledged */
-  result: AttemptResultSchema,
-  resultAck: obj({ taskId: id(), attempt: count() }),
   /** leader → worker: stop this attempt (task cancelled or superseded) */
   cancelAttempt: obj({ taskId: id(), attempt: count() }),
   ping: obj({ nonce: count(), at: timeMs() }, { optional: ['at'] }),

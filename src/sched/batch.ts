@@ -4,12 +4,13 @@
 
 import type { BatchInfo, TaskRecord } from './commands.js'
 import { SchedError } from './errors.js'
+import { MAX_BATCH_TASKS } from '../protocol/limits.js'
 import { Task, copyTaskData } from './task.js'
 import type { TaskData } from './types.js'
 import { TERMINAL_STATUSES } from './types.js'
 
-/** Cap on tasks per batch: a batch is one submit command (one Raft entry). */
-export const MAX_BATCH_TASKS = 10_000
+/** Cap on tasks per batch (one definition: src/protocol/limits.ts, the decoder's own). */
+export { MAX_BATCH_TASKS }
 
 export class InvalidBatchError extends SchedError {
   constructor (message: string, readonly field?: string) {

@@ -3,23 +3,22 @@
 // snake_case (`min_cpu_cores`), TypeScript uses camelCase; both parse to TaskRequirementsData.
 
 import { InvalidTaskSpecError } from './errors.js'
+import {
+  MAX_EXCLUDE_DEVICES, MAX_REQUIRED_SENSORS, MAX_REQUIREMENT_STRING_LENGTH, MAX_TASK_RETRIES, MAX_TASK_TIMEOUT_SECONDS
+} from '../protocol/limits.js'
 import type { DeviceRole, Platform, TaskRequirementsData } from './types.js'
 
 export const PLATFORMS: readonly Platform[] = ['linux', 'android', 'windows', 'macos']
 export const DEVICE_ROLES: readonly DeviceRole[] = ['compute', 'mobile', 'storage']
 
-/** Caps on list and string sizes: a spec is untrusted input and must stay small. */
+/** Caps on list and string sizes (a spec is untrusted input and must stay small), as named in
+ *  src/protocol/limits.ts (their one definition, commented there). */
 export const REQUIREMENT_LIMITS = {
-  /** sensors a task can ask for; real devices have a handful */
-  maxSensors: 32,
-  /** excluded devices; failover adds one per failed device, a cluster has at most hundreds */
-  maxExcludeDevices: 1024,
-  /** device ids are libp2p peer ids (~52 chars); names and arch strings are short */
-  maxStringLength: 128,
-  /** a day: longer work should be split into tasks */
-  maxTimeoutSeconds: 86_400,
-  /** more retries than this is a bug loop, not resilience */
-  maxRetries: 100
+  maxSensors: MAX_REQUIRED_SENSORS,
+  maxExcludeDevices: MAX_EXCLUDE_DEVICES,
+  maxStringLength: MAX_REQUIREMENT_STRING_LENGTH,
+  maxTimeoutSeconds: MAX_TASK_TIMEOUT_SECONDS,
+  maxRetries: MAX_TASK_RETRIES
 } as const
 
 export function defaultRequirements (): TaskRequirementsData {

@@ -21,6 +21,7 @@ import type {
 } from './commands.js'
 import type { TaskData, TaskErrorData, TaskStatus } from './types.js'
 import { TERMINAL_STATUSES } from './types.js'
+import { MAX_BATCH_TASKS, MAX_REMEMBERED_REQUESTS } from '../protocol/limits.js'
 import { TaskQueue } from './queue.js'
 import { RetryPolicy } from './retry.js'
 import { failoverClone } from './failover.js'
@@ -29,9 +30,9 @@ import { hashSeed, mulberry32 } from './rng.js'
 import { checkWorkflow, hasStepRefs, substituteStepRefs } from './workflow.js'
 
 /** Replies remembered for dedup of retried submissions; FIFO-evicted beyond this (bounded memory). */
-export const MAX_REMEMBERED_REQUESTS = 100_000
-/** Upper bound on tasks in one submit command (one Raft entry must stay a sane size). */
-export const MAX_TASKS_PER_SUBMIT = 10_000
+export { MAX_REMEMBERED_REQUESTS }
+/** Upper bound on tasks in one submit command, and in one chunked batch (src/protocol/limits.ts). */
+export const MAX_TASKS_PER_SUBMIT = MAX_BATCH_TASKS
 /** A staged (chunked, unsealed) batch with no new chunk for this long is dropped (see BatchChunk). */
 export const STAGED_BATCH_TTL_MS = 10 * 60_000
 /** Guard on following replacedBy links (a task failed over more often than this is a bug). */

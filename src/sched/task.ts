@@ -2,6 +2,7 @@
 // into TaskData or throws InvalidTaskSpecError naming the field; Task is the seed's class around it.
 
 import { InvalidTaskSpecError, SchedError } from './errors.js'
+import { MAX_KEY_LENGTH, MAX_TASK_PAYLOAD_BYTES, MAX_TASK_TYPE_LENGTH } from '../protocol/limits.js'
 import { isValidTaskId, newTaskId, taskIdTimeMs } from './ids.js'
 import {
   copyRequirements, defaultRequirements, describe, parseRequirements, readEnum, readFields, readNumber,
@@ -15,13 +16,12 @@ export { TaskPriority, TaskStatus }
 
 export const PERMISSIONS: readonly Permission[] = ['read_files', 'write_files', 'network_access', 'system_commands']
 
+/** The task caps, as named in src/protocol/limits.ts (their one definition). */
 export const TASK_LIMITS = {
-  /** 1 MiB: payloads travel in the Raft log and in every snapshot; bulk data belongs in files */
-  maxPayloadBytes: 1024 * 1024,
-  /** task type names are identifiers like `python_eval` */
-  maxTaskTypeLength: 128,
-  /** batch/workflow ids and idempotency keys are ids, not documents */
-  maxKeyLength: 256
+  /** payloads travel in the Raft log and in every snapshot; bulk data belongs in files */
+  maxPayloadBytes: MAX_TASK_PAYLOAD_BYTES,
+  maxTaskTypeLength: MAX_TASK_TYPE_LENGTH,
+  maxKeyLength: MAX_KEY_LENGTH
 } as const
 
 const TASK_TYPE_RE = /^[A-Za-z0-9_.:-]+$/

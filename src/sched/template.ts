@@ -10,6 +10,7 @@
 
 import type { WorkflowStepSpec } from './commands.js'
 import { SchedError } from './errors.js'
+import { MAX_TEMPLATE_TASKS } from '../protocol/limits.js'
 import { isPlainObject } from './requirements.js'
 import type { Rng } from './rng.js'
 import { Task, parseTaskSpec } from './task.js'
@@ -26,8 +27,8 @@ export class InvalidTemplateError extends SchedError {
 /** Id source for instantiate: fixed (now, rng) for reproducible ids, else Task.idGenerator. */
 export interface InstantiateContext { now: number, rng: Rng }
 
-/** Cap on template size: it becomes one submit command. */
-export const MAX_TEMPLATE_TASKS = 1000
+/** Cap on template size: it becomes one submit command (one definition: src/protocol/limits.ts). */
+export { MAX_TEMPLATE_TASKS }
 
 const VAR = /\{\{\s*([A-Za-z_][A-Za-z0-9_-]*)\s*\}\}/g
 const WHOLE_VAR = /^\{\{\s*([A-Za-z_][A-Za-z0-9_-]*)\s*\}\}$/

@@ -7,6 +7,7 @@
 import type { TaskData } from './types.js'
 import type { WorkflowInfo, WorkflowStepSpec } from './commands.js'
 import { SchedError } from './errors.js'
+import { MAX_WORKFLOW_STEPS } from '../protocol/limits.js'
 
 /** A workflow ready to submit: the same shape the 'submit' command carries. */
 export interface Workflow extends WorkflowInfo {}
@@ -18,17 +19,26 @@ export class InvalidWorkflowError extends SchedError {
   }
 }
 
-/** Upper bound on steps per workflow: keeps validation and one submit entry bounded. */
-export const MAX_WORKFLOW_STEPS = 10_000
+/** Upper bound on steps per workflow (one definition: src/protocol/limits.ts, the decoder's own). */
+export { MAX_WORKFLOW_STEPS }
+
+/** The wire's cap on steps (MAX_WORKFLOW_STEPS): a bigger workflow could never be a Raft entry. */
+export function checkWorkflowSize (wf: { steps?: unknown }): InvalidWorkflowError | undefined {
+  if (Array.isArray(wf.steps) && wf.steps.length > MAX_WORKFLOW_STEPS) {
+    return new InvalidWorkflowError(`workflow has ${wf.steps.length} steps, at most ${MAX_WORKFLOW_STEPS} allowed`, 'workflow.steps')
+  }
+  return undefined
+}
 
 /**
- * Checks a workflow's step graph. Returns the first problem as an InvalidWorkflowError, or undefined.
- * Never throws, so the state machine can turn the result into an error reply.
+ * Checks a workflow's step graph (any size: the walks are iterative; the size cap is
+ * checkWorkflowSize, which the entry decoder enforces again before anything is applied). Returns
+ * the first problem as an InvalidWorkflowError, or undefined. Never throws, so the state machine
+ * can turn the result into an error reply.
  */
 export function checkWorkflow (wf: { id?: unknown, name?: unknown, steps?: unknown }): InvalidWorkflowError | undefined {
   if (typeof wf.id !== 'string' || wf.id === '') return new InvalidWorkflowError('workflow.id must be a non-empty string', 'workflow.id')
   if (!Array.isArray(wf.steps) || wf.steps.length === 0) return new InvalidWorkflowError('workflow.steps must be a non-empty array', 'workflow.steps')
-  if (wf.steps.length > MAX_WORKFLOW_STEPS) return new InvalidWorkflowError(`workflow has ${wf.steps.length} steps, at most ${MAX_WORKFLOW_STEPS} allowed`, 'workflow.steps')
   const steps = wf.steps as WorkflowStepSpec[]
   const names = new Set<string>()
   for (let i = 0; i < steps.length; i++) {
@@ -53,7 +63,7 @@ export function checkWorkflow (wf: { id?: unknown, name?: unknown, steps?: unkno
 
 /** Throwing variant of checkWorkflow for builders (template, chain, node API). */
 export function validateWorkflow (wf: Workflow): Workflow {
-  const err = checkWorkflow(wf)
+  const err = checkWorkflowSize(wf) ?? checkWorkflow(wf)
   if (err !== undefined) throw err
   return wf
 }

@@ -85,28 +85,18 @@ const clientSamples: Record<keyof typeof CLIENT_MESSAGES, unknown[]> = {
   cancelRes: [{ reqId: 3, ok: true, task: record }, { reqId: 3, ok: false, error: { type: 'not_found', message: 'no such task' } }],
   getTask: [{ reqId: 4, taskId: 't' }],
   getTaskRes: [{ reqId: 4, ok: true, task: record }, { reqId: 4, ok: true, task: null }],
-  listTasks: [{ reqId: 5 }, { reqId: 5, status: 'running', deviceId: 'd', limit: 10 }],
-  listTasksRes: [{ reqId: 5, ok: true, tasks: [record, record] }],
-  queueStats: [{ reqId: 6 }],
-  queueStatsRes: [{ reqId: 6, ok: true, stats: { size: 3, byPriority: { 1: 1, 3: 2 }, avgWaitTimeSeconds: 0.5, running: 1, pending: 3 } }],
-  batchProgress: [{ reqId: 7, batchId: 'b' }],
-  batchProgressRes: [{ reqId: 7, ok: true, progress: { id: 'b', name: 'n', total: 5, completed: 1, failed: 1, running: 1, pending: 2, cancelled: 0 } }],
-  workflowStatus: [{ reqId: 8, id: 'w' }],
-  workflowStatusRes: [{ reqId: 8, ok: true, status: { id: 'w', name: 'n', status: 'running', steps: [{ name: 's', taskId: 't', status: 'queued', dependsOn: [] }] } }],
-  join: [{ reqId: 9, nodeId: '12D3KooWx', addrs: ['/ip4/127.0.0.1/tcp/4001'] }],
-  joinRes: [{ reqId: 9, ok: true }, { reqId: 9, ok: true, conf: { voters: ['a'], learners: ['x'] } }],
   setRole: [{ reqId: 10, principal: 'bob', role: 'viewer' }, { reqId: 10, principal: 'bob', role: null, by: 'admin' }],
   setRoleRes: [{ reqId: 10, ok: true }],
   error: [{ ok: false, error: { type: 'invalid_payload', message: "decode failed (invalid_body): 'submit' tasks[0].priority: ..." } }, { ok: false, error: err, reqId: 4 }]
 }
 
 const execSamples: Record<keyof typeof EXEC_MESSAGES, unknown[]> = {
-  assign: [{ taskId: 't', attempt: 1, task: task(), leaderTerm: 4 }],
-  assignRes: [{ taskId: 't', attempt: 1, accepted: true }, { taskId: 't', attempt: 1, accepted: false, reason: 'no free slot' }],
+  assignBatch: [{ leaderTerm: 4, items: [{ taskId: 't', attempt: 1, task: task() }] }],
+  assignBatchRes: [{ replies: [{ taskId: 't', attempt: 1, accepted: true }, { taskId: 't', attempt: 1, accepted: false, reason: 'no free slot' }] }],
+  results: [{ results: (commands[4] as { results: unknown[] }).results }],
+  resultsAck: [{ keys: ['t:1'] }, { keys: [], notLeader: true }],
   started: [{ taskId: 't', attempt: 1, startedAt: 5 }],
   progress: [{ taskId: 't', attempt: 1, progress: 50 }, { taskId: 't', attempt: 1, progress: 100, resourceUsage: { cpu: 1, memory: 2 } }],
-  result: [(commands[4] as { results: unknown[] }).results[0], (commands[4] as { results: unknown[] }).results[1]],
-  resultAck: [{ taskId: 't', attempt: 1 }],
   cancelAttempt: [{ taskId: 't', attempt: 1 }],
   ping: [{ nonce: 1 }, { nonce: 2, at: 5 }],
   pong: [{ nonce: 1 }, { nonce: 2, at: 5 }]
@@ -165,7 +155,7 @@ describe('codec: wire messages', () => {
 
   it('rejects a message of another protocol as unknown_type', () => {
     expectDecodeError(() => decode(encode('raft', raftMessages[2]), EXEC_MESSAGES), 'unknown_type')
-    expectDecodeError(() => decode(encode('assign', execSamples.assign[0]), CLIENT_MESSAGES), 'unknown_type')
+    expectDecodeError(() => decode(encode('assignBatch', execSamples.assignBatch[0]), CLIENT_MESSAGES), 'unknown_type')
     expectDecodeError(() => decode(encode('toString', {}), CLIENT_MESSAGES), 'unknown_type')
     expectDecodeError(() => decode(encode('__proto__', {}), CLIENT_MESSAGES), 'unknown_type')
   })

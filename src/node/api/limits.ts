@@ -4,7 +4,7 @@
 export const MAX_BODY_BYTES = 4 * 1024 * 1024
 
 // Tasks per batch, steps per workflow and the largest list are the wire's own caps (one place).
-export { MAX_BATCH_TASKS, MAX_WORKFLOW_STEPS, MAX_LIST_LIMIT } from '../../protocol/limits.js'
+export { MAX_BATCH_TASKS, MAX_WORKFLOW_STEPS, MAX_LIST_LIMIT, MAX_KEY_LENGTH } from '../../protocol/limits.js'
 
 /** Default `limit` of GET /v1/tasks. */
 export const DEFAULT_LIST_LIMIT = 100

@@ -2,7 +2,7 @@
 // here we only make sure the envelope is what the route expects, so errors point at the right place.
 
 import { InvalidRequestError } from './errors.js'
-import { MAX_BATCH_TASKS, MAX_WORKFLOW_STEPS } from './limits.js'
+import { MAX_BATCH_TASKS, MAX_KEY_LENGTH, MAX_WORKFLOW_STEPS } from './limits.js'
 
 type Obj = Record<string, unknown>
 
@@ -36,8 +36,8 @@ export function takeIdempotencyKey (body: Obj, header: string | string[] | undef
     }
   }
   if (key === undefined) return undefined
-  if (typeof key !== 'string' || key === '' || key.length > 200) {
-    throw new InvalidRequestError('idempotency_key', 'idempotency_key must be a string of 1 to 200 characters')
+  if (typeof key !== 'string' || key === '' || key.length > MAX_KEY_LENGTH) {
+    throw new InvalidRequestError('idempotency_key', `idempotency_key must be a string of 1 to ${MAX_KEY_LENGTH} characters`)
   }
   return key
 }

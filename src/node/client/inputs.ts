@@ -5,6 +5,7 @@ import type { TaskData } from '../../sched/types.js'
 import type { WorkflowInfo, WorkflowStepSpec } from '../../sched/commands.js'
 import { TaskTemplate } from '../../sched/template.js'
 import { validateWorkflow } from '../../sched/workflow.js'
+import { MAX_KEY_LENGTH, MAX_NAME_LENGTH, MAX_TEXT_LENGTH } from '../../protocol/limits.js'
 
 const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v)
 
@@ -15,9 +16,10 @@ function bad (field: string, message: string): NodeError {
 export function toBatch (input: unknown, toTask: (t: unknown) => TaskData, newId: () => string): { id: string, name: string, description?: string, tasks: TaskData[] } {
   if (!isObj(input)) throw bad('batch', 'must be an object with name and tasks')
   const name = input.name ?? 'batch'
-  if (typeof name !== 'string' || name.length > 256) throw bad('name', 'must be a string of at most 256 characters')
+  checkName(name, 'name')
   const description = input.description
-  if (description !== undefined && typeof description !== 'string') throw bad('description', 'must be a string')
+  if (description !== undefined && (typeof description !== 'string' || description.length > MAX_TEXT_LENGTH)) throw bad('description', `must be a string of at most ${MAX_TEXT_LENGTH} characters`)
+  if (input.id !== undefined && input.id !== '') checkKey(input.id, 'id')
   const tasks = input.tasks
   if (!Array.isArray(tasks) || tasks.length === 0) throw bad('tasks', 'must be a non-empty array of task specs')
   const id = typeof input.id === 'string' && input.id !== '' ? input.id : newId()
@@ -43,11 +45,13 @@ export function toWorkflowInfo (input: unknown, toTask: (t: unknown) => TaskData
   }
   if (!isObj(wf)) throw bad('workflow', 'must be an object')
   const name = wf.name ?? 'workflow'
-  if (typeof name !== 'string') throw bad('name', 'must be a string')
+  checkName(name, 'name')
+  if (wf.id !== undefined && wf.id !== '') checkKey(wf.id, 'id')
   if (!Array.isArray(wf.steps) || wf.steps.length === 0) throw bad('steps', 'must be a non-empty array')
   const steps: WorkflowStepSpec[] = wf.steps.map((s: unknown, i: number) => {
     if (!isObj(s)) throw bad(`steps[${i}]`, 'must be an object with name and task')
     if (typeof s.name !== 'string' || s.name === '') throw bad(`steps[${i}].name`, 'must be a non-empty string')
+    checkName(s.name, `steps[${i}].name`)
     const deps = s.dependsOn ?? s.depends_on ?? []
     if (!Array.isArray(deps) || !deps.every(x => typeof x === 'string')) throw bad(`steps[${i}].dependsOn`, 'must be an array of step names')
     let task: TaskData
@@ -58,6 +62,14 @@ export function toWorkflowInfo (input: unknown, toTask: (t: unknown) => TaskData
   try {
     return validateWorkflow({ id, name, steps })
   } catch (err) { throw prefix(err, 'workflow') }
+}
+
+/** Names and keys as the entry decoder bounds them (src/protocol/limits.ts). */
+function checkName (v: unknown, field: string): asserts v is string {
+  if (typeof v !== 'string' || v.length > MAX_NAME_LENGTH) throw bad(field, `must be a string of at most ${MAX_NAME_LENGTH} characters`)
+}
+function checkKey (v: unknown, field: string): asserts v is string {
+  if (typeof v !== 'string' || v.length > MAX_KEY_LENGTH) throw bad(field, `must be a string of at most ${MAX_KEY_LENGTH} characters`)
 }
 
 function prefix (err: unknown, at: string): Error {

@@ -86,7 +86,7 @@ export class NodeScheduler implements ClusterScheduler {
   async cancelTask (taskId: string, opts: { principal?: string } = {}): Promise<TaskRecord> {
     const principal = opts.principal ?? this.d.localPrincipal
     const res = await this.write(
-      () => this.d.core.proposeAndWait({ type: 'cancel', at: this.d.now(), taskId, principal }),
+      waitMs => this.d.core.proposeAndWait({ type: 'cancel', at: this.d.now(), taskId, principal }, waitMs),
       { type: 'cancel', taskId, principal })
     const task = 'task' in res ? res.task as TaskRecord : this.d.core.state.getTask(taskId)
     if (task === undefined) throw new NotFoundError(`task ${taskId}`)
@@ -96,7 +96,7 @@ export class NodeScheduler implements ClusterScheduler {
   async setRole (principal: string, role: Role | null, opts: { principal?: string } = {}): Promise<void> {
     const by = opts.principal ?? this.d.localPrincipal
     await this.write(
-      () => this.d.core.proposeAndWait({ type: 'setRole', at: this.d.now(), principal, role, by }),
+      waitMs => this.d.core.proposeAndWait({ type: 'setRole', at: this.d.now(), principal, role, by }, waitMs),
       { type: 'setRole', principal, role, by })
   }
 
@@ -106,7 +106,7 @@ export class NodeScheduler implements ClusterScheduler {
     const principal = opts.principal ?? this.d.localPrincipal
     const cmd: Command = { type: 'submit', requestId, principal, at: 0, tasks, ...extra }
     const res = await this.write(
-      () => this.d.core.proposeAndWait({ ...cmd, at: this.d.now() }),
+      waitMs => this.d.core.proposeAndWait({ ...cmd, at: this.d.now() }, waitMs),
       { type: 'submit', requestId, principal, tasks, ...extra })
     const ids = res.taskIds as string[]
     // read-your-writes: a follower answers status queries from its own applied state
@@ -116,22 +116,25 @@ export class NodeScheduler implements ClusterScheduler {
 
   /**
    * Run a write on the leader: locally if we lead, else forwarded. Retries on "no leader" and
-   * transport errors until the deadline; a definite answer (ok or a typed error) ends it.
+   * transport errors until the deadline; a definite answer (ok or a typed error) ends it. Every
+   * wait inside (the local proposal, the leader's proposal for a forwarded request) gets what is
+   * left of the deadline, never more.
    */
-  private async write (local: () => Promise<ApplyOutcome>, remote: { type: string } & Record<string, unknown>): Promise<any> {
+  private async write (local: (waitMs: number) => Promise<ApplyOutcome>, remote: { type: string } & Record<string, unknown>): Promise<any> {
     const deadline = this.d.now() + (this.d.writeDeadlineMs ?? 30_000)
     let attempt = 0
     let lastErr: Error = new NoLeaderError()
     while (this.d.now() < deadline) {
       try {
         if (this.d.isLeader()) {
-          const out = await local()
+          const out = await local(deadline - this.d.now())
           if (out.reply === undefined) return {}
           if (out.reply.ok) return out.reply
           throw new NodeError(out.reply.error.type, out.reply.error.message, out.reply.error.field)
         }
         const { type, ...body } = remote
-        const res = await this.d.leaderRequest(type, body, Math.max(1000, deadline - this.d.now()))
+        const left = deadline - this.d.now()
+        const res = await this.d.leaderRequest(type, { ...body, waitMs: Math.max(0, Math.floor(left)) }, Math.max(1000, left))
         if (res.ok === true) return res
         if (res.notLeader === true) throw new NoLeaderError(res.error?.message)
         throw new NodeError(res.error.type, res.error.message, res.error.field)

@@ -5,7 +5,9 @@ import { CLIENT_MESSAGES } from '../../protocol/messages.js'
 import type { ClusterCore } from '../cluster/core.js'
 import type { LeaderLoop } from '../leader/leader.js'
 import type { FramedChannel } from '../transport/framed.js'
-import { NodeError, NoLeaderError } from '../errors.js'
+import { NodeError, NoLeaderError, UnproposableCommandError } from '../errors.js'
+import { DEFAULT_PROPOSE_WAIT_MS } from '../cluster/core.js'
+import { EncodeError } from '../../protocol/errors.js'
 import type { Logger } from '../log.js'
 
 export interface ClientServiceDeps {
@@ -44,7 +46,8 @@ export async function handleClientRequest (d: ClientServiceDeps, from: string, b
           : type === 'cancel'
             ? { type: 'cancel' as const, at, taskId: body.taskId, principal: body.principal ?? `peer:${from}` }
             : { type: 'setRole' as const, at, principal: body.principal, role: body.role, by: body.by ?? `peer:${from}` }
-        const out = await d.core.proposeAndWait(cmd)
+        // the forwarding node's remaining deadline (older nodes send none)
+        const out = await d.core.proposeAndWait(cmd, typeof body.waitMs === 'number' ? body.waitMs : DEFAULT_PROPOSE_WAIT_MS)
         if (out.reply !== undefined && !out.reply.ok) return encode(`${type}Res`, { reqId, ok: false, error: out.reply.error })
         if (type === 'submit') {
           const r = out.reply as { taskIds: string[], duplicate: boolean }
@@ -79,8 +82,18 @@ export function makeLeaderRequest (channel: FramedChannel, leaderId: () => strin
     const leader = leaderId()
     if (leader === null || leader === selfId) throw new NoLeaderError()
     const reqId = reqCounter++
-    const bytes = await channel.request(leader, encode(type, { reqId, ...body }), { timeoutMs: Math.min(timeoutMs, 15_000) })
+    let frame: Uint8Array
+    try {
+      frame = encode(type, { reqId, ...body })
+    } catch (err) {
+      // over the client frame cap: no leader will ever take it, so no retry
+      if (err instanceof EncodeError) throw new UnproposableCommandError('payload_too_large', `this ${type} is too big to send to the leader (${err.message.replace(/^encode failed: /, '')}); split it`)
+      throw err
+    }
+    const bytes = await channel.request(leader, frame, { timeoutMs: Math.min(timeoutMs, 15_000) })
     const res = decode(bytes, CLIENT_MESSAGES)
+    // the leader could not decode our request (a field over a cap): definite, not a transport problem
+    if (res.type === 'error') throw new NodeError(res.body.error.type, res.body.error.message, res.body.error.field)
     if (res.type !== `${type}Res`) throw new NodeError('network_error', `unexpected answer '${res.type}' to '${type}'`)
     return res.body
   }

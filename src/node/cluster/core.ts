@@ -1,19 +1,35 @@
 // The replicated part of a node: the cluster state machine driven by the Raft log. The leader
-// batches commands: every command proposed in one event-loop turn goes into ONE log entry (an
-// encoded Command[]), so 10,000 submissions cost a handful of fsyncs, not 10,000.
+// batches commands: every command proposed in one event-loop turn goes into as few log entries as
+// the entry caps allow (an entry's data is an encoded Command[]), so 10,000 submissions cost a
+// handful of fsyncs, not 10,000.
+//
+// Two promises, one each way:
+// - Nothing is proposed that the entry decoder would refuse. Each entry is encoded and then run
+//   through decodeCommands — the very function every node applies it with — before it is proposed.
+//   A command that fails is cut out (the batch is split until it stands alone), its caller gets an
+//   UnproposableCommandError at once, and the other commands go ahead in entries of their own.
+// - A committed entry is never skipped. One that still cannot be decoded or applied is a bug: the
+//   core halts (`halted`, logged at error level with the index), applies nothing after it, and tells
+//   the node (onHalt), which stops its Raft. Skipping it would lose every acknowledged command in
+//   it, and diverge from any node that could read it.
 import { encodeCommands, decodeCommands, encodeValue, decodeValue } from '../../protocol/codec.js'
+import { DecodeError, EncodeError } from '../../protocol/errors.js'
+import { ENTRY_FLUSH_COMMANDS, ENTRY_PACK_TARGET_BYTES, MAX_COMMANDS_PER_ENTRY } from '../../protocol/limits.js'
 import { ClusterState } from '../../sched/state-machine.js'
 import type { ApplyOutcome, ClusterEvent, Command } from '../../sched/commands.js'
 import type { Entry } from '../../protocol/raft/types.js'
-import { NoLeaderError, WaitTimeoutError } from '../errors.js'
+import { NodeHaltedError, NoLeaderError, UnproposableCommandError, WaitTimeoutError } from '../errors.js'
 import type { Logger } from '../log.js'
 
-/** Most commands per log entry: keeps one entry well under the wire frame cap. */
-const MAX_COMMANDS_PER_PROPOSAL = 2000
+/** How long proposeAndWait waits when its caller gives no deadline (leader-internal proposals). */
+export const DEFAULT_PROPOSE_WAIT_MS = 10_000
 
 interface Waiter { resolve: (o: ApplyOutcome) => void, reject: (e: Error) => void, timer: ReturnType<typeof setTimeout> }
 
 export type EventListener = (e: ClusterEvent, index: number) => void
+
+/** Why and where this node stopped applying the log. */
+export interface HaltInfo { index: number, reason: string }
 
 export class ClusterCore {
   state: ClusterState
@@ -21,8 +37,11 @@ export class ClusterCore {
   private flushScheduled = false
   private readonly waiters = new Map<string, Waiter>()
   private readonly listeners = new Set<EventListener>()
+  private readonly haltListeners = new Set<(h: HaltInfo) => void>()
   private proposeFn?: (data: Uint8Array) => void
   appliedCommands = 0
+  /** Set once a committed entry could not be applied; from then on nothing is applied. */
+  halted?: HaltInfo
 
   constructor (private readonly log: Logger) {
     this.state = new ClusterState()
@@ -36,16 +55,27 @@ export class ClusterCore {
     return () => { this.listeners.delete(l) }
   }
 
-  /** Propose and wait until applied; `key` identifies the answer (see waitKey). */
-  proposeAndWait (cmd: Command, timeoutMs = 10_000): Promise<ApplyOutcome> {
+  /** Called once, when this core halts (see `halted`). */
+  onHalt (l: (h: HaltInfo) => void): () => void {
+    this.haltListeners.add(l)
+    return () => { this.haltListeners.delete(l) }
+  }
+
+  /**
+   * Propose and wait until applied, at most `timeoutMs` (give the caller's remaining deadline);
+   * `key` identifies the answer (see waitKey). Rejects with UnproposableCommandError when the
+   * command could never be applied (it is then not proposed at all).
+   */
+  proposeAndWait (cmd: Command, timeoutMs = DEFAULT_PROPOSE_WAIT_MS): Promise<ApplyOutcome> {
     const key = waitKey(cmd)
     return new Promise<ApplyOutcome>((resolve, reject) => {
+      if (this.halted !== undefined) { reject(new NodeHaltedError(this.halted.index)); return }
       const old = this.waiters.get(key)
       if (old !== undefined) { clearTimeout(old.timer); old.reject(new NoLeaderError('superseded by a retry')) }
       const timer = setTimeout(() => {
         this.waiters.delete(key)
-        reject(new WaitTimeoutError('the cluster did not commit the request in time'))
-      }, timeoutMs)
+        reject(new WaitTimeoutError(`the cluster did not commit the request within ${Math.round(timeoutMs)} ms`))
+      }, Math.max(0, timeoutMs))
       this.waiters.set(key, { resolve, reject, timer })
       this.propose(cmd)
     })
@@ -54,7 +84,7 @@ export class ClusterCore {
   /** Queue a command for the next batch (leader only). */
   propose (cmd: Command): void {
     this.buf.push(cmd)
-    if (this.buf.length >= MAX_COMMANDS_PER_PROPOSAL) { this.flush(); return }
+    if (this.buf.length >= ENTRY_FLUSH_COMMANDS) { this.flush(); return }
     if (!this.flushScheduled) {
       this.flushScheduled = true
       setImmediate(() => { this.flushScheduled = false; this.flush() })
@@ -65,12 +95,30 @@ export class ClusterCore {
     if (this.buf.length === 0) return
     const cmds = this.buf
     this.buf = []
-    try {
-      if (this.proposeFn === undefined) throw new NoLeaderError()
-      for (const data of encodeBounded(cmds)) this.proposeFn(data)
-    } catch (err) {
-      this.log.debug('proposal dropped', (err as Error).message)
-      for (const c of cmds) this.failWaiter(waitKey(c), new NoLeaderError('leadership changed; retry'))
+    if (this.proposeFn === undefined || this.halted !== undefined) {
+      for (const c of cmds) this.failWaiter(waitKey(c), this.halted !== undefined ? new NodeHaltedError(this.halted.index) : new NoLeaderError())
+      return
+    }
+    const entries = packEntries(cmds, (cmd, err) => { this.refuse(cmd, err) })
+    for (let i = 0; i < entries.length; i++) {
+      try {
+        this.proposeFn(entries[i]!.data)
+      } catch (err) {
+        this.log.debug('proposal dropped', (err as Error).message)
+        for (const e of entries.slice(i)) for (const c of e.cmds) this.failWaiter(waitKey(c), new NoLeaderError('leadership changed; retry'))
+        return
+      }
+    }
+  }
+
+  /** A command the decoder would refuse: its caller hears why; a leader-internal one is a bug. */
+  private refuse (cmd: Command, err: UnproposableCommandError): void {
+    const key = waitKey(cmd)
+    if (this.waiters.has(key)) {
+      this.log.warn(`refused a '${cmd.type}' command before proposing it: ${err.message}`)
+      this.failWaiter(key, err)
+    } else {
+      this.log.error(`BUG: the leader built a '${cmd.type}' command the log could not hold; dropped before proposing`, err.message)
     }
   }
 
@@ -87,19 +135,26 @@ export class ClusterCore {
     w.reject(err)
   }
 
-  /** Apply one committed entry (called by the Raft driver, in log order). */
+  /** Apply one committed entry (called by the Raft driver, in log order). Never skips one: see halt. */
   applyEntry (entry: Entry): void {
+    if (this.halted !== undefined) return
     if (entry.data.byteLength === 0) return // a new leader's no-op
     let cmds: Command[]
     try {
       cmds = decodeCommands(entry.data)
     } catch (err) {
-      // A committed entry we cannot read would be a bug in an older node; skip it identically everywhere.
-      this.log.error(`entry ${entry.index} could not be decoded; skipped`, err)
+      this.halt(entry.index, `it could not be decoded: ${(err as Error).message}`)
       return
     }
-    for (const cmd of cmds) {
-      const out = this.state.apply(cmd, entry.index)
+    for (let i = 0; i < cmds.length; i++) {
+      const cmd = cmds[i]!
+      let out: ApplyOutcome
+      try {
+        out = this.state.apply(cmd, entry.index)
+      } catch (err) {
+        this.halt(entry.index, `command ${i} ('${cmd.type}') threw while applying: ${(err as Error).stack ?? String(err)}`)
+        return
+      }
       this.appliedCommands++
       if (out.events.length > 0) for (const l of this.listeners) for (const e of out.events) l(e, entry.index)
       if (this.waiters.size > 0) {
@@ -110,22 +165,77 @@ export class ClusterCore {
     }
   }
 
-  snapshotData (): Uint8Array { return encodeValue(this.state.snapshot()) }
+  /**
+   * Stop applying at `index`. Every node applies the same log with the same code, so the others
+   * stop here too (or, if only this node fails, it must not go on with a state they do not have).
+   * The state stays readable as of the entry before; a restart replays the log and halts again.
+   */
+  private halt (index: number, reason: string): void {
+    this.halted = { index, reason }
+    this.log.error(`HALTED: committed log entry ${index} cannot be applied, so this node applies nothing after it ` +
+      `(a bug: every entry is checked by the decoder before it is proposed). Reason: ${reason}`)
+    for (const key of [...this.waiters.keys()]) this.failWaiter(key, new NodeHaltedError(index))
+    for (const l of this.haltListeners) {
+      try { l(this.halted) } catch (err) { this.log.error('halt listener failed', err) }
+    }
+  }
+
+  /** The state machine's snapshot. Refused once halted: a snapshot would record the bad entry as applied. */
+  snapshotData (): Uint8Array {
+    if (this.halted !== undefined) throw new NodeHaltedError(this.halted.index)
+    return encodeValue(this.state.snapshot())
+  }
 
   restore (data: Uint8Array): void {
     this.state = data.byteLength === 0 ? new ClusterState() : ClusterState.restore(decodeValue(data) as never)
   }
 }
 
-/** Most bytes per log entry: well under the entry cap, so one entry never fails to replicate. */
-const MAX_ENTRY_BYTES = 2 * 1024 * 1024
+/**
+ * Cuts commands into Raft entries the decoder accepts: at most MAX_COMMANDS_PER_ENTRY commands and
+ * about ENTRY_PACK_TARGET_BYTES each (a single bigger command alone, up to MAX_ENTRY_DATA_BYTES),
+ * each checked by decodeCommands. A command that cannot be in any entry is handed to `refuse` and
+ * left out; the rest keep their order. Bounded: halving, so at most 2n encodes for n commands.
+ */
+export function packEntries (cmds: Command[], refuse: (cmd: Command, err: UnproposableCommandError) => void): Array<{ data: Uint8Array, cmds: Command[] }> {
+  const out: Array<{ data: Uint8Array, cmds: Command[] }> = []
+  for (let i = 0; i < cmds.length; i += MAX_COMMANDS_PER_ENTRY) packInto(cmds.slice(i, i + MAX_COMMANDS_PER_ENTRY), out, refuse)
+  return out
+}
 
-/** Encode commands into entries of at most MAX_ENTRY_BYTES (halving a batch that is too big). */
-function encodeBounded (cmds: Command[]): Uint8Array[] {
-  const data = encodeCommands(cmds)
-  if (data.byteLength <= MAX_ENTRY_BYTES || cmds.length === 1) return [data]
+function packInto (cmds: Command[], out: Array<{ data: Uint8Array, cmds: Command[] }>, refuse: (cmd: Command, err: UnproposableCommandError) => void): void {
+  if (cmds.length === 0) return
+  let problem: unknown
+  try {
+    const data = encodeCommands(cmds) // EncodeError beyond MAX_ENTRY_DATA_BYTES
+    if (data.byteLength <= ENTRY_PACK_TARGET_BYTES || cmds.length === 1) {
+      decodeCommands(data) // exactly what every node will run on this entry
+      out.push({ data, cmds })
+      return
+    }
+  } catch (err) {
+    problem = err
+  }
+  if (cmds.length === 1) { refuse(cmds[0]!, unproposable(cmds[0]!, problem)); return }
   const mid = cmds.length >> 1
-  return [...encodeBounded(cmds.slice(0, mid)), ...encodeBounded(cmds.slice(mid))]
+  packInto(cmds.slice(0, mid), out, refuse)
+  packInto(cmds.slice(mid), out, refuse)
+}
+
+/** The decoder's complaint about one command, as its caller should read it. */
+function unproposable (cmd: Command, err: unknown): UnproposableCommandError {
+  if (err instanceof DecodeError) {
+    const field = err.path?.replace(/^\[0\]\.?/, '')
+    const why = err.message.replace(/^decode failed \([a-z_]+\): commands \[0\]\.?/, '')
+    if (err.reason === 'too_large') return new UnproposableCommandError('payload_too_large', `this ${cmd.type} is too big for one Raft entry: ${err.message}`)
+    return new UnproposableCommandError('invalid_payload', `this ${cmd.type} cannot be accepted: ${why}`, field === '' ? undefined : field)
+  }
+  if (err instanceof EncodeError) {
+    const tooBig = /over the \d+-byte cap/.test(err.message)
+    return new UnproposableCommandError(tooBig ? 'payload_too_large' : 'invalid_payload',
+      tooBig ? `this ${cmd.type} is too big for one Raft entry (${err.message.replace(/^encode failed: command list /, '')}); split it` : `this ${cmd.type} cannot be encoded: ${err.message}`)
+  }
+  return new UnproposableCommandError('invalid_payload', `this ${cmd.type} cannot be accepted: ${(err as Error)?.message ?? String(err)}`)
 }
 
 /** Which applied command answers which waiter. */
