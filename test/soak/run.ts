@@ -1,0 +1,186 @@
+// One soak run, driven by one seed: start the nodes, run the workload while the nemesis injects faults,
+// heal everything, wait (bounded) for every acknowledged task to end, fetch the final state from every
+// node, and check. The run dir keeps history.jsonl, the nodes' logs, their final states and
+// report.json; it is removed after a clean run unless `keep`.
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { sleep } from '../../scripts/lib/proc-cluster.js'
+import { check, followChain, TERMINAL, type CheckReport, type MetricsView, type TaskRecord } from './checker.js'
+import { builtCli, SoakCluster } from './cluster.js'
+import { HistoryWriter } from './history.js'
+import { Nemesis, planFaults, PROCESS_FAULTS, type ExtraFault } from './nemesis.js'
+import { Workload } from './workload.js'
+
+export interface SoakOptions {
+  seed: number
+  /** node processes (3-5) */
+  nodes?: number
+  /** how long the faults and the workload run */
+  faultMs?: number
+  /** the stated bound: acknowledged tasks end within this after the last fault heals */
+  boundMs?: number
+  /** fault kinds to draw from (default: the process faults) */
+  kinds?: readonly string[]
+  /** implementations of non-process kinds (network, disk) */
+  extra?: Map<string, ExtraFault>
+  /** parent of the run dir (default the OS temp dir) */
+  baseDir?: string
+  keep?: boolean
+  clients?: number
+  deviceTimeoutMs?: number
+  maxConcurrent?: number
+  log?: (line: string) => void
+}
+
+export interface SoakResult {
+  seed: number
+  ok: boolean
+  runDir: string
+  historyPath: string
+  faults: Record<string, number>
+  report: CheckReport
+  durationMs: number
+  error?: string
+}
+
+/** live runs, so a script's SIGINT handler can kill their processes */
+export const liveClusters = new Set<SoakCluster>()
+
+export async function runSoak (o: SoakOptions): Promise<SoakResult> {
+  const t0 = Date.now()
+  const log = o.log ?? ((l: string) => { console.log(l) })
+  if (builtCli() === undefined) throw new Error('the soak runs the built CLI: run `npm run build` first')
+  const nodes = o.nodes ?? 3
+  const faultMs = o.faultMs ?? 30_000
+  const boundMs = o.boundMs ?? 45_000
+  const maxConcurrent = o.maxConcurrent ?? 2
+  const kinds = o.kinds ?? PROCESS_FAULTS
+  const runDir = join(o.baseDir ?? tmpdir(), `rc-soak-${o.seed}-${process.pid}-${t0}`)
+  mkdirSync(runDir, { recursive: true })
+  const h = new HistoryWriter(join(runDir, 'history.jsonl'))
+  const config = { nodes, faultMs, boundMs, kinds, maxConcurrent, deviceTimeoutMs: o.deviceTimeoutMs ?? 1500, clients: o.clients ?? 3 }
+  h.add({ t: Date.now(), type: 'run', seed: o.seed, nodes, config })
+  const cluster = new SoakCluster(runDir, nodes, { deviceTimeoutMs: config.deviceTimeoutMs, maxConcurrent, logLevel: 'info' })
+  liveClusters.add(cluster)
+  const nemesis = new Nemesis(cluster, h, planFaults(o.seed, kinds), o.extra)
+  let report: CheckReport | undefined
+  let error: string | undefined
+  try {
+    await cluster.startAll()
+    const leader = await cluster.waitLeader(30_000)
+    if (leader === undefined) throw new Error(`no leader within 30 s of start: see ${runDir}/n1.log`)
+    h.add({ t: Date.now(), type: 'leader', node: leader.name, peerId: leader.peerId })
+    const workload = new Workload(cluster, h, {
+      seed: o.seed, clients: config.clients, pauseMs: [30, 200], maxTries: 6, submitTimeoutMs: 5000, burstEvery: 25, slots: nodes * maxConcurrent
+    })
+    workload.start()
+    nemesis.start()
+    await sleep(faultMs)
+    await nemesis.stop()
+    h.add({ t: Date.now(), type: 'heal', phase: 'all-healed' })
+    const healedAt = Date.now()
+    await workload.stop()
+    h.add({ t: Date.now(), type: 'heal', phase: 'workload-stopped' })
+    await waitFinal(cluster, h, workload, healedAt + boundMs)
+    const { finals, metrics } = await settle(cluster, runDir, 20_000)
+    h.add({ t: Date.now(), type: 'heal', phase: 'settled' })
+    h.flush()
+    report = check({ events: h.events, finals, metrics, boundMs })
+  } catch (err) {
+    error = (err as Error).stack ?? String(err)
+  } finally {
+    h.flush()
+    await cluster.killAll()
+    liveClusters.delete(cluster)
+  }
+  report ??= { violations: [{ kind: 'run', message: error ?? 'no report' }], stats: emptyStats() }
+  const ok = error === undefined && report.violations.length === 0
+  const faults = Object.fromEntries([...nemesis.counts].sort())
+  const historyPath = join(runDir, 'history.jsonl')
+  const res: SoakResult = { seed: o.seed, ok, runDir, historyPath, faults, report, durationMs: Date.now() - t0, ...(error !== undefined ? { error } : {}) }
+  writeFileSync(join(runDir, 'report.json'), JSON.stringify(res, null, 2))
+  // a clean run leaves nothing; a failed one keeps its history, logs and final states (not the data dirs)
+  if (o.keep !== true) rmSync(ok ? runDir : join(runDir, 'data'), { recursive: true, force: true })
+  log(summary(res))
+  return res
+}
+
+function emptyStats (): CheckReport['stats'] {
+  return { ops: 0, acknowledged: 0, unacknowledgedPresent: 0, tasks: 0, clones: 0, completed: 0, failed: 0, attempts: 0, priorityPairsJudged: 0, maxTimeToFinalAfterHealMs: 0 }
+}
+
+export function summary (r: SoakResult): string {
+  const s = r.report.stats
+  const lines = [`soak seed=${r.seed} ${r.ok ? 'OK' : 'FAILED'} in ${Math.round(r.durationMs / 1000)} s: ${s.acknowledged} acknowledged of ${s.ops} submissions, ` +
+    `${s.tasks} tasks (${s.clones} clones), ${s.completed} completed, ${s.failed} failed, ${s.attempts} attempts, ${s.priorityPairsJudged} priority pairs judged, ` +
+    `last final ${s.maxTimeToFinalAfterHealMs} ms after heal; faults ${JSON.stringify(r.faults)}`]
+  if (!r.ok) {
+    const byKind = new Map<string, number>()
+    for (const x of r.report.violations) byKind.set(x.kind, (byKind.get(x.kind) ?? 0) + 1)
+    lines.push(`  violations: ${JSON.stringify(Object.fromEntries(byKind))}`)
+    for (const x of r.report.violations.slice(0, 10)) lines.push(`  - [${x.kind}] ${x.message.slice(0, 600)}`)
+    lines.push(`  replay: SEED=${r.seed}   history: ${r.historyPath}   run dir: ${r.runDir}`)
+  }
+  return lines.join('\n')
+}
+
+async function listTasks (x: { api: (m: string, p: string, b?: unknown, t?: number) => Promise<{ status: number, body: any }> }): Promise<TaskRecord[]> {
+  const r = await x.api('GET', '/v1/tasks?limit=10000', undefined, 10_000)
+  if (r.status !== 200 || !Array.isArray(r.body)) throw new Error(`GET /v1/tasks: HTTP ${r.status}`)
+  if (r.body.length >= 10_000) throw new Error('more than 10000 tasks: the soak lists them in one request; shorten the run')
+  return r.body as TaskRecord[]
+}
+
+/** poll a node's task list until every acknowledged task's chain is terminal (or the deadline) */
+async function waitFinal (cluster: SoakCluster, h: HistoryWriter, w: Workload, deadline: number): Promise<void> {
+  const pending = new Map([...w.acked].map(([op, a]) => [op, a]))
+  let k = 0
+  while (pending.size > 0 && Date.now() < deadline) {
+    const up = cluster.up()
+    const x = up[k++ % Math.max(1, up.length)]
+    if (x !== undefined) {
+      try {
+        const tasks = await listTasks(x)
+        const byId = new Map(tasks.map(t => [t.id, t]))
+        const t = Date.now()
+        for (const [op, a] of pending) {
+          const root = byId.get(a.id)
+          if (root === undefined) continue
+          const chain = followChain(root, byId, () => {})
+          const last = chain[chain.length - 1]!
+          if (TERMINAL.has(last.status) && last.replacedBy === undefined) {
+            h.add({ t, type: 'final', op, id: a.id, lastId: last.id, status: last.status, node: x.name })
+            pending.delete(op)
+          }
+        }
+      } catch { /* that node is busy or electing: ask the next one */ }
+    }
+    if (pending.size > 0) await sleep(500)
+  }
+}
+
+/** wait (bounded) until every node lists the same outcomes, then take their final states and metrics */
+async function settle (cluster: SoakCluster, runDir: string, timeoutMs: number): Promise<{ finals: Map<string, TaskRecord[]>, metrics: Map<string, MetricsView> }> {
+  const deadline = Date.now() + timeoutMs
+  let finals = new Map<string, TaskRecord[]>()
+  for (;;) {
+    finals = new Map()
+    for (const x of cluster.up()) {
+      try { finals.set(x.name, await listTasks(x)) } catch { /* counted below */ }
+    }
+    const digests = new Set([...finals.values()].map(ts => JSON.stringify(ts.map(t => [t.id, t.status, t.attempts.length]).sort())))
+    if ((digests.size === 1 && finals.size === cluster.nodes.length) || Date.now() >= deadline) break
+    await sleep(500)
+  }
+  const metrics = new Map<string, MetricsView>()
+  for (const x of cluster.up()) {
+    try {
+      const r = await x.api<MetricsView>('GET', '/v1/metrics?period=24h', undefined, 10_000)
+      if (r.status === 200) metrics.set(x.name, r.body)
+    } catch { /* no metrics from that node: nothing to compare */ }
+  }
+  for (const [n, ts] of finals) writeFileSync(join(runDir, `final-${n}.json`), JSON.stringify(ts))
+  writeFileSync(join(runDir, 'metrics.json'), JSON.stringify(Object.fromEntries(metrics), null, 2))
+  return { finals, metrics }
+}
