@@ -59,8 +59,9 @@ export class Checker {
     }
   }
 
-  onLeader (node: CheckedNode): void {
-    this.noteLeader(node.id, node.raw.raft.term)
+  /** node became leader of `term` (default: its current term; a pipelined driver reports it late) */
+  onLeader (node: CheckedNode, term = node.raw.raft.term): void {
+    this.noteLeader(node.id, term)
     this.checkLeaderCompleteness(node)
   }
 

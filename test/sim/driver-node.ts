@@ -19,6 +19,7 @@ export interface DriverNodeEnv {
   sched: SimScheduler
   tickMs: number
   fsyncMs: () => number
+  stallMs: () => number
   send: (m: Message) => void
   /** records the first violation; the simulator rethrows it */
   fail: (err: Error) => void
@@ -27,7 +28,7 @@ export interface DriverNodeEnv {
   onApply?: (node: DriverNode, e: Entry, hashAfter: number) => void
   onRestoreSnapshot?: (node: DriverNode, s: Snapshot, hash: number) => void
   onReadState?: (node: DriverNode, rs: ReadState) => void
-  onLeader?: (node: DriverNode) => void
+  onLeader?: (node: DriverNode, term: number) => void
   onConfState?: (node: DriverNode, cs: ConfState) => void
 }
 
@@ -60,6 +61,7 @@ export class DriverNode {
     return new SimDisk(durable, {
       sched: this.env.sched,
       fsyncMs: this.env.fsyncMs,
+      stallMs: this.env.stallMs,
       onSave: entries => { this.guard(() => this.env.onPersist?.(this, entries)) },
       afterSave: () => { if (this.crashAfterPersist) this.crash() }
     })
@@ -85,7 +87,7 @@ export class DriverNode {
       send: m => { if (this.up) { this.guard(() => this.env.onSend?.(this, m)); this.env.send(m) } },
       apply: e => { this.guard(() => this.apply(e)) },
       onConfState: cs => { this.conf = cs; this.guard(() => this.env.onConfState?.(this, cs)) },
-      onRoleChange: role => { if (role === 'leader') this.guard(() => this.env.onLeader?.(this)) },
+      onRoleChange: (role, _leader, term) => { if (role === 'leader') this.guard(() => this.env.onLeader?.(this, term)) },
       onReadState: rs => { this.guard(() => this.env.onReadState?.(this, rs)) },
       snapshotData: () => enc.encode(JSON.stringify({ hash: this.hash, n: this.appliedCommands })),
       restoreSnapshot: (data, index) => { this.guard(() => this.restoreFromLeader(data, index)) },
@@ -142,6 +144,7 @@ export class DriverNode {
     if (!this.up) return
     this.up = false
     this.crashAfterPersist = false
+    this.disk.dead = true // in-flight fsyncs never complete: what they covered may be lost
     this.driver.stop()
   }
 

@@ -21,11 +21,13 @@ export const TICK_MS = 10
 export interface DiskParams {
   /** fsync latency, uniform in [0, fsyncMaxMs] */
   fsyncMaxMs: number
-  /** chance that one fsync stalls for up to stallMaxMs (only before the final heal) */
+  /** chance per fsync that the device stalls for up to stallMaxMs (only before the final heal) */
   stallRate: number
   stallMaxMs: number
   /** on a crash, the chance that unsynced writes survive (process crash: they reached the OS) */
   keepUnsyncedRate: number
+  /** per tick: crash, at a random instant, a node that has an fsync in flight (if any has) */
+  crashInFlightRate: number
 }
 
 export interface DriverSimResult extends SimResult {
@@ -47,7 +49,8 @@ function drawDisk (rng: Rng, p: SimParams): DiskParams {
     fsyncMaxMs,
     stallRate: rng() < 0.5 ? rng() * 0.02 : 0,
     stallMaxMs: randInt(rng, 1, 4) * p.opts.electionTick * TICK_MS,
-    keepUnsyncedRate: rng()
+    keepUnsyncedRate: rng(),
+    crashInFlightRate: rng() < 0.6 ? rng() * 0.02 : 0
   }
 }
 
@@ -92,6 +95,7 @@ export class DriverSimulation {
       sched: this.sched,
       tickMs: TICK_MS,
       fsyncMs: () => this.fsyncMs(),
+      stallMs: () => this.stallMs(),
       send: (m: Message) => { if (m.type === 'snap') this.snapshotsSent++; this.net.send(m) },
       fail: (err: Error) => { this.violation ??= err },
       onPersist: c.onPersist.bind(c),
@@ -108,11 +112,12 @@ export class DriverSimulation {
     }
   }
 
-  private fsyncMs (): number {
+  private fsyncMs (): number { return randInt(this.rng, 0, this.disk.fsyncMaxMs + 1) }
+
+  /** a device stall holds every fsync of that disk (a later fsync cannot overtake it) */
+  private stallMs (): number {
     const d = this.disk
-    let ms = randInt(this.rng, 0, d.fsyncMaxMs + 1)
-    if (this.faultsOn && d.stallRate > 0 && this.rng() < d.stallRate) ms += randInt(this.rng, 1, d.stallMaxMs + 1)
-    return ms
+    return this.faultsOn && d.stallRate > 0 && this.rng() < d.stallRate ? randInt(this.rng, 1, d.stallMaxMs + 1) : 0
   }
 
   /** without CheckQuorum a removed node is shut down by its operator (see simulator.ts noteRemoval) */
@@ -180,6 +185,17 @@ export class DriverSimulation {
       const at = randInt(rng, 0, TICK_MS)
       this.crashes++
       this.sched.timeout(() => { if (n.up) { this.log(`crash ${n.id} (${n.disk.unsyncedWrites} unsynced writes, ${n.disk.inFlight} fsyncs in flight)`); this.noteDead(n); n.crash() } }, at)
+    }
+    if (rng() < this.disk.crashInFlightRate) {
+      this.crashes++
+      this.sched.timeout(() => {
+        const busy = this.nodes.filter(n => n.up && n.disk.inFlight > 0)
+        if (busy.length === 0) return
+        const n = pick(this.rng, busy)
+        this.log(`crash ${n.id} mid-fsync (${n.disk.unsyncedWrites} unsynced writes, ${n.disk.inFlight} fsyncs in flight)`)
+        this.noteDead(n)
+        n.crash()
+      }, randInt(rng, 0, TICK_MS))
     }
     if (up.length > 0 && rng() < p.crashMidReadyRate) {
       const n = pick(rng, up); n.crashAfterPersist = true; this.crashes++; this.log(`crash ${n.id} after its next write`)

@@ -17,6 +17,8 @@ export interface SimDiskEnv {
   sched: SimScheduler
   /** ms one fsync takes (drawn per call by the simulator) */
   fsyncMs: () => number
+  /** ms the whole device stalls from now, 0 for none (drawn per fsync; every fsync waits it out) */
+  stallMs: () => number
   /** told about each write before it happens (the checkers, and a crash "right after this write") */
   onSave?: (entries: readonly Entry[]) => void
   afterSave?: () => void
@@ -42,6 +44,8 @@ export class SimDisk implements RaftStorage {
   fsyncs = 0
   /** after a crash nothing completes any more */
   dead = false
+  /** a stalled device completes no fsync before this simulated ms */
+  private stalledUntilMs = 0
 
   constructor (durable: MemoryStorage, private readonly env: SimDiskEnv) {
     this.durable = durable
@@ -80,13 +84,18 @@ export class SimDisk implements RaftStorage {
     this.inFlight++
     this.fsyncs++
     this.maxInFlight = Math.max(this.maxInFlight, this.inFlight)
+    const now = this.env.sched.elapsedMs
+    const stall = this.env.stallMs()
+    if (stall > 0) this.stalledUntilMs = Math.max(this.stalledUntilMs, now + stall)
+    const doneAt = Math.max(now + this.env.fsyncMs(), this.stalledUntilMs)
     return new Promise(resolve => {
       this.env.sched.timeout(() => {
         if (this.dead) return // the process is gone: nobody is waiting any more
         this.syncTo(upTo)
         this.inFlight--
         resolve()
-      }, this.env.fsyncMs())
+        this.env.sched.wake()
+      }, doneAt - now)
     })
   }
 

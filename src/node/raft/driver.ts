@@ -149,6 +149,10 @@ export class RaftDriver {
     // Bounded: a Ready loop that never settles is a bug in the core; 64 rounds is far beyond normal.
     for (let i = 0; i < 64 && !this.stopped && this.pending < MAX_PIPELINED_READIES && this.raft.hasReady(); i++) {
       const rd = this.raft.ready()
+      // the term this Ready's soft state belongs to: by the time it is finished the core may have
+      // moved to a later term (it was advanced before the fsync), and a leader of term t must not
+      // be reported as leader of t+1, a term another node may lead
+      const term = this.raft.raft.term
       this.stats.readies++
       this.stats.entriesWritten += rd.entries.length
       this.stats.entriesApplied += rd.committedEntries.length
@@ -159,7 +163,7 @@ export class RaftDriver {
       const wrote = this.write(rd)
       const flush = this.opts.storage.flush
       if (this.pending === 0 && (!wrote || flush === undefined)) {
-        this.finish(rd, sentEarly)
+        this.finish(rd, sentEarly, term)
         this.raft.advance(rd)
         this.maybeSnapshot()
         continue
@@ -177,7 +181,7 @@ export class RaftDriver {
         this.pending--
         this.stats.flushMs += this.sched.monotonicMs() - t0
         if (this.stopped) return
-        this.finish(rd, sentEarly)
+        this.finish(rd, sentEarly, term)
         this.maybeSnapshot()
         this.schedule()
       }, err => {
@@ -215,7 +219,7 @@ export class RaftDriver {
   }
 
   /** after the disk: send the rest, apply (the caller advances) */
-  private finish (rd: Ready, sentEarly: number): void {
+  private finish (rd: Ready, sentEarly: number, term: number): void {
     for (let i = sentEarly; i < rd.messages.length; i++) this.opts.send(rd.messages[i]!)
     if (rd.snapshot !== undefined && rd.snapshot.meta.index > this.applied) {
       this.opts.restoreSnapshot(rd.snapshot.data, rd.snapshot.meta.index)
@@ -237,15 +241,15 @@ export class RaftDriver {
     }
     this.stats.applyMs += this.sched.monotonicMs() - t0
     for (const rs of rd.readStates) this.opts.onReadState?.(rs)
-    if (rd.softState !== undefined) this.noteSoftState(rd.softState.role, rd.softState.leader)
+    if (rd.softState !== undefined) this.noteSoftState(rd.softState.role, rd.softState.leader, term)
   }
 
-  private noteSoftState (role: Role, leader: string | null): void {
+  private noteSoftState (role: Role, leader: string | null, term: number): void {
     if (leader !== this.leader) this.leaderChanges++
     const changed = role !== this.role || leader !== this.leader
     this.role = role
     this.leader = leader
-    if (changed) this.opts.onRoleChange?.(role, leader, this.raft.status().term)
+    if (changed) this.opts.onRoleChange?.(role, leader, term)
   }
 
   private maybeSnapshot (): void {
