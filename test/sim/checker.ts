@@ -74,6 +74,9 @@ export class Checker {
   onSend (node: CheckedNode, m: Message): void {
     const st = node.storage
     const hs = st.initialState().hardState
+    // A message of an older term than the durable one: a later write is durable, so (writes become
+    // durable in order) everything this message's Ready wrote is too; its log may since be replaced.
+    if (hs.term > m.term) return
     this.checkMessage(node, m, hs.term, hs.vote)
     if (m.type === 'appResp' && m.reject !== true && !this.durableCovers(node, m.index ?? 0)) {
       throw new SimViolation('ready order', `${node.id} acknowledges index ${m.index ?? 0} to ${m.to} before it is durable`)
