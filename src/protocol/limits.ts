@@ -29,6 +29,27 @@ export const MAX_RESULT_BYTES = 1 * MiB
 /** One gossiped bid (capabilities + load). Real bids are ~1 KiB; gossipsub fans them out to everyone. */
 export const MAX_BID_BYTES = 16 * KiB
 
+/** Top-level fields of a bid: room for newer versions' extra fields, not for junk. */
+export const MAX_BID_KEYS = 64
+
+/** A device's display name in its bid. */
+export const MAX_DEVICE_NAME_LENGTH = 128
+
+/** A CPU architecture name (x64, arm64, ...), in a bid or a task requirement. */
+export const MAX_ARCH_LENGTH = 32
+
+/** Sensors one device reports in its bid. */
+export const MAX_DEVICE_SENSORS = 32
+
+/** One sensor name (gps, camera, ...), in a bid or a task requirement. */
+export const MAX_SENSOR_NAME_LENGTH = 32
+
+/** Concurrent task slots one device may advertise. */
+export const MAX_CONCURRENT_TASKS = 1024
+
+/** A sandbox size limit (memory, file size): 1 TiB, more makes no sense on an old device. */
+export const MAX_SANDBOX_SIZE_BYTES = 1024 * 1024 * MiB
+
 /** Tasks in one submit (a batch). 10k keeps one Raft entry under the frame cap for small tasks.
  *  Also the cap on a chunked batch as a whole (all its chunks together). */
 export const MAX_BATCH_TASKS = 10_000

@@ -5,6 +5,11 @@
 import { DEVICE_ROLES, PLATFORMS } from './requirements.js'
 import { PERMISSIONS } from './task.js'
 import type { DeviceBid, SandboxConfigData, TaskData } from './types.js'
+import {
+  MAX_ARCH_LENGTH, MAX_BID_KEYS, MAX_CONCURRENT_TASKS, MAX_DEVICE_NAME_LENGTH, MAX_DEVICE_SENSORS, MAX_ID_LENGTH, MAX_LIST_ITEMS,
+  MAX_SENSOR_NAME_LENGTH, MAX_TASK_TYPE_LENGTH
+} from '../protocol/limits.js'
+
 
 export type MatchResult = { ok: true } | { ok: false, unmet: string[] }
 
@@ -38,6 +43,7 @@ export function meetsRequirements (device: DeviceBid, task: TaskData, inflight =
  */
 function checkRequirements (d: DeviceBid, task: TaskData, inflight: number, u: string[] | null): boolean {
   const r = task.requirements
+  if (d.device !== undefined && d.device.state !== 'active') { if (u === null) return false; u.push(`device: ${d.device.state}${d.device.reason !== undefined ? ` (${d.device.reason})` : ''}`) }
   if (r.excludeDevices.length > 0 && r.excludeDevices.includes(d.nodeId)) { if (u === null) return false; u.push('exclude_devices: device is excluded') }
   if (!d.taskTypes.includes(task.taskType)) { if (u === null) return false; u.push(`task_type: device cannot run '${task.taskType}'`) }
   if (d.cpuCores < r.minCpuCores) { if (u === null) return false; u.push(`min_cpu_cores: needs ${r.minCpuCores}, device has ${d.cpuCores}`) }
@@ -76,16 +82,17 @@ export function sandboxEnforceable (s: SandboxConfigData, sb: DeviceBid['sandbox
 // ---- bid schema (gossip input is untrusted) ----
 
 /** Caps on bid sizes: a bid is gossiped every second by every node, so it must stay small. */
+/** (Named as in src/protocol/limits.ts, their one definition.) */
 export const BID_LIMITS = {
-  maxIdLength: 128,       // libp2p peer ids are ~52 chars
-  maxNameLength: 128,
-  maxArchLength: 32,
-  maxSensors: 32,
-  maxSensorLength: 32,
-  maxTaskTypes: 256,      // built-ins + custom handlers
-  maxTaskTypeLength: 128,
-  maxConcurrentTasks: 1024,
-  maxKeys: 64             // room for newer versions' extra fields, not for junk
+  maxIdLength: MAX_ID_LENGTH,
+  maxNameLength: MAX_DEVICE_NAME_LENGTH,
+  maxArchLength: MAX_ARCH_LENGTH,
+  maxSensors: MAX_DEVICE_SENSORS,
+  maxSensorLength: MAX_SENSOR_NAME_LENGTH,
+  maxTaskTypes: MAX_LIST_ITEMS,
+  maxTaskTypeLength: MAX_TASK_TYPE_LENGTH,
+  maxConcurrentTasks: MAX_CONCURRENT_TASKS,
+  maxKeys: MAX_BID_KEYS
 } as const
 
 const L = BID_LIMITS
@@ -134,7 +141,8 @@ export function bidProblem (x: unknown): string | undefined {
     ['activeTasks', int(b.activeTasks, 0, 1 << 20)],
     ['maxConcurrentTasks', int(b.maxConcurrentTasks, 0, L.maxConcurrentTasks)],
     ['latencyMs', num(b.latencyMs, 0, 3_600_000)],
-    ['exclusiveBusy', b.exclusiveBusy === undefined || bool(b.exclusiveBusy)]
+    ['exclusiveBusy', b.exclusiveBusy === undefined || bool(b.exclusiveBusy)],
+    ['device', b.device === undefined || deviceStatusOk(b.device)]
   ]
   for (const [field, ok] of checks) if (!ok) return `bad or missing field ${field}`
   return undefined
@@ -144,6 +152,15 @@ function batteryOk (v: unknown): boolean {
   if (typeof v !== 'object' || v === null) return false
   const b = v as Record<string, unknown>
   return num(b.percent, 0, 100) && bool(b.charging)
+}
+
+const DEVICE_STATES: readonly unknown[] = ['active', 'cordoned', 'draining']
+
+function deviceStatusOk (v: unknown): boolean {
+  if (typeof v !== 'object' || v === null) return false
+  const d = v as Record<string, unknown>
+  return DEVICE_STATES.includes(d.state) && (d.reason === undefined || str(d.reason, L.maxReasonLength)) &&
+    (d.drainLeftMs === undefined || num(d.drainLeftMs, 0, 86_400_000))
 }
 
 function sandboxOk (v: unknown): boolean {

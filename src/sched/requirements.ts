@@ -4,7 +4,7 @@
 
 import { InvalidTaskSpecError } from './errors.js'
 import {
-  MAX_EXCLUDE_DEVICES, MAX_REQUIRED_SENSORS, MAX_REQUIREMENT_STRING_LENGTH, MAX_TASK_RETRIES, MAX_TASK_TIMEOUT_SECONDS
+  MAX_ARCH_LENGTH, MAX_EXCLUDE_DEVICES, MAX_REQUIRED_SENSORS, MAX_SENSOR_NAME_LENGTH, MAX_REQUIREMENT_STRING_LENGTH, MAX_TASK_RETRIES, MAX_TASK_TIMEOUT_SECONDS
 } from '../protocol/limits.js'
 import type { DeviceRole, Platform, TaskRequirementsData } from './types.js'
 
@@ -155,7 +155,7 @@ const READERS: Record<keyof TaskRequirementsData, Reader> = {
   minMemoryGb: (v, p) => readNumber(v, p, { min: 0, max: 1 << 20 }),
   minStorageGb: (v, p) => readNumber(v, p, { min: 0, max: 1 << 30 }),
   requiredPlatform: (v, p) => readEnum(v, p, PLATFORMS),
-  requiredArch: (v, p) => readString(v, p, 32),
+  requiredArch: (v, p) => readString(v, p, MAX_ARCH_LENGTH),
   requiredRole: (v, p) => readEnum(v, p, DEVICE_ROLES),
   maxCpuUsage: (v, p) => readNumber(v, p, { min: 0, max: 100 }),
   maxMemoryUsage: (v, p) => readNumber(v, p, { min: 0, max: 100 }),
@@ -164,7 +164,7 @@ const READERS: Record<keyof TaskRequirementsData, Reader> = {
   requiresInternet: readBoolean,
   bandwidthMbps: (v, p) => readNumber(v, p, { min: 0, max: 1_000_000 }),
   requiresGpu: readBoolean,
-  requiresSensors: (v, p) => readStringList(v, p, L.maxSensors, (s, q) => readString(s, q, 32)),
+  requiresSensors: (v, p) => readStringList(v, p, L.maxSensors, (s, q) => readString(s, q, MAX_SENSOR_NAME_LENGTH)),
   exclusive: readBoolean,
   excludeDevices: (v, p) => readStringList(v, p, L.maxExcludeDevices)
 }

@@ -9,6 +9,8 @@
 import { InvalidTaskSpecError } from './errors.js'
 import { describe, readBoolean, readFields, readNumber, readString, readStringList, type FieldAliases } from './requirements.js'
 import type { SandboxConfigData } from './types.js'
+import { MAX_SANDBOX_SIZE_BYTES } from '../protocol/limits.js'
+
 
 const MiB = 1024 * 1024
 const UNITS: Record<string, number> = {
@@ -16,8 +18,6 @@ const UNITS: Record<string, number> = {
   GB: 1024 * MiB, G: 1024 * MiB, GIB: 1024 * MiB, TB: 1024 * 1024 * MiB, T: 1024 * 1024 * MiB, TIB: 1024 * 1024 * MiB
 }
 const SIZE_RE = /^\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*$/
-/** 1 TiB: no sandbox limit larger than this makes sense on an old device. */
-const MAX_SIZE_BYTES = 1024 * 1024 * MiB
 
 export function defaultSandboxConfig (): SandboxConfigData {
   return {
@@ -46,7 +46,7 @@ export function parseByteSize (v: unknown, path: string): number {
   } else {
     throw new InvalidTaskSpecError(path, `must be a size like "100MB" or a number of bytes, got ${describe(v)}`)
   }
-  if (bytes > MAX_SIZE_BYTES) throw new InvalidTaskSpecError(path, `must be at most 1TB, got ${bytes} bytes`)
+  if (bytes > MAX_SANDBOX_SIZE_BYTES) throw new InvalidTaskSpecError(path, `must be at most 1TB, got ${bytes} bytes`)
   return Math.floor(bytes)
 }
 

@@ -5,7 +5,7 @@ import type { TaskData } from '../../sched/types.js'
 import type { WorkflowInfo, WorkflowStepSpec } from '../../sched/commands.js'
 import { TaskTemplate } from '../../sched/template.js'
 import { validateWorkflow } from '../../sched/workflow.js'
-import { MAX_KEY_LENGTH, MAX_NAME_LENGTH, MAX_TEXT_LENGTH } from '../../protocol/limits.js'
+import { MAX_BATCH_TASKS, MAX_KEY_LENGTH, MAX_NAME_LENGTH, MAX_TEXT_LENGTH } from '../../protocol/limits.js'
 
 const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v)
 
@@ -22,6 +22,8 @@ export function toBatch (input: unknown, toTask: (t: unknown) => TaskData, newId
   if (input.id !== undefined && input.id !== '') checkKey(input.id, 'id')
   const tasks = input.tasks
   if (!Array.isArray(tasks) || tasks.length === 0) throw bad('tasks', 'must be a non-empty array of task specs')
+  // before chunking: a chunked batch over the cap would be staged and only refused at its seal
+  if (tasks.length > MAX_BATCH_TASKS) throw bad('tasks', `a batch holds at most ${MAX_BATCH_TASKS} tasks, got ${tasks.length}`)
   const id = typeof input.id === 'string' && input.id !== '' ? input.id : newId()
   const out = tasks.map((t, i) => {
     try { return toTask(t) } catch (err) { throw prefix(err, `tasks[${i}]`) }
