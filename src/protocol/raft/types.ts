@@ -73,8 +73,10 @@ export interface ReadState { index: number, context: Uint8Array }
  *      leave before W(k) (followers write in parallel, thesis §10.2.1), but only when D(k-1) already
  *      holds. Their entries need not be durable; their commit index must be, on the sender, since
  *      the core counts the leader's own entries as matched from the moment they are appended.
- *   So: nothing of Ready k is acknowledged (appResp), voted, applied or read before D(k); a crash
- *   before D(k) loses at most what a crash before W(k) would have lost plus unacknowledged writes.
+ *   f. the soft state handed out with Ready k belongs to the term of Ready k: the core may be in a
+ *      later term by the time k is finished, so report the term read when k was handed out.
+ *   So nothing of Ready k is acknowledged (appResp), voted, applied or read before D(k), and a crash
+ *   before D(k) loses only writes that nobody was told about.
  */
 export interface Ready {
   softState?: SoftState
