@@ -1,81 +1,250 @@
 // scripts/bench: throughput, latency and memory of a real cluster of node processes on loopback.
-// Prints one JSON object. Usage: npx tsx scripts/bench.ts [--nodes 3] [--tasks 10000] [--latency 200] [--batch 1000]
-import { readFileSync } from 'node:fs'
+// Prints one JSON object. Usage:
+//   node dist/scripts/bench.js [--mode all|batch|single|latency] [--nodes 3] [--tasks 10000]
+//     [--batch 2000] [--concurrency 5] [--single-concurrency 64] [--latency 200] [--breakdown]
+//     [--peer bullmq|bullmq-durable|nats|rabbitmq|all]
+// batch: TASKS echo tasks in batches of --batch, --concurrency batches in flight (POST /v1/batches).
+// single: TASKS echo tasks, one per POST /v1/tasks, --single-concurrency requests in flight, each
+//   then awaited (GET /v1/tasks/:id/wait): the path users take one task at a time.
+// latency: --latency sequential submit → result round trips on a follower; with --breakdown (the
+//   default when the mode is latency alone) the nodes run with RC_TRACE=1 and the output gives the
+//   median µs of every hop (see src/node/trace.ts).
+// --peer runs ../shared/peers/run.sh NAME after our run (same machine, minutes apart) and prints its
+// JSON line and our ratios beside it. Absolute figures move 2-3x from hour to hour here: compare ratios.
+import { execFileSync } from 'node:child_process'
+import { closeSync, existsSync, fsyncSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs'
 import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { join, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
 import { startProcCluster, waitForLeader, sleep, type NodeProc } from './lib/proc-cluster.js'
 
 const { values } = parseArgs({
   options: {
+    mode: { type: 'string', default: 'all' },
     nodes: { type: 'string', default: '3' },
     tasks: { type: 'string', default: '10000' },
     latency: { type: 'string', default: '200' },
     batch: { type: 'string', default: '2000' },
     concurrency: { type: 'string', default: '5' },
+    'single-concurrency': { type: 'string', default: '64' },
+    breakdown: { type: 'boolean' },
+    peer: { type: 'string' },
     'time-limit': { type: 'string', default: '300' }
   }
 })
+const MODE = values.mode as string
+if (!['all', 'batch', 'single', 'latency'].includes(MODE)) throw new Error(`--mode: all, batch, single or latency, not ${MODE}`)
 const N = Number(values.nodes)
 const TASKS = Number(values.tasks)
 const LAT = Number(values.latency)
 const BATCH = Number(values.batch)
 const CONC = Number(values.concurrency)
+const SINGLE_CONC = Number(values['single-concurrency'])
 const LIMIT_MS = Number(values['time-limit']) * 1000
+const BREAKDOWN = values.breakdown ?? MODE === 'latency'
+const runs = (m: string): boolean => MODE === 'all' || MODE === m
 
 async function main (): Promise<void> {
   const started = Date.now()
+  if (BREAKDOWN) process.env.RC_TRACE = '1' // inherited by the node processes
+  const fsyncMs = measureFsyncMs()
   const procs = await startProcCluster({ nodes: N, baseDir: join(tmpdir(), `rc-bench-${process.pid}`) })
   const peakRss = new Map<string, number>()
   const sampler = setInterval(() => { for (const p of procs) peakRss.set(p.name, Math.max(peakRss.get(p.name) ?? 0, p.rssMb() ?? 0)) }, 100)
+  const out: Record<string, unknown> = { nodes: N, mode: MODE, fsync4kMs: fsyncMs }
   try {
     const leader = await waitForLeader(procs, 60_000)
     const follower = procs.find(p => p !== leader)!
     await sleep(2000) // let bids settle so every device is schedulable
-    const idleRss = Object.fromEntries(procs.map(p => [p.name, round(p.rssMb() ?? 0)]))
+    out.idleRssMb = Object.fromEntries(procs.map(p => [p.name, round(p.rssMb() ?? 0)]))
+    const cpuIdle0 = procs.map(p => cpuSeconds(p.pid!))
+    await sleep(2000)
+    out.idleCpuPercent = Object.fromEntries(procs.map((p, i) => [p.name, round((cpuSeconds(p.pid!) - cpuIdle0[i]!) / 2 * 100)]))
 
     // warm-up
     await runBatches(follower, 500, 500, 2)
 
-    // throughput: TASKS echo tasks in batches, CONC batches in flight, from a follower
-    const cpu0 = procs.map(p => cpuSeconds(p.pid!))
-    const t0 = performance.now()
-    await runBatches(follower, TASKS, BATCH, CONC)
-    const seconds = (performance.now() - t0) / 1000
-    const cpuUsed = procs.map((p, i) => cpuSeconds(p.pid!) - cpu0[i]!)
-
-    // latency: sequential submit → result
-    const lat: number[] = []
-    for (let i = 0; i < LAT && Date.now() - started < LIMIT_MS; i++) {
-      const t = performance.now()
-      const sub = await follower.api('POST', '/v1/tasks', { task_type: 'echo', payload: { i } })
-      if (sub.status !== 201) throw new Error(`submit failed: ${sub.status} ${JSON.stringify(sub.body)}`)
-      const res = await follower.api('GET', `/v1/tasks/${sub.body.id}/wait?timeoutMs=10000`)
-      if (res.body?.status !== 'completed') throw new Error(`task ${sub.body.id} ended ${res.body?.status}`)
-      lat.push(performance.now() - t)
+    if (runs('batch')) {
+      out.batch = await measure(procs, TASKS, async () => { await runBatches(follower, TASKS, BATCH, CONC) })
+      Object.assign(out.batch as object, { batchSize: BATCH, batchesInFlight: CONC })
     }
-    lat.sort((a, b) => a - b)
+    if (runs('single')) {
+      out.single = await measure(procs, TASKS, async () => { await runSingles(follower, TASKS, SINGLE_CONC) })
+      Object.assign(out.single as object, { requestsInFlight: SINGLE_CONC })
+    }
+    if (runs('latency')) {
+      if (BREAKDOWN) await Promise.all(procs.map(async p => await p.api('GET', '/v1/debug/trace'))) // forget earlier marks
+      const lat: number[] = []
+      const ids: string[] = []
+      for (let i = 0; i < LAT && Date.now() - started < LIMIT_MS; i++) {
+        const t = performance.now()
+        const sub = await follower.api('POST', '/v1/tasks', { task_type: 'echo', payload: { i } })
+        if (sub.status !== 201) throw new Error(`submit failed: ${sub.status} ${JSON.stringify(sub.body)}`)
+        const res = await follower.api('GET', `/v1/tasks/${sub.body.id}/wait?timeoutMs=10000`)
+        if (res.body?.status !== 'completed') throw new Error(`task ${sub.body.id} ended ${res.body?.status}`)
+        lat.push(performance.now() - t)
+        ids.push(sub.body.id)
+      }
+      lat.sort((a, b) => a - b)
+      out.latencyMs = { samples: lat.length, p50: round(pct(lat, 0.5)), p99: round(pct(lat, 0.99)), max: round(lat[lat.length - 1] ?? 0) }
+      if (BREAKDOWN) out.hopsMedianMicros = await hopBreakdown(procs, leader, follower, ids)
+    }
+    out.peakRssMb = Object.fromEntries([...peakRss].map(([k, v]) => [k, round(v)]))
     const leaderStatus = await leader.api('GET', '/v1/nodes')
-    console.log(JSON.stringify({
-      nodes: N,
-      tasks: TASKS,
-      batchSize: BATCH,
-      batchesInFlight: CONC,
-      seconds: round(seconds),
-      tasksPerSec: round(TASKS / seconds),
-      // CPU the node processes spent on the throughput run (user + system), and per task
-      cpuSeconds: Object.fromEntries(procs.map((p, i) => [p.name, round(cpuUsed[i]!)])),
-      cpuMicrosPerTask: round(cpuUsed.reduce((a, b) => a + b, 0) / TASKS * 1e6),
-      latencyMs: { samples: lat.length, p50: round(pct(lat, 0.5)), p99: round(pct(lat, 0.99)), max: round(lat[lat.length - 1] ?? 0) },
-      idleRssMb: idleRss,
-      peakRssMb: Object.fromEntries([...peakRss].map(([k, v]) => [k, round(v)])),
-      devices: (leaderStatus.body as any[]).map(n => ({ name: n.name, isLeader: n.isLeader, active: n.activeTasks }))
-    }, null, 2))
+    out.devices = (leaderStatus.body as any[]).map(n => ({ name: n.name, isLeader: n.isLeader, active: n.activeTasks }))
   } finally {
     clearInterval(sampler)
     await Promise.all(procs.map(async p => { await p.stop() }))
   }
+  if (values.peer !== undefined) out.peers = runPeers(values.peer, out)
+  console.log(JSON.stringify(out, null, 2))
 }
+
+/** throughput and CPU of one run over all node processes */
+async function measure (procs: NodeProc[], tasks: number, run: () => Promise<void>): Promise<Record<string, unknown>> {
+  const cpu0 = procs.map(p => cpuSeconds(p.pid!))
+  const t0 = performance.now()
+  await run()
+  const seconds = (performance.now() - t0) / 1000
+  const cpuUsed = procs.map((p, i) => cpuSeconds(p.pid!) - cpu0[i]!)
+  return {
+    tasks,
+    seconds: round(seconds),
+    tasksPerSec: round(tasks / seconds),
+    // CPU the node processes spent (user + system), and per task summed over the nodes
+    cpuSeconds: Object.fromEntries(procs.map((p, i) => [p.name, round(cpuUsed[i]!)])),
+    cpuMicrosPerTask: round(cpuUsed.reduce((a, b) => a + b, 0) / tasks * 1e6)
+  }
+}
+
+/** one task per request, `conc` requests in flight; each task's result is awaited too */
+async function runSingles (p: NodeProc, total: number, conc: number): Promise<void> {
+  let next = 0
+  const worker = async (): Promise<void> => {
+    while (next < total) {
+      const i = next++
+      const sub = await p.api('POST', '/v1/tasks', { task_type: 'echo', payload: { i } }, 60_000)
+      if (sub.status !== 201) throw new Error(`submit failed: ${sub.status} ${JSON.stringify(sub.body)}`)
+      for (let tries = 0; ; tries++) {
+        const res = await p.api('GET', `/v1/tasks/${sub.body.id}/wait?timeoutMs=30000`, undefined, 60_000)
+        if (res.body?.status === 'completed') break
+        if (['failed', 'cancelled', 'timeout'].includes(res.body?.status) || tries > 10) throw new Error(`task ${sub.body.id} ended ${res.body?.status}`)
+      }
+    }
+  }
+  await Promise.all(Array.from({ length: conc }, worker))
+}
+
+/**
+ * The hops a task passes, each with the hop it is timed from. Two chains run at once after the
+ * leader applies the submit: the answer to the submitter, and the execution (assign → result).
+ */
+const HOPS: Array<[hop: string, from: string]> = [
+  ['submit.sent@F', 'http.received@F'], // HTTP parse, validation, id
+  ['leader.received@L', 'submit.sent@F'], // forward to the leader
+  ['submit.applied@L', 'leader.received@L'], // propose → persisted → committed → applied
+  ['submit.acked@F', 'submit.applied@L'], // the leader's answer back
+  ['submit.visible@F', 'submit.acked@F'], // the follower applies it too (read-your-writes)
+  ['http.answered@F', 'submit.visible@F'],
+  ['assign.proposed@L', 'submit.applied@L'], // the leader plans
+  ['dispatch.sent@L', 'assign.proposed@L'],
+  ['worker.received@W', 'dispatch.sent@L'],
+  ['worker.started@W', 'worker.received@W'],
+  ['worker.finished@W', 'worker.started@W'],
+  ['result.sent@W', 'worker.finished@W'],
+  ['result.received@L', 'result.sent@W'],
+  ['finished.proposed@L', 'result.received@L'],
+  ['schedule.applied@L', 'assign.proposed@L'], // the assign entry committed (in parallel with the run)
+  ['complete.applied@L', 'finished.proposed@L'], // the result entry committed and applied
+  ['complete.applied@F', 'complete.applied@L'],
+  ['wait.answered@F', 'complete.applied@F'],
+  ['wait.answered@F', 'http.received@F'] // end to end, as the bench's latency
+]
+
+/** median µs per hop over the traced tasks (marks from every node, tagged L leader, F follower, W worker) */
+async function hopBreakdown (procs: NodeProc[], leader: NodeProc, follower: NodeProc, ids: string[]): Promise<Record<string, number>> {
+  const per = new Map<string, Map<string, number>>()
+  for (const p of procs) {
+    const res = await p.api<{ marks: Record<string, Array<[string, number]>> }>('GET', '/v1/debug/trace')
+    for (const [id, marks] of Object.entries(res.body.marks)) {
+      let m = per.get(id)
+      if (m === undefined) { m = new Map(); per.set(id, m) }
+      for (const [hop, at] of marks) {
+        // the worker's hops carry W whichever node ran it; the rest say which side they were on
+        const tag = hop.startsWith('worker.') || hop === 'result.sent' ? 'W' : p === leader ? 'L' : p === follower ? 'F' : 'W'
+        const k = `${hop}@${tag}`
+        if (!m.has(k)) m.set(k, at)
+      }
+    }
+  }
+  const outHops: Record<string, number> = {}
+  for (const [hop, from] of HOPS) {
+    const d: number[] = []
+    for (const id of ids) {
+      const m = per.get(id)
+      const a = m?.get(from)
+      const b = m?.get(hop)
+      if (a !== undefined && b !== undefined) d.push((b - a) * 1000)
+    }
+    if (d.length === 0) continue
+    d.sort((x, y) => x - y)
+    outHops[`${from} → ${hop}`] = Math.round(pct(d, 0.5))
+  }
+  return outHops
+}
+
+/** fdatasync of 4 KiB on this machine's temp dir, median of 50, ms */
+function measureFsyncMs (): number {
+  const f = join(tmpdir(), `rc-bench-fsync-${process.pid}`)
+  const fd = openSync(f, 'w')
+  const buf = Buffer.alloc(4096, 1)
+  const times: number[] = []
+  try {
+    for (let i = 0; i < 50; i++) {
+      writeSync(fd, buf, 0, buf.length, 0)
+      const t = performance.now()
+      fsyncSync(fd)
+      times.push(performance.now() - t)
+    }
+  } finally { closeSync(fd); rmSync(f, { force: true }) }
+  times.sort((a, b) => a - b)
+  return Math.round(pct(times, 0.5) * 1000) / 1000
+}
+
+/** run the reference peers (../shared/peers/run.sh NAME) and set our figures beside theirs */
+function runPeers (which: string, ours: Record<string, unknown>): Record<string, unknown> {
+  const script = resolve(process.cwd(), '../shared/peers/run.sh')
+  if (!existsSync(script)) return { error: `${script} not found` }
+  const names = which === 'all' ? ['bullmq', 'bullmq-durable', 'nats', 'rabbitmq'] : which.split(',')
+  const res: Record<string, unknown> = {}
+  for (const name of names) {
+    try {
+      const text = execFileSync('bash', [script, name], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], timeout: 20 * 60_000 })
+      const lines = text.trim().split('\n')
+      const peer = JSON.parse(lines[lines.length - 1]!)
+      res[name] = { peer, ratios: ratios(ours, peer) }
+    } catch (err) {
+      res[name] = { error: (err as Error).message.split('\n')[0] }
+    }
+  }
+  return res
+}
+
+/** ours ÷ peer: throughput (above 1 = we are faster) and p50 latency (below 1 = we are faster) */
+function ratios (ours: Record<string, any>, peer: Record<string, any>): Record<string, number | undefined> {
+  const peerTput = num(peer.throughput?.tasks_per_s?.median)
+  const peerP50 = num(peer.latency_ms?.p50?.median)
+  const r = (a: number | undefined, b: number | undefined): number | undefined => a === undefined || b === undefined || b === 0 ? undefined : round(a / b * 100) / 100
+  return {
+    peerTasksPerSec: peerTput,
+    peerLatencyP50Ms: peerP50,
+    singleThroughputVsPeer: r(num(ours.single?.tasksPerSec), peerTput),
+    batchThroughputVsPeer: r(num(ours.batch?.tasksPerSec), peerTput),
+    latencyP50VsPeer: r(num(ours.latencyMs?.p50), peerP50)
+  }
+}
+
+const num = (x: unknown): number | undefined => typeof x === 'number' && Number.isFinite(x) ? x : undefined
 
 /**
  * Submit `total` echo tasks in batches of `size` (at most `conc` submissions in flight, as a

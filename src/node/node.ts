@@ -40,6 +40,7 @@ import { Task } from '../sched/task.js'
 import { monotonicTaskIds } from '../sched/ids.js'
 import type { ClusterEvent } from '../sched/commands.js'
 import type { DeviceBid } from '../sched/types.js'
+import { TRACE_ON, traceMark } from './trace.js'
 
 export type { NodeOptions } from './config.js'
 
@@ -187,6 +188,7 @@ class RetireNode implements ClusterNode {
       onProgress: l => { this.progressListeners.add(l); return () => { this.progressListeners.delete(l) } }
     })
     this.core.onEvent(e => { this.recordHistory(e) })
+    if (TRACE_ON) this.core.onEvent(e => { if ('taskId' in e) traceMark(e.taskId, `${e.kind}.applied`) })
     setDefaultScheduler(this.scheduler)
 
     this.token = this.loadOrCreateToken()

@@ -3,6 +3,7 @@
 import type { Router, RouteContext } from './router.js'
 import { sendJson } from './http.js'
 import { checkPeriod } from './validate.js'
+import { TRACE_ON, traceTake } from '../trace.js'
 
 export function addClusterRoutes (router: Router): void {
   router
@@ -10,6 +11,8 @@ export function addClusterRoutes (router: Router): void {
     .add('GET', '/v1/queue', async ctx => { sendJson(ctx.res, 200, await ctx.node.scheduler.getQueueStatistics()) })
     .add('GET', '/v1/metrics', getMetrics)
     .add('GET', '/v1/status', getStatus)
+    // hop timestamps for the bench (RC_TRACE=1 only), read once: { enabled, marks: { taskId: [[hop, ms]] } }
+    .add('GET', '/v1/debug/trace', async ctx => { sendJson(ctx.res, 200, { enabled: TRACE_ON, marks: TRACE_ON ? traceTake() : {} }) })
 }
 
 async function getMetrics (ctx: RouteContext): Promise<void> {

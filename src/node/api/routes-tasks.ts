@@ -6,6 +6,7 @@ import type { TaskStatus } from '../../sched/types.js'
 import { NotFoundError } from './errors.js'
 import { readJsonObject, sendJson, intParam, enumParam } from './http.js'
 import { checkTaskSpec, takeIdempotencyKey } from './validate.js'
+import { TRACE_ON, traceMark, traceNow } from '../trace.js'
 import { DEFAULT_LIST_LIMIT, MAX_LIST_LIMIT, DEFAULT_WAIT_MS, MAX_WAIT_MS } from './limits.js'
 
 export const TASK_STATUSES: readonly TaskStatus[] = ['pending', 'queued', 'running', 'completed', 'failed', 'cancelled', 'timeout']
@@ -21,10 +22,12 @@ export function addTaskRoutes (router: Router): void {
 }
 
 async function submitTask (ctx: RouteContext): Promise<void> {
+  const t0 = TRACE_ON ? traceNow() : 0
   const body = await readJsonObject(ctx.req)
   const idempotencyKey = takeIdempotencyKey(body, ctx.req.headers['idempotency-key'])
   checkTaskSpec(body)
   const id = await ctx.node.scheduler.submitTask(body, { idempotencyKey, principal: ctx.principal })
+  if (TRACE_ON) { traceMark(id, 'http.received', t0); traceMark(id, 'http.answered') }
   sendJson(ctx.res, 201, { id })
 }
 
@@ -62,6 +65,7 @@ async function waitTask (ctx: RouteContext): Promise<void> {
   let record: TaskRecord
   try {
     record = await ctx.node.scheduler.waitForResult(id, { timeoutMs })
+    traceMark(id, 'wait.answered')
   } catch (err) {
     // A timeout is not an error for a long-poll: report where the task stands.
     const type = (err as { type?: unknown }).type

@@ -16,6 +16,7 @@ import type { LeaderLoop } from '../leader/leader.js'
 import { toWorkflowInfo, toBatch } from './inputs.js'
 import type { TaskHistory } from './history.js'
 import { planChunks } from './chunks.js'
+import { TRACE_ON, traceMark } from '../trace.js'
 
 export interface SchedulerDeps {
   nodeId: string
@@ -105,12 +106,15 @@ export class NodeScheduler implements ClusterScheduler {
     const requestId = this.reqPrefix + (this.reqCounter++).toString(36)
     const principal = opts.principal ?? this.d.localPrincipal
     const cmd: Command = { type: 'submit', requestId, principal, at: 0, tasks, ...extra }
+    if (TRACE_ON) for (const t of tasks) traceMark(t.id, 'submit.sent')
     const res = await this.write(
       waitMs => this.d.core.proposeAndWait({ ...cmd, at: this.d.now() }, waitMs),
       { type: 'submit', requestId, principal, tasks, ...extra })
     const ids = res.taskIds as string[]
+    if (TRACE_ON) for (const id of ids) traceMark(id, 'submit.acked')
     // read-your-writes: a follower answers status queries from its own applied state
     if (visible && ids.length > 0) await this.appliedLocally(ids[ids.length - 1]!, 5000)
+    if (TRACE_ON) for (const id of ids) traceMark(id, 'submit.visible')
     return ids
   }
 

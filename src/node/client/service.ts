@@ -5,6 +5,7 @@ import { CLIENT_MESSAGES } from '../../protocol/messages.js'
 import type { ClusterCore } from '../cluster/core.js'
 import type { LeaderLoop } from '../leader/leader.js'
 import type { FramedChannel } from '../transport/framed.js'
+import { TRACE_ON, traceMark } from '../trace.js'
 import { NodeError, NoLeaderError, UnproposableCommandError } from '../errors.js'
 import { DEFAULT_PROPOSE_WAIT_MS } from '../cluster/core.js'
 import { EncodeError } from '../../protocol/errors.js'
@@ -40,6 +41,7 @@ export async function handleClientRequest (d: ClientServiceDeps, from: string, b
       case 'cancel':
       case 'setRole': {
         if (!d.isLeader()) return fail('no_leader', 'not the leader', { notLeader: true, leaderHint: d.leaderId() })
+        if (TRACE_ON && type === 'submit' && Array.isArray(body.tasks)) for (const t of body.tasks as Array<{ id: string }>) traceMark(t.id, 'leader.received')
         const at = d.now()
         const cmd = type === 'submit'
           ? { type: 'submit' as const, requestId: body.requestId, principal: body.principal ?? `peer:${from}`, at, tasks: body.tasks, ...(body.batch !== undefined ? { batch: body.batch } : {}), ...(body.workflow !== undefined ? { workflow: body.workflow } : {}), ...(body.chunk !== undefined ? { chunk: body.chunk } : {}) }

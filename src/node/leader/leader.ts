@@ -10,6 +10,7 @@ import type { ClusterCore } from '../cluster/core.js'
 import type { Assignment, AssignReply } from '../worker/worker.js'
 import { PrefetchEstimates } from './prefetch.js'
 import type { Logger } from '../log.js'
+import { TRACE_ON, traceMark } from '../trace.js'
 
 export interface LeaderDeps {
   selfId: string
@@ -149,6 +150,7 @@ export class LeaderLoop {
       this.proposedKeys.set(a.taskId, { deviceId: a.deviceId, at: now })
       const rec = state.getTask(a.taskId)
       if (rec !== undefined) this.queueDispatch(a.deviceId, { taskId: a.taskId, attempt: a.attempt, task: rec.task })
+      traceMark(a.taskId, 'assign.proposed')
     }
   }
 
@@ -226,6 +228,7 @@ export class LeaderLoop {
   private flushDispatch (): void {
     for (const [deviceId, items] of this.toDispatch) {
       this.toDispatch.delete(deviceId)
+      if (TRACE_ON) for (const it of items) traceMark(it.taskId, 'dispatch.sent')
       this.d.dispatch(deviceId, items).then(replies => {
         for (const r of replies) {
           if (!r.accepted) this.d.core.propose({ type: 'refused', at: this.d.now(), taskId: r.taskId, attempt: r.attempt, deviceId, reason: r.reason ?? 'refused' })
@@ -293,6 +296,7 @@ export class LeaderLoop {
     for (const r of results) {
       const k = key(r.taskId, r.attempt)
       keys.push(k)
+      traceMark(r.taskId, 'result.received')
       // keyed by device too: after a leader change two devices can report the same (task, attempt)
       // (one ran a lost assignment); the current one's result must not ride on the stale one's commit
       const ik = `${k}@${deviceId}`
@@ -325,6 +329,7 @@ export class LeaderLoop {
     this.resultBatch = []; this.resultBatchPromise = undefined; this.resultBatchResolve = undefined
     if (resolve === undefined || results.length === 0) return
     if (!this.active) { resolve(false); return }
+    if (TRACE_ON) for (const r of results) traceMark(r.taskId, 'finished.proposed')
     this.d.core.proposeAndWait({ type: 'finished', at: this.d.now(), results }).then(() => { resolve(true) }, () => { resolve(false) })
   }
 

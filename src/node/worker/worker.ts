@@ -9,6 +9,7 @@
 // answers with the outcome it recorded (kept for a while), and only runs it afresh once it forgot.
 import type { AttemptResult } from '../../sched/commands.js'
 import { TaskQueue } from '../../sched/queue.js'
+import { TRACE_ON, traceMark } from '../trace.js'
 import type { ResourceUsage, TaskData } from '../../sched/types.js'
 import type { TaskExecutor } from '../executor/executor.js'
 import type { Logger } from '../log.js'
@@ -84,6 +85,7 @@ export class Worker {
     const replies: AssignReply[] = []
     for (const it of items) {
       const k = key(it.taskId, it.attempt)
+      traceMark(it.taskId, 'worker.received')
       this.recall(k)
       if (this.running.has(k) || this.waiting.has(k) || this.unacked.has(k)) {
         replies.push({ taskId: it.taskId, attempt: it.attempt, accepted: true })
@@ -141,6 +143,7 @@ export class Worker {
     const k = key(it.taskId, it.attempt)
     const st = { startedReported: false, lastProgressAt: 0 }
     this.running.set(k, st)
+    traceMark(it.taskId, 'worker.started')
     const startTimer = setTimeout(() => {
       if (!this.running.has(k)) return
       st.startedReported = true
@@ -158,6 +161,7 @@ export class Worker {
     }).then(out => {
       clearTimeout(startTimer)
       this.running.delete(k)
+      traceMark(it.taskId, 'worker.finished')
       const r: AttemptResult = {
         taskId: it.taskId,
         attempt: it.attempt,
@@ -210,6 +214,7 @@ export class Worker {
           if (batch.length >= RESULT_BATCH) break
         }
         if (batch.length === 0) return
+        if (TRACE_ON) for (const r of batch) traceMark(r.taskId, 'result.sent')
         try {
           const acked = await this.link.sendResults(batch)
           for (const k of acked) {
