@@ -44,6 +44,12 @@ export const MAX_DEVICE_SENSORS = 32
 /** One sensor name (gps, camera, ...), in a bid or a task requirement. */
 export const MAX_SENSOR_NAME_LENGTH = 32
 
+/** The device policy's reason in a bid ("on battery 43 %", "hot 71 °C"): one short sentence. */
+export const MAX_DEVICE_REASON_LENGTH = 200
+
+/** A draining device's time left in its bid: a day is far beyond any drain deadline. */
+export const MAX_DRAIN_LEFT_MS = 86_400_000
+
 /** Concurrent task slots one device may advertise. */
 export const MAX_CONCURRENT_TASKS = 1024
 

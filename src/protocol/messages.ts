@@ -120,7 +120,8 @@ export const CommandSchema: Schema<Command> = union('type', {
   deviceDown: obj({ at: timeMs(), deviceId: id() }, { strict: true }),
   cancel: obj({ at: timeMs(), taskId: id(), principal: name() }, { strict: true }),
   expire: obj({ at: timeMs(), taskId: id(), attempt: count() }, { strict: true }),
-  setRole: obj({ at: timeMs(), principal: name(), role: nullable(PrincipalRoleSchema), by: name() }, { strict: true })
+  setRole: obj({ at: timeMs(), principal: name(), role: nullable(PrincipalRoleSchema), by: name() }, { strict: true }),
+  handoff: obj({ at: timeMs(), phase: oneOf('clone', 'release', 'abort'), taskId: id(), attempt: count(), deviceId: id(), reason: text() }, { strict: true })
 }) as Schema<Command>
 
 export const CommandList: Schema<Command[]> = arr(CommandSchema, { max: L.MAX_COMMANDS_PER_ENTRY })
@@ -188,8 +189,10 @@ export const DeviceBidSchema: Schema<DeviceBid> = obj({
   exclusiveBusy: bool(),
   cluster: obj({ member: bool(), leaderId: nullable(id()), term: count() }),
   apiUrl: str({ max: L.MAX_ADDR_LENGTH }),
-  addrs: arr(str({ max: L.MAX_ADDR_LENGTH }), { max: 64 })
-}, { optional: ['battery', 'exclusiveBusy', 'cluster', 'apiUrl', 'addrs'] }) as Schema<DeviceBid>
+  addrs: arr(str({ max: L.MAX_ADDR_LENGTH }), { max: 64 }),
+  // the device policy's verdict (sched/device-policy.ts): cordoned/draining devices get no new work
+  device: obj({ state: oneOf('active', 'cordoned', 'draining'), reason: str({ max: L.MAX_DEVICE_REASON_LENGTH }), drainLeftMs: num({ min: 0, max: L.MAX_DRAIN_LEFT_MS }) }, { optional: ['reason', 'drainLeftMs'] })
+}, { optional: ['battery', 'exclusiveBusy', 'cluster', 'apiUrl', 'addrs', 'device'] }) as Schema<DeviceBid>
 
 export const BID_MESSAGES = { bid: DeviceBidSchema }
 

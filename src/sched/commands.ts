@@ -54,6 +54,13 @@ export type Command =
   /** Leader-side timeout for an attempt whose worker vanished or never reported. */
   | { type: 'expire', at: number, taskId: string, attempt: number }
   | { type: 'setRole', at: number, principal: string, role: Role | null, by: string }
+  /**
+   * Drain hand-off of one attempt on a draining device (state-machine-handoff.ts), never blamed on it:
+   *  'clone'   a clone is queued (excludeDevices += device) while the original keeps running;
+   *  'release' the clone runs (or the deadline passed): the original ends 'cancelled', replacedBy the clone;
+   *  'abort'   the original ended first (or the drain was lifted): a clone not yet started is cancelled.
+   */
+  | { type: 'handoff', at: number, phase: 'clone' | 'release' | 'abort', taskId: string, attempt: number, deviceId: string, reason: string }
 
 export interface TaskAttempt {
   attempt: number
@@ -95,6 +102,8 @@ export interface TaskRecord {
   staleResults?: number
   /** principal that submitted it (a submitter may cancel only its own tasks) */
   submittedBy?: string
+  /** a drain hand-off is under way: the clone that will take over (see the 'handoff' command) */
+  handoffTo?: string
 }
 
 /** Events the state machine emits while applying: lifecycle hooks and waiters hang off these. */

@@ -7,7 +7,7 @@ import { PERMISSIONS } from './task.js'
 import type { DeviceBid, SandboxConfigData, TaskData } from './types.js'
 import {
   MAX_ARCH_LENGTH, MAX_BID_KEYS, MAX_CONCURRENT_TASKS, MAX_DEVICE_NAME_LENGTH, MAX_DEVICE_SENSORS, MAX_ID_LENGTH, MAX_LIST_ITEMS,
-  MAX_SENSOR_NAME_LENGTH, MAX_TASK_TYPE_LENGTH
+  MAX_SENSOR_NAME_LENGTH, MAX_TASK_TYPE_LENGTH, MAX_DEVICE_REASON_LENGTH, MAX_DRAIN_LEFT_MS
 } from '../protocol/limits.js'
 
 
@@ -159,8 +159,8 @@ const DEVICE_STATES: readonly unknown[] = ['active', 'cordoned', 'draining']
 function deviceStatusOk (v: unknown): boolean {
   if (typeof v !== 'object' || v === null) return false
   const d = v as Record<string, unknown>
-  return DEVICE_STATES.includes(d.state) && (d.reason === undefined || str(d.reason, L.maxReasonLength)) &&
-    (d.drainLeftMs === undefined || num(d.drainLeftMs, 0, 86_400_000))
+  return DEVICE_STATES.includes(d.state) && (d.reason === undefined || str(d.reason, MAX_DEVICE_REASON_LENGTH)) &&
+    (d.drainLeftMs === undefined || num(d.drainLeftMs, 0, MAX_DRAIN_LEFT_MS))
 }
 
 function sandboxOk (v: unknown): boolean {

@@ -12,6 +12,7 @@
 //   refused ─> pending (attempt kept, not a retry)       expire ─> like a timed-out attempt
 //   deviceDown ─> failed(device_failure) + a failover clone (pending, excludeDevices += device)
 //   cancel ──> cancelled (a later result of the running attempt is stale)
+//   handoff ─> drain: clone queued; once it runs the original is cancelled, replacedBy the clone
 //
 // History: terminal tasks stay in memory so they stay queryable. Compaction (dropping old terminal
 // tasks after a retention period, in a replicated 'compact' command) is a later concern.
@@ -28,6 +29,7 @@ import { failoverClone } from './failover.js'
 import { canCancel, canManageRoles, canSubmit, isRole } from './permissions.js'
 import { hashSeed, mulberry32 } from './rng.js'
 import { checkWorkflow, hasStepRefs, substituteStepRefs } from './workflow.js'
+import { applyHandoff, type HandoffOps } from './state-machine-handoff.js'
 
 /** Replies remembered for dedup of retried submissions; FIFO-evicted beyond this (bounded memory). */
 export { MAX_REMEMBERED_REQUESTS }
@@ -162,6 +164,7 @@ export class ClusterState {
       case 'cancel': return { events, reply: this.applyCancel(cmd, events) }
       case 'expire': this.applyExpire(cmd, events); return { events }
       case 'setRole': return { events, reply: this.applySetRole(cmd) }
+      case 'handoff': applyHandoff(this.handoffOps(), cmd, events); return { events }
       default: return { events, reply: errorReply('invalid_payload', `unknown command type '${String((cmd as { type?: unknown }).type)}'`, 'type') }
     }
   }
@@ -620,6 +623,32 @@ export class ClusterState {
     const wf = this.workflows.get(pos.wf) as WorkflowState
     wf.steps[pos.step].taskId = clone.id
     this.stepOf.set(clone.id, pos)
+  }
+
+  // ───────────────────────────── drain hand-off (logic in state-machine-handoff.ts) ─────────────────────────────
+
+  private handoffOps (): HandoffOps {
+    return {
+      get: id => this.tasks.get(id),
+      clone: (rec, deviceId, at) => {
+        const clone = this.cloneFor(rec, deviceId, at)
+        this.enqueue(clone, at)
+        return clone
+      },
+      supersede: (rec, clone, error, at) => {
+        const att = rec.attempts[rec.attempts.length - 1]
+        att.status = 'cancelled'
+        att.error = error
+        att.finishedAt = at
+        this.removeFromDevice(rec)
+        this.setStatus(rec, 'cancelled')
+        rec.error = error
+        rec.finishedAt = at
+        rec.replacedBy = clone.id
+        this.moveMembership(rec, clone)
+      },
+      cancel: (rec, message, at, events) => { this.cancelTask(rec, message, at, events) }
+    }
   }
 
   // ───────────────────────────── cancel / roles ─────────────────────────────

@@ -115,4 +115,15 @@ export interface DeviceBid {
   apiUrl?: string
   /** listen multiaddrs, so members that only met through a third node can dial each other */
   addrs?: string[]
+  /** the device policy's verdict (src/sched/device-policy.ts); absent = active (older nodes) */
+  device?: DeviceStatusData
+}
+
+/** A device's own state: cordoned and draining devices get no new work; draining ones hand theirs off. */
+export interface DeviceStatusData {
+  state: 'active' | 'cordoned' | 'draining'
+  /** for people: "on battery 43 %", "hot 71 °C", "drained by operator" */
+  reason?: string
+  /** draining: ms left until the deadline, when the bid was made (a duration: clocks differ) */
+  drainLeftMs?: number
 }
