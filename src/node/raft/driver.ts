@@ -181,8 +181,16 @@ export class RaftDriver {
         this.pending--
         this.stats.flushMs += this.sched.monotonicMs() - t0
         if (this.stopped) return
-        this.finish(rd, sentEarly, term)
-        this.maybeSnapshot()
+        try {
+          this.finish(rd, sentEarly, term)
+          this.maybeSnapshot()
+        } catch (err) {
+          // a bug (or a state machine that cannot apply): say what failed, not "fsync failed" as
+          // the next Ready's handler would, and stop before anything later is acknowledged
+          this.opts.log.error("raft: finishing a Ready failed; stopping this node's Raft", err)
+          this.stop()
+          return
+        }
         this.schedule()
       }, err => {
         // A disk that cannot fsync cannot hold Raft state: stop rather than acknowledge anything.
@@ -255,6 +263,10 @@ export class RaftDriver {
   private maybeSnapshot (): void {
     if (this.stopped) return // e.g. stopped by the state machine halting at an entry it could not apply
     if (this.applied - this.lastSnapshotIndex < this.opts.snapshotEntries) return
+    // A snapshot from the leader may already be written by a later Ready still waiting for its
+    // fsync (pipelining): ours would be older than the storage's, which refuses it. That one is
+    // restored when its Ready finishes.
+    if (this.opts.storage.snapshot().meta.index >= this.applied) return
     const data = this.opts.snapshotData()
     this.opts.storage.createSnapshot(this.applied, this.confState, data)
     // keep a tail of entries so slightly-behind followers catch up without a full snapshot
