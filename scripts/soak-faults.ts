@@ -37,11 +37,11 @@ async function main (): Promise<number> {
   const results: SoakResult[] = []
   for (let i = 0; i < count && Date.now() - t0 < budgetMs; i++) {
     const seed = first + i
-    const { kinds, extra, skipped, cleanup } = await faultKinds(groups)
+    const nodes = values.nodes !== undefined ? Number(values.nodes) : 3 + (seed % 3)
+    const { kinds, extra, skipped, lab, heal, cleanup } = await faultKinds(groups, nodes)
     for (const s of skipped) console.log(`skipped ${s}`)
     try {
-      const nodes = values.nodes !== undefined ? Number(values.nodes) : 3 + (seed % 3)
-      results.push(await runSoak({ seed, nodes, faultMs, kinds, extra, keep: values.keep === true, ...(values.dir !== undefined ? { baseDir: values.dir } : {}) }))
+      results.push(await runSoak({ seed, nodes, faultMs, kinds, extra, heal, ...(lab !== undefined ? { lab } : {}), keep: values.keep === true, ...(values.dir !== undefined ? { baseDir: values.dir } : {}) }))
     } finally { cleanup() }
   }
   const failed = results.filter(r => !r.ok)

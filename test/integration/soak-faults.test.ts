@@ -64,10 +64,10 @@ describe('soak: randomized process faults (real node processes)', function () {
   this.timeout(120_000)
   for (const seed of SEEDS) {
     it(`seed ${seed}: every acknowledged task ends exactly once, with its payload, within the bound`, async () => {
-      const { kinds, extra, skipped, cleanup } = await faultKinds(['process'])
+      const { kinds, extra, heal, skipped, cleanup } = await faultKinds(['process'], 3)
       for (const s of skipped) console.log(`      skipped ${s}`)
       try {
-        const r = await runSoak({ seed, nodes: 3, faultMs: FAULT_MS, boundMs: 45_000, kinds, extra, log: l => { console.log(`      ${l.replace(/\n/g, '\n      ')}`) } })
+        const r = await runSoak({ seed, nodes: 3, faultMs: FAULT_MS, boundMs: 45_000, kinds, extra, heal, log: l => { console.log(`      ${l.replace(/\n/g, '\n      ')}`) } })
         assert.ok(r.ok, summary(r))
         assert.ok(r.report.stats.acknowledged > 50, `too few acknowledged tasks to mean anything: ${summary(r)}`)
       } finally { cleanup() }

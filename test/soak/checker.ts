@@ -271,7 +271,7 @@ function checkMetrics (inp: CheckInput, completedLogical: number, add: (k: strin
 function checkPriorities (tasks: TaskRecord[], specs: Map<number, TaskSpec>, firstInvoke: Map<number, number>, ackAt: Map<number, number>,
   faults: Array<[number, number]>, inp: CheckInput, add: (k: string, m: string, e?: Partial<Violation>) => void): number {
   const slack = inp.dispatchSlackMs ?? 1000
-  const margin = inp.faultMarginMs ?? 6000
+  const margin = inp.faultMarginMs ?? 4000
   const agingS = inp.agingSeconds ?? 60
   const opOfTag = new Map<string, number>()
   for (const [op, s] of specs) opOfTag.set(String(s.payload.tag), op)

@@ -5,7 +5,10 @@
 import { createWriteStream, existsSync, mkdirSync, type WriteStream } from 'node:fs'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import type { ChildProcess } from 'node:child_process'
 import { NodeProc, sleep } from '../../scripts/lib/proc-cluster.js'
+import type { NetLab } from '../netlab/netlab.js'
+import { NsNode } from '../netlab/ns-node.js'
 
 const here = dirname(fileURLToPath(import.meta.url))
 /** the CLI the node processes run (the build output); from test/soak (tsx) and from dist/test/soak */
@@ -21,62 +24,115 @@ export interface SoakNodeOptions {
   logLevel: string
 }
 
+/** how a node process is started and reached: on loopback (NodeProc) or in a netns host (NsNode) */
+interface Backend {
+  start: (bootstrap: string[]) => Promise<void>
+  child: () => ChildProcess | undefined
+  peerId: () => string
+  multiaddrs: () => string[]
+  api: <T>(method: string, path: string, body: unknown, timeoutMs: number) => Promise<{ status: number, body: T }>
+  /** after the process died: close what belongs to it (the netns HTTP relay) */
+  closeAfterExit: () => void
+}
+
+function loopBackend (p: NodeProc): Backend {
+  return {
+    start: async b => { p.opts.bootstrap = b; await p.start(30_000) },
+    child: () => p.proc,
+    peerId: () => p.peerId,
+    multiaddrs: () => p.info?.multiaddrs ?? [],
+    api: async (m, path, body, t) => await p.api(m, path, body, t),
+    closeAfterExit: () => {}
+  }
+}
+
+function nsBackend (n: NsNode): Backend {
+  return {
+    start: async b => { n.http?.close(); n.o.bootstrap = b; await n.start(30_000) },
+    child: () => n.proc,
+    peerId: () => n.peerId,
+    multiaddrs: () => n.multiaddrs,
+    api: async (m, path, body, t) => await n.api(m, path, body, t),
+    closeAfterExit: () => { n.http?.close() }
+  }
+}
+
 export class SoakNode {
-  readonly proc: NodeProc
   paused = false
   /** how many times this node was started (1 = first start) */
   starts = 0
-  /** kill -9 / SIGTERM count, for the metrics check (a killed node may lose unsynced history rows) */
+  /** kill -9 / SIGTERM count */
   crashes = 0
   private log?: WriteStream
+  private readonly b: Backend
 
-  constructor (readonly name: string, readonly dataDir: string, readonly logPath: string, expect: number, o: SoakNodeOptions, extra: string[] = []) {
-    this.proc = new NodeProc({
-      name,
-      dataDir,
-      bootstrapExpect: expect,
-      extraArgs: ['--device-timeout-ms', String(o.deviceTimeoutMs), '--max-concurrent', String(o.maxConcurrent), '--log-level', o.logLevel, ...extra]
-    })
+  constructor (readonly name: string, readonly dataDir: string, readonly logPath: string, expect: number, o: SoakNodeOptions,
+    net?: { lab: NetLab, host: number }) {
+    const extraArgs = ['--device-timeout-ms', String(o.deviceTimeoutMs), '--max-concurrent', String(o.maxConcurrent), '--log-level', o.logLevel]
+    this.b = net === undefined
+      ? loopBackend(new NodeProc({ name, dataDir, bootstrapExpect: expect, extraArgs }))
+      : nsBackend(new NsNode({ lab: net.lab, host: net.host, dataDir, bootstrapExpect: expect, extraArgs }))
   }
 
-  get alive (): boolean { return this.proc.alive }
+  get alive (): boolean {
+    const c = this.b.child()
+    return c !== undefined && c.exitCode === null && c.signalCode === null
+  }
+
   /** alive and not SIGSTOPped: safe to talk to */
-  get up (): boolean { return this.proc.alive && !this.paused }
-  get peerId (): string { return this.proc.peerId }
+  get up (): boolean { return this.alive && !this.paused }
+  get peerId (): string { return this.b.peerId() }
+  get multiaddrs (): string[] { return this.b.multiaddrs() }
+  get pid (): number | undefined { return this.b.child()?.pid }
 
   async start (bootstrap: string[]): Promise<void> {
-    this.proc.opts.bootstrap = bootstrap
     this.paused = false
-    await this.proc.start(30_000)
+    await this.b.start(bootstrap)
     this.starts++
     this.log ??= createWriteStream(this.logPath, { flags: 'a' })
     const log = this.log
-    log.write(`=== ${new Date().toISOString()} start #${this.starts} pid ${String(this.proc.pid)}\n`)
-    this.proc.proc?.stderr?.on('data', (chunk: string) => { log.write(chunk) })
+    log.write(`=== ${new Date().toISOString()} start #${this.starts} pid ${String(this.pid)}\n`)
+    this.b.child()?.stderr?.on('data', (chunk: string | Buffer) => { log.write(chunk) })
+  }
+
+  signal (sig: NodeJS.Signals): void { if (this.alive) this.b.child()!.kill(sig) }
+
+  private async exited (timeoutMs: number): Promise<void> {
+    const c = this.b.child()
+    if (c === undefined || !this.alive) return
+    await new Promise<void>(resolve => {
+      const t = setTimeout(() => { this.signal('SIGKILL') }, timeoutMs)
+      c.once('exit', () => { clearTimeout(t); resolve() })
+    })
   }
 
   async kill9 (): Promise<void> {
     if (!this.alive) return
     this.crashes++
-    this.proc.signal('SIGCONT')
+    const done = this.exited(10_000)
+    this.signal('SIGKILL')
+    await done
     this.paused = false
-    await this.proc.kill9()
+    this.b.closeAfterExit()
   }
 
-  /** SIGTERM: a leader hands leadership over before it exits (bounded by NodeProc.stop's SIGKILL) */
+  /** SIGTERM: a leader hands leadership over before it exits (SIGKILL after 10 s) */
   async terminate (): Promise<void> {
     if (!this.alive) return
-    this.proc.signal('SIGCONT')
+    this.signal('SIGCONT')
     this.paused = false
-    await this.proc.stop(10_000)
+    const done = this.exited(10_000)
+    this.signal('SIGTERM')
+    await done
+    this.b.closeAfterExit()
   }
 
-  pause (): void { if (this.alive) { this.proc.signal('SIGSTOP'); this.paused = true } }
-  resume (): void { if (this.alive) this.proc.signal('SIGCONT'); this.paused = false }
+  pause (): void { if (this.alive) { this.signal('SIGSTOP'); this.paused = true } }
+  resume (): void { this.signal('SIGCONT'); this.paused = false }
 
   async api<T = any> (method: string, path: string, body?: unknown, timeoutMs = 5000): Promise<{ status: number, body: T }> {
     if (!this.up) throw new Error(`${this.name} is down or paused`)
-    return await this.proc.api<T>(method, path, body, timeoutMs)
+    return await this.b.api<T>(method, path, body, timeoutMs)
   }
 
   closeLog (): void { this.log?.end(); this.log = undefined }
@@ -85,23 +141,29 @@ export class SoakNode {
 export class SoakCluster {
   readonly nodes: SoakNode[] = []
 
-  constructor (readonly baseDir: string, n: number, o: SoakNodeOptions) {
+  /** node i runs on loopback, or in lab host i when a NetLab is given */
+  constructor (readonly baseDir: string, n: number, o: SoakNodeOptions, readonly lab?: NetLab, dataDirOf?: (i: number) => string) {
     mkdirSync(join(baseDir, 'data'), { recursive: true })
     for (let i = 1; i <= n; i++) {
-      this.nodes.push(new SoakNode(`n${i}`, join(baseDir, 'data', `n${i}`), join(baseDir, `n${i}.log`), n, o))
+      const dataDir = dataDirOf?.(i) ?? join(baseDir, 'data', `n${i}`)
+      this.nodes.push(new SoakNode(`n${i}`, dataDir, join(baseDir, `n${i}.log`), n, o, lab === undefined ? undefined : { lab, host: i }))
     }
   }
+
+  /** node i (1-based) */
+  node (i: number): SoakNode { return this.nodes[i - 1]! }
+  index (x: SoakNode): number { return this.nodes.indexOf(x) + 1 }
 
   async startAll (): Promise<void> {
     const [first, ...rest] = this.nodes
     await first!.start([])
-    await Promise.all(rest.map(async x => { await x.start(first!.proc.info!.multiaddrs) }))
+    await Promise.all(rest.map(async x => { await x.start(first!.multiaddrs) }))
   }
 
   /** restart a dead node on its data dir, bootstrapped to every node that is up */
   async restart (x: SoakNode): Promise<void> {
     if (x.alive) return
-    const boot = this.nodes.filter(y => y !== x && y.alive).flatMap(y => y.proc.info?.multiaddrs ?? [])
+    const boot = this.nodes.filter(y => y !== x && y.alive).flatMap(y => y.multiaddrs)
     await x.start(boot)
   }
 

@@ -64,7 +64,7 @@ export class Nemesis {
   private readonly ctx: NemesisContext
 
   constructor (private readonly cluster: SoakCluster, private readonly h: HistoryWriter, private readonly plan: PlannedFault[],
-    private readonly extra: Map<string, ExtraFault> = new Map()) {
+    private readonly extra: Map<string, ExtraFault> = new Map(), private readonly healExtra: () => void = () => {}) {
     this.ctx = {
       cluster,
       h,
@@ -82,6 +82,7 @@ export class Nemesis {
   async stop (): Promise<void> {
     this.stopped = true
     await this.done
+    this.healExtra()
     await this.cluster.healAll()
   }
 
@@ -94,6 +95,7 @@ export class Nemesis {
         this.ctx.note(f.kind, 'info', undefined, `fault aborted: ${(err as Error).message}`)
       }
       // heal whatever a failed step left behind before the next fault
+      this.healExtra()
       await this.cluster.healAll()
       await this.pause(f.gapMs)
     }

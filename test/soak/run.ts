@@ -11,6 +11,7 @@ import { builtCli, SoakCluster } from './cluster.js'
 import { HistoryWriter } from './history.js'
 import { Nemesis, planFaults, PROCESS_FAULTS, type ExtraFault } from './nemesis.js'
 import { Workload } from './workload.js'
+import type { NetLab } from '../netlab/netlab.js'
 
 export interface SoakOptions {
   seed: number
@@ -24,6 +25,10 @@ export interface SoakOptions {
   kinds?: readonly string[]
   /** implementations of non-process kinds (network, disk) */
   extra?: Map<string, ExtraFault>
+  /** undo every network or disk fault */
+  heal?: () => void
+  /** run the nodes in these namespaces (network faults) */
+  lab?: NetLab
   /** parent of the run dir (default the OS temp dir) */
   baseDir?: string
   keep?: boolean
@@ -59,11 +64,11 @@ export async function runSoak (o: SoakOptions): Promise<SoakResult> {
   const runDir = join(o.baseDir ?? tmpdir(), `rc-soak-${o.seed}-${process.pid}-${t0}`)
   mkdirSync(runDir, { recursive: true })
   const h = new HistoryWriter(join(runDir, 'history.jsonl'))
-  const config = { nodes, faultMs, boundMs, kinds, maxConcurrent, deviceTimeoutMs: o.deviceTimeoutMs ?? 1500, clients: o.clients ?? 3 }
+  const config = { nodes, netns: o.lab !== undefined, faultMs, boundMs, kinds, maxConcurrent, deviceTimeoutMs: o.deviceTimeoutMs ?? 1500, clients: o.clients ?? 3 }
   h.add({ t: Date.now(), type: 'run', seed: o.seed, nodes, config })
-  const cluster = new SoakCluster(runDir, nodes, { deviceTimeoutMs: config.deviceTimeoutMs, maxConcurrent, logLevel: 'info' })
+  const cluster = new SoakCluster(runDir, nodes, { deviceTimeoutMs: config.deviceTimeoutMs, maxConcurrent, logLevel: 'info' }, o.lab)
   liveClusters.add(cluster)
-  const nemesis = new Nemesis(cluster, h, planFaults(o.seed, kinds), o.extra)
+  const nemesis = new Nemesis(cluster, h, planFaults(o.seed, kinds), o.extra, o.heal)
   let report: CheckReport | undefined
   let error: string | undefined
   try {

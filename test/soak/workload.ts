@@ -23,21 +23,36 @@ export interface WorkloadOptions {
   slots: number
 }
 
-/** The spec of op `n` (or of the ops of its burst): same seed, same specs. */
-export function opSpecs (seed: number, n: number, o: Pick<WorkloadOptions, 'burstEvery' | 'slots'>): TaskSpec[] {
+/**
+ * The submissions of step `n`: groups of specs, each group one request (one spec: POST /v1/tasks;
+ * more: POST /v1/batches, atomic). Same seed, same specs.
+ */
+export function opSpecs (seed: number, n: number, o: Pick<WorkloadOptions, 'burstEvery' | 'slots'>): TaskSpec[][] {
   const r = mulberry32(hashSeed(`${seed}:op:${n}`))
   const key = (k: number): string => `soak-${seed}-${n}-${k}`
   if (o.burstEvery > 0 && n > 0 && n % o.burstEvery === 0) {
-    const specs: TaskSpec[] = []
-    // fill every slot with a 1.5-2.5 s sleep, so what follows waits (in the leader's queue or a worker's)
-    for (let k = 0; k < o.slots; k++) specs.push({ taskType: 'sleep', payload: { duration: 1.5 + r(), tag: key(k) }, priority: 3, idempotencyKey: key(k) })
-    const low = 3 + Math.floor(r() * 4)
-    for (let k = 0; k < low; k++) specs.push(echo(key(o.slots + k), 4, r))
-    for (let k = 0; k < 2; k++) specs.push(echo(key(o.slots + low + k), 1, r))
-    return specs
+    // a priority burst: 2.5-3.5 s sleeps for every slot plus LOW echoes in one batch (the LOW ones wait,
+    // in the leader's queue or prefetched by a worker), then, a moment later, URGENT echoes
+    const first: TaskSpec[] = []
+    for (let k = 0; k < o.slots; k++) first.push({ taskType: 'sleep', payload: { duration: round2(2.5 + r()), tag: key(k) }, priority: 3, idempotencyKey: key(k) })
+    const low = 4 + Math.floor(r() * 6)
+    for (let k = 0; k < low; k++) first.push(echo(key(o.slots + k), 4, r))
+    const urgent = [echo(key(o.slots + low), 1, r), echo(key(o.slots + low + 1), 1, r)]
+    return [first, urgent]
   }
-  if (r() < 0.25) return [{ taskType: 'sleep', payload: { duration: round2(0.05 + r() * 0.6), tag: key(0) }, priority: 1 + Math.floor(r() * 5), idempotencyKey: key(0) }]
-  return [echo(key(0), 1 + Math.floor(r() * 5), r)]
+  if (r() < 0.2) {
+    // a batch of 5-20 echoes and short sleeps: throughput (and many assignments in flight at a fault)
+    const size = 5 + Math.floor(r() * 16)
+    const b: TaskSpec[] = []
+    for (let k = 0; k < size; k++) b.push(r() < 0.8 ? echo(key(k), 1 + Math.floor(r() * 5), r) : sleepSpec(key(k), r))
+    return [b]
+  }
+  if (r() < 0.25) return [[sleepSpec(key(0), r)]]
+  return [[echo(key(0), 1 + Math.floor(r() * 5), r)]]
+}
+
+function sleepSpec (tag: string, r: Rng): TaskSpec {
+  return { taskType: 'sleep', payload: { duration: round2(0.05 + r() * 0.6), tag }, priority: 1 + Math.floor(r() * 5), idempotencyKey: tag }
 }
 
 function echo (tag: string, priority: number, r: Rng): TaskSpec {
@@ -76,37 +91,54 @@ export class Workload {
     const r = mulberry32(hashSeed(`${this.o.seed}:client:${c}`))
     while (!this.stopped) {
       const n = this.next++
-      const specs = opSpecs(this.o.seed, n, this.o)
-      // a burst goes out back to back, in order: the sleeps, then LOW, then URGENT
-      for (let k = 0; k < specs.length && !this.stopped; k++) await this.submit(n * 1000 + k, specs[k]!, r)
+      const groups = opSpecs(this.o.seed, n, this.o)
+      let k = 0
+      for (let g = 0; g < groups.length && !this.stopped; g++) {
+        if (g > 0) await sleep(300)
+        const ops = groups[g]!.map(spec => ({ op: n * 1000 + k++, spec }))
+        await this.submit(ops, r)
+      }
       const [lo, hi] = this.o.pauseMs
       await sleep(lo + r() * (hi - lo))
     }
   }
 
-  private async submit (op: number, spec: TaskSpec, r: Rng): Promise<void> {
-    this.specs.set(op, spec)
+  /** one request (a task or a batch), retried on other nodes with the same idempotency keys */
+  private async submit (ops: Array<{ op: number, spec: TaskSpec }>, r: Rng): Promise<void> {
+    const body = (s: TaskSpec): Record<string, unknown> => ({ task_type: s.taskType, payload: s.payload, priority: s.priority, idempotency_key: s.idempotencyKey })
+    const batch = ops.length > 1
+    for (const { op, spec } of ops) this.specs.set(op, spec)
     for (let tr = 1; tr <= this.o.maxTries; tr++) {
       const up = this.cluster.up()
       if (up.length === 0) { await sleep(200); continue }
       const node = up[Math.floor(r() * up.length)]!
-      this.h.add({ t: Date.now(), type: 'invoke', op, try: tr, node: node.name, spec })
-      const body = { task_type: spec.taskType, payload: spec.payload, priority: spec.priority, idempotency_key: spec.idempotencyKey }
+      const t0 = Date.now()
+      for (const { op, spec } of ops) this.h.add({ t: t0, type: 'invoke', op, try: tr, node: node.name, spec })
+      let error: string
+      let definite = false
       try {
-        const res = await node.api<{ id?: string, error?: { type: string, message: string } }>('POST', '/v1/tasks', body, this.o.submitTimeoutMs)
-        if (res.status === 201 && typeof res.body?.id === 'string') {
+        const res = batch
+          ? await node.api<any>('POST', '/v1/batches', { name: `soak-${ops[0]!.op}`, tasks: ops.map(o => body(o.spec)) }, this.o.submitTimeoutMs)
+          : await node.api<any>('POST', '/v1/tasks', body(ops[0]!.spec), this.o.submitTimeoutMs)
+        const ids: unknown[] = batch ? (res.body?.taskIds ?? []) : [res.body?.id]
+        if (res.status === 201 && ids.length === ops.length && ids.every(x => typeof x === 'string')) {
           const t = Date.now()
-          this.h.add({ t, type: 'ok', op, try: tr, node: node.name, id: res.body.id })
-          if (!this.acked.has(op)) this.acked.set(op, { op, id: res.body.id, spec, ackAt: t })
+          ops.forEach(({ op, spec }, i) => {
+            const id = ids[i] as string
+            this.h.add({ t, type: 'ok', op, try: tr, node: node.name, id })
+            if (!this.acked.has(op)) this.acked.set(op, { op, id, spec, ackAt: t })
+          })
           return
         }
         // 4xx other than 409/429 means the request itself is wrong: a definite refusal, a workload bug
-        const definite = res.status >= 400 && res.status < 500 && res.status !== 409 && res.status !== 429
-        this.h.add({ t: Date.now(), type: 'fail', op, try: tr, node: node.name, error: `HTTP ${res.status} ${JSON.stringify(res.body?.error ?? res.body)}`, definite })
-        if (definite) return
+        definite = res.status >= 400 && res.status < 500 && res.status !== 409 && res.status !== 429
+        error = `HTTP ${res.status} ${JSON.stringify(res.body?.error ?? res.body)}`
       } catch (err) {
-        this.h.add({ t: Date.now(), type: 'fail', op, try: tr, node: node.name, error: (err as Error).message, definite: false })
+        error = (err as Error).message
       }
+      const t = Date.now()
+      for (const { op } of ops) this.h.add({ t, type: 'fail', op, try: tr, node: node.name, error, definite })
+      if (definite) return
       await sleep(100 + 200 * tr)
     }
   }
