@@ -1,6 +1,7 @@
-// A simulated Raft node: the pure core plus a driver that honours the Ready contract
-// (persist → send → apply → advance) against a MemoryStorage, a tiny state machine (a hash chain
-// over applied commands), optional snapshot/compaction, and crash/restart from the durable part.
+// A simulated Raft node: the pure core plus a strict reference driver (persist → send → apply →
+// advance, synchronously) against a MemoryStorage, a tiny state machine (a hash chain over applied
+// commands), optional snapshot/compaction, and crash/restart from the durable part. The unit tests
+// and `scripts/sim.ts --reference` use it; the swarm runs the production driver (driver-node.ts).
 import { RawNode } from '../../src/protocol/raft/raw-node.js'
 import { MemoryStorage } from '../../src/protocol/raft/memory-storage.js'
 import type { ConfState, Entry, Message, NodeId, Ready, ReadState, Snapshot } from '../../src/protocol/raft/types.js'
