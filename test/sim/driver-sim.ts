@@ -361,7 +361,7 @@ export async function runDriverSeed (seed: number, steps: number, trace?: (s: st
     sim.checker.checkLogMatching(sim.nodes)
     return sim.result(heal.commitTicks, heal.catchUpTicks)
   } catch (err) {
-    throw new SimFailure(seed, sim.step, err as Error)
+    throw new SimFailure(seed, sim.step, err as Error, `npx tsx scripts/sim.ts --steps ${steps}`)
   } finally {
     sim.stop()
   }

@@ -2,7 +2,7 @@
 // bounded swarm of seeds (each with its own fault rates), every invariant checked after every step,
 // then heal → leader → commit within a bound. The production driver runs in driver-sim.test.ts.
 // Budget: SIM_SEEDS (default 100) × SIM_STEPS (default 1200) stays well under 90 s on 2 cores.
-// The long run is `npx tsx scripts/sim.ts --seeds 1000 --steps 2000`; a failure prints SEED=<n>.
+// The long run is `npx tsx scripts/sim.ts --reference --seeds 1000 --steps 2000`; a failure prints SEED=<n>.
 import assert from 'node:assert/strict'
 import { runSeed, Simulation } from './simulator.js'
 

@@ -49,8 +49,8 @@ export interface SimResult {
 }
 
 export class SimFailure extends Error {
-  constructor (readonly seed: number, readonly step: number, cause: Error) {
-    super(`seed ${seed} failed at step ${step}: ${cause.message}\nreplay: SEED=${seed} npx tsx scripts/sim.ts`)
+  constructor (readonly seed: number, readonly step: number, cause: Error, replay = 'npx tsx scripts/sim.ts --reference') {
+    super(`seed ${seed} failed at step ${step}: ${cause.message}\nreplay: SEED=${seed} ${replay}`)
     this.name = 'SimFailure'
     this.stack = `${this.message}\n${cause.stack ?? ''}`
   }
