@@ -67,7 +67,17 @@ export interface ClusterScheduler {
   addLifecycleHandler (handler: TaskLifecycleHandler): () => void
 }
 
+/** what `drain` answers: this device's state after the call */
+export interface DrainStatus { id: string, state: 'active' | 'cordoned' | 'draining', reason?: string, drainLeftMs?: number, runningTasks: number }
+
 export interface ClusterNode {
+  /**
+   * Stop taking new work and hand running tasks off within `deadlineMs` (default 120000); with
+   * `wait`, resolve once nothing runs here any more (or the deadline passed).
+   */
+  drain (opts?: { deadlineMs?: number, reason?: string, wait?: boolean }): Promise<DrainStatus>
+  /** lift an operator's drain (the automatic policy may still cordon) */
+  undrain (): Promise<DrainStatus>
   readonly id: string
   readonly name: string
   readonly dataDir: string

@@ -2,6 +2,7 @@
 import { homedir } from 'node:os'
 import { join, resolve } from 'node:path'
 import type { DeviceBid, DeviceRole, Permission } from '../sched/types.js'
+import type { DevicePolicyConfig } from '../sched/device-policy.js'
 
 export interface NodeOptions {
   /** where the node keeps its peer key, Raft log, history and API token. @default ~/.retire-cluster */
@@ -60,9 +61,22 @@ export interface NodeOptions {
    * see (it only looks for /dev/dri, /dev/nvidia0, /dev/kgsl-3d0), or simulated devices in tests.
    */
   capabilities?: Partial<Pick<DeviceBid, 'gpu' | 'cpuCores' | 'memoryGb' | 'storageGb' | 'internet' | 'bandwidthMbps' | 'sensors'>>
+  /**
+   * Device policy settings over the defaults (docs/devices.md), e.g. { cordonOnBattery: false };
+   * false turns the automatic policy off (a manual drain still works). Read also from
+   * <dataDir>/device-policy.json when present (these options win). @default {}
+   */
+  devicePolicy?: Partial<DevicePolicyConfig> | false
+  /** directory standing for '/' when reading /sys, /proc and /dev (tests: a fixture tree). @default '/' */
+  signalRoot?: string
+  /** where termux-battery-status and vcgencmd are run from; unset = PATH (tests: a fixture's bin/) */
+  signalBinDir?: string
 }
 
-export type ResolvedOptions = Required<Omit<NodeOptions, 'clusterKey' | 'api' | 'loadSampler' | 'capabilities' | 'role'>> & {
+export type ResolvedOptions = Required<Omit<NodeOptions, 'clusterKey' | 'api' | 'loadSampler' | 'capabilities' | 'role' | 'devicePolicy' | 'signalRoot' | 'signalBinDir'>> & {
+  devicePolicy?: NodeOptions['devicePolicy']
+  signalRoot?: string
+  signalBinDir?: string
   role?: DeviceRole
   clusterKey?: Uint8Array
   loadSampler?: NodeOptions['loadSampler']
@@ -97,6 +111,9 @@ export function resolveOptions (o: NodeOptions, cores: number, hostname: string)
     snapshotEntries: o.snapshotEntries ?? 10000,
     writeDeadlineMs: o.writeDeadlineMs ?? 30000,
     loadSampler: o.loadSampler,
-    capabilities: o.capabilities
+    capabilities: o.capabilities,
+    devicePolicy: o.devicePolicy,
+    signalRoot: o.signalRoot,
+    signalBinDir: o.signalBinDir
   }
 }

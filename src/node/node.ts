@@ -24,12 +24,15 @@ import { Worker, type Assignment, type AssignReply } from './worker/worker.js'
 import { TaskExecutor } from './executor/executor.js'
 import { TaskRegistry, loadHandlerModules } from './handlers/registry.js'
 import { sampleCapabilities, sampleLoad, type DeviceCapabilities } from './system/sample.js'
+import { DeviceMonitor } from './system/monitor.js'
+import { HandoffController } from './leader/handoff.js'
+import { devicePolicyProblem, type DevicePolicyConfig } from '../sched/device-policy.js'
 import { NodeScheduler } from './client/scheduler.js'
 import { handleClientRequest, makeLeaderRequest } from './client/service.js'
 import { TaskHistory } from './client/history.js'
 import { setDefaultScheduler } from './client/groups.js'
 import { startApiServer, type ApiServer } from './api/index.js'
-import type { ClusterNode, NodeInfo, RaftStatus } from './api-types.js'
+import type { ClusterNode, DrainStatus, NodeInfo, RaftStatus } from './api-types.js'
 import { encode, decode } from '../protocol/codec.js'
 import { RAFT_MESSAGES } from '../protocol/messages.js'
 import { EXEC_BATCH_MESSAGES } from '../protocol/exec-batch.js'
@@ -49,6 +52,12 @@ const BOOTSTRAP_SETTLE_MS = 2500
 const AUTOPILOT_INTERVAL_MS = 1000
 /** how often a node measures its round trip to the leader (the 10 % latency part of the score) */
 const LEADER_PING_INTERVAL_MS = 2000
+/** device signals are sampled this often (the policy's 3-sample rule makes that 3 s to cordon) */
+const DEVICE_SAMPLE_INTERVAL_MS = 1000
+/** the leader looks at draining devices' tasks this often */
+const HANDOFF_INTERVAL_MS = 250
+/** default deadline of `drain` (Nomad's is 1 h; a phone's owner will not wait that long) */
+const DRAIN_DEADLINE_MS = 120_000
 
 const cryptoRng = (): number => randomInt(0, 2 ** 32) / 2 ** 32
 
@@ -102,6 +111,8 @@ class RetireNode implements ClusterNode {
   private readonly timers: Array<ReturnType<typeof setInterval>> = []
   private stopping = false
   private leaderTerm = 0
+  private monitor!: DeviceMonitor
+  private handoff!: HandoffController
 
   constructor (private readonly opts: ResolvedOptions, private readonly log: Logger) {
     this.dataDir = opts.dataDir
@@ -125,6 +136,7 @@ class RetireNode implements ClusterNode {
       logger: (level, msg) => { (this.log as any)[level === 'debug' || level === 'warn' || level === 'error' ? level : 'info']?.(msg) }
     })
     this.caps = { ...sampleCapabilities({ role: o.role, dataDir: o.dataDir, sensors: o.sensors }), ...o.capabilities }
+    this.startDeviceMonitor()
 
     this.host = await createHost({
       dataDir: o.dataDir, listen: o.listen, bootstrap: o.bootstrap, mdns: o.mdns,
@@ -188,6 +200,16 @@ class RetireNode implements ClusterNode {
       onProgress: l => { this.progressListeners.add(l); return () => { this.progressListeners.delete(l) } }
     })
     this.core.onEvent(e => { this.recordHistory(e) })
+    this.handoff = new HandoffController({
+      state: () => this.core.state,
+      bids: () => this.gossip.bids(),
+      propose: cmd => { this.core.propose(cmd) },
+      now: Date.now
+    })
+    this.core.onEvent(e => { if (this.isLeaderNow()) this.handoff.onEvent(e) })
+    const h = setInterval(() => { if (this.isLeaderNow()) this.handoff.tick() }, HANDOFF_INTERVAL_MS)
+    h.unref?.()
+    this.timers.push(h)
     if (TRACE_ON) this.core.onEvent(e => { if ('taskId' in e) traceMark(e.taskId, `${e.kind}.applied`) })
     setDefaultScheduler(this.scheduler)
 
@@ -199,6 +221,59 @@ class RetireNode implements ClusterNode {
 
     if (this.hasRaftState()) this.startRaft()
     else void this.bootstrap()
+  }
+
+  // ---- device policy and drain ----------------------------------------------------------------
+
+  private startDeviceMonitor (): void {
+    const o = this.opts
+    this.monitor = new DeviceMonitor({
+      root: o.signalRoot,
+      binDir: o.signalBinDir,
+      termux: this.caps.platform === 'android',
+      dataDir: o.dataDir,
+      policy: o.devicePolicy === false ? false : { ...this.devicePolicyFile(), ...o.devicePolicy },
+      mobile: this.caps.role === 'mobile',
+      onChange: s => {
+        this.log.info(`device ${s.state}${s.reason !== undefined ? `: ${s.reason}` : ''}`)
+        this.gossip?.poke()
+      }
+    })
+    this.monitor.tick(Date.now())
+    const t = setInterval(() => { this.monitor.tick(Date.now()) }, DEVICE_SAMPLE_INTERVAL_MS)
+    t.unref?.()
+    this.timers.push(t)
+  }
+
+  /** <dataDir>/device-policy.json, if present; a bad file is an error the operator must fix */
+  private devicePolicyFile (): Partial<DevicePolicyConfig> {
+    const p = join(this.dataDir, 'device-policy.json')
+    if (!existsSync(p)) return {}
+    let parsed: unknown
+    try { parsed = JSON.parse(readFileSync(p, 'utf8')) } catch (err) { throw new Error(`${p}: ${(err as Error).message}`) }
+    const problem = devicePolicyProblem(parsed)
+    if (problem !== undefined) throw new Error(`${p}: ${problem}`)
+    return parsed as Partial<DevicePolicyConfig>
+  }
+
+  async drain (opts: { deadlineMs?: number, reason?: string, wait?: boolean } = {}): Promise<DrainStatus> {
+    const deadlineMs = opts.deadlineMs ?? DRAIN_DEADLINE_MS
+    this.monitor.drain(Date.now(), deadlineMs, opts.reason)
+    if (opts.wait === true) {
+      // the leader hands the work off; wait (bounded) until nothing of ours is in flight
+      const until = Date.now() + deadlineMs + 2000
+      while (Date.now() < until && (this.core.state.runningCount(this.id) > 0 || this.executor.activeCount > 0)) await sleep(100)
+    }
+    return this.drainStatus()
+  }
+
+  async undrain (): Promise<DrainStatus> {
+    this.monitor.undrain(Date.now())
+    return this.drainStatus()
+  }
+
+  private drainStatus (): DrainStatus {
+    return { id: this.id, ...this.monitor.status(Date.now()), runningTasks: this.core.state.runningCount(this.id) }
   }
 
   // ---- Raft -----------------------------------------------------------------------------------
@@ -496,10 +571,13 @@ class RetireNode implements ClusterNode {
       memoryUsage: load.memoryUsage,
       memoryUsedGb: load.memoryUsedGb,
       activeTasks: this.executor.activeCount,
-      maxConcurrentTasks: this.executor.maxConcurrentTasks,
+      maxConcurrentTasks: this.monitor.slots(this.executor.maxConcurrentTasks),
+      device: this.monitor.status(Date.now()),
       latencyMs: this.isLeaderNow() ? 0 : Math.round(this.latencyMs),
       cluster: { member: this.member, leaderId: d?.leaderId ?? null, term: d?.raft.status().term ?? 0 }
     }
+    const battery = this.monitor.bidBattery()
+    if (battery !== undefined) bid.battery = battery
     const url = this.api?.url
     if (url !== undefined) bid.apiUrl = url
     bid.addrs = this.host.multiaddrs().slice(0, 8)

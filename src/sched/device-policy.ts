@@ -106,6 +106,12 @@ export interface DevicePolicyConfig {
   diskLowPercent: number
   /** @default 600000 */
   diskResumeMs: number
+  /**
+   * The owner rules (CPU of other programs, typing): 'auto' applies them on devices with a battery
+   * (a laptop or phone someone still uses), not on a desktop, server or Pi kept for the cluster,
+   * where other programs are not an owner at the keyboard. @default 'auto'
+   */
+  ownerRules: 'auto' | 'on' | 'off'
   /** owner typed within this → advertise half the slots (BOINC idle_time_to_run 3 min). @default 180000 */
   ownerIdleMs: number
   /** drain deadline for an automatic or manual drain (Nomad's is 1 h: too long for a phone). @default 120000 */
@@ -141,6 +147,7 @@ export const DEFAULT_DEVICE_POLICY: Readonly<DevicePolicyConfig> = Object.freeze
   diskLowBytes: 1024 ** 3,
   diskLowPercent: 10,
   diskResumeMs: 600_000,
+  ownerRules: 'auto',
   ownerIdleMs: 180_000,
   drainDeadlineMs: 120_000,
   drainDeadlineOnBatteryMs: 30_000
@@ -154,6 +161,7 @@ export function devicePolicyProblem (x: unknown): string | undefined {
     const want = typeof (DEFAULT_DEVICE_POLICY as Record<string, unknown>)[k]
     if (typeof v !== want) return `device policy setting '${k}' must be a ${want}`
     if (want === 'number' && (!Number.isFinite(v) || (v as number) < 0)) return `device policy setting '${k}' must be a number ≥ 0`
+    if (k === 'ownerRules' && !['auto', 'on', 'off'].includes(v as string)) return "device policy setting 'ownerRules' must be 'auto', 'on' or 'off'"
   }
   return undefined
 }
@@ -195,6 +203,10 @@ interface RuleDef {
   /** a tripped cordon becomes a drain after this long */
   escalateAfterMs?: (c: DevicePolicyConfig) => number | undefined
   judge: (s: DeviceSignals, c: DevicePolicyConfig) => Verdict
+}
+
+function ownerRulesApply (s: DeviceSignals, c: DevicePolicyConfig): boolean {
+  return c.ownerRules === 'on' || (c.ownerRules === 'auto' && typeof s.battery === 'object')
 }
 
 const pct = (n: number): string => `${Math.round(n)} %`
@@ -281,6 +293,7 @@ const RULES: readonly RuleDef[] = [
     name: 'otherCpu',
     resumeMs: c => c.otherCpuResumeMs,
     judge: (s, c) => {
+      if (!ownerRulesApply(s, c)) return 'clear'
       if (s.otherCpuPercent === 'unknown') return 'band'
       return s.otherCpuPercent > c.otherCpuCordonPercent ? { level: 'cordon', reason: `owner's programs use ${pct(s.otherCpuPercent)} CPU` } : 'clear'
     }
@@ -357,7 +370,7 @@ export class DevicePolicy {
     }
     // throttled for 30 s (so a momentary frequency dip does not count), and until clear for the dwell
     const throttled = this.throttledSince !== undefined && (this.throttleClearSince !== undefined || s.at - this.throttledSince >= 30_000)
-    const ownerActive = typeof s.ownerIdleMs === 'number' && s.ownerIdleMs < c.ownerIdleMs
+    const ownerActive = ownerRulesApply(s, c) && typeof s.ownerIdleMs === 'number' && s.ownerIdleMs < c.ownerIdleMs
     return throttled || ownerActive ? 0.5 : 1
   }
 }

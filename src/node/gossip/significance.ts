@@ -12,6 +12,7 @@ export function isSignificantChange (prev: BidFields, next: BidFields): boolean 
   if (prev.exclusiveBusy !== next.exclusiveBusy || prev.internet !== next.internet || prev.role !== next.role) return true
   if (Math.abs(prev.cpuUsage - next.cpuUsage) >= USAGE_STEP || Math.abs(prev.memoryUsage - next.memoryUsage) >= USAGE_STEP) return true
   if (prev.battery?.charging !== next.battery?.charging) return true
+  if (prev.device?.state !== next.device?.state) return true // cordoned/draining: no new work from now on
   if (!sameList(prev.taskTypes, next.taskTypes) || !sameList(prev.permissions, next.permissions)) return true
   const pc = prev.cluster
   const nc = next.cluster
