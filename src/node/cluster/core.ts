@@ -34,12 +34,22 @@ export interface HaltInfo { index: number, reason: string }
 export class ClusterCore {
   state: ClusterState
   private buf: Command[] = []
+  /**
+   * This leader's own entries, decoded when they were checked before proposing (packEntries), by
+   * their bytes: applying them needs no second decode. The Raft log hands the applier the very
+   * Uint8Array proposed (SqliteStorage keeps the newest entries as written); anything else (a copy
+   * received, an entry read back from disk) is decoded as usual. Weak: an entry that never commits
+   * (a deposed leader's) takes its decoding with it. Used once, then dropped.
+   */
+  private readonly decodedAtProposal = new WeakMap<Uint8Array, Command[]>()
   private flushScheduled = false
   private readonly waiters = new Map<string, Waiter>()
   private readonly listeners = new Set<EventListener>()
   private readonly haltListeners = new Set<(h: HaltInfo) => void>()
   private proposeFn?: (data: Uint8Array) => void
   appliedCommands = 0
+  /** entries applied with the decoding made when this node proposed them (see decodedAtProposal) */
+  reusedDecodes = 0
   /** Set once a committed entry could not be applied; from then on nothing is applied. */
   halted?: HaltInfo
 
@@ -99,7 +109,7 @@ export class ClusterCore {
       for (const c of cmds) this.failWaiter(waitKey(c), this.halted !== undefined ? new NodeHaltedError(this.halted.index) : new NoLeaderError())
       return
     }
-    const entries = packEntries(cmds, (cmd, err) => { this.refuse(cmd, err) })
+    const entries = packEntries(cmds, (cmd, err) => { this.refuse(cmd, err) }, this.decodedAtProposal)
     for (let i = 0; i < entries.length; i++) {
       try {
         this.proposeFn(entries[i]!.data)
@@ -139,9 +149,10 @@ export class ClusterCore {
   applyEntry (entry: Entry): void {
     if (this.halted !== undefined) return
     if (entry.data.byteLength === 0) return // a new leader's no-op
-    let cmds: Command[]
+    let cmds: Command[] | undefined = this.decodedAtProposal.get(entry.data)
     try {
-      cmds = decodeCommands(entry.data)
+      if (cmds === undefined) cmds = decodeCommands(entry.data)
+      else { this.decodedAtProposal.delete(entry.data); this.reusedDecodes++ }
     } catch (err) {
       this.halt(entry.index, `it could not be decoded: ${(err as Error).message}`)
       return
@@ -197,19 +208,23 @@ export class ClusterCore {
  * each checked by decodeCommands. A command that cannot be in any entry is handed to `refuse` and
  * left out; the rest keep their order. Bounded: halving, so at most 2n encodes for n commands.
  */
-export function packEntries (cmds: Command[], refuse: (cmd: Command, err: UnproposableCommandError) => void): Array<{ data: Uint8Array, cmds: Command[] }> {
+export function packEntries (cmds: Command[], refuse: (cmd: Command, err: UnproposableCommandError) => void,
+  decoded?: WeakMap<Uint8Array, Command[]>): Array<{ data: Uint8Array, cmds: Command[] }> {
   const out: Array<{ data: Uint8Array, cmds: Command[] }> = []
-  for (let i = 0; i < cmds.length; i += MAX_COMMANDS_PER_ENTRY) packInto(cmds.slice(i, i + MAX_COMMANDS_PER_ENTRY), out, refuse)
+  for (let i = 0; i < cmds.length; i += MAX_COMMANDS_PER_ENTRY) packInto(cmds.slice(i, i + MAX_COMMANDS_PER_ENTRY), out, refuse, decoded)
   return out
 }
 
-function packInto (cmds: Command[], out: Array<{ data: Uint8Array, cmds: Command[] }>, refuse: (cmd: Command, err: UnproposableCommandError) => void): void {
+function packInto (cmds: Command[], out: Array<{ data: Uint8Array, cmds: Command[] }>, refuse: (cmd: Command, err: UnproposableCommandError) => void,
+  decoded: WeakMap<Uint8Array, Command[]> | undefined): void {
   if (cmds.length === 0) return
   let problem: unknown
   try {
     const data = encodeCommands(cmds) // EncodeError beyond MAX_ENTRY_DATA_BYTES
     if (data.byteLength <= ENTRY_PACK_TARGET_BYTES || cmds.length === 1) {
-      decodeCommands(data) // exactly what every node will run on this entry
+      // exactly what every node will run on this entry; this node applies this very decoding
+      const check = decodeCommands(data)
+      decoded?.set(data, check)
       out.push({ data, cmds })
       return
     }
@@ -218,8 +233,8 @@ function packInto (cmds: Command[], out: Array<{ data: Uint8Array, cmds: Command
   }
   if (cmds.length === 1) { refuse(cmds[0]!, unproposable(cmds[0]!, problem)); return }
   const mid = cmds.length >> 1
-  packInto(cmds.slice(0, mid), out, refuse)
-  packInto(cmds.slice(mid), out, refuse)
+  packInto(cmds.slice(0, mid), out, refuse, decoded)
+  packInto(cmds.slice(mid), out, refuse, decoded)
 }
 
 /** The decoder's complaint about one command, as its caller should read it. */

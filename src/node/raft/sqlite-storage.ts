@@ -17,6 +17,7 @@ import { dirname } from 'node:path'
 import type { ConfState, Entry, EntryType, HardState, RaftStorage, Snapshot } from '../../protocol/raft/types.js'
 import { CompactedError, RaftInputError, SnapshotOutOfDateError, UnavailableError } from '../../protocol/raft/errors.js'
 import { bootstrapStorage } from '../../protocol/raft/bootstrap.js'
+import { EntryTailCache } from './entry-cache.js'
 
 export interface SqliteStorageOptions {
   /** bootstrap configuration, used only when the database is new; omit for a node added later */
@@ -78,6 +79,8 @@ export class SqliteStorage implements RaftStorage {
   /** terms of entries [tailStart, last] (tailStart > offset) */
   private tailStart: number
   private tailTerms: number[]
+  /** the newest entries as written (see entry-cache.ts); only what is in the database */
+  private readonly recent = new EntryTailCache()
   private closed = false
   readonly deferredSync: boolean
   private readonly walPath: string
@@ -122,6 +125,7 @@ export class SqliteStorage implements RaftStorage {
 
   /** (Re)build the in-memory mirror from the database: at open, and after a rolled-back write. */
   private loadMirror (): void {
+    this.recent.clear()
     const hs = this.st.getHard.get() as { term: number, vote: string | null, commit_index: number }
     this.hard = { term: hs.term, vote: hs.vote, commit: hs.commit_index }
     this.snap = this.loadSnapshot()
@@ -185,6 +189,8 @@ export class SqliteStorage implements RaftStorage {
     if (lo > hi) throw new RaftInputError('entries range', `lo ${lo} > hi ${hi}`)
     const out: Entry[] = []
     if (lo === hi) return out
+    const cached = this.recent.range(lo, hi, maxBytes)
+    if (cached !== undefined) return cached
     let size = 0
     for (const r of this.st.range.iterate(lo, hi) as IterableIterator<EntryRow>) {
       size += r.data.byteLength
@@ -235,6 +241,7 @@ export class SqliteStorage implements RaftStorage {
     this.writeSnapshotRow(s.meta.index, s.meta.term, s.meta.conf, s.data)
     // The core only hands over a snapshot when its log does not match it: discard the whole log.
     this.st.deleteAll.run()
+    this.recent.clear()
     this.st.putLogStart.run(s.meta.index, s.meta.term)
     this.offset = s.meta.index
     this.offsetTerm = s.meta.term
@@ -261,6 +268,7 @@ export class SqliteStorage implements RaftStorage {
     // Truncate any conflicting suffix (the new entries replace everything from `first` on).
     if (first <= this.last) {
       this.st.deleteFrom.run(first)
+      this.recent.truncateFrom(first)
       this.last = first - 1
       if (first < this.tailStart) { this.tailStart = first; this.tailTerms = [] } else this.tailTerms.length = first - this.tailStart
     }
@@ -268,6 +276,7 @@ export class SqliteStorage implements RaftStorage {
       const e = entries[k]
       if (e.index !== this.last + 1) throw new RaftInputError(`entries[${k}].index`, `${e.index} does not follow ${this.last}`)
       this.st.insertEntry.run(e.index, e.term, TYPE_CODE[e.type], toBuffer(e.data))
+      this.recent.append(e)
       this.last = e.index
       this.tailTerms.push(e.term)
     }
@@ -303,6 +312,7 @@ export class SqliteStorage implements RaftStorage {
       this.st.deleteUpTo.run(compactIndex)
       this.st.putLogStart.run(compactIndex, term)
     })()
+    this.recent.compactTo(compactIndex)
     this.offset = compactIndex
     this.offsetTerm = term
     if (this.tailStart <= compactIndex) {
