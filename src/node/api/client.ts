@@ -8,7 +8,7 @@ import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { TaskRecord } from '../../sched/commands.js'
 import type { TaskStatus } from '../../sched/types.js'
-import type { NodeInfo, QueueStatistics, BatchProgress, WorkflowStatus, TaskMetrics, RaftStatus } from '../api-types.js'
+import type { DrainStatus, NodeInfo, QueueStatistics, BatchProgress, WorkflowStatus, TaskMetrics, RaftStatus } from '../api-types.js'
 
 export interface ApiClientOptions {
   /** e.g. http://127.0.0.1:7070 */
@@ -100,6 +100,11 @@ export class ApiClient {
 
   getWorkflow (id: string): Promise<WorkflowStatus> { return this.request('GET', `/v1/workflows/${enc(id)}`) }
   nodes (): Promise<NodeInfo[]> { return this.request('GET', '/v1/nodes') }
+
+  /** this node stops taking work and hands its tasks off within deadlineMs (server default 120000) */
+  drain (opts: { deadlineMs?: number, reason?: string } = {}): Promise<DrainStatus> { return this.request('POST', '/v1/nodes/self/drain', opts) }
+
+  undrain (): Promise<DrainStatus> { return this.request('POST', '/v1/nodes/self/undrain', {}) }
   queue (): Promise<QueueStatistics> { return this.request('GET', '/v1/queue') }
   status (): Promise<NodeStatusView> { return this.request('GET', '/v1/status') }
 

@@ -15,6 +15,7 @@ import { sendError } from './http.js'
 import { addTaskRoutes } from './routes-tasks.js'
 import { addGroupRoutes } from './routes-groups.js'
 import { addClusterRoutes } from './routes-cluster.js'
+import { addDeviceRoutes } from './routes-devices.js'
 import { EventHub } from './events.js'
 import { ClusterMetrics } from './prometheus.js'
 import { dashboardAsset, dashboardPage } from '../dashboard/assets.js'
@@ -45,6 +46,7 @@ export async function startApiServer (node: ClusterNode, opts: ApiServerOptions)
   addTaskRoutes(router)
   addGroupRoutes(router)
   addClusterRoutes(router)
+  addDeviceRoutes(router)
   // The contract: dashboard and /metrics are open when bound to loopback, and need the token otherwise.
   const open = isLoopbackHost(host)
   const handle = (req: IncomingMessage, res: ServerResponse): void => {

@@ -19,6 +19,10 @@ export const MSG = {
   cancelDesc: 'cancel a task',
   cancelled: (id: string, status: string) => `task ${id} is now ${status}`,
   nodesDesc: 'list the devices of the cluster',
+  drainDesc: 'stop giving this node new work and hand its running tasks off within a deadline',
+  undrainDesc: 'let this node take work again after a drain',
+  drainState: (state: string, reason: string | undefined, leftMs: number | undefined, running: number) =>
+    `device ${state}${reason !== undefined ? ` (${reason})` : ''}${leftMs !== undefined ? `, deadline in ${Math.ceil(leftMs / 1000)} s` : ''}, ${running} task(s) running here`,
   batchDesc: 'submit a batch of tasks from a JSON/YAML file and follow its progress',
   batchSubmitted: (id: string, n: number) => `batch ${id}: ${n} tasks submitted`,
   batchSummary: (id: string, c: number, f: number, x: number, total: number, seconds: number) =>

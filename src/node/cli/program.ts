@@ -16,6 +16,7 @@ import { batchCommand } from './commands/batch.js'
 import { workflowCommand } from './commands/workflow.js'
 import { metricsCommand } from './commands/metrics.js'
 import { keyCommand } from './commands/key.js'
+import { drainCommand, undrainCommand } from './commands/drain.js'
 
 export const VERSION = '0.1.0'
 
@@ -24,7 +25,7 @@ export function buildProgram (io: CliIo = processIo): Command {
     .description(MSG.description)
     .version(VERSION)
     .showSuggestionAfterError()
-  for (const make of [startCommand, submitCommand, statusCommand, tasksCommand, cancelCommand, nodesCommand, batchCommand, workflowCommand, metricsCommand, keyCommand]) {
+  for (const make of [startCommand, submitCommand, statusCommand, tasksCommand, cancelCommand, nodesCommand, drainCommand, undrainCommand, batchCommand, workflowCommand, metricsCommand, keyCommand]) {
     program.addCommand(make(io))
   }
   // Every command (and sub-command) throws instead of exiting, and writes its own errors as one line.

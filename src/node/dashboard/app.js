@@ -95,6 +95,12 @@ function deviceCard (n) {
   if (n.isLeader) head.append(el('span', 'badge leader-badge', '★ leader'))
   else if (n.isVoter) head.append(el('span', 'badge voter-badge', 'voter'))
   if (!n.alive) head.append(el('span', 'badge down-badge', 'down'))
+  // device policy (docs/devices.md): cordoned / draining, with the reason ("on battery 43 %")
+  if (n.device && n.device.state !== 'active') {
+    const b = el('span', 'badge down-badge', n.device.state)
+    b.title = n.device.reason || ''
+    head.append(b)
+  }
   const tags = el('div', 'tags')
   for (const t of [n.role, `${n.platform}/${n.arch}`, `${n.cpuCores} cores`, `${fmt(n.memoryGb, 1)} GB`]) tags.append(el('span', '', t))
   const meters = [meter('CPU', n.cpuUsage), meter('Memory', n.memoryUsage)]
@@ -103,7 +109,9 @@ function deviceCard (n) {
   const tasks = el('span')
   tasks.append('tasks ', el('b', '', `${n.activeTasks}/${n.maxConcurrentTasks}`))
   foot.append(tasks, el('span', '', n.alive ? `seen ${ago(n.lastSeenMs)}` : `lost ${ago(n.lastSeenMs)}`))
-  card.append(head, tags, ...meters, foot)
+  const parts = [head, tags, ...meters]
+  if (n.device && n.device.reason) parts.push(el('div', 'device-id', `${n.device.state}: ${n.device.reason}`))
+  card.append(...parts, foot)
   return card
 }
 

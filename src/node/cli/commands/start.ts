@@ -39,6 +39,9 @@ interface Flags {
   gpu?: boolean
 }
 
+/** on SIGTERM/SIGINT running tasks get this long to be handed off before the node stops */
+const SIGNAL_DRAIN_DEADLINE_MS = 10_000
+
 export function startCommand (io: CliIo): Command {
   return new Command('start')
     .description(MSG.startDesc)
@@ -81,6 +84,8 @@ export function startCommand (io: CliIo): Command {
         io.out(MSG.startedDataDir(node.dataDir))
       }
       await untilSignal(io)
+      // hand running work off first (short deadline), then stop (a leader also hands leadership over)
+      await node.drain({ deadlineMs: SIGNAL_DRAIN_DEADLINE_MS, reason: 'stopping', wait: true }).catch(() => {})
       await node.stop()
       io.err(MSG.stopped)
     })
