@@ -29,7 +29,7 @@ export interface DriverNodeEnv {
   onRestoreSnapshot?: (node: DriverNode, s: Snapshot, hash: number) => void
   onReadState?: (node: DriverNode, rs: ReadState) => void
   onLeader?: (node: DriverNode, term: number) => void
-  onConfState?: (node: DriverNode, cs: ConfState) => void
+  onConfState?: (node: DriverNode, cs: ConfState, prev: ConfState) => void
 }
 
 const dec = new TextDecoder()
@@ -86,7 +86,7 @@ export class DriverNode {
       },
       send: m => { if (this.up) { this.guard(() => this.env.onSend?.(this, m)); this.env.send(m) } },
       apply: e => { this.guard(() => this.apply(e)) },
-      onConfState: cs => { this.conf = cs; this.guard(() => this.env.onConfState?.(this, cs)) },
+      onConfState: cs => { const prev = this.conf; this.conf = cs; this.guard(() => this.env.onConfState?.(this, cs, prev)) },
       onRoleChange: (role, _leader, term) => { if (role === 'leader') this.guard(() => this.env.onLeader?.(this, term)) },
       onReadState: rs => { this.guard(() => this.env.onReadState?.(this, rs)) },
       snapshotData: () => enc.encode(JSON.stringify({ hash: this.hash, n: this.appliedCommands })),

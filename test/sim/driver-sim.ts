@@ -104,7 +104,7 @@ export class DriverSimulation {
       onRestoreSnapshot: c.onRestoreSnapshot.bind(c),
       onReadState: c.onReadState.bind(c),
       onLeader: c.onLeader.bind(c),
-      onConfState: (n: DriverNode, cs: ConfState) => { this.noteConf(cs) }
+      onConfState: (n: DriverNode, cs: ConfState, prev: ConfState) => { this.noteConf(cs, prev) }
     }
     for (let i = 1; i <= p.voters + p.spares; i++) {
       const st = i <= p.voters ? new MemoryStorage({ conf: { voters, learners: [] }, bootstrapIndex: 1 }) : new MemoryStorage()
@@ -120,16 +120,16 @@ export class DriverSimulation {
     return this.faultsOn && d.stallRate > 0 && this.rng() < d.stallRate ? randInt(this.rng, 1, d.stallMaxMs + 1) : 0
   }
 
-  /** without CheckQuorum a removed node is shut down by its operator (see simulator.ts noteRemoval) */
-  private noteConf (cs: ConfState): void {
+  /**
+   * Without CheckQuorum a removed node is shut down by its operator (see simulator.ts noteRemoval).
+   * A node applying a change (or a snapshot) from a configuration with id to one without it saw a
+   * committed removal: ids are never re-added.
+   */
+  private noteConf (cs: ConfState, prev: ConfState): void {
     if (this.params.opts.checkQuorum) return
     const members = new Set([...cs.voters, ...cs.learners])
-    for (const id of this.everMember) if (!members.has(id) && this.wasRemoved(id)) this.decommissioned.add(id)
+    for (const id of [...prev.voters, ...prev.learners]) if (!members.has(id)) this.decommissioned.add(id)
   }
-
-  /** ids this run proposed to remove (a node is never re-added, so absence after that is removal) */
-  private readonly removals = new Set<NodeId>()
-  private wasRemoved (id: NodeId): boolean { return this.removals.has(id) }
 
   private log (s: string): void { this.trace?.(`[${this.step} ${this.sched.elapsedMs}ms] ${s}`) }
 
@@ -277,7 +277,6 @@ export class DriverSimulation {
       l.driver.proposeConfChange(cc)
       this.confChanges++
       this.everMember.add(cc.nodeId)
-      if (cc.type === 'removeNode') this.removals.add(cc.nodeId)
       this.log(`conf ${cc.type} ${cc.nodeId} at ${l.id}`)
     })
   }
