@@ -16,6 +16,8 @@
 //   outcome       a terminal status seen by a client read differs from the final one
 //   divergence    surviving nodes disagree on the final state of a task
 //   priority      see checkPriorities
+//   disk          a node crashed while its disk was full, or answered a submission then with no clear
+//                 error (a timeout, a dropped connection, an error without a type and message)
 //   metrics       /v1/metrics on a node disagrees with the attempts in that node's final state, or
 //                 counts fewer completions than the history acknowledged and saw complete
 import { isDeepStrictEqual } from 'node:util'
@@ -116,6 +118,7 @@ export function check (inp: CheckInput): CheckReport {
         break
       case 'heal': if (e.phase === 'all-healed') healedAt = e.t; break
       case 'nemesis': {
+        if (e.detail !== undefined && /CRASHED|NO CLEAR ANSWER/.test(e.detail)) add('disk', `${e.kind} on ${e.node ?? '?'}: ${e.detail}`)
         const k = `${e.kind}:${e.node ?? ''}`
         if (e.phase === 'start') openFaults.set(k, e.t)
         else if (e.phase === 'end') { faultWindows.push([openFaults.get(k) ?? e.t, e.t]); openFaults.delete(k) } else faultWindows.push([e.t, e.t])
@@ -155,10 +158,12 @@ export function check (inp: CheckInput): CheckReport {
     clones += chain.length - 1
     const fa = finalAt.get(op)
     if (!TERMINAL.has(last.status) || fa === undefined) {
-      add('stuck', `op ${op}: task ${id} (last link ${last.id}) is '${last.status}' ${inp.boundMs} ms after the last fault healed; attempts ${JSON.stringify(last.attempts)}`, { op, taskId: last.id })
+      add('stuck', `op ${op}: task ${id} (last link ${last.id}) was not seen terminal within ${inp.boundMs} ms after the last fault healed (final state: '${last.status}'); attempts ${JSON.stringify(last.attempts)}`, { op, taskId: last.id })
     } else if (healedAt !== undefined) {
-      maxFinal = Math.max(maxFinal, fa - healedAt)
-      if (fa - healedAt > inp.boundMs) add('stuck', `op ${op}: task ${id} terminal only ${fa - healedAt} ms after the heal (bound ${inp.boundMs} ms)`, { op, taskId: id })
+      // the bound runs from the heal, or from the acknowledgement when that came later
+      const from = Math.max(healedAt, ackAt.get(op) ?? healedAt)
+      maxFinal = Math.max(maxFinal, fa - from)
+      if (fa - from > inp.boundMs) add('stuck', `op ${op}: task ${id} terminal only ${fa - from} ms after the heal (bound ${inp.boundMs} ms)`, { op, taskId: id })
     }
     // exactly one outcome: count completed attempts along the chain
     let done = 0

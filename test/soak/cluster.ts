@@ -37,7 +37,7 @@ interface Backend {
 
 function loopBackend (p: NodeProc): Backend {
   return {
-    start: async b => { p.opts.bootstrap = b; await p.start(30_000) },
+    start: async b => { p.opts.bootstrap = b; await p.start(60_000) },
     child: () => p.proc,
     peerId: () => p.peerId,
     multiaddrs: () => p.info?.multiaddrs ?? [],
@@ -48,7 +48,7 @@ function loopBackend (p: NodeProc): Backend {
 
 function nsBackend (n: NsNode): Backend {
   return {
-    start: async b => { n.http?.close(); n.o.bootstrap = b; await n.start(30_000) },
+    start: async b => { n.http?.close(); n.o.bootstrap = b; await n.start(60_000) },
     child: () => n.proc,
     peerId: () => n.peerId,
     multiaddrs: () => n.multiaddrs,
@@ -64,6 +64,7 @@ export class SoakNode {
   /** kill -9 / SIGTERM count */
   crashes = 0
   private log?: WriteStream
+  private readonly tail: string[] = []
   private readonly b: Backend
 
   constructor (readonly name: string, readonly dataDir: string, readonly logPath: string, expect: number, o: SoakNodeOptions,
@@ -92,7 +93,17 @@ export class SoakNode {
     this.log ??= createWriteStream(this.logPath, { flags: 'a' })
     const log = this.log
     log.write(`=== ${new Date().toISOString()} start #${this.starts} pid ${String(this.pid)}\n`)
-    this.b.child()?.stderr?.on('data', (chunk: string | Buffer) => { log.write(chunk) })
+    this.b.child()?.stderr?.on('data', (chunk: string | Buffer) => {
+      log.write(chunk)
+      for (const line of String(chunk).split('\n')) if (line !== '') { this.tail.push(line); if (this.tail.length > 100) this.tail.shift() }
+    })
+  }
+
+  /** the last logged line matching `pattern` (a regexp source), for a fault's report */
+  lastLogLine (pattern: string): string {
+    const re = new RegExp(pattern)
+    for (let i = this.tail.length - 1; i >= 0; i--) if (re.test(this.tail[i]!)) return this.tail[i]!.slice(0, 300)
+    return '(no matching log line)'
   }
 
   signal (sig: NodeJS.Signals): void { if (this.alive) this.b.child()!.kill(sig) }

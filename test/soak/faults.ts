@@ -4,6 +4,7 @@
 import { NetLab, NetLabUnavailableError } from '../netlab/netlab.js'
 import { PROCESS_FAULTS, type ExtraFault } from './nemesis.js'
 import { healNet, NET_FAULTS, netFaults } from './net-faults.js'
+import { DISK_FAULTS, diskFaults, diskUnavailableReason, probeOps } from './disk-faults.js'
 
 export interface FaultKinds {
   kinds: string[]
@@ -13,11 +14,13 @@ export interface FaultKinds {
   lab?: NetLab
   /** undo every network or disk fault (the nemesis calls it after each fault and at the end) */
   heal: () => void
+  /** the node (1-based) whose data dir is a small tmpfs (disk-full) */
+  tmpfsNode?: number
   /** tear down the namespaces */
   cleanup: () => void
 }
 
-export async function faultKinds (groups: string[], nodes: number): Promise<FaultKinds> {
+export async function faultKinds (groups: string[], nodes: number, seed = 0): Promise<FaultKinds> {
   const kinds: string[] = []
   const extra = new Map<string, ExtraFault>()
   const skipped: string[] = []
@@ -36,8 +39,21 @@ export async function faultKinds (groups: string[], nodes: number): Promise<Faul
       skipped.push(`network faults (one-way cut, flapping link, leader partition): ${err.message}`)
     }
   }
+  let tmpfsNode: number | undefined
+  if (groups.includes('disk')) {
+    const why = diskUnavailableReason()
+    if (why === undefined) {
+      tmpfsNode = 1 + (seed % nodes)
+      kinds.push(...DISK_FAULTS)
+    } else {
+      kinds.push('lose-recent-writes')
+      skipped.push(`disk-full fault: ${why}`)
+    }
+    for (const [k, f] of diskFaults(tmpfsNode, probeOps())) extra.set(k, f)
+  }
   return {
     kinds,
+    ...(tmpfsNode !== undefined ? { tmpfsNode } : {}),
     extra,
     skipped,
     ...(lab !== undefined ? { lab } : {}),

@@ -7,11 +7,12 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { sleep } from '../../scripts/lib/proc-cluster.js'
 import { check, followChain, TERMINAL, type CheckReport, type MetricsView, type TaskRecord } from './checker.js'
-import { builtCli, SoakCluster } from './cluster.js'
+import { builtCli, SoakCluster, type SoakNode } from './cluster.js'
 import { HistoryWriter } from './history.js'
 import { Nemesis, planFaults, PROCESS_FAULTS, type ExtraFault } from './nemesis.js'
 import { Workload } from './workload.js'
 import type { NetLab } from '../netlab/netlab.js'
+import { mountTmpfs, unmount } from './disk-faults.js'
 
 export interface SoakOptions {
   seed: number
@@ -29,6 +30,8 @@ export interface SoakOptions {
   heal?: () => void
   /** run the nodes in these namespaces (network faults) */
   lab?: NetLab
+  /** this node's (1-based) data dir is a small tmpfs of its own (the disk-full fault) */
+  tmpfsNode?: number
   /** parent of the run dir (default the OS temp dir) */
   baseDir?: string
   keep?: boolean
@@ -58,26 +61,28 @@ export async function runSoak (o: SoakOptions): Promise<SoakResult> {
   if (builtCli() === undefined) throw new Error('the soak runs the built CLI: run `npm run build` first')
   const nodes = o.nodes ?? 3
   const faultMs = o.faultMs ?? 30_000
-  const boundMs = o.boundMs ?? 45_000
+  const boundMs = o.boundMs ?? 60_000
   const maxConcurrent = o.maxConcurrent ?? 2
   const kinds = o.kinds ?? PROCESS_FAULTS
   const runDir = join(o.baseDir ?? tmpdir(), `rc-soak-${o.seed}-${process.pid}-${t0}`)
   mkdirSync(runDir, { recursive: true })
   const h = new HistoryWriter(join(runDir, 'history.jsonl'))
-  const config = { nodes, netns: o.lab !== undefined, faultMs, boundMs, kinds, maxConcurrent, deviceTimeoutMs: o.deviceTimeoutMs ?? 1500, clients: o.clients ?? 3 }
+  const config = { nodes, netns: o.lab !== undefined, tmpfsNode: o.tmpfsNode, faultMs, boundMs, kinds, maxConcurrent, deviceTimeoutMs: o.deviceTimeoutMs ?? 1500, clients: o.clients ?? 3 }
   h.add({ t: Date.now(), type: 'run', seed: o.seed, nodes, config })
   const cluster = new SoakCluster(runDir, nodes, { deviceTimeoutMs: config.deviceTimeoutMs, maxConcurrent, logLevel: 'info' }, o.lab)
   liveClusters.add(cluster)
   const nemesis = new Nemesis(cluster, h, planFaults(o.seed, kinds), o.extra, o.heal)
   let report: CheckReport | undefined
   let error: string | undefined
+  const tmpfsDir = o.tmpfsNode === undefined ? undefined : cluster.node(o.tmpfsNode).dataDir
   try {
+    if (tmpfsDir !== undefined) mountTmpfs(tmpfsDir)
     await cluster.startAll()
     const leader = await cluster.waitLeader(30_000)
     if (leader === undefined) throw new Error(`no leader within 30 s of start: see ${runDir}/n1.log`)
     h.add({ t: Date.now(), type: 'leader', node: leader.name, peerId: leader.peerId })
     const workload = new Workload(cluster, h, {
-      seed: o.seed, clients: config.clients, pauseMs: [30, 200], maxTries: 6, submitTimeoutMs: 5000, burstEvery: 25, slots: nodes * maxConcurrent
+      seed: o.seed, clients: config.clients, pauseMs: [100, 400], maxTries: 6, submitTimeoutMs: 5000, burstEvery: 25, slots: nodes * maxConcurrent
     })
     workload.start()
     nemesis.start()
@@ -87,7 +92,7 @@ export async function runSoak (o: SoakOptions): Promise<SoakResult> {
     const healedAt = Date.now()
     await workload.stop()
     h.add({ t: Date.now(), type: 'heal', phase: 'workload-stopped' })
-    await waitFinal(cluster, h, workload, healedAt + boundMs)
+    await waitFinal(cluster, h, workload, healedAt, boundMs)
     const { finals, metrics } = await settle(cluster, runDir, 20_000)
     h.add({ t: Date.now(), type: 'heal', phase: 'settled' })
     h.flush()
@@ -98,6 +103,7 @@ export async function runSoak (o: SoakOptions): Promise<SoakResult> {
     h.flush()
     await cluster.killAll()
     liveClusters.delete(cluster)
+    if (tmpfsDir !== undefined) unmount(tmpfsDir)
   }
   report ??= { violations: [{ kind: 'run', message: error ?? 'no report' }], stats: emptyStats() }
   const ok = error === undefined && report.violations.length === 0
@@ -137,9 +143,13 @@ async function listTasks (x: { api: (m: string, p: string, b?: unknown, t?: numb
   return r.body as TaskRecord[]
 }
 
-/** poll a node's task list until every acknowledged task's chain is terminal (or the deadline) */
-async function waitFinal (cluster: SoakCluster, h: HistoryWriter, w: Workload, deadline: number): Promise<void> {
+/**
+ * Poll a node's task list until every acknowledged task's chain is terminal, or the bound has passed
+ * for all of them (it runs from the heal, or from the acknowledgement when that came later).
+ */
+async function waitFinal (cluster: SoakCluster, h: HistoryWriter, w: Workload, healedAt: number, boundMs: number): Promise<void> {
   const pending = new Map([...w.acked].map(([op, a]) => [op, a]))
+  const deadline = Math.max(healedAt, ...[...w.acked.values()].map(a => a.ackAt)) + boundMs
   let k = 0
   while (pending.size > 0 && Date.now() < deadline) {
     const up = cluster.up()
@@ -165,25 +175,36 @@ async function waitFinal (cluster: SoakCluster, h: HistoryWriter, w: Workload, d
   }
 }
 
-/** wait (bounded) until every node lists the same outcomes, then take their final states and metrics */
+/**
+ * Wait (bounded) until every node lists the same outcomes and nothing is still queued or running, then
+ * take each node's final state with its metrics: metrics, tasks, metrics again, and the metrics count
+ * only when both reads agree (nothing finished in between).
+ */
 async function settle (cluster: SoakCluster, runDir: string, timeoutMs: number): Promise<{ finals: Map<string, TaskRecord[]>, metrics: Map<string, MetricsView> }> {
   const deadline = Date.now() + timeoutMs
   let finals = new Map<string, TaskRecord[]>()
-  for (;;) {
-    finals = new Map()
-    for (const x of cluster.up()) {
-      try { finals.set(x.name, await listTasks(x)) } catch { /* counted below */ }
-    }
-    const digests = new Set([...finals.values()].map(ts => JSON.stringify(ts.map(t => [t.id, t.status, t.attempts.length]).sort())))
-    if ((digests.size === 1 && finals.size === cluster.nodes.length) || Date.now() >= deadline) break
-    await sleep(500)
-  }
-  const metrics = new Map<string, MetricsView>()
-  for (const x of cluster.up()) {
+  let metrics = new Map<string, MetricsView>()
+  const getMetrics = async (x: SoakNode): Promise<MetricsView | undefined> => {
     try {
       const r = await x.api<MetricsView>('GET', '/v1/metrics?period=24h', undefined, 10_000)
-      if (r.status === 200) metrics.set(x.name, r.body)
-    } catch { /* no metrics from that node: nothing to compare */ }
+      return r.status === 200 ? r.body : undefined
+    } catch { return undefined }
+  }
+  for (;;) {
+    finals = new Map()
+    metrics = new Map()
+    for (const x of cluster.up()) {
+      try {
+        const m1 = await getMetrics(x)
+        finals.set(x.name, await listTasks(x))
+        const m2 = await getMetrics(x)
+        if (m1 !== undefined && m2 !== undefined && m1.completed === m2.completed && m1.failed === m2.failed) metrics.set(x.name, m2)
+      } catch { /* counted below */ }
+    }
+    const digests = new Set([...finals.values()].map(ts => JSON.stringify(ts.map(t => [t.id, t.status, t.attempts.length]).sort())))
+    const busy = [...finals.values()].some(ts => ts.some(t => !TERMINAL.has(t.status)))
+    if ((digests.size === 1 && finals.size === cluster.nodes.length && !busy) || Date.now() >= deadline) break
+    await sleep(500)
   }
   for (const [n, ts] of finals) writeFileSync(join(runDir, `final-${n}.json`), JSON.stringify(ts))
   writeFileSync(join(runDir, 'metrics.json'), JSON.stringify(Object.fromEntries(metrics), null, 2))

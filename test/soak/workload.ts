@@ -40,9 +40,9 @@ export function opSpecs (seed: number, n: number, o: Pick<WorkloadOptions, 'burs
     const urgent = [echo(key(o.slots + low), 1, r), echo(key(o.slots + low + 1), 1, r)]
     return [first, urgent]
   }
-  if (r() < 0.2) {
-    // a batch of 5-20 echoes and short sleeps: throughput (and many assignments in flight at a fault)
-    const size = 5 + Math.floor(r() * 16)
+  if (r() < 0.15) {
+    // a batch of 3-12 echoes and short sleeps: many assignments in flight at a fault
+    const size = 3 + Math.floor(r() * 10)
     const b: TaskSpec[] = []
     for (let k = 0; k < size; k++) b.push(r() < 0.8 ? echo(key(k), 1 + Math.floor(r() * 5), r) : sleepSpec(key(k), r))
     return [b]
