@@ -2,12 +2,11 @@
 // one for you (slots from --max-concurrent, grants from --grant, allowed paths from --allowed-paths);
 // use it directly to test handlers or to embed execution without a cluster.
 // Run: npx tsx examples/executor.ts
-import { Task, TaskExecutor, TaskRegistry, monotonicTaskIds, mulberry32 } from '../src/index.js'
+import { Task, TaskExecutor, TaskRegistry } from '../src/index.js'
 import { FibonacciTaskHandler } from './fibonacci-handler.js'
 import { runIfMain } from './_node.js'
 
 export async function executorExample (): Promise<unknown> {
-  Task.idGenerator = monotonicTaskIds(Date.now, mulberry32(3))
   const registry = new TaskRegistry()
   registry.register(new FibonacciTaskHandler())      // built-ins are added too (builtins: true)
 

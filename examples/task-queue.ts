@@ -2,13 +2,10 @@
 // This is the structure the leader keeps (inside the replicated state); use it directly for your
 // own scheduling or tests. Pure: time is a parameter (ms since epoch), so it needs no node.
 // Run: npx tsx examples/task-queue.ts
-import { Task, TaskPriority, TaskQueue, TaskStatus, monotonicTaskIds, mulberry32 } from '../src/index.js'
+import { Task, TaskPriority, TaskQueue, TaskStatus } from '../src/index.js'
 import { runIfMain } from './_node.js'
 
 export function taskQueue (): { order: string[], stats: ReturnType<TaskQueue['getStatistics']> } {
-  // new Task() needs an id source; a started node sets one, standalone code sets its own
-  Task.idGenerator = monotonicTaskIds(Date.now, mulberry32(7))
-
   const queue = new TaskQueue({
     maxSize: 1000,                      // a full queue refuses (QueueFullError), it never drops
     priorityWeights: {                  // how fast each priority ages (see docs/guide.md)

@@ -12,6 +12,8 @@
  * ```
  */
 import './node/polyfills.js'
+// installs the real Task/TaskBatch/TaskChain id source, so `new Task(...)` works without a node
+import './node/task-ids.js'
 
 // the node
 export { startNode, type NodeOptions } from './node/node.js'

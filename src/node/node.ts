@@ -39,16 +39,23 @@ import { EXEC_BATCH_MESSAGES } from '../protocol/exec-batch.js'
 import { MAX_RAFT_FRAME_BYTES } from '../protocol/limits.js'
 import { CLIENT_PROTOCOL, EXEC_PROTOCOL, RAFT_PROTOCOL } from '../protocol/ids.js'
 import type { Message } from '../protocol/raft/types.js'
-import { Task } from '../sched/task.js'
-import { monotonicTaskIds } from '../sched/ids.js'
+import './task-ids.js'
 import type { ClusterEvent } from '../sched/commands.js'
 import type { DeviceBid } from '../sched/types.js'
 import { TRACE_ON, traceMark } from './trace.js'
 
 export type { NodeOptions } from './config.js'
 
-/** how long a fresh node listens for an existing cluster before forming one */
+/** how long a fresh node that knows of other nodes listens for an existing cluster before forming one */
 const BOOTSTRAP_SETTLE_MS = 2500
+/**
+ * how long a fresh node that knows of no other node listens first, with mDNS on: an existing node
+ * on the LAN answers our start-up query within tens of ms (a phone in Wi-Fi power save within a few
+ * hundred); any answer switches to the full BOOTSTRAP_SETTLE_MS
+ */
+const BOOTSTRAP_QUIET_MDNS_MS = 500
+/** how often the fresh node re-reads what it has seen while it listens */
+const BOOTSTRAP_POLL_MS = 50
 const AUTOPILOT_INTERVAL_MS = 1000
 /** how often a node measures its round trip to the leader (the 10 % latency part of the score) */
 const LEADER_PING_INTERVAL_MS = 2000
@@ -68,7 +75,6 @@ export async function startNode (options: NodeOptions = {}): Promise<ClusterNode
   mkdirSync(opts.dataDir, { recursive: true })
   for (const p of opts.allowedPaths) mkdirSync(p, { recursive: true })
   const log = createLogger(opts.name, opts.logLevel)
-  Task.idGenerator = monotonicTaskIds(Date.now, cryptoRng)
   const node = new RetireNode(opts, log)
   try {
     await node.start()
@@ -111,6 +117,8 @@ class RetireNode implements ClusterNode {
   private readonly timers: Array<ReturnType<typeof setInterval>> = []
   private stopping = false
   private leaderTerm = 0
+  /** peers libp2p discovered (mDNS); read by bootstrap() */
+  private peersDiscovered = 0
   private monitor!: DeviceMonitor
   private handoff!: HandoffController
 
@@ -143,6 +151,8 @@ class RetireNode implements ClusterNode {
       clusterKey: o.clusterKey, clusterName: o.clusterName, log: this.log.child('host')
     })
     this.id = this.host.peerId
+    // any discovered peer means a cluster may exist: the fresh-node bootstrap then listens longer
+    this.host.libp2p.addEventListener('peer:discovery', () => { this.peersDiscovered++ })
     this.history = new TaskHistory(join(o.dataDir, 'history.db'), () => this.slotsByDevice())
 
     this.leader = new LeaderLoop({
@@ -292,7 +302,9 @@ class RetireNode implements ClusterNode {
         expect: this.opts.bootstrapExpect,
         bids: this.gossip.bids(),
         elapsedMs: Date.now() - started,
-        settleMs: BOOTSTRAP_SETTLE_MS
+        settleMs: BOOTSTRAP_SETTLE_MS,
+        announced: this.opts.bootstrap.length > 0 || this.peersDiscovered > 0 || this.host.connectedPeers().length > 0,
+        quietSettleMs: this.opts.mdns ? BOOTSTRAP_QUIET_MDNS_MS : 0
       })
       if (decision !== undefined) {
         if (decision.kind === 'form') {
@@ -308,7 +320,7 @@ class RetireNode implements ClusterNode {
         this.startRaft()
         return
       }
-      await sleep(200)
+      await sleep(BOOTSTRAP_POLL_MS)
     }
   }
 
@@ -342,6 +354,8 @@ class RetireNode implements ClusterNode {
     // it neither votes, leads nor acknowledges with a state the others may not have.
     this.core.onHalt(() => { this.driver?.stop() })
     this.driver.start()
+    // the only voter: no one else can lead or vote, so elect now rather than after a timeout
+    if (cs.voters.length === 1 && cs.voters[0] === this.id) this.driver.campaign()
     const t = setInterval(() => { this.autopilot() }, AUTOPILOT_INTERVAL_MS)
     t.unref?.()
     this.timers.push(t)

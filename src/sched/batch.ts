@@ -21,7 +21,7 @@ export class InvalidBatchError extends SchedError {
 export interface TaskBatchInit { id?: string, name: string, description?: string, tasks?: Array<TaskData | Task> }
 
 export class TaskBatch {
-  /** Makes batch ids; defaults to Task.idGenerator (set by the node, or by tests). */
+  /** Makes batch ids; defaults to Task.idGenerator (installed by the package entry, or set by tests). */
   static idGenerator: () => string = () => Task.idGenerator()
 
   readonly id: string

@@ -14,7 +14,7 @@ export class InvalidChainError extends SchedError {
 }
 
 export class TaskChain {
-  /** Makes workflow ids; defaults to Task.idGenerator (set by the node, or by tests). */
+  /** Makes workflow ids; defaults to Task.idGenerator (installed by the package entry, or set by tests). */
   static idGenerator: () => string = () => Task.idGenerator()
 
   readonly tasks: TaskData[]

@@ -162,17 +162,26 @@ export type TaskInit = Partial<Omit<TaskData, 'requirements' | 'sandboxConfig'>>
   sandboxConfig?: Partial<SandboxConfigData> | Record<string, unknown>
 } & Record<string, unknown>
 
-function noIdGenerator (): string {
-  throw new SchedError('Task.idGenerator is not set: the node sets it at start; in tests use Task.idGenerator = monotonicTaskIds(clock, rng)')
+/**
+ * The id source before anything installs one. src/sched has no clock, so it cannot make ids; the
+ * package entry (src/index.ts, via src/node/task-ids.ts) installs a real one at import time, so
+ * only code that imports src/sched directly (tests, the simulator) meets this.
+ */
+export function unsetIdGenerator (): string {
+  throw new SchedError('Task.idGenerator is not set: importing retire-cluster installs one; in tests use Task.idGenerator = monotonicTaskIds(clock, rng)')
 }
 
 /**
  * The seed's Task class: `new Task({ task_type: 'echo', payload: { message: 'hi' }, priority: TaskPriority.HIGH })`.
- * Ids come from the static `Task.idGenerator` (src/sched has no clock); createdAt is the id's time.
+ * Ids come from the static `Task.idGenerator` (src/sched has no clock; the package installs a real
+ * one at import); createdAt is the id's time.
  */
 export class Task implements TaskData {
-  /** Makes ids for `new Task(...)`; src/node sets it to monotonicTaskIds(realClock, realRng). */
-  static idGenerator: () => string = noIdGenerator
+  /**
+   * Makes ids for `new Task(...)`. Importing the package installs monotonicTaskIds(Date.now,
+   * crypto) (src/node/task-ids.ts); tests and the simulator assign their own (seeded) one.
+   */
+  static idGenerator: () => string = unsetIdGenerator
 
   declare id: string
   declare taskType: string

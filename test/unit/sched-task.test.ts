@@ -5,7 +5,7 @@ import { isValidTaskId, monotonicTaskIds, newTaskId, taskIdTimeMs } from '../../
 import { defaultRequirements, parseRequirements, TaskRequirements } from '../../src/sched/requirements.js'
 import { mulberry32 } from '../../src/sched/rng.js'
 import { defaultSandboxConfig, parseByteSize, parseSandboxConfig, SandboxConfig } from '../../src/sched/sandbox.js'
-import { parsePriority, parseTaskSpec, priorityName, Task, TaskPriority, TaskStatus } from '../../src/sched/task.js'
+import { parsePriority, parseTaskSpec, priorityName, Task, TaskPriority, TaskStatus, unsetIdGenerator } from '../../src/sched/task.js'
 
 const NOW = 1_700_000_000_000
 const ctx = (): { now: number, rng: () => number } => ({ now: NOW, rng: mulberry32(9) })
@@ -235,6 +235,8 @@ describe('sched Task class', () => {
   afterEach(() => { Task.idGenerator = saved })
 
   it('refuses to make ids until a generator is set', () => {
+    // importing the package (any other test file may have) installs one: start from none
+    Task.idGenerator = unsetIdGenerator
     assert.throws(() => new Task({ taskType: 'echo' }), (e: unknown) => e instanceof SchedError && /idGenerator/.test(e.message))
     assert.doesNotThrow(() => new Task({ taskType: 'echo', id: newTaskId(1, mulberry32(1)) }))
   })

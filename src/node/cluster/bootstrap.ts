@@ -2,6 +2,12 @@
 // new one. Nodes that start together must agree without talking: every fresh node sorts the fresh
 // peer ids it sees and the first `expect` of them form the cluster; everyone else joins it. A peer
 // that already belongs to a cluster wins over everything: we join it.
+//
+// How long to listen first: a node that has been told about others (bootstrap addresses) or has
+// seen any (mDNS discovery, a connection, a bid) listens the full settle time, so it joins the
+// cluster they may belong to instead of forming a second one (clusters never merge). A node that
+// knows of no one only listens for the short quiet window: long enough for an mDNS answer from an
+// existing node on the LAN, short enough that a lone node leads within a second.
 import type { DeviceBid } from '../../sched/types.js'
 
 export type BootstrapDecision = { kind: 'join' } | { kind: 'form', voters: string[] }
@@ -15,12 +21,26 @@ export interface BootstrapView {
   elapsedMs: number
   /** wait at least this long so gossip can show us an existing cluster */
   settleMs: number
+  /**
+   * true when another node is announced: bootstrap addresses are configured, or a peer was
+   * discovered (mDNS), connected, or sent a bid. Absent = true (the cautious reading).
+   */
+  announced?: boolean
+  /** the wait when nothing is announced (see the header) @default settleMs */
+  quietSettleMs?: number
+}
+
+/** The listening time that applies to this view. */
+export function settleTimeMs (v: BootstrapView): number {
+  const others = v.bids.some(b => b.nodeId !== v.selfId)
+  if (v.announced === false && !others && v.quietSettleMs !== undefined) return Math.min(v.quietSettleMs, v.settleMs)
+  return v.settleMs
 }
 
 /** Pure: undefined = keep waiting. */
 export function decideBootstrap (v: BootstrapView): BootstrapDecision | undefined {
   if (v.bids.some(b => b.nodeId !== v.selfId && b.cluster?.member === true)) return { kind: 'join' }
-  if (v.elapsedMs < v.settleMs) return undefined
+  if (v.elapsedMs < settleTimeMs(v)) return undefined
   const fresh = new Set<string>([v.selfId])
   for (const b of v.bids) if (b.cluster?.member !== true) fresh.add(b.nodeId)
   if (fresh.size < v.expect) return undefined

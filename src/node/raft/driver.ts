@@ -107,6 +107,13 @@ export class RaftDriver {
     this.schedule()
   }
 
+  /** Start an election now (a single-voter cluster need not wait out an election timeout). */
+  campaign (): void {
+    if (this.stopped) return
+    this.raft.campaign()
+    this.schedule()
+  }
+
   /** Propose one entry. Throws when this node is not the leader. */
   propose (data: Uint8Array): void {
     this.raft.propose(data)
