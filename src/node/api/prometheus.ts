@@ -2,7 +2,7 @@
 // node applies every event, so any node's scrape shows the whole cluster); gauges are read from the node
 // at scrape time. Each server gets its own Registry, so several nodes can share one process (tests).
 
-import { Registry, Counter, Gauge, Histogram } from 'prom-client'
+import { Registry, Counter, Gauge, Histogram } from './prom-text.js'
 import type { ClusterNode } from '../api-types.js'
 import { MAX_TRACKED_TASKS } from './limits.js'
 

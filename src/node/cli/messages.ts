@@ -32,6 +32,7 @@ export const MSG = {
   workflowSubmitted: (id: string, n: number) => `workflow ${id}: ${n} tasks submitted`,
   workflowDone: (id: string, status: string) => `workflow ${id} ${status}`,
   metricsDesc: 'task metrics for a period (success rate, execution time, per device)',
+  doctorDesc: 'check what this device can do (sandbox, python3, battery, thermal, mDNS, ports, disk) and what it would advertise',
   keyDesc: 'cluster key management',
   keyGenerateDesc: 'generate a cluster key (libp2p swarm key format)',
   keyWritten: (path: string) => `cluster key written to ${path}; copy it to every device and pass --cluster-key ${path}`,
