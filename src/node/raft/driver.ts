@@ -6,7 +6,7 @@
 // Time and timers come from an injected Scheduler, so the seeded simulator (test/sim) runs this very
 // code on simulated time, network and disk.
 import { RawNode } from '../../protocol/raft/raw-node.js'
-import type { ConfChange, ConfState, Entry, Message, RaftConfig, RaftStorage, Ready, ReadState, Role } from '../../protocol/raft/types.js'
+import type { ConfChange, ConfState, Entry, HardState, Message, RaftConfig, RaftStorage, Ready, ReadState, Role } from '../../protocol/raft/types.js'
 import type { Logger } from '../log.js'
 import { realScheduler, type CancelTimer, type Scheduler } from '../scheduler.js'
 
@@ -60,6 +60,8 @@ export class RaftDriver {
   private role: Role = 'follower'
   private leader: string | null = null
   private confState: ConfState
+  /** the last hard state written (durable or on its way): a commit-only Ready changes just .commit */
+  private lastHard: HardState
   leaderChanges = 0
   /** counters for the debug stats line and /metrics */
   readonly stats = { readies: 0, entriesWritten: 0, entriesApplied: 0, flushMs: 0, saveMs: 0, applyMs: 0, bytesWritten: 0 }
@@ -68,6 +70,7 @@ export class RaftDriver {
     this.opts = opts
     this.sched = opts.scheduler ?? realScheduler
     const init = opts.storage.initialState()
+    this.lastHard = init.hardState
     this.confState = init.confState
     this.applied = opts.applied
     this.lastSnapshotIndex = opts.applied
@@ -167,9 +170,14 @@ export class RaftDriver {
       // computed counting the leader's own entries, which must all be on its disk before any
       // follower may learn (and apply) that commit. With an fsync still pending, all waits.
       const sentEarly = this.pending === 0 ? this.sendEarly(rd) : 0
+      const commitOnly = this.commitOnly(rd)
       const wrote = this.write(rd)
       const flush = this.opts.storage.flush
-      if (this.pending === 0 && (!wrote || flush === undefined)) {
+      // A Ready whose only durable change is the commit index need not wait for its fsync (rule g
+      // on Ready): commitIndex is volatile state in Raft, what it names is already durable on a
+      // majority, and D(k-1) holds. This takes an fsync off every follower's apply of a commit the
+      // leader announces, and off the leader's apply once a follower acknowledges.
+      if (this.pending === 0 && (!wrote || flush === undefined || commitOnly)) {
         this.finish(rd, sentEarly, term)
         this.raft.advance(rd)
         this.maybeSnapshot()
@@ -223,11 +231,20 @@ export class RaftDriver {
     return n
   }
 
+  /** the Ready writes nothing but a new commit index (same term and vote as the last hard state written) */
+  private commitOnly (rd: Ready): boolean {
+    const h = rd.hardState
+    if (rd.entries.length > 0 || rd.snapshot !== undefined || h === undefined) return false
+    const same = h.term === this.lastHard.term && h.vote === this.lastHard.vote
+    return same
+  }
+
   /** write the Ready (without waiting for the disk when the storage defers its fsync) */
   private write (rd: Ready): boolean {
     if (rd.entries.length === 0 && rd.hardState === undefined && rd.snapshot === undefined) return false
     const t0 = this.sched.monotonicMs()
     this.opts.storage.save({ entries: rd.entries, hardState: rd.hardState, snapshot: rd.snapshot })
+    if (rd.hardState !== undefined) this.lastHard = rd.hardState
     this.stats.saveMs += this.sched.monotonicMs() - t0
     for (const e of rd.entries) this.stats.bytesWritten += e.data.byteLength
     return true

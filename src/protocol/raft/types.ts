@@ -75,8 +75,12 @@ export interface ReadState { index: number, context: Uint8Array }
  *      the core counts the leader's own entries as matched from the moment they are appended.
  *   f. the soft state handed out with Ready k belongs to the term of Ready k: the core may be in a
  *      later term by the time k is finished, so report the term read when k was handed out.
- *   So nothing of Ready k is acknowledged (appResp), voted, applied or read before D(k), and a crash
- *   before D(k) loses only writes that nobody was told about.
+ *   g. a Ready whose write is only a new commit index (no entries, no snapshot, term and vote as last
+ *      written) may be finished before D(k) when D(k-1) holds: commitIndex is volatile state in Raft
+ *      (Figure 2), the entries it names are durable on a majority (on the leader: D(k-1) covers its
+ *      own), and a restart that finds an older commit on disk only learns it again.
+ *   So nothing of Ready k is acknowledged (appResp), voted, applied or read before D(k) (but for g),
+ *   and a crash before D(k) loses only writes that nobody was told about.
  */
 export interface Ready {
   softState?: SoftState
