@@ -122,6 +122,40 @@ export const MAX_TASK_RETRIES = 100
  *  on the replicated state's memory. */
 export const MAX_REMEMBERED_REQUESTS = 100_000
 
+/** Task ids across all remembered submit replies (a 10,000-task batch remembers 10,000 ids): a
+ *  byte bound on the dedup memory, which MAX_REMEMBERED_REQUESTS alone (a count) is not. */
+export const MAX_REMEMBERED_REQUEST_TASK_IDS = 1_000_000
+
+/** A task's result_ttl_seconds (and the cluster's retention): a year. Longer is "keep forever",
+ *  which a months-long cluster cannot afford in its replicated state. */
+export const MAX_RESULT_TTL_SECONDS = 365 * 86_400
+
+/** Ids (tasks, batches, workflows) in one 'evict' command: bounds one Raft entry (~30 bytes an
+ *  id → ~150 KiB) and one apply; the leader proposes more in later rounds. */
+export const MAX_EVICT_IDS_PER_COMMAND = 5_000
+
+/** Evicted task ids remembered so that a lookup answers 410 rather than 404 (FIFO beyond; older
+ *  ids are recognised by their id time, see ClusterState.evictedHint). ~40 bytes each in the
+ *  snapshot: 4 MB at the cap. */
+export const MAX_EVICTED_TOMBSTONES = 100_000
+
+/** Ready-queue capacity when the cluster has no maxQueueSize setting (the seed's TaskQueue
+ *  max_size default): ~100 MB of queued tasks per node, more than a home cluster works through in a day. */
+export const DEFAULT_MAX_QUEUE_SIZE = 100_000
+
+/** Ready-queue capacity a cluster may be set to (--max-queue): every queued task lives in every
+ *  node's memory and snapshot (~1 KiB each), so 10 M is ~10 GB, far past any retired device. */
+export const MAX_QUEUE_SIZE_SETTING = 10_000_000
+
+/** Rate-limit rules in the cluster settings (per task type / per principal): a few per type. */
+export const MAX_RATE_LIMIT_RULES = 256
+
+/** A rate limit's count (and burst): a million assignments per period is no limit at all. */
+export const MAX_RATE_LIMIT_COUNT = 1_000_000
+
+/** A rate limit's period: "per day" is the longest window that makes sense for a token bucket. */
+export const MAX_RATE_LIMIT_PERIOD_SECONDS = 86_400
+
 /** A filesystem path in a sandbox config. */
 export const MAX_PATH_LENGTH = 4 * KiB
 

@@ -54,8 +54,9 @@ export const TaskRequirementsSchema = obj({
   requiresGpu: bool(),
   requiresSensors: names(),
   exclusive: bool(),
-  excludeDevices: arr(id(), { max: L.MAX_EXCLUDE_DEVICES })
-}, { optional: ['requiredPlatform', 'requiredArch', 'requiredRole', 'maxCpuUsage', 'maxMemoryUsage'], strict: true })
+  excludeDevices: arr(id(), { max: L.MAX_EXCLUDE_DEVICES }),
+  resultTtlSeconds: count(L.MAX_RESULT_TTL_SECONDS)
+}, { optional: ['requiredPlatform', 'requiredArch', 'requiredRole', 'maxCpuUsage', 'maxMemoryUsage', 'resultTtlSeconds'], strict: true })
 
 export const SandboxConfigSchema = obj({
   allowNetwork: bool(),
@@ -108,6 +109,19 @@ export const WorkflowInfoSchema = obj({ id: key(), name: name(), steps: arr(Work
 
 // ---- state-machine commands (Raft entry data) -------------------------------------------------
 
+export const RateLimitRuleSchema = obj({
+  scope: oneOf('type', 'principal'),
+  key: name(),
+  count: num({ int: true, min: 1, max: L.MAX_RATE_LIMIT_COUNT }),
+  perSeconds: num({ min: 0.001, max: L.MAX_RATE_LIMIT_PERIOD_SECONDS }),
+  burst: num({ int: true, min: 1, max: L.MAX_RATE_LIMIT_COUNT })
+}, { optional: ['burst'], strict: true })
+export const ClusterSettingsPatchSchema = obj({
+  retentionMs: nullable(num({ int: true, min: 0, max: L.MAX_RESULT_TTL_SECONDS * 1000 })),
+  maxQueueSize: nullable(num({ int: true, min: 1, max: L.MAX_QUEUE_SIZE_SETTING })),
+  rateLimits: nullable(arr(RateLimitRuleSchema, { max: L.MAX_RATE_LIMIT_RULES }))
+}, { optional: ['retentionMs', 'maxQueueSize', 'rateLimits'], strict: true })
+
 const tasks = () => arr(TaskDataSchema, { max: L.MAX_BATCH_TASKS })
 
 export const CommandSchema: Schema<Command> = union('type', {
@@ -121,7 +135,14 @@ export const CommandSchema: Schema<Command> = union('type', {
   cancel: obj({ at: timeMs(), taskId: id(), principal: name() }, { strict: true }),
   expire: obj({ at: timeMs(), taskId: id(), attempt: count() }, { strict: true }),
   setRole: obj({ at: timeMs(), principal: name(), role: nullable(PrincipalRoleSchema), by: name() }, { strict: true }),
-  handoff: obj({ at: timeMs(), phase: oneOf('clone', 'release', 'abort'), taskId: id(), attempt: count(), deviceId: id(), reason: text() }, { strict: true })
+  handoff: obj({ at: timeMs(), phase: oneOf('clone', 'release', 'abort'), taskId: id(), attempt: count(), deviceId: id(), reason: text() }, { strict: true }),
+  evict: obj({
+    at: timeMs(),
+    taskIds: arr(id(), { max: L.MAX_EVICT_IDS_PER_COMMAND }),
+    batchIds: arr(key(), { max: L.MAX_EVICT_IDS_PER_COMMAND }),
+    workflowIds: arr(key(), { max: L.MAX_EVICT_IDS_PER_COMMAND })
+  }, { strict: true }),
+  settings: obj({ at: timeMs(), by: name(), settings: ClusterSettingsPatchSchema }, { strict: true })
 }) as Schema<Command>
 
 export const CommandList: Schema<Command[]> = arr(CommandSchema, { max: L.MAX_COMMANDS_PER_ENTRY })

@@ -61,6 +61,38 @@ export type Command =
    *  'abort'   the original ended first (or the drain was lifted): a clone not yet started is cancelled.
    */
   | { type: 'handoff', at: number, phase: 'clone' | 'release' | 'abort', taskId: string, attempt: number, deviceId: string, reason: string }
+  /**
+   * Drop finished records whose retention passed (see "Retention" in state-machine.ts). The leader
+   * names them (ClusterState.evictionCandidates); apply re-checks each against `at`, so every node
+   * evicts exactly the same records at this log index. `taskIds` are standalone tasks (with their
+   * failover chain); a batch or workflow goes whole, by its id.
+   */
+  | { type: 'evict', at: number, taskIds: string[], batchIds: string[], workflowIds: string[] }
+  /** Cluster settings (admin only): fields given replace the current ones; null resets to the default. */
+  | { type: 'settings', at: number, by: string, settings: ClusterSettingsPatch }
+
+/** One rate limit: at most `count` assignments per `perSeconds`, cluster-wide, for a task type or a principal. */
+export interface RateLimitRule {
+  /** 'type' limits tasks of task type `key`; 'principal' limits tasks submitted by principal `key` */
+  scope: 'type' | 'principal'
+  key: string
+  count: number
+  perSeconds: number
+  /** assignments allowed at once after a quiet spell (the bucket's size). @default 2 (see rate-limit.ts DEFAULT_BURST) */
+  burst?: number
+}
+
+/** Replicated cluster settings (in the snapshot); absent fields take the defaults. */
+export interface ClusterSettings {
+  /** terminal tasks are evicted this long after they end (a task's resultTtlSeconds wins). @default 24 h */
+  retentionMs?: number
+  /** ready-queue capacity: a submit over it is refused with 'queue_full'. @default 100000 */
+  maxQueueSize?: number
+  /** @default none */
+  rateLimits?: RateLimitRule[]
+}
+
+export type ClusterSettingsPatch = { [K in keyof ClusterSettings]?: ClusterSettings[K] | null }
 
 export interface TaskAttempt {
   attempt: number
@@ -104,6 +136,8 @@ export interface TaskRecord {
   submittedBy?: string
   /** a drain hand-off is under way: the clone that will take over (see the 'handoff' command) */
   handoffTo?: string
+  /** leader time (the command's `at`) when the task reached its terminal status: retention counts from here */
+  endedAt?: number
 }
 
 /** Events the state machine emits while applying: lifecycle hooks and waiters hang off these. */

@@ -4,7 +4,7 @@
 
 import { InvalidTaskSpecError } from './errors.js'
 import {
-  MAX_ARCH_LENGTH, MAX_EXCLUDE_DEVICES, MAX_REQUIRED_SENSORS, MAX_SENSOR_NAME_LENGTH, MAX_REQUIREMENT_STRING_LENGTH, MAX_TASK_RETRIES, MAX_TASK_TIMEOUT_SECONDS
+  MAX_ARCH_LENGTH, MAX_EXCLUDE_DEVICES, MAX_REQUIRED_SENSORS, MAX_SENSOR_NAME_LENGTH, MAX_REQUIREMENT_STRING_LENGTH, MAX_RESULT_TTL_SECONDS, MAX_TASK_RETRIES, MAX_TASK_TIMEOUT_SECONDS
 } from '../protocol/limits.js'
 import type { DeviceRole, Platform, TaskRequirementsData } from './types.js'
 
@@ -18,7 +18,8 @@ export const REQUIREMENT_LIMITS = {
   maxExcludeDevices: MAX_EXCLUDE_DEVICES,
   maxStringLength: MAX_REQUIREMENT_STRING_LENGTH,
   maxTimeoutSeconds: MAX_TASK_TIMEOUT_SECONDS,
-  maxRetries: MAX_TASK_RETRIES
+  maxRetries: MAX_TASK_RETRIES,
+  maxResultTtlSeconds: MAX_RESULT_TTL_SECONDS
 } as const
 
 export function defaultRequirements (): TaskRequirementsData {
@@ -145,7 +146,8 @@ const REQUIREMENT_ALIASES: FieldAliases = {
   requiresGpu: 'requires_gpu',
   requiresSensors: 'requires_sensors',
   exclusive: 'exclusive',
-  excludeDevices: 'exclude_devices'
+  excludeDevices: 'exclude_devices',
+  resultTtlSeconds: 'result_ttl_seconds'
 }
 
 type Reader = (v: unknown, path: string) => unknown
@@ -166,7 +168,8 @@ const READERS: Record<keyof TaskRequirementsData, Reader> = {
   requiresGpu: readBoolean,
   requiresSensors: (v, p) => readStringList(v, p, L.maxSensors, (s, q) => readString(s, q, MAX_SENSOR_NAME_LENGTH)),
   exclusive: readBoolean,
-  excludeDevices: (v, p) => readStringList(v, p, L.maxExcludeDevices)
+  excludeDevices: (v, p) => readStringList(v, p, L.maxExcludeDevices),
+  resultTtlSeconds: (v, p) => readNumber(v, p, { min: 0, max: L.maxResultTtlSeconds, integer: true })
 }
 
 /**
@@ -205,6 +208,7 @@ export class TaskRequirements implements TaskRequirementsData {
   declare requiresSensors: string[]
   declare exclusive: boolean
   declare excludeDevices: string[]
+  declare resultTtlSeconds?: number
 
   constructor (init: Partial<TaskRequirementsData> | Record<string, unknown> = {}) {
     Object.assign(this, parseRequirements(init))

@@ -15,6 +15,7 @@ import type { ClusterState } from './state-machine.js'
 import type { DeviceBid, TaskData } from './types.js'
 import { matchRequirements, meetsRequirements } from './device.js'
 import { scoreDevice } from './score.js'
+import type { RateLimiter } from './rate-limit.js'
 
 export interface PlanOptions {
   /** stop after this many assignments (one Raft entry's worth) */
@@ -37,6 +38,12 @@ export interface PlanOptions {
   needsFreeSlot?: (task: TaskData) => boolean
   /** a device's own execution slots (bids' maxConcurrentTasks may include prefetch); by node id */
   slotsByDevice?: ReadonlyMap<string, number>
+  /**
+   * Cluster-wide rate limits (the leader's token buckets, see rate-limit.ts): a task whose type or
+   * principal has no token left waits, with the limit as its pending reason; each assignment takes
+   * a token. @default no limits
+   */
+  rateLimiter?: RateLimiter
 }
 
 export interface Assignment { taskId: string, attempt: number, deviceId: string }
@@ -94,6 +101,8 @@ export function planAssignments (state: ClusterState, bids: readonly DeviceBid[]
     if (opts.skip !== undefined && opts.skip.has(rec.id)) continue
     if (devices.length === 0) { miss(rec, 'no devices in the cluster have reported yet'); continue }
     if (freeDevices === 0) break // nothing can be placed until a slot frees; reasons would be noise
+    const limited = opts.rateLimiter?.blocked(rec, now)
+    if (limited !== undefined) { miss(rec, limited); continue }
     // signatures cost a JSON.stringify: only computed once some task has missed in this call
     if (verdicts.size > 0) {
       const known = verdicts.get(requirementsSignature(rec.task))
@@ -114,6 +123,7 @@ export function planAssignments (state: ClusterState, bids: readonly DeviceBid[]
     if (rec.task.requirements.exclusive) exclusiveTaken[pick] = true
     if (wasFree && !hasSlot(pick)) freeDevices--
     assignments.push({ taskId: rec.id, attempt: rec.attempts.length + 1, deviceId: devices[pick].nodeId })
+    opts.rateLimiter?.take(rec, now)
   }
   return { assignments, pendingReasons }
 }

@@ -14,15 +14,26 @@
 //   cancel ──> cancelled (a later result of the running attempt is stale)
 //   handoff ─> drain: clone queued; once it runs the original is cancelled, replacedBy the clone
 //
-// History: terminal tasks stay in memory so they stay queryable. Compaction (dropping old terminal
-// tasks after a retention period, in a replicated 'compact' command) is a later concern.
+// Retention: a terminal task stays queryable for the cluster's retention (settings.retentionMs,
+// default 24 h) or its own resultTtlSeconds, counted from endedAt, then the leader proposes an
+// 'evict' naming it (retention.ts finds candidates without a scan). A batch, a workflow and a
+// failover chain go whole, once every task in them has ended and expired: a query never meets a
+// batch whose tasks are half gone. Evicted task ids are remembered (bounded, FIFO) so a lookup can
+// say "evicted" (HTTP 410) rather than "not found"; older ones are recognised by their id time.
+// Everything kept is bounded: live tasks by maxQueueSize and device slots, finished ones by the
+// retention, remembered requests and tombstones by caps in protocol/limits.ts.
 
 import type {
-  ApplyOutcome, AttemptResult, BatchInfo, ClusterEvent, Command, Role, TaskAttempt, TaskRecord, WorkflowInfo
+  ApplyOutcome, AttemptResult, BatchInfo, ClusterEvent, ClusterSettings, Command, Role, TaskAttempt, TaskRecord, WorkflowInfo
 } from './commands.js'
 import type { TaskData, TaskErrorData, TaskStatus } from './types.js'
 import { TERMINAL_STATUSES } from './types.js'
-import { MAX_BATCH_TASKS, MAX_REMEMBERED_REQUESTS } from '../protocol/limits.js'
+import {
+  DEFAULT_MAX_QUEUE_SIZE, MAX_BATCH_TASKS, MAX_EVICTED_TOMBSTONES, MAX_QUEUE_SIZE_SETTING, MAX_REMEMBERED_REQUEST_TASK_IDS, MAX_REMEMBERED_REQUESTS,
+  MAX_RESULT_TTL_SECONDS, MAX_RATE_LIMIT_RULES
+} from '../protocol/limits.js'
+import { DEFAULT_RETENTION_MS, EndedIndex, expiresAt } from './retention.js'
+import { isValidTaskId, taskIdTimeMs } from './ids.js'
 import { TaskQueue } from './queue.js'
 import { RetryPolicy } from './retry.js'
 import { failoverClone } from './failover.js'
@@ -44,6 +55,7 @@ const RESULT_STATUSES: ReadonlySet<unknown> = new Set(['completed', 'failed', 't
 /** Principal prefix that is admin without a setRole (the node's own token principal is 'local-admin'). */
 export const ADMIN_PREFIX = 'admin:'
 export const LOCAL_ADMIN = 'local-admin'
+export { DEFAULT_MAX_QUEUE_SIZE }
 
 export interface ClusterStateOptions {
   /** ready-queue capacity: a submit that would exceed it is refused with 'queue_full'. @default 100000 */
@@ -95,7 +107,15 @@ interface Snapshot {
   workflows: WorkflowState[]
   /** absent in snapshots taken before chunked batches existed */
   staged?: StagedBatch[]
+  /** absent in snapshots taken before retention existed */
+  settings?: ClusterSettings
+  tombstones?: string[]
+  tombstoneFloorMs?: number
+  evicted?: number
 }
+
+/** What the leader may evict now (see the 'evict' command). */
+export interface EvictionCandidates { taskIds: string[], batchIds: string[], workflowIds: string[] }
 
 function errorReply (type: string, message: string, field?: string): Reply {
   return field === undefined ? { ok: false, error: { type, message } } : { ok: false, error: { type, message, field } }
@@ -121,6 +141,20 @@ export class ClusterState {
   private readonly stepOf = new Map<string, { wf: string, step: number }>()
   /** the leader's local pending reasons: not replicated, not in the snapshot */
   private readonly localReasons = new Map<string, string>()
+  /** replicated cluster settings (the 'settings' command) */
+  private settings: ClusterSettings = {}
+  /** terminal tasks by when they may be evicted (derived, rebuilt on restore) */
+  private ended = new EndedIndex()
+  /** evicted ids, oldest first (bounded: MAX_EVICTED_TOMBSTONES); batch/workflow ids as 'batch:'/'workflow:' + id */
+  private readonly tombstones = new Set<string>()
+  /** newest id time among tombstones dropped from the FIFO: an unknown task id at or before it was evicted */
+  private tombstoneFloorMs = 0
+  /** task ids held in remembered replies (bounded: MAX_REMEMBERED_REQUEST_TASK_IDS) */
+  private rememberedIds = 0
+  /** the `at` of the command being applied: stamps endedAt */
+  private applyAt = 0
+  /** tasks evicted since the cluster began */
+  evictedTotal = 0
   private readonly retry: RetryPolicy
   private readonly opts: ClusterStateOptions
   readonly counts: Record<TaskStatus, number> = { pending: 0, queued: 0, running: 0, completed: 0, failed: 0, cancelled: 0, timeout: 0 }
@@ -148,6 +182,8 @@ export class ClusterState {
     if (index > this.appliedIndex) this.appliedIndex = index
     const events: ClusterEvent[] = []
     if (cmd === null || typeof cmd !== 'object') return { events, reply: errorReply('invalid_payload', 'command must be an object') }
+    const at = (cmd as { at?: unknown }).at
+    if (typeof at === 'number' && Number.isFinite(at)) this.applyAt = at
     switch (cmd.type) {
       case 'submit': return { events, reply: this.applySubmit(cmd, events) }
       case 'assign': {
@@ -165,6 +201,8 @@ export class ClusterState {
       case 'expire': this.applyExpire(cmd, events); return { events }
       case 'setRole': return { events, reply: this.applySetRole(cmd) }
       case 'handoff': applyHandoff(this.handoffOps(), cmd, events); return { events }
+      case 'evict': this.applyEvict(cmd); return { events }
+      case 'settings': return { events, reply: this.applySettings(cmd) }
       default: return { events, reply: errorReply('invalid_payload', `unknown command type '${String((cmd as { type?: unknown }).type)}'`, 'type') }
     }
   }
@@ -191,9 +229,10 @@ export class ClusterState {
     if (newCount < tasks.length && (cmd.batch !== undefined || cmd.workflow !== undefined)) {
       return errorReply('conflict', 'some tasks of this batch/workflow already exist; resubmit it whole with the same ids or with new ones', 'tasks')
     }
-    const maxSize = this.opts.maxQueueSize ?? 100_000
+    const maxSize = this.maxQueueSize
     if (this.queue.size + newCount > maxSize) {
-      return errorReply('queue_full', `task queue is full (${this.queue.size} of ${maxSize}); retry later`)
+      return errorReply('queue_full', `task queue is full: ${this.queue.size} tasks wait, the limit is ${maxSize} (cluster setting maxQueueSize); ` +
+        `this submit of ${newCount} was refused whole, nothing queued was dropped; retry later`)
     }
     // all checks passed: from here on nothing can refuse, so the submit is atomic
     const ids: string[] = []
@@ -207,8 +246,8 @@ export class ClusterState {
     if (cmd.batch !== undefined) this.insertBatch(cmd.batch, ids, cmd.at)
     if (cmd.workflow !== undefined) this.insertWorkflow(cmd.workflow, ids, cmd.at)
     for (const id of ids) {
-      const rec = this.tasks.get(id) as TaskRecord
-      if (rec.status === 'pending' && !this.blocked.has(id) && !this.enqueuedAt.has(id)) this.enqueue(rec, cmd.at)
+      const rec = this.tasks.get(id)
+      if (rec !== undefined && rec.status === 'pending' && !this.blocked.has(id) && !this.enqueuedAt.has(id)) this.enqueue(rec, cmd.at)
     }
     return this.remember(cmd.requestId, { ok: true, taskIds: ids, duplicate: false })
   }
@@ -254,7 +293,7 @@ export class ClusterState {
       const err = checkTaskData(tasks[i], `tasks[${i}]`)
       if (err !== undefined) return err
     }
-    const maxSize = this.opts.maxQueueSize ?? 100_000
+    const maxSize = this.maxQueueSize
     if (this.stagedTasks + tasks.length > maxSize) return errorReply('queue_full', `too many staged batch tasks (${this.stagedTasks}); retry later`)
     if (st === undefined) {
       st = { batch: { ...b }, principal: cmd.principal, count: c.count, next: 0, tasks: [], updatedAt: cmd.at }
@@ -289,10 +328,15 @@ export class ClusterState {
 
   private remember (requestId: string, reply: Reply): Reply {
     if (typeof requestId !== 'string' || requestId === '') return reply
+    const prev = this.requests.get(requestId)
+    if (prev !== undefined) { this.rememberedIds -= replyIds(prev); this.requests.delete(requestId) }
     this.requests.set(requestId, reply)
-    if (this.requests.size > MAX_REMEMBERED_REQUESTS) {
-      const oldest = this.requests.keys().next().value as string
+    this.rememberedIds += replyIds(reply)
+    // bounded by count and by the task ids the replies hold (one big batch reply is 10,000 ids)
+    while (this.requests.size > 1 && (this.requests.size > MAX_REMEMBERED_REQUESTS || this.rememberedIds > MAX_REMEMBERED_REQUEST_TASK_IDS)) {
+      const [oldest, r] = this.requests.entries().next().value as [string, Reply]
       this.requests.delete(oldest)
+      this.rememberedIds -= replyIds(r)
     }
     return reply
   }
@@ -328,7 +372,8 @@ export class ClusterState {
       const t = tasks[i]
       if (seen.has(t.id)) return errorReply('invalid_payload', `task id ${t.id} appears twice in one submit`, `tasks[${i}].id`)
       seen.add(t.id)
-      existing[i] = this.tasks.has(t.id) ? t.id : (t.idempotencyKey !== undefined ? this.idempotency.get(t.idempotencyKey) : undefined)
+      // an evicted id is a duplicate too: it ran already, resubmitting it must not run it again
+      existing[i] = this.tasks.has(t.id) || this.tombstones.has(t.id) ? t.id : (t.idempotencyKey !== undefined ? this.idempotency.get(t.idempotencyKey) : undefined)
     }
     return { tasks, existing }
   }
@@ -707,6 +752,159 @@ export class ClusterState {
     return 'submitter'
   }
 
+  // ───────────────────────────── settings / retention ─────────────────────────────
+
+  private applySettings (cmd: Extract<Command, { type: 'settings' }>): Reply {
+    const verdict = canManageRoles(this.roleOf(cmd.by))
+    if (!verdict.ok) return errorReply('permission_denied', `principal '${cmd.by}': ${verdict.reason}`)
+    const p = cmd.settings
+    if (p == null || typeof p !== 'object') return errorReply('invalid_payload', 'settings must be an object', 'settings')
+    const next: ClusterSettings = { ...this.settings }
+    if (p.retentionMs !== undefined) {
+      if (p.retentionMs === null) delete next.retentionMs
+      else if (!Number.isInteger(p.retentionMs) || p.retentionMs < 0 || p.retentionMs > MAX_RESULT_TTL_SECONDS * 1000) return errorReply('invalid_payload', `retentionMs must be an integer 0..${MAX_RESULT_TTL_SECONDS * 1000}`, 'settings.retentionMs')
+      else next.retentionMs = p.retentionMs
+    }
+    if (p.maxQueueSize !== undefined) {
+      if (p.maxQueueSize === null) delete next.maxQueueSize
+      else if (!Number.isInteger(p.maxQueueSize) || p.maxQueueSize < 1 || p.maxQueueSize > MAX_QUEUE_SIZE_SETTING) return errorReply('invalid_payload', `maxQueueSize must be an integer 1..${MAX_QUEUE_SIZE_SETTING}`, 'settings.maxQueueSize')
+      else next.maxQueueSize = p.maxQueueSize
+    }
+    if (p.rateLimits !== undefined) {
+      if (p.rateLimits === null || (Array.isArray(p.rateLimits) && p.rateLimits.length === 0)) delete next.rateLimits
+      else if (!Array.isArray(p.rateLimits) || p.rateLimits.length > MAX_RATE_LIMIT_RULES) return errorReply('invalid_payload', `rateLimits must be a list of at most ${MAX_RATE_LIMIT_RULES} rules`, 'settings.rateLimits')
+      else next.rateLimits = p.rateLimits.map(r => ({ ...r }))
+    }
+    this.settings = next
+    return { ok: true, taskIds: [], duplicate: false }
+  }
+
+  /** The replicated cluster settings (a copy). */
+  clusterSettings (): ClusterSettings {
+    const out: ClusterSettings = { ...this.settings }
+    if (this.settings.rateLimits !== undefined) out.rateLimits = this.settings.rateLimits.map(r => ({ ...r }))
+    return out
+  }
+
+  get retentionMs (): number { return this.settings.retentionMs ?? DEFAULT_RETENTION_MS }
+  get maxQueueSize (): number { return this.settings.maxQueueSize ?? this.opts.maxQueueSize ?? DEFAULT_MAX_QUEUE_SIZE }
+
+  /** The tasks of an eviction unit that `id` belongs to: its whole failover chain (originals and clones). */
+  private chainOf (rec: TaskRecord, out: TaskRecord[]): void {
+    let root = rec
+    for (let hops = 0; root.replaces !== undefined && hops < MAX_FAILOVER_HOPS; hops++) {
+      const prev = this.tasks.get(root.replaces)
+      if (prev === undefined) break
+      root = prev
+    }
+    let cur: TaskRecord | undefined = root
+    for (let hops = 0; cur !== undefined && hops < MAX_FAILOVER_HOPS; hops++) {
+      out.push(cur)
+      cur = cur.replacedBy === undefined ? undefined : this.tasks.get(cur.replacedBy)
+    }
+  }
+
+  /** The tasks of a batch/workflow/standalone chain, if every one has ended and expired at `at`. */
+  private expiredUnit (kind: 'task' | 'batch' | 'workflow', id: string, at: number): TaskRecord[] | undefined {
+    const unit: TaskRecord[] = []
+    if (kind === 'task') {
+      const rec = this.tasks.get(id)
+      if (rec === undefined || rec.batchId !== undefined || rec.workflowId !== undefined) return undefined
+      this.chainOf(rec, unit)
+    } else if (kind === 'batch') {
+      const b = this.batches.get(id)
+      if (b === undefined) return undefined
+      for (const tid of b.taskIds) { const r = this.tasks.get(tid); if (r !== undefined) this.chainOf(r, unit) }
+    } else {
+      const w = this.workflows.get(id)
+      if (w === undefined || w.status === 'running') return undefined
+      for (const s of w.steps) { const r = this.tasks.get(s.taskId); if (r !== undefined) this.chainOf(r, unit) }
+    }
+    const retention = this.retentionMs
+    for (const r of unit) if (!TERMINAL_STATUSES.has(r.status) || expiresAt(r, retention) > at) return undefined
+    return unit
+  }
+
+  private applyEvict (cmd: Extract<Command, { type: 'evict' }>): void {
+    if (typeof cmd.at !== 'number') return
+    const lists: Array<['task' | 'batch' | 'workflow', unknown]> = [['task', cmd.taskIds], ['batch', cmd.batchIds], ['workflow', cmd.workflowIds]]
+    for (const [kind, list] of lists) {
+      if (!Array.isArray(list)) continue
+      for (const id of list) {
+        if (typeof id !== 'string') continue
+        const unit = this.expiredUnit(kind, id, cmd.at)
+        if (unit === undefined) continue
+        for (const r of unit) this.evictTask(r)
+        if (kind === 'batch') { this.batches.delete(id); this.tombstone(`batch:${id}`) }
+        if (kind === 'workflow') { this.workflows.delete(id); this.wfIndex.delete(id); this.tombstone(`workflow:${id}`) }
+      }
+    }
+    this.ended.prune(id => this.tasks.has(id))
+  }
+
+  private evictTask (rec: TaskRecord): void {
+    if (!this.tasks.delete(rec.id)) return
+    this.byStatus.get(rec.status)!.delete(rec.id)
+    this.counts[rec.status]--
+    const k = rec.task.idempotencyKey
+    if (k !== undefined && this.idempotency.get(k) === rec.id) this.idempotency.delete(k)
+    this.stepOf.delete(rec.id)
+    this.localReasons.delete(rec.id)
+    this.evictedTotal++
+    this.tombstone(rec.id)
+  }
+
+  private tombstone (id: string): void {
+    this.tombstones.add(id)
+    if (this.tombstones.size <= MAX_EVICTED_TOMBSTONES) return
+    const oldest = this.tombstones.values().next().value as string
+    this.tombstones.delete(oldest)
+    const tid = oldest.slice(0, 26)
+    if (isValidTaskId(tid)) this.tombstoneFloorMs = Math.max(this.tombstoneFloorMs, taskIdTimeMs(tid))
+  }
+
+  /**
+   * Was this id (a task id, or 'batch:<id>' / 'workflow:<id>') evicted? Exact for the newest
+   * MAX_EVICTED_TOMBSTONES evictions; an unknown task id whose time is at or before the newest
+   * forgotten tombstone is taken as evicted too (it is older than anything the cluster still keeps
+   * track of). Call only for ids that are not in the state.
+   */
+  wasEvicted (id: string): boolean {
+    if (this.tombstones.has(id)) return true
+    const tid = id.slice(0, 26)
+    return isValidTaskId(tid) && this.tombstoneFloorMs > 0 && taskIdTimeMs(tid) <= this.tombstoneFloorMs
+  }
+
+  /**
+   * What the leader may evict at `now`: standalone task chains, batches and workflows whose every
+   * task has ended and expired, at most `max` ids in all. Walks only expired index entries (at most
+   * `maxVisit`), never all tasks.
+   */
+  evictionCandidates (now: number, max: number, maxVisit = 4 * max): EvictionCandidates {
+    const out: EvictionCandidates = { taskIds: [], batchIds: [], workflowIds: [] }
+    const seen = new Set<string>()
+    let n = 0
+    for (const id of this.ended.expired(now, this.retentionMs, maxVisit)) {
+      if (n >= max) break
+      const rec = this.tasks.get(id)
+      if (rec === undefined) continue
+      const [kind, key, list] = rec.batchId !== undefined && this.batches.has(rec.batchId)
+        ? ['batch' as const, rec.batchId, out.batchIds]
+        : rec.workflowId !== undefined && this.workflows.has(rec.workflowId)
+          ? ['workflow' as const, rec.workflowId, out.workflowIds]
+          : ['task' as const, rec.id, out.taskIds]
+      const unitKey = `${kind}:${key}`
+      if (seen.has(unitKey)) continue
+      seen.add(unitKey)
+      const unit = this.expiredUnit(kind, kind === 'task' ? rec.id : key, now)
+      if (unit === undefined) continue
+      if (kind === 'task') for (const r of unit) seen.add(`task:${r.id}`)
+      list.push(kind === 'task' ? unit[0].id : key)
+      n++
+    }
+    return out
+  }
+
   // ───────────────────────────── workflows ─────────────────────────────
 
   private onStepCompleted (rec: TaskRecord, at: number, events: ClusterEvent[]): void {
@@ -773,6 +971,10 @@ export class ClusterState {
     this.counts[from]--
     this.counts[to]++
     rec.status = to
+    if (TERMINAL_STATUSES.has(to) && !TERMINAL_STATUSES.has(from)) {
+      rec.endedAt = this.applyAt
+      this.ended.add(rec)
+    }
   }
 
   private enqueue (rec: TaskRecord, at: number): void {
@@ -958,7 +1160,11 @@ export class ClusterState {
       roles: [...this.roles],
       batches: [...this.batches.values()],
       workflows: [...this.workflows.values()],
-      staged: [...this.staged.values()]
+      staged: [...this.staged.values()],
+      settings: this.settings,
+      tombstones: [...this.tombstones],
+      tombstoneFloorMs: this.tombstoneFloorMs,
+      evicted: this.evictedTotal
     }
   }
 
@@ -969,6 +1175,7 @@ export class ClusterState {
     st.appliedIndex = s.appliedIndex
     for (const rec of s.tasks) {
       st.tasks.set(rec.id, rec)
+      if (TERMINAL_STATUSES.has(rec.status)) st.ended.add(rec)
       st.byStatus.get(rec.status)!.add(rec.id)
       st.counts[rec.status]++
       if ((rec.status === 'queued' || rec.status === 'running') && rec.deviceId !== undefined) st.addToDevice(rec.deviceId, rec.id)
@@ -976,14 +1183,23 @@ export class ClusterState {
     for (const [id, at] of s.queue) st.enqueue(st.tasks.get(id) as TaskRecord, at)
     st.lastEnqueueAt = s.lastEnqueueAt
     for (const id of s.blocked) st.blocked.add(id)
-    for (const [k, v] of s.requests) st.requests.set(k, v)
+    for (const [k, v] of s.requests) { st.requests.set(k, v); st.rememberedIds += replyIds(v) }
     for (const [k, v] of s.idempotency) st.idempotency.set(k, v)
     for (const [k, v] of s.roles) st.roles.set(k, v)
     for (const b of s.batches) st.batches.set(b.id, b)
     for (const w of s.workflows) { st.workflows.set(w.id, w); st.indexWorkflow(w) }
     for (const b of s.staged ?? []) { st.staged.set(b.batch.id, b); st.stagedTasks += b.tasks.length }
+    if (s.settings !== undefined) st.settings = s.settings
+    for (const id of s.tombstones ?? []) st.tombstones.add(id)
+    st.tombstoneFloorMs = s.tombstoneFloorMs ?? 0
+    st.evictedTotal = s.evicted ?? 0
     return st
   }
+}
+
+/** Task ids a remembered reply holds (what MAX_REMEMBERED_REQUEST_TASK_IDS bounds). */
+function replyIds (r: Reply): number {
+  return r.ok ? r.taskIds.length : 0
 }
 
 /** Cheap structural check of a submitted TaskData (the submitting node already parsed the spec). */

@@ -49,6 +49,8 @@ export interface TaskRequirementsData {
   requiresSensors: string[]
   exclusive: boolean
   excludeDevices: string[]
+  /** how long the finished task stays queryable before eviction; unset = the cluster's retention */
+  resultTtlSeconds?: number
 }
 
 export interface SandboxConfigData {

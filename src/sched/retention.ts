@@ -1,0 +1,118 @@
+// Retention: which finished records may leave the replicated state. A terminal task is kept for
+// the cluster's retention (ClusterSettings.retentionMs, default 24 h) or its own
+// requirements.resultTtlSeconds, counted from endedAt (the leader's time of the command that ended
+// it, so every node agrees). The leader finds candidates here and proposes an 'evict' naming them;
+// apply re-checks each at the command's time.
+//
+// EndedIndex finds candidates without scanning all tasks: two binary min-heaps of (time, id), one
+// keyed by endedAt for tasks on the cluster retention (a retention change shifts every expiry alike,
+// so the order holds), one keyed by expiry for tasks with their own TTL. Candidates are the heap
+// nodes at or below a threshold: a walk from the root that stops at bigger keys, O(found). Entries
+// are removed lazily (evicted ids are popped from the roots after each evict). Derived data: not in
+// the snapshot, rebuilt from the records on restore.
+
+import type { TaskRecord } from './commands.js'
+
+/** The cluster retention when no setting is given: results stay queryable for a day. */
+export const DEFAULT_RETENTION_MS = 24 * 3_600_000
+
+/** When retention starts for a terminal record (endedAt; older snapshots lack it). */
+export function endedAtOf (rec: TaskRecord): number {
+  return rec.endedAt ?? rec.finishedAt ?? rec.submittedAt
+}
+
+/** When a terminal record may be evicted, under cluster retention `retentionMs`. */
+export function expiresAt (rec: TaskRecord, retentionMs: number): number {
+  const ttl = rec.task.requirements.resultTtlSeconds
+  return endedAtOf(rec) + (ttl === undefined ? retentionMs : ttl * 1000)
+}
+
+class MinHeap {
+  private readonly keys: number[] = []
+  private readonly ids: string[] = []
+
+  get size (): number { return this.keys.length }
+
+  push (key: number, id: string): void {
+    this.keys.push(key); this.ids.push(id)
+    let i = this.keys.length - 1
+    while (i > 0) {
+      const p = (i - 1) >> 1
+      if (!this.less(i, p)) break
+      this.swap(i, p); i = p
+    }
+  }
+
+  /** the root's id, or undefined when empty */
+  peekId (): string | undefined { return this.ids[0] }
+
+  pop (): void {
+    const last = this.keys.length - 1
+    if (last < 0) return
+    this.swap(0, last)
+    this.keys.pop(); this.ids.pop()
+    let i = 0
+    for (;;) {
+      const l = 2 * i + 1
+      const r = l + 1
+      let m = i
+      if (l < this.keys.length && this.less(l, m)) m = l
+      if (r < this.keys.length && this.less(r, m)) m = r
+      if (m === i) break
+      this.swap(i, m); i = m
+    }
+  }
+
+  /** Ids with key ≤ max, visiting at most `maxVisit` nodes (a heap's children are never smaller). */
+  atMost (max: number, maxVisit: number, out: (id: string) => void): number {
+    const stack = this.keys.length > 0 && this.keys[0] <= max ? [0] : []
+    let visited = 0
+    while (stack.length > 0 && visited < maxVisit) {
+      const i = stack.pop() as number
+      visited++
+      out(this.ids[i])
+      for (const c of [2 * i + 1, 2 * i + 2]) if (c < this.keys.length && this.keys[c] <= max) stack.push(c)
+    }
+    return visited
+  }
+
+  private less (a: number, b: number): boolean {
+    return this.keys[a] < this.keys[b] || (this.keys[a] === this.keys[b] && this.ids[a] < this.ids[b])
+  }
+
+  private swap (a: number, b: number): void {
+    const k = this.keys[a]; this.keys[a] = this.keys[b]; this.keys[b] = k
+    const s = this.ids[a]; this.ids[a] = this.ids[b]; this.ids[b] = s
+  }
+}
+
+/** Terminal tasks by when they may go (see the file comment). */
+export class EndedIndex {
+  /** tasks on the cluster retention, keyed by endedAt */
+  private readonly byEnd = new MinHeap()
+  /** tasks with their own resultTtlSeconds, keyed by expiry */
+  private readonly byExpiry = new MinHeap()
+
+  get size (): number { return this.byEnd.size + this.byExpiry.size }
+
+  add (rec: TaskRecord): void {
+    if (rec.task.requirements.resultTtlSeconds === undefined) this.byEnd.push(endedAtOf(rec), rec.id)
+    else this.byExpiry.push(expiresAt(rec, 0), rec.id)
+  }
+
+  /** Ids whose retention may have passed at `now` (the caller re-checks the records), ≤ maxVisit of them. */
+  expired (now: number, retentionMs: number, maxVisit: number): string[] {
+    const out: string[] = []
+    const push = (id: string): void => { out.push(id) }
+    const n = this.byExpiry.atMost(now, maxVisit, push)
+    this.byEnd.atMost(now - retentionMs, maxVisit - n, push)
+    return out
+  }
+
+  /** Drops root entries whose task is gone (evicted): keeps the heaps the size of what is kept. */
+  prune (live: (id: string) => boolean): void {
+    for (const h of [this.byEnd, this.byExpiry]) {
+      for (let id = h.peekId(); id !== undefined && !live(id); id = h.peekId()) h.pop()
+    }
+  }
+}
