@@ -3,7 +3,7 @@
 // that kills -9, pauses and restarts the leader and workers on a seeded schedule, then a checker over
 // the history and the final state of every node (test/soak/checker.ts). A failure prints the seed and
 // the history path; `SEED=n` runs that seed alone (scripts/soak-faults.ts runs long soaks).
-// Budget: three seeds of ~45 s each on a 2-core machine. Needs the build (npm run build).
+// Budget: three seeds of 40-60 s each on a 2-core machine. Needs the build (npm run build).
 import assert from 'node:assert/strict'
 import { check, type TaskRecord } from '../soak/checker.js'
 import type { HistoryEvent, TaskSpec } from '../soak/history.js'
@@ -60,17 +60,25 @@ describe('soak: checker catches planted violations', () => {
   })
 })
 
-describe('soak: randomized process faults (real node processes)', function () {
-  this.timeout(120_000)
-  for (const seed of SEEDS) {
-    it(`seed ${seed}: every acknowledged task ends exactly once, with its payload, within the bound`, async () => {
-      const { kinds, extra, heal, skipped, cleanup } = await faultKinds(['process'], 3)
-      for (const s of skipped) console.log(`      skipped ${s}`)
+describe('soak: randomized faults (real node processes)', function () {
+  this.timeout(150_000)
+  // the last seed adds the network faults (nodes in network namespaces) and the disk faults, each
+  // where the machine allows (root, ip, nft, tmpfs); otherwise it says why and runs process faults only
+  SEEDS.forEach((seed, i) => {
+    const groups = i === SEEDS.length - 1 ? ['process', 'net', 'disk'] : ['process']
+    it(`seed ${seed} (${groups.join('+')}): every acknowledged task ends exactly once, with its payload, within the bound`, async () => {
+      const fk = await faultKinds(groups, 3, seed)
+      for (const s of fk.skipped) console.log(`      skipped ${s}`)
       try {
-        const r = await runSoak({ seed, nodes: 3, faultMs: FAULT_MS, boundMs: 45_000, kinds, extra, heal, log: l => { console.log(`      ${l.replace(/\n/g, '\n      ')}`) } })
+        const r = await runSoak({
+          seed, nodes: 3, faultMs: FAULT_MS, kinds: fk.kinds, extra: fk.extra, heal: fk.heal,
+          ...(fk.lab !== undefined ? { lab: fk.lab } : {}),
+          ...(fk.tmpfsNode !== undefined ? { tmpfsNode: fk.tmpfsNode } : {}),
+          log: l => { console.log(`      ${l.replace(/\n/g, '\n      ')}`) }
+        })
         assert.ok(r.ok, summary(r))
         assert.ok(r.report.stats.acknowledged > 50, `too few acknowledged tasks to mean anything: ${summary(r)}`)
-      } finally { cleanup() }
+      } finally { fk.cleanup() }
     })
-  }
+  })
 })

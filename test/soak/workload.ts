@@ -40,15 +40,29 @@ export function opSpecs (seed: number, n: number, o: Pick<WorkloadOptions, 'burs
     const urgent = [echo(key(o.slots + low), 1, r), echo(key(o.slots + low + 1), 1, r)]
     return [first, urgent]
   }
-  if (r() < 0.15) {
-    // a batch of 3-12 echoes and short sleeps: many assignments in flight at a fault
-    const size = 3 + Math.floor(r() * 10)
+  const sw = swarm(seed)
+  if (r() < sw.batchShare) {
+    // a batch of echoes and short sleeps: many assignments in flight at a fault
+    const size = 3 + Math.floor(r() * (sw.batchMax - 2))
     const b: TaskSpec[] = []
     for (let k = 0; k < size; k++) b.push(r() < 0.8 ? echo(key(k), 1 + Math.floor(r() * 5), r) : sleepSpec(key(k), r))
     return [b]
   }
   if (r() < 0.25) return [[sleepSpec(key(0), r)]]
   return [[echo(key(0), 1 + Math.floor(r() * 5), r)]]
+}
+
+/**
+ * Swarm testing (as TigerBeetle's VOPR): each seed picks its own workload shape. Most seeds submit
+ * small batches now and then; some submit large ones (up to 150 tasks), which puts many assignments
+ * in flight (dispatched while they commit) when the nemesis kills a leader.
+ */
+export function swarm (seed: number): { batchShare: number, batchMax: number } {
+  const r = mulberry32(hashSeed(`${seed}:swarm`))
+  const x = r()
+  if (x < 0.5) return { batchShare: 0.15, batchMax: 12 }
+  if (x < 0.8) return { batchShare: 0.2, batchMax: 60 }
+  return { batchShare: 0.1, batchMax: 150 }
 }
 
 function sleepSpec (tag: string, r: Rng): TaskSpec {
