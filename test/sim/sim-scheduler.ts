@@ -20,6 +20,8 @@ export class SimScheduler implements Scheduler {
   private seq = 0
   private timers: Timer[] = []
   private immediates: Array<() => void> = []
+  /** promise callbacks may be queued: the next settle must let the event loop run them */
+  private microtasks = true
 
   get elapsedMs (): number { return this.now }
 
@@ -29,6 +31,8 @@ export class SimScheduler implements Scheduler {
   timeout = (fn: () => void, ms: number): CancelTimer => this.add(fn, ms, 0)
   interval = (fn: () => void, ms: number): CancelTimer => this.add(fn, ms, Math.max(1, ms))
   immediate = (fn: () => void): void => { this.immediates.push(fn) }
+  /** call after resolving a promise someone may await (a completed fsync) */
+  wake (): void { this.microtasks = true }
 
   private add (fn: () => void, ms: number, everyMs: number): CancelTimer {
     const t: Timer = { at: this.now + Math.max(0, ms), seq: this.seq++, fn, everyMs, cancelled: false }
@@ -39,11 +43,12 @@ export class SimScheduler implements Scheduler {
   /** Run immediates (and the microtasks they and earlier events queued) until none is left. */
   async settle (): Promise<void> {
     for (let i = 0; i < MAX_SETTLE_ROUNDS; i++) {
-      await turn()
+      if (this.microtasks) { this.microtasks = false; await turn() }
       if (this.immediates.length === 0) return
       const batch = this.immediates
       this.immediates = []
       for (const fn of batch) fn()
+      this.microtasks = true // what ran may have chained promises
     }
     throw new Error(`immediates did not settle after ${MAX_SETTLE_ROUNDS} rounds`)
   }
