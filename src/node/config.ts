@@ -3,6 +3,7 @@ import { homedir } from 'node:os'
 import { join, resolve } from 'node:path'
 import type { DeviceBid, DeviceRole, Permission } from '../sched/types.js'
 import type { DevicePolicyConfig } from '../sched/device-policy.js'
+import type { ClusterSettingsPatch, RateLimitRule } from '../sched/commands.js'
 
 export interface NodeOptions {
   /** where the node keeps its peer key, Raft log, history and API token. @default ~/.retire-cluster */
@@ -71,9 +72,36 @@ export interface NodeOptions {
   signalRoot?: string
   /** where termux-battery-status and vcgencmd are run from; unset = PATH (tests: a fixture's bin/) */
   signalBinDir?: string
+  /**
+   * Cluster setting, proposed when this node leads: finished tasks leave the replicated state this
+   * long after they end (a task's result_ttl_seconds wins); then lookups answer 410. Unset leaves the
+   * cluster's setting as it is. @default the cluster's (24 h unless set)
+   */
+  retentionMs?: number
+  /** Cluster setting, proposed when this node leads: ready-queue capacity (queue_full beyond). @default the cluster's (100000 unless set) */
+  maxQueueSize?: number
+  /** Cluster setting, proposed when this node leads: rate limits per task type / principal. @default the cluster's (none unless set) */
+  rateLimits?: RateLimitRule[]
+  /**
+   * history.db keeps finished attempts this long for getTaskMetrics (pruned once a minute). A day and
+   * an hour: the default 24 h metrics window always has all its rows. @default 25 h
+   */
+  historyRetentionMs?: number
 }
 
-export type ResolvedOptions = Required<Omit<NodeOptions, 'clusterKey' | 'api' | 'loadSampler' | 'capabilities' | 'role' | 'devicePolicy' | 'signalRoot' | 'signalBinDir'>> & {
+/** The cluster settings a node's options ask for (undefined: none given). */
+export function settingsOf (o: Pick<NodeOptions, 'retentionMs' | 'maxQueueSize' | 'rateLimits'>): ClusterSettingsPatch | undefined {
+  const p: ClusterSettingsPatch = {}
+  if (o.retentionMs !== undefined) p.retentionMs = o.retentionMs
+  if (o.maxQueueSize !== undefined) p.maxQueueSize = o.maxQueueSize
+  if (o.rateLimits !== undefined) p.rateLimits = o.rateLimits
+  return Object.keys(p).length === 0 ? undefined : p
+}
+
+export type ResolvedOptions = Required<Omit<NodeOptions, 'clusterKey' | 'api' | 'loadSampler' | 'capabilities' | 'role' | 'devicePolicy' | 'signalRoot' | 'signalBinDir' | 'retentionMs' | 'maxQueueSize' | 'rateLimits'>> & {
+  retentionMs?: number
+  maxQueueSize?: number
+  rateLimits?: RateLimitRule[]
   devicePolicy?: NodeOptions['devicePolicy']
   signalRoot?: string
   signalBinDir?: string
@@ -114,6 +142,10 @@ export function resolveOptions (o: NodeOptions, cores: number, hostname: string)
     capabilities: o.capabilities,
     devicePolicy: o.devicePolicy,
     signalRoot: o.signalRoot,
-    signalBinDir: o.signalBinDir
+    signalBinDir: o.signalBinDir,
+    retentionMs: o.retentionMs,
+    maxQueueSize: o.maxQueueSize,
+    rateLimits: o.rateLimits,
+    historyRetentionMs: o.historyRetentionMs ?? 25 * 3_600_000
   }
 }

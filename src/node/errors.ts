@@ -16,6 +16,15 @@ export class NoLeaderError extends NodeError {
 export class NotFoundError extends NodeError {
   constructor (what: string) { super('not_found', `${what} not found`) }
 }
+/**
+ * The record existed and was evicted after its retention (HTTP 410). Not "not found": the caller
+ * asked for something real, it is just no longer kept; the durable metrics still count it.
+ */
+export class EvictedError extends NodeError {
+  constructor (what: string) {
+    super('gone', `${what} finished and was evicted after the cluster's result retention (see retentionMs / result_ttl_seconds); its result is no longer kept`)
+  }
+}
 export class ConflictError extends NodeError {
   constructor (message: string) { super('conflict', message) }
 }

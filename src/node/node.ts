@@ -9,7 +9,7 @@ import { cpus, hostname } from 'node:os'
 import { join } from 'node:path'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { multiaddr } from '@multiformats/multiaddr'
-import { resolveOptions, type NodeOptions, type ResolvedOptions } from './config.js'
+import { resolveOptions, settingsOf, type NodeOptions, type ResolvedOptions } from './config.js'
 import { createLogger, type Logger } from './log.js'
 import { createHost, type Host } from './host/host.js'
 import { FramedChannel } from './transport/framed.js'
@@ -153,7 +153,7 @@ class RetireNode implements ClusterNode {
     this.id = this.host.peerId
     // any discovered peer means a cluster may exist: the fresh-node bootstrap then listens longer
     this.host.libp2p.addEventListener('peer:discovery', () => { this.peersDiscovered++ })
-    this.history = new TaskHistory(join(o.dataDir, 'history.db'), () => this.slotsByDevice())
+    this.history = new TaskHistory(join(o.dataDir, 'history.db'), () => this.slotsByDevice(), { retentionMs: o.historyRetentionMs, now: Date.now })
 
     this.leader = new LeaderLoop({
       selfId: this.id,
@@ -165,7 +165,8 @@ class RetireNode implements ClusterNode {
       cancelOn: (dev, taskId, attempt) => { this.cancelOn(dev, taskId, attempt) },
       now: Date.now,
       deviceTimeoutMs: o.deviceTimeoutMs,
-      log: this.log.child('leader')
+      log: this.log.child('leader'),
+      settings: settingsOf(o)
     })
     this.worker = new Worker(this.id, this.executor, {
       sendResults: results => this.sendResults(results),

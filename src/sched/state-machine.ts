@@ -24,7 +24,7 @@
 // retention, remembered requests and tombstones by caps in protocol/limits.ts.
 
 import type {
-  ApplyOutcome, AttemptResult, BatchInfo, ClusterEvent, ClusterSettings, Command, Role, TaskAttempt, TaskRecord, WorkflowInfo
+  ApplyOutcome, AttemptResult, BatchInfo, ClusterEvent, ClusterSettings, Command, RateLimitRule, Role, TaskAttempt, TaskRecord, WorkflowInfo
 } from './commands.js'
 import type { TaskData, TaskErrorData, TaskStatus } from './types.js'
 import { TERMINAL_STATUSES } from './types.js'
@@ -785,6 +785,9 @@ export class ClusterState {
     if (this.settings.rateLimits !== undefined) out.rateLimits = this.settings.rateLimits.map(r => ({ ...r }))
     return out
   }
+
+  /** The rate-limit rules (the live array: a new one after every change, so identity says "changed"). */
+  get rateLimits (): readonly RateLimitRule[] | undefined { return this.settings.rateLimits }
 
   get retentionMs (): number { return this.settings.retentionMs ?? DEFAULT_RETENTION_MS }
   get maxQueueSize (): number { return this.settings.maxQueueSize ?? this.opts.maxQueueSize ?? DEFAULT_MAX_QUEUE_SIZE }

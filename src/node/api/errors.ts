@@ -57,6 +57,7 @@ const STATUS_BY_TYPE: Record<string, number> = {
   permission_denied: 403,
   not_found: 404,
   conflict: 409,
+  gone: 410,
   duplicate_task: 409,
   illegal_transition: 409,
   already_finished: 409,

@@ -1,6 +1,8 @@
 // Durable task history for metrics: one row per finished attempt, in sqlite beside the Raft log,
 // so getTaskMetrics survives restarts. Every node records what it applies (the log is the same
-// everywhere), so any node can answer.
+// everywhere), so any node can answer. Pruned on its own schedule (not the replicated state's):
+// rows older than retentionMs go once a minute, so the file stays the size of that window (sqlite
+// reuses the freed pages).
 import Database from 'better-sqlite3'
 import type { TaskMetrics } from '../api-types.js'
 import { NodeError } from '../errors.js'
@@ -14,6 +16,16 @@ export interface HistoryRow {
   submittedAt: number
   startedAt: number
   finishedAt: number
+}
+
+/** how often old rows are deleted */
+const PRUNE_INTERVAL_MS = 60_000
+
+export interface TaskHistoryOptions {
+  /** rows older than this are deleted. @default 25 h (the 24 h metrics window, and an hour) */
+  retentionMs?: number
+  /** @default Date.now */
+  now?: () => number
 }
 
 const PERIOD_RE = /^(\d+)(s|m|h|d)$/
@@ -30,8 +42,14 @@ export class TaskHistory {
   private readonly insert: Database.Statement
   private pending: HistoryRow[] = []
   private flushScheduled = false
+  private readonly retentionMs: number
+  private readonly now: () => number
+  private lastPruneAt = 0
+  private readonly prune: Database.Statement
 
-  constructor (path: string, private readonly maxConcurrentByDevice: () => Map<string, number>) {
+  constructor (path: string, private readonly maxConcurrentByDevice: () => Map<string, number>, opts: TaskHistoryOptions = {}) {
+    this.retentionMs = opts.retentionMs ?? 25 * 3_600_000
+    this.now = opts.now ?? Date.now
     this.db = new Database(path)
     this.db.pragma('journal_mode = WAL')
     // history is derived from the Raft log: losing the last few rows in a crash is harmless
@@ -42,6 +60,15 @@ export class TaskHistory {
       PRIMARY KEY (task_id, attempt))`)
     this.db.exec('CREATE INDEX IF NOT EXISTS history_finished ON history (finished_at)')
     this.insert = this.db.prepare('INSERT OR IGNORE INTO history VALUES (?, ?, ?, ?, ?, ?, ?, ?)')
+    this.prune = this.db.prepare('DELETE FROM history WHERE finished_at < ?')
+  }
+
+  /** Deletes rows older than the retention (at most once a minute, unless forced); returns how many. */
+  pruneOld (force = false): number {
+    const now = this.now()
+    if (!force && now - this.lastPruneAt < PRUNE_INTERVAL_MS) return 0
+    this.lastPruneAt = now
+    return this.prune.run(now - this.retentionMs).changes
   }
 
   /** recorded in batches: one transaction per event-loop turn */
@@ -59,6 +86,7 @@ export class TaskHistory {
     this.db.transaction(() => {
       for (const r of rows) this.insert.run(r.taskId, r.attempt, r.deviceId, r.taskType, r.status, r.submittedAt, r.startedAt, r.finishedAt)
     })()
+    this.pruneOld()
   }
 
   metrics (period: string, now: number): TaskMetrics {

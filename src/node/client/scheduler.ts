@@ -11,7 +11,7 @@ import type {
   BatchProgress, ClusterScheduler, QueueStatistics, SubmitOptions, TaskLifecycleHandler, TaskMetrics, WorkflowStatus
 } from '../api-types.js'
 import type { ClusterCore } from '../cluster/core.js'
-import { NodeError, NoLeaderError, NotFoundError, WaitTimeoutError } from '../errors.js'
+import { EvictedError, NodeError, NoLeaderError, NotFoundError, WaitTimeoutError } from '../errors.js'
 import type { LeaderLoop } from '../leader/leader.js'
 import { toWorkflowInfo, toBatch } from './inputs.js'
 import type { TaskHistory } from './history.js'
@@ -154,9 +154,13 @@ export class NodeScheduler implements ClusterScheduler {
 
   // ---- reads ----------------------------------------------------------------------------------
 
+  /** undefined for an unknown id; throws EvictedError (type 'gone', HTTP 410) for one evicted after its retention */
   async getTaskStatus (taskId: string): Promise<TaskRecord | undefined> {
     const rec = this.d.core.state.getTask(taskId)
-    if (rec === undefined) return undefined
+    if (rec === undefined) {
+      if (this.d.core.state.wasEvicted(taskId)) throw new EvictedError(`task ${taskId}`)
+      return undefined
+    }
     // live progress (running) and why a task waits (pending) are the leader's soft state
     if (rec.status !== 'running' && rec.status !== 'pending') return rec
     if (this.d.isLeader()) return this.d.leader.liveOf(rec)
@@ -170,12 +174,13 @@ export class NodeScheduler implements ClusterScheduler {
   async waitForResult (taskId: string, opts: { timeoutMs?: number } = {}): Promise<TaskRecord> {
     const timeoutMs = opts.timeoutMs ?? 300_000
     const deadline = this.d.now() + timeoutMs
+    if (this.d.core.state.getTask(taskId) === undefined && this.d.core.state.wasEvicted(taskId)) throw new EvictedError(`task ${taskId}`)
     if (!await this.appliedLocally(taskId, Math.min(timeoutMs, 5000))) throw new NotFoundError(`task ${taskId}`)
     let id = taskId
     // follow failover clones to the final outcome
     for (let hops = 0; hops < 1000; hops++) {
       const rec = this.d.core.state.getTask(id)
-      if (rec === undefined) throw new NotFoundError(`task ${id}`)
+      if (rec === undefined) throw this.d.core.state.wasEvicted(id) ? new EvictedError(`task ${id}`) : new NotFoundError(`task ${id}`)
       if (rec.replacedBy !== undefined) { id = rec.replacedBy; continue }
       if (TERMINAL_STATUSES.has(rec.status) && rec.replacedBy === undefined) return rec
       const left = deadline - this.d.now()
@@ -230,13 +235,13 @@ export class NodeScheduler implements ClusterScheduler {
 
   async getBatchProgress (batchId: string): Promise<BatchProgress> {
     const p = this.d.core.state.batchProgress(batchId)
-    if (p === undefined) throw new NotFoundError(`batch ${batchId}`)
+    if (p === undefined) throw this.d.core.state.wasEvicted(`batch:${batchId}`) ? new EvictedError(`batch ${batchId}`) : new NotFoundError(`batch ${batchId}`)
     return p as BatchProgress
   }
 
   async getWorkflowStatus (workflowId: string): Promise<WorkflowStatus> {
     const w = this.d.core.state.workflowStatus(workflowId)
-    if (w === undefined) throw new NotFoundError(`workflow ${workflowId}`)
+    if (w === undefined) throw this.d.core.state.wasEvicted(`workflow:${workflowId}`) ? new EvictedError(`workflow ${workflowId}`) : new NotFoundError(`workflow ${workflowId}`)
     return w as WorkflowStatus
   }
 

@@ -259,6 +259,8 @@ export function waitKey (cmd: Command): string {
     case 'submit': return `submit:${cmd.requestId}`
     case 'cancel': return `cancel:${cmd.taskId}`
     case 'setRole': return `role:${cmd.principal}`
+    case 'settings': return `settings:${cmd.by}@${cmd.at}`
+    case 'evict': return `evict:${cmd.at}`
     // the leader never has the same (task, attempt, device) in flight twice (LeaderLoop.resultsInflight);
     // two devices may report the same (task, attempt) after a leader change, so the device is part of it
     // an empty one is a new leader's barrier (LeaderLoop.becomeLeader): its time tells it from an

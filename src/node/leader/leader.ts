@@ -4,7 +4,9 @@
 // healthy (autopilot). Everything it decides goes through the log first; it keeps only soft state,
 // so a new leader rebuilds all of it from the replicated state and worker reports.
 import { planAssignments } from '../../sched/scheduler.js'
-import type { AttemptResult, ClusterEvent, TaskRecord } from '../../sched/commands.js'
+import type { AttemptResult, ClusterEvent, ClusterSettingsPatch, TaskRecord } from '../../sched/commands.js'
+import { RateLimiter } from '../../sched/rate-limit.js'
+import { MAX_EVICT_IDS_PER_COMMAND } from '../../protocol/limits.js'
 import type { DeviceBid, ResourceUsage } from '../../sched/types.js'
 import type { ClusterCore } from '../cluster/core.js'
 import type { Assignment, AssignReply } from '../worker/worker.js'
@@ -26,6 +28,8 @@ export interface LeaderDeps {
   now: () => number
   deviceTimeoutMs: number
   log: Logger
+  /** cluster settings this node's options ask for: proposed when it leads and the state differs */
+  settings?: ClusterSettingsPatch
 }
 
 /** how often the leader looks for work to place even with no trigger (retries coming due) */
@@ -40,6 +44,8 @@ const SILENT_DEVICE_MS = 2500
 const PROPOSAL_TTL_MS = 5000
 /** a dispatch that failed (device unreachable) is tried again after this long while it stands */
 const DISPATCH_RETRY_MS = 500
+/** how often the leader looks for finished records past their retention (one 'evict' at a time) */
+const EVICT_INTERVAL_MS = 1000
 const key = (taskId: string, attempt: number): string => `${taskId}:${attempt}`
 
 export class LeaderLoop {
@@ -73,6 +79,12 @@ export class LeaderLoop {
   private readonly prefetch = new PrefetchEstimates()
   /** the incarnation each device last bid with: a higher one means it restarted (see noticeRestarts) */
   private readonly incarnations = new Map<string, number>()
+  /** retention: an 'evict' is in flight / when the last search ran */
+  private evicting = false
+  private lastEvictAt = 0
+  /** the cluster's rate limits as token buckets, rebuilt when the replicated rules change */
+  private limiter?: RateLimiter
+  private limiterRules?: unknown
 
   constructor (private readonly d: LeaderDeps) {
     this.unsub = d.core.onEvent(e => { this.onApplied(e) })
@@ -93,7 +105,7 @@ export class LeaderLoop {
     // run them twice. An empty 'finished' is a barrier: once it applies, everything before it has.
     this.caughtUp = false
     const epoch = ++this.epoch
-    const ready = (): void => { if (this.active && epoch === this.epoch) { this.caughtUp = true; this.kick() } }
+    const ready = (): void => { if (this.active && epoch === this.epoch) { this.caughtUp = true; this.applySettings(); this.kick() } }
     this.d.core.proposeAndWait({ type: 'finished', at: this.d.now(), results: [] }).then(ready, ready)
   }
 
@@ -121,6 +133,41 @@ export class LeaderLoop {
     this.plan()
     this.detectDownDevices()
     this.expireOverdue()
+    this.evictExpired()
+  }
+
+  /** This node's settings options become the cluster's when it leads (only what differs is proposed). */
+  private applySettings (): void {
+    const want = this.d.settings
+    if (want === undefined) return
+    const have = this.d.core.state.clusterSettings() as Record<string, unknown>
+    const patch: Record<string, unknown> = {}
+    for (const [k, v] of Object.entries(want)) if (v !== undefined && JSON.stringify(have[k] ?? null) !== JSON.stringify(v)) patch[k] = v
+    if (Object.keys(patch).length === 0) return
+    this.d.core.proposeAndWait({ type: 'settings', at: this.d.now(), by: 'local-admin', settings: patch as ClusterSettingsPatch })
+      .catch(err => { this.d.log.warn('could not apply the cluster settings of this node\'s options', (err as Error).message) })
+  }
+
+  /** Retention: propose one bounded 'evict' of what has expired (apply re-checks every id). */
+  private evictExpired (): void {
+    const now = this.d.now()
+    if (!this.caughtUp || this.evicting || now - this.lastEvictAt < EVICT_INTERVAL_MS) return
+    this.lastEvictAt = now
+    const c = this.d.core.state.evictionCandidates(now, MAX_EVICT_IDS_PER_COMMAND)
+    if (c.taskIds.length + c.batchIds.length + c.workflowIds.length === 0) return
+    this.evicting = true
+    const done = (): void => { this.evicting = false }
+    this.d.core.proposeAndWait({ type: 'evict', at: now, ...c }).then(done, done)
+  }
+
+  /** The token buckets for the replicated rules (kept while the rules stay the same). */
+  private rateLimiter (now: number): RateLimiter | undefined {
+    const rules = this.d.core.state.rateLimits
+    if (rules !== this.limiterRules) {
+      this.limiterRules = rules
+      this.limiter = rules === undefined || rules.length === 0 ? undefined : new RateLimiter(rules, now)
+    }
+    return this.limiter
   }
 
   private plan (): void {
@@ -136,7 +183,8 @@ export class LeaderLoop {
       inflightByDevice: this.proposed,
       skip: this.proposedKeys,
       needsFreeSlot: t => !this.prefetch.isShort(t),
-      slotsByDevice
+      slotsByDevice,
+      rateLimiter: this.rateLimiter(now)
     })
     for (const [id, reason] of pendingReasons) state.setPendingReason(id, reason)
     if (assignments.length === 0) return

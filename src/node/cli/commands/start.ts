@@ -10,7 +10,7 @@ import { defaultDataDir } from '../context.js'
 import { UsageError } from '../errors.js'
 import { MSG } from '../messages.js'
 import { json, type CliIo } from '../io.js'
-import { intOpt, listOpt, collect, choiceOpt, ROLES, PERMISSIONS } from '../parse.js'
+import { intOpt, listOpt, collect, choiceOpt, durationOpt, rateLimitOpt, ROLES, PERMISSIONS } from '../parse.js'
 
 interface Flags {
   dataDir?: string
@@ -37,6 +37,10 @@ interface Flags {
   internet?: boolean
   bandwidthMbps?: number
   gpu?: boolean
+  retention?: number
+  maxQueue?: number
+  rateLimit?: NonNullable<NodeOptions['rateLimits']>
+  historyRetention?: number
 }
 
 /** on SIGTERM/SIGINT running tasks get this long to be handed off before the node stops */
@@ -67,6 +71,10 @@ export function startCommand (io: CliIo): Command {
     .option('--internet', 'this device reaches the internet (tasks with requires_internet may run here)')
     .option('--bandwidth-mbps <n>', 'this device\'s bandwidth, for tasks with bandwidth_mbps', intOpt('--bandwidth-mbps', 0))
     .option('--gpu', 'this device has a GPU the probe cannot see')
+    .option('--retention <duration>', 'cluster setting: keep finished tasks this long (e.g. 24h, 60s), then evict them (lookups answer 410)', durationOpt('--retention'))
+    .option('--max-queue <n>', 'cluster setting: most tasks waiting in the queue; submissions beyond are refused with queue_full (default 100000)', intOpt('--max-queue', 1))
+    .option('--rate-limit <rule>', 'cluster setting: [type:|principal:]NAME=N/UNIT, e.g. echo=10/s or principal:alice=100/min; repeatable', rateLimitOpt)
+    .option('--history-retention <duration>', 'keep metrics history (history.db) this long (default 25h)', durationOpt('--history-retention'))
     .addOption(new Option('--log-level <level>', 'debug, info, warn, error, silent').choices(['debug', 'info', 'warn', 'error', 'silent']))
     .option('--json', 'print the started node as JSON')
     .action(async (flags: Flags) => {
@@ -124,6 +132,10 @@ export async function toNodeOptions (f: Flags): Promise<NodeOptions> {
   if (f.name !== undefined) o.name = f.name
   if (f.logLevel !== undefined) o.logLevel = f.logLevel
   if (f.sensors !== undefined) o.sensors = f.sensors
+  if (f.retention !== undefined) o.retentionMs = f.retention
+  if (f.maxQueue !== undefined) o.maxQueueSize = f.maxQueue
+  if (f.rateLimit !== undefined) o.rateLimits = f.rateLimit
+  if (f.historyRetention !== undefined) o.historyRetentionMs = f.historyRetention
   const caps: NonNullable<NodeOptions['capabilities']> = {}
   if (f.internet === true) caps.internet = true
   if (f.bandwidthMbps !== undefined) caps.bandwidthMbps = f.bandwidthMbps
