@@ -9,6 +9,8 @@
 //                      that one within its first `earlyMs` (0-2 s) of leadership; restart it too
 //   pause              SIGSTOP a node (the leader half the time) for `downMs`, then SIGCONT
 //   transfer           SIGTERM the leader (it hands leadership over first), restart it after `downMs`
+//   kill-leader-mid-batch  submit 100 echoes as one batch through a follower and kill -9 the leader
+//                      0-400 ms later, while their assignments are being dispatched and committed
 //
 // Extra kinds (network, disk) plug in through `extra`: a name and a function that runs the fault and
 // heals it before returning.
@@ -17,7 +19,10 @@ import { sleep } from '../../scripts/lib/proc-cluster.js'
 import type { SoakCluster, SoakNode } from './cluster.js'
 import type { HistoryWriter } from './history.js'
 
-export const PROCESS_FAULTS = ['kill-leader', 'kill-worker', 'kill-new-leader', 'pause', 'transfer'] as const
+export const PROCESS_FAULTS = ['kill-leader', 'kill-worker', 'kill-new-leader', 'pause', 'transfer', 'kill-leader-mid-batch'] as const
+
+/** op numbers of the nemesis' own submissions (the workload's are far below) */
+const NEMESIS_OP_BASE = 800_000_000_000
 
 export interface PlannedFault {
   kind: string
@@ -60,6 +65,7 @@ export interface NemesisContext {
 export class Nemesis {
   readonly counts = new Map<string, number>()
   private stopped = false
+  private batches = 0
   private done?: Promise<void>
   private readonly ctx: NemesisContext
 
@@ -105,6 +111,31 @@ export class Nemesis {
   private async pause (ms: number): Promise<void> {
     const until = Date.now() + ms
     while (!this.stopped && Date.now() < until) await sleep(Math.min(100, until - Date.now()))
+  }
+
+  /** one batch of echo tasks, recorded in the history like the workload's submissions */
+  private async submitBatch (x: SoakNode, n: number): Promise<void> {
+    const base = NEMESIS_OP_BASE + 1000 * this.batches++
+    const ops = Array.from({ length: n }, (_, k) => {
+      const tag = `soak-nemesis-${base + k}`
+      return { op: base + k, spec: { taskType: 'echo' as const, payload: { tag, k }, priority: 3, idempotencyKey: tag } }
+    })
+    const t0 = Date.now()
+    for (const o of ops) this.h.add({ t: t0, type: 'invoke', op: o.op, try: 1, node: x.name, spec: o.spec })
+    let error = ''
+    try {
+      const body = { name: `nemesis-${base}`, tasks: ops.map(o => ({ task_type: 'echo', payload: o.spec.payload, priority: 3, idempotency_key: o.spec.idempotencyKey })) }
+      const r = await x.api<any>('POST', '/v1/batches', body, 15_000)
+      const ids: unknown[] = r.body?.taskIds ?? []
+      if (r.status === 201 && ids.length === n) {
+        const t = Date.now()
+        ops.forEach((o, i) => { this.h.add({ t, type: 'ok', op: o.op, try: 1, node: x.name, id: ids[i] as string }) })
+        return
+      }
+      error = `HTTP ${r.status} ${JSON.stringify(r.body?.error ?? r.body)}`
+    } catch (err) { error = (err as Error).message }
+    const t = Date.now()
+    for (const o of ops) this.h.add({ t, type: 'fail', op: o.op, try: 1, node: x.name, error, definite: false })
   }
 
   private pick (u: number, xs: SoakNode[]): SoakNode | undefined { return xs[Math.floor(u * xs.length)] }
@@ -158,6 +189,19 @@ export class Nemesis {
         await leader.terminate()
         const next = await c.waitLeader(10_000, leader)
         this.ctx.note(f.kind, 'info', next, next === undefined ? 'no new leader within 10 s' : `new leader ${next.name}`)
+        await this.pause(f.downMs)
+        await c.restart(leader)
+        this.ctx.note(f.kind, 'end', leader)
+        return
+      }
+      case 'kill-leader-mid-batch': {
+        const via = this.pick(f.u, c.up().filter(y => y !== leader))
+        if (via === undefined) return
+        const sent = this.submitBatch(via, 100)
+        await sleep(Math.round(f.v * 400))
+        this.ctx.note(f.kind, 'start', leader, `batch of 100 through ${via.name} in flight`)
+        await leader.kill9()
+        await sent
         await this.pause(f.downMs)
         await c.restart(leader)
         this.ctx.note(f.kind, 'end', leader)

@@ -92,7 +92,7 @@ export async function runSoak (o: SoakOptions): Promise<SoakResult> {
     const healedAt = Date.now()
     await workload.stop()
     h.add({ t: Date.now(), type: 'heal', phase: 'workload-stopped' })
-    await waitFinal(cluster, h, workload, healedAt, boundMs)
+    await waitFinal(cluster, h, healedAt, boundMs)
     const { finals, metrics } = await settle(cluster, runDir, 20_000)
     h.add({ t: Date.now(), type: 'heal', phase: 'settled' })
     h.flush()
@@ -147,9 +147,11 @@ async function listTasks (x: { api: (m: string, p: string, b?: unknown, t?: numb
  * Poll a node's task list until every acknowledged task's chain is terminal, or the bound has passed
  * for all of them (it runs from the heal, or from the acknowledgement when that came later).
  */
-async function waitFinal (cluster: SoakCluster, h: HistoryWriter, w: Workload, healedAt: number, boundMs: number): Promise<void> {
-  const pending = new Map([...w.acked].map(([op, a]) => [op, a]))
-  const deadline = Math.max(healedAt, ...[...w.acked.values()].map(a => a.ackAt)) + boundMs
+async function waitFinal (cluster: SoakCluster, h: HistoryWriter, healedAt: number, boundMs: number): Promise<void> {
+  // every acknowledged submission in the history: the workload's, the nemesis' batches, the disk probes
+  const pending = new Map<number, { id: string, ackAt: number }>()
+  for (const e of h.events) if (e.type === 'ok' && !pending.has(e.op)) pending.set(e.op, { id: e.id, ackAt: e.t })
+  const deadline = Math.max(healedAt, ...[...pending.values()].map(a => a.ackAt)) + boundMs
   let k = 0
   while (pending.size > 0 && Date.now() < deadline) {
     const up = cluster.up()
