@@ -32,6 +32,7 @@ export const MSG = {
   workflowSubmitted: (id: string, n: number) => `workflow ${id}: ${n} tasks submitted`,
   workflowDone: (id: string, status: string) => `workflow ${id} ${status}`,
   metricsDesc: 'task metrics for a period (success rate, execution time, per device)',
+  errSqliteBinding: "better-sqlite3's native binding is missing (its install script did not run): reinstall allowing it, e.g. `npm install -g --allow-scripts=better-sqlite3 retire-cluster`, or `npm rebuild better-sqlite3` where it is installed; `retire-cluster doctor` checks it (README: Install)",
   doctorDesc: 'check what this device can do (sandbox, python3, battery, thermal, mDNS, ports, disk) and what it would advertise',
   keyDesc: 'cluster key management',
   keyGenerateDesc: 'generate a cluster key (libp2p swarm key format)',

@@ -7,7 +7,7 @@ import { Command, Option } from 'commander'
 import type { NodeOptions } from '../../config.js'
 import type { DeviceRole, Permission } from '../../../sched/types.js'
 import { defaultDataDir } from '../context.js'
-import { UsageError } from '../errors.js'
+import { CliError, UsageError } from '../errors.js'
 import { MSG } from '../messages.js'
 import { json, type CliIo } from '../io.js'
 import { intOpt, listOpt, collect, choiceOpt, durationOpt, rateLimitOpt, ROLES, PERMISSIONS } from '../parse.js'
@@ -82,7 +82,11 @@ export function startCommand (io: CliIo): Command {
       if (options.clusterKey === undefined) io.err(MSG.noClusterKey)
       // Imported here so client commands do not load libp2p.
       const { startNode } = await import('../../node.js')
-      const node = await startNode(options)
+      const node = await startNode(options).catch((err: unknown) => {
+        // better-sqlite3 installed without its install script (npm 11 asks for approval): say what to do
+        if (/bindings file|better_sqlite3\.node|NODE_MODULE_VERSION/.test((err as Error)?.message ?? '')) throw new CliError(MSG.errSqliteBinding)
+        throw err
+      })
       const info = { id: node.id, name: node.name, dataDir: node.dataDir, apiUrl: node.apiUrl(), multiaddrs: node.multiaddrs() }
       if (flags.json === true) io.out(json(info))
       else {
