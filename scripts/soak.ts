@@ -34,7 +34,7 @@ const BATCH = Number(values.batch)
 const INFLIGHT = Number(values.inflight)
 const DEADLINE = Date.now() + Number(values['max-minutes']) * 60_000
 
-interface Row { tasks: number, elapsedS: number, node: string, rssMb: number, snapshotMb: number, raftDbMb: number, historyDbMb: number, liveTasks: number, appliedIndex: number }
+interface Row { tasks: number, elapsedS: number, node: string, rssMb: number, snapshotMb: number, raftDbMb: number, historyDbMb: number, liveTasks: number, evicted: number, appliedIndex: number }
 
 const mb = (b: number): number => Math.round(b / 1048576 * 10) / 10
 function fileBytes (p: string): number {
@@ -56,13 +56,12 @@ async function sample (procs: NodeProc[], done: number, t0: number): Promise<Row
   const rows: Row[] = []
   for (const p of procs) {
     const st = await p.api<{ raft: { appliedIndex: number } }>('GET', '/v1/status')
-    const q = await p.api<{ size: number, running: number, pending: number }>('GET', '/v1/queue')
-    const done2 = await p.api<any[]>('GET', '/v1/tasks?status=completed&limit=10000')
+    const q = await p.api<{ stored: number, evicted: number }>('GET', '/v1/queue')
     rows.push({
       tasks: done, elapsedS: Math.round((Date.now() - t0) / 1000), node: p.name, rssMb: Math.round(p.rssMb() ?? -1),
       snapshotMb: mb(snapshotBytes(p.opts.dataDir)), raftDbMb: mb(fileBytes(join(p.opts.dataDir, 'raft.db'))),
       historyDbMb: mb(fileBytes(join(p.opts.dataDir, 'history.db'))),
-      liveTasks: (q.body?.running ?? 0) + (q.body?.pending ?? 0) + (Array.isArray(done2.body) ? done2.body.length : 0),
+      liveTasks: q.body?.stored ?? -1, evicted: q.body?.evicted ?? -1,
       appliedIndex: st.body?.raft.appliedIndex ?? -1
     })
   }
@@ -72,7 +71,8 @@ async function sample (procs: NodeProc[], done: number, t0: number): Promise<Row
 function print (rows: Row[]): void {
   for (const r of rows) {
     console.log([String(r.tasks).padStart(8), String(r.elapsedS).padStart(6), r.node.padEnd(6), String(r.rssMb).padStart(6),
-      String(r.snapshotMb).padStart(8), String(r.raftDbMb).padStart(8), String(r.historyDbMb).padStart(8), String(r.liveTasks).padStart(8)].join(' | '))
+      String(r.snapshotMb).padStart(8), String(r.raftDbMb).padStart(8), String(r.historyDbMb).padStart(8), String(r.liveTasks).padStart(8),
+      String(r.evicted).padStart(8)].join(' | '))
   }
 }
 
@@ -89,20 +89,27 @@ async function main (): Promise<void> {
     await sleep(2000) // bids
     const submitter = procs[1]!
     console.log(`soak: ${TASKS} echo tasks, batches of ${BATCH}, ${INFLIGHT} in flight, retention ${values.retention}; data in ${baseDir}`)
-    console.log('   tasks |   secs | node   | RSS MB | snap MB | raft MB | hist MB | live (≤10k completed counted)')
+    console.log('   tasks |   secs | node   | RSS MB |  snap MB |  raft MB |  hist MB |   stored |  evicted')
     const t0 = Date.now()
     let submitted = 0
     let finished = 0
     let nextSample = EVERY
     const inflight = new Set<Promise<void>>()
+    let batchSeq = 0
     const runBatch = async (n: number): Promise<void> => {
       const tasks = Array.from({ length: n }, (_, i) => ({ task_type: 'echo', payload: { i } }))
-      let res = await submitter.api('POST', '/v1/batches', { name: 'soak', tasks }, 60_000)
-      while (res.status === 503) { await sleep(500); res = await submitter.api('POST', '/v1/batches', { name: 'soak', tasks }, 60_000) }
-      if (res.status !== 201) throw new Error(`batch submit failed: ${res.status} ${JSON.stringify(res.body)}`)
+      // an explicit batch id: a submit retried after a transient error (the machine is shared and
+      // slow) is either a 409 (the first went through) or goes through now, never twice
+      const id = `soak-${process.pid}-${++batchSeq}`
+      for (let tries = 0; ; tries++) {
+        const res = await submitter.api('POST', '/v1/batches', { id, name: 'soak', tasks }, 60_000).catch(() => ({ status: 0, body: undefined }))
+        if (res.status === 201 || res.status === 409) break
+        if (tries >= 20 || (res.status !== 0 && res.status < 500)) throw new Error(`batch submit failed: ${res.status} ${JSON.stringify(res.body)}`)
+        await sleep(500)
+      }
       for (;;) {
         await sleep(200)
-        const pr = await submitter.api('GET', `/v1/batches/${res.body.id as string}`)
+        const pr = await submitter.api('GET', `/v1/batches/${id}`).catch(() => ({ status: 0, body: undefined as any }))
         if (pr.status === 410) break // finished and already evicted
         if (pr.status === 200 && pr.body.completed + pr.body.failed + (pr.body.cancelled ?? 0) >= n) break
       }

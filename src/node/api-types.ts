@@ -10,7 +10,11 @@ export type TaskSpecInput = Record<string, unknown>
 
 export interface SubmitOptions { idempotencyKey?: string, principal?: string }
 
-export interface QueueStatistics { size: number, byPriority: Record<string, number>, avgWaitTimeSeconds: number, running: number, pending: number }
+export interface QueueStatistics {
+  size: number, byPriority: Record<string, number>, avgWaitTimeSeconds: number, running: number, pending: number
+  /** task records this node keeps (not yet evicted), and tasks evicted since the cluster began */
+  stored?: number, evicted?: number
+}
 export interface BatchProgress { id: string, name: string, total: number, completed: number, failed: number, running: number, pending: number, cancelled: number }
 export interface WorkflowStatus { id: string, name: string, status: 'running' | 'completed' | 'failed' | 'cancelled', steps: Array<{ name: string, taskId: string, status: TaskStatus, dependsOn: string[] }> }
 export interface TaskMetrics {

@@ -50,6 +50,12 @@ export interface NodeOptions {
   logLevel?: 'debug' | 'info' | 'warn' | 'error' | 'silent'
   /** snapshot the state machine every this many applied entries. @default 10000 */
   snapshotEntries?: number
+  /**
+   * ... or once the entries applied since the last snapshot hold this many bytes, whichever comes
+   * first: raft.db stays about this size plus a snapshot however busy the log. 32 MiB is a few
+   * seconds of a full-speed batch load and a small file on any device. @default 33554432 (32 MiB)
+   */
+  snapshotLogBytes?: number
   /** how long a write (submit, cancel) keeps retrying through elections before failing. @default 30000 */
   writeDeadlineMs?: number
   /**
@@ -137,6 +143,7 @@ export function resolveOptions (o: NodeOptions, cores: number, hostname: string)
     deadVoterTimeoutMs: o.deadVoterTimeoutMs ?? 30000,
     logLevel: o.logLevel ?? 'info',
     snapshotEntries: o.snapshotEntries ?? 10000,
+    snapshotLogBytes: o.snapshotLogBytes ?? 32 * 1024 * 1024,
     writeDeadlineMs: o.writeDeadlineMs ?? 30000,
     loadSampler: o.loadSampler,
     capabilities: o.capabilities,

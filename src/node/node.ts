@@ -346,6 +346,7 @@ class RetireNode implements ClusterNode {
       snapshotData: () => this.core.snapshotData(),
       restoreSnapshot: data => { this.core.restore(data) },
       snapshotEntries: this.opts.snapshotEntries,
+      snapshotLogBytes: this.opts.snapshotLogBytes,
       applied: snap.meta.index
     })
     const cs = this.storage.initialState().confState

@@ -89,7 +89,11 @@ interface WorkflowIndex { byName: Map<string, number>, dependants: number[][] }
 
 export interface BatchProgressData { id: string, name: string, total: number, completed: number, failed: number, running: number, pending: number, cancelled: number }
 export interface WorkflowStatusData { id: string, name: string, status: WorkflowRunStatus, steps: Array<{ name: string, taskId: string, status: TaskStatus, dependsOn: string[] }> }
-export interface QueueStatisticsData { size: number, byPriority: Record<string, number>, avgWaitTimeSeconds: number, running: number, pending: number }
+export interface QueueStatisticsData {
+  size: number, byPriority: Record<string, number>, avgWaitTimeSeconds: number, running: number, pending: number
+  /** task records kept (live and finished, not yet evicted), and evicted since the cluster began */
+  stored: number, evicted: number
+}
 
 type Reply = NonNullable<ApplyOutcome['reply']>
 
@@ -1104,7 +1108,10 @@ export class ClusterState {
 
   queueStatistics (now: number): QueueStatisticsData {
     const s = this.queue.getStatistics(now) as { size: number, byPriority: Record<string, number>, avgWaitTimeSeconds: number }
-    return { size: s.size, byPriority: s.byPriority, avgWaitTimeSeconds: s.avgWaitTimeSeconds, running: this.counts.running + this.counts.queued, pending: this.counts.pending }
+    return {
+      size: s.size, byPriority: s.byPriority, avgWaitTimeSeconds: s.avgWaitTimeSeconds, running: this.counts.running + this.counts.queued,
+      pending: this.counts.pending, stored: this.tasks.size, evicted: this.evictedTotal
+    }
   }
 
   batchProgress (id: string): BatchProgressData | undefined {

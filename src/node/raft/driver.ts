@@ -32,6 +32,12 @@ export interface RaftDriverOptions {
   restoreSnapshot: (data: Uint8Array, index: number) => void
   /** take a snapshot (and compact the log) every this many applied entries */
   snapshotEntries: number
+  /**
+   * ... or once the entries applied since the last snapshot hold this many bytes: the leader packs
+   * thousands of commands into one entry, so a count alone lets a busy log grow without bound
+   * (issue 14: 100,000 echo tasks were ~530 entries and 33 MB of raft.db, never a snapshot). @default Infinity
+   */
+  snapshotLogBytes?: number
   /** applied index of the state machine restored from storage's snapshot */
   applied: number
   /** answers to readIndex(), handed out after everything of their Ready is durable and applied */
@@ -57,6 +63,8 @@ export class RaftDriver {
   private chain: Promise<void> = Promise.resolve()
   private applied: number
   private lastSnapshotIndex: number
+  /** entry bytes applied since the last snapshot (see snapshotLogBytes) */
+  private bytesSinceSnapshot = 0
   private role: Role = 'follower'
   private leader: string | null = null
   private confState: ConfState
@@ -257,6 +265,7 @@ export class RaftDriver {
       this.opts.restoreSnapshot(rd.snapshot.data, rd.snapshot.meta.index)
       this.applied = rd.snapshot.meta.index
       this.lastSnapshotIndex = this.applied
+      this.bytesSinceSnapshot = 0
       this.confState = rd.snapshot.meta.conf
       this.opts.onConfState?.(this.confState)
     }
@@ -269,6 +278,7 @@ export class RaftDriver {
       } else {
         this.opts.apply(e)
       }
+      this.bytesSinceSnapshot += e.data.byteLength
       this.applied = e.index
     }
     this.stats.applyMs += this.sched.monotonicMs() - t0
@@ -286,7 +296,8 @@ export class RaftDriver {
 
   private maybeSnapshot (): void {
     if (this.stopped) return // e.g. stopped by the state machine halting at an entry it could not apply
-    if (this.applied - this.lastSnapshotIndex < this.opts.snapshotEntries) return
+    const since = this.applied - this.lastSnapshotIndex
+    if (since < this.opts.snapshotEntries && this.bytesSinceSnapshot < (this.opts.snapshotLogBytes ?? Infinity)) return
     // A snapshot from the leader may already be written by a later Ready still waiting for its
     // fsync (pipelining): ours would be older than the storage's, which refuses it. That one is
     // restored when its Ready finishes.
@@ -294,8 +305,10 @@ export class RaftDriver {
     const data = this.opts.snapshotData()
     this.opts.storage.createSnapshot(this.applied, this.confState, data)
     // keep a tail of entries so slightly-behind followers catch up without a full snapshot
-    const keep = Math.min(5000, Math.floor(this.opts.snapshotEntries / 2))
+    // (at most half of what came since the last snapshot: a byte-triggered one has few, big entries)
+    const keep = Math.min(5000, Math.floor(this.opts.snapshotEntries / 2), Math.floor(since / 2))
     if (this.applied - keep > this.opts.storage.firstIndex()) this.opts.storage.compact(this.applied - keep)
     this.lastSnapshotIndex = this.applied
+    this.bytesSinceSnapshot = 0
   }
 }
