@@ -11,7 +11,7 @@ import { runSoak, summary } from '../soak/run.js'
 import { faultKinds } from '../soak/faults.js'
 
 const SEEDS = process.env.SEED !== undefined ? [Number(process.env.SEED)] : [11, 12, 13]
-const FAULT_MS = Number(process.env.SOAK_FAULT_MS ?? 25_000)
+const FAULT_MS = Number(process.env.SOAK_FAULT_MS ?? 20_000)
 
 describe('soak: checker catches planted violations', () => {
   const spec = (tag: string, priority = 3): TaskSpec => ({ taskType: 'echo', payload: { tag }, priority, idempotencyKey: tag })
