@@ -1,5 +1,6 @@
 // The package as a user meets it: `npm pack`, install the tarball into an empty directory, then
-//   - the seed's queue example as a plain ES module script importing 'retire-cluster' (no node),
+//   - the seed's queue example as a plain ES module script importing 'retire-cluster' (no node), and
+//     a CommonJS script that requires it,
 //   - every example of docs/guide.md (examples/*.ts, imports rewritten to 'retire-cluster') run as a
 //     script against that install (the pure ones without a node, the others with their own node),
 //   - `retire-cluster start` from the install, and a submit → result against it with the installed CLI,
@@ -116,6 +117,15 @@ describe('e2e: the packed package, installed', function () {
     assert.deepEqual(out.byPriority, { URGENT: 0, HIGH: 1, NORMAL: 1, LOW: 0, BACKGROUND: 1 })
     assert.equal(out.queued, 3)
     assert.ok(out.ids[0]! < out.ids[1]! && out.ids[1]! < out.ids[2]!, 'ids increase in creation order')
+  })
+
+  it('CommonJS can require it too (Node >= 20.19 loads ES modules from require)', async function () {
+    const [major, minor] = process.versions.node.split('.').map(Number) as [number, number]
+    if (major === 20 && minor < 19) this.skip()
+    writeFileSync(join(app, 'cjs.cjs'), "const { Task } = require('retire-cluster'); console.log(new Task({ task_type: 'echo' }).taskType)")
+    const r = await run(process.execPath, ['cjs.cjs'], { cwd: app, timeoutMs: 30_000 })
+    assert.equal(r.code, 0, r.stderr)
+    assert.equal(r.stdout.trim(), 'echo')
   })
 
   it('every example of docs/guide.md runs as a script against the install', async function () {
