@@ -131,7 +131,8 @@ export const MAX_REMEMBERED_REQUEST_TASK_IDS = 1_000_000
 export const MAX_RESULT_TTL_SECONDS = 365 * 86_400
 
 /** Ids (tasks, batches, workflows) in one 'evict' command: bounds one Raft entry (~30 bytes an
- *  id → ~150 KiB) and one apply; the leader proposes more in later rounds. */
+ *  id → ~150 KiB). The leader also stops naming units at about this many tasks (a batch id stands
+ *  for up to MAX_BATCH_TASKS), so one apply stays small; more go in later rounds. */
 export const MAX_EVICT_IDS_PER_COMMAND = 5_000
 
 /** Evicted task ids remembered so that a lookup answers 410 rather than 404 (FIFO beyond; older

@@ -884,7 +884,7 @@ export class ClusterState {
 
   /**
    * What the leader may evict at `now`: standalone task chains, batches and workflows whose every
-   * task has ended and expired, at most `max` ids in all. Walks only expired index entries (at most
+   * task has ended and expired, about `max` tasks in all (the last unit may go over). Walks only expired index entries (at most
    * `maxVisit`), never all tasks.
    */
   evictionCandidates (now: number, max: number, maxVisit = 4 * max): EvictionCandidates {
@@ -907,7 +907,7 @@ export class ClusterState {
       if (unit === undefined) continue
       if (kind === 'task') for (const r of unit) seen.add(`task:${r.id}`)
       list.push(kind === 'task' ? unit[0].id : key)
-      n++
+      n += unit.length // bounds the apply's work, not just the ids: a batch id stands for up to 10,000 tasks
     }
     return out
   }
