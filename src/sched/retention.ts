@@ -7,9 +7,9 @@
 // EndedIndex finds candidates without scanning all tasks: two binary min-heaps of (time, id), one
 // keyed by endedAt for tasks on the cluster retention (a retention change shifts every expiry alike,
 // so the order holds), one keyed by expiry for tasks with their own TTL. Candidates are the heap
-// nodes at or below a threshold: a walk from the root that stops at bigger keys, O(found). Entries
-// are removed lazily (evicted ids are popped from the roots after each evict). Derived data: not in
-// the snapshot, rebuilt from the records on restore.
+// nodes at or below a threshold: a walk from the root that stops at bigger keys, O(found). An
+// evicted task's entry is removed at once (the heaps know each id's position), so the walk never
+// spends its budget on dead entries. Derived data: not in the snapshot, rebuilt on restore.
 
 import type { TaskRecord } from './commands.js'
 
@@ -30,12 +30,31 @@ export function expiresAt (rec: TaskRecord, retentionMs: number): number {
 class MinHeap {
   private readonly keys: number[] = []
   private readonly ids: string[] = []
+  /** id → its position in keys/ids */
+  private readonly pos = new Map<string, number>()
 
   get size (): number { return this.keys.length }
 
+  has (id: string): boolean { return this.pos.has(id) }
+
   push (key: number, id: string): void {
     this.keys.push(key); this.ids.push(id)
-    let i = this.keys.length - 1
+    this.pos.set(id, this.keys.length - 1)
+    this.up(this.keys.length - 1)
+  }
+
+  /** removes id's entry, if any */
+  remove (id: string): void {
+    const i = this.pos.get(id)
+    if (i === undefined) return
+    const last = this.keys.length - 1
+    this.swap(i, last)
+    this.keys.pop(); this.ids.pop()
+    this.pos.delete(id)
+    if (i < last) { this.down(i); this.up(i) }
+  }
+
+  private up (i: number): void {
     while (i > 0) {
       const p = (i - 1) >> 1
       if (!this.less(i, p)) break
@@ -43,15 +62,7 @@ class MinHeap {
     }
   }
 
-  /** the root's id, or undefined when empty */
-  peekId (): string | undefined { return this.ids[0] }
-
-  pop (): void {
-    const last = this.keys.length - 1
-    if (last < 0) return
-    this.swap(0, last)
-    this.keys.pop(); this.ids.pop()
-    let i = 0
+  private down (i: number): void {
     for (;;) {
       const l = 2 * i + 1
       const r = l + 1
@@ -83,6 +94,7 @@ class MinHeap {
   private swap (a: number, b: number): void {
     const k = this.keys[a]; this.keys[a] = this.keys[b]; this.keys[b] = k
     const s = this.ids[a]; this.ids[a] = this.ids[b]; this.ids[b] = s
+    this.pos.set(this.ids[a], a); this.pos.set(this.ids[b], b)
   }
 }
 
@@ -96,6 +108,7 @@ export class EndedIndex {
   get size (): number { return this.byEnd.size + this.byExpiry.size }
 
   add (rec: TaskRecord): void {
+    this.remove(rec.id)
     if (rec.task.requirements.resultTtlSeconds === undefined) this.byEnd.push(endedAtOf(rec), rec.id)
     else this.byExpiry.push(expiresAt(rec, 0), rec.id)
   }
@@ -109,10 +122,9 @@ export class EndedIndex {
     return out
   }
 
-  /** Drops root entries whose task is gone (evicted): keeps the heaps the size of what is kept. */
-  prune (live: (id: string) => boolean): void {
-    for (const h of [this.byEnd, this.byExpiry]) {
-      for (let id = h.peekId(); id !== undefined && !live(id); id = h.peekId()) h.pop()
-    }
+  /** Forgets an evicted task. */
+  remove (id: string): void {
+    this.byEnd.remove(id)
+    this.byExpiry.remove(id)
   }
 }

@@ -846,7 +846,6 @@ export class ClusterState {
         if (kind === 'workflow') { this.workflows.delete(id); this.wfIndex.delete(id); this.tombstone(`workflow:${id}`) }
       }
     }
-    this.ended.prune(id => this.tasks.has(id))
   }
 
   private evictTask (rec: TaskRecord): void {
@@ -857,6 +856,7 @@ export class ClusterState {
     if (k !== undefined && this.idempotency.get(k) === rec.id) this.idempotency.delete(k)
     this.stepOf.delete(rec.id)
     this.localReasons.delete(rec.id)
+    this.ended.remove(rec.id)
     this.evictedTotal++
     this.tombstone(rec.id)
   }

@@ -165,3 +165,28 @@ describe('ClusterState: retention and eviction', () => {
     assert.equal(st.apply(submit([task('q3')]), st.appliedIndex + 1).reply?.ok, true)
   })
 })
+
+describe('EndedIndex', () => {
+  it('finds exactly the expired live entries after random adds and removes (seeded)', async () => {
+    const { EndedIndex } = await import('../../src/sched/retention.js')
+    const { mulberry32 } = await import('../../src/sched/rng.js')
+    const rng = mulberry32(42)
+    const idx = new EndedIndex()
+    const live = new Map<string, number>()
+    for (let step = 0; step < 5000; step++) {
+      const id = `t${Math.floor(rng() * 800)}`
+      if (rng() < 0.6) {
+        const endedAt = Math.floor(rng() * 10_000)
+        const ttl = rng() < 0.3 ? Math.floor(rng() * 5) : undefined
+        idx.add({ id, endedAt, task: { requirements: { resultTtlSeconds: ttl } } } as never)
+        live.set(id, endedAt + (ttl === undefined ? 1000 : ttl * 1000))
+      } else { idx.remove(id); live.delete(id) }
+      if (step % 250 === 0) {
+        const now = Math.floor(rng() * 12_000)
+        const want = [...live].filter(([, exp]) => exp <= now).map(([k]) => k).sort()
+        assert.deepEqual(idx.expired(now, 1000, 1e9).sort(), want)
+      }
+    }
+    assert.equal(idx.size, live.size)
+  })
+})
