@@ -61,7 +61,8 @@ describe('soak: checker catches planted violations', () => {
 })
 
 describe('soak: randomized faults (real node processes)', function () {
-  this.timeout(150_000)
+  // a clean seed takes 40-70 s; a failing one waits out the 60 s bound and the 20 s settle as well
+  this.timeout(300_000)
   // the last seed adds the network faults (nodes in network namespaces) and the disk faults, each
   // where the machine allows (root, ip, nft, tmpfs); otherwise it says why and runs process faults only
   SEEDS.forEach((seed, i) => {

@@ -54,6 +54,18 @@ export interface SoakResult {
 
 /** live runs, so a script's SIGINT handler can kill their processes */
 export const liveClusters = new Set<SoakCluster>()
+/** tmpfs mounts of live runs */
+const liveMounts = new Set<string>()
+
+// a test runner that exits under a run (mocha --exit after a timeout) must not leave nodes or mounts
+process.on('exit', () => {
+  for (const c of liveClusters) {
+    for (const x of c.nodes) {
+      if (x.pid !== undefined && x.alive) try { process.kill(x.pid, 'SIGKILL') } catch { /* gone */ }
+    }
+  }
+  for (const d of liveMounts) unmount(d)
+})
 
 export async function runSoak (o: SoakOptions): Promise<SoakResult> {
   const t0 = Date.now()
@@ -76,7 +88,7 @@ export async function runSoak (o: SoakOptions): Promise<SoakResult> {
   let error: string | undefined
   const tmpfsDir = o.tmpfsNode === undefined ? undefined : cluster.node(o.tmpfsNode).dataDir
   try {
-    if (tmpfsDir !== undefined) mountTmpfs(tmpfsDir)
+    if (tmpfsDir !== undefined) { mountTmpfs(tmpfsDir); liveMounts.add(tmpfsDir) }
     await cluster.startAll()
     const leader = await cluster.waitLeader(30_000)
     if (leader === undefined) throw new Error(`no leader within 30 s of start: see ${runDir}/n1.log`)
@@ -103,7 +115,7 @@ export async function runSoak (o: SoakOptions): Promise<SoakResult> {
     h.flush()
     await cluster.killAll()
     liveClusters.delete(cluster)
-    if (tmpfsDir !== undefined) unmount(tmpfsDir)
+    if (tmpfsDir !== undefined) { unmount(tmpfsDir); liveMounts.delete(tmpfsDir) }
   }
   report ??= { violations: [{ kind: 'run', message: error ?? 'no report' }], stats: emptyStats() }
   const ok = error === undefined && report.violations.length === 0
