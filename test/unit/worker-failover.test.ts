@@ -51,6 +51,36 @@ describe('worker × state machine: a result committed before its assignment', ()
     worker.stop()
   })
 
+  it('a repeat that arrives while the result is being sent gets the result sent again after the ack (soak seed 11)', async () => {
+    const st = new ClusterState()
+    const t = task('t3', { payload: { message: 'in flight' } })
+    run(st, [submit([t])])
+    const sent: AttemptResult[] = []
+    let releaseFirst: (() => void) | undefined
+    const executor = new TaskExecutor({ maxConcurrentTasks: 1, logLevel: 'silent' })
+    const worker = new Worker(DEV, executor, {
+      sendResults: async (results) => {
+        sent.push(...results)
+        // the first send is committed (before any assignment: dropped as early) but acknowledged late
+        run(st, [finished(results.map(r => ({ ...r })))])
+        if (sent.length === 1) await new Promise<void>(resolve => { releaseFirst = resolve })
+        return results.map(r => `${r.taskId}:${r.attempt}`)
+      },
+      sendStarted: () => {},
+      sendProgress: () => {}
+    }, createLogger('worker-test', 'silent'))
+    const a: Assignment = { taskId: 't3', attempt: 1, task: t }
+    worker.assign([a]) // an old leader's early dispatch
+    await eventually(() => releaseFirst !== undefined, { timeoutMs: 3000 })
+    assert.equal(st.getTask('t3')?.status, 'pending')
+    run(st, [assign('t3', 1, DEV)]) // the new leader's assignment commits…
+    worker.assign([a]) // …and reaches the worker while the old send waits for its ack
+    releaseFirst!()
+    await eventually(() => st.getTask('t3')?.status === 'completed', { timeoutMs: 3000, message: 't3 stuck' })
+    assert.equal(sent.length, 2)
+    worker.stop()
+  })
+
   it('a repeat after the outcome is applied changes nothing (duplicate result ignored)', async () => {
     const st = new ClusterState()
     const t = task('t2')

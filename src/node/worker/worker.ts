@@ -62,6 +62,12 @@ export class Worker {
   private readonly order: TaskQueue<Waiting> = new TaskQueue<Waiting>({ maxSize: Number.MAX_SAFE_INTEGER })
   private readonly unacked = new Map<string, AttemptResult>()
   private readonly inflight = new Set<string>()
+  /**
+   * Results being sent when their assignment came again: that send may be committed before the
+   * assignment and dropped, so once it is acknowledged the result is sent once more (it then lands
+   * after the assignment in the log). Found by the fault soak (seed 11: a hand-over mid-batch).
+   */
+  private readonly resendAfterAck = new Set<string>()
   /** acknowledged outcomes, oldest first: a repeated assignment is answered from here, not rerun */
   private readonly done = new Map<string, { result: AttemptResult, at: number }>()
   private flushing = false
@@ -89,6 +95,7 @@ export class Worker {
       this.recall(k)
       if (this.running.has(k) || this.waiting.has(k) || this.unacked.has(k)) {
         replies.push({ taskId: it.taskId, attempt: it.attempt, accepted: true })
+        if (this.inflight.has(k)) this.resendAfterAck.add(k)
         if (this.unacked.has(k)) this.scheduleFlush(0)
         continue
       }
@@ -218,6 +225,7 @@ export class Worker {
         try {
           const acked = await this.link.sendResults(batch)
           for (const k of acked) {
+            if (this.resendAfterAck.delete(k)) continue // stays unacked: sent again in this loop
             const r = this.unacked.get(k)
             this.unacked.delete(k)
             if (r !== undefined) this.remember(k, r)
