@@ -51,6 +51,8 @@ export interface RaftStatus {
   term: number, commitIndex: number, appliedIndex: number, leaderId: string | null, role: string, leaderChanges: number, voters: string[], learners: string[]
   /** present when this node stopped applying the log at a committed entry it could not apply (a bug; see its error log) */
   halted?: { index: number, reason: string }
+  /** present while this node is out of Raft because its log's storage refused a write (e.g. 'disk full'); it rejoins by itself */
+  storageDown?: string
 }
 
 export interface ClusterScheduler {

@@ -3,7 +3,7 @@
 // and exec protocols and the HTTP API into one ClusterNode. Each piece lives in its own module; this
 // file only connects them and owns their start/stop order.
 import './polyfills.js'
-import { mkdirSync, writeFileSync, readFileSync, existsSync, renameSync } from 'node:fs'
+import { mkdirSync, writeFileSync, readFileSync, existsSync, renameSync, statfsSync } from 'node:fs'
 import { randomBytes, randomInt } from 'node:crypto'
 import { cpus, hostname } from 'node:os'
 import { join } from 'node:path'
@@ -66,6 +66,9 @@ const HANDOFF_INTERVAL_MS = 250
 /** default deadline of `drain` (Nomad's is 1 h; a phone's owner will not wait that long) */
 const DRAIN_DEADLINE_MS = 120_000
 
+/** after the Raft log's storage failed (full disk): how often to look for room, and how much is enough */
+const STORAGE_RETRY_MS = 2000
+const STORAGE_RESUME_FREE_MB = 8
 const cryptoRng = (): number => randomInt(0, 2 ** 32) / 2 ** 32
 
 export type ProgressEvent = { kind: 'progress', taskId: string, attempt: number, deviceId: string, at: number, progress: number }
@@ -116,6 +119,8 @@ class RetireNode implements ClusterNode {
   private readonly progressListeners = new Set<(e: ProgressEvent) => void>()
   private readonly timers: Array<ReturnType<typeof setInterval>> = []
   private stopping = false
+  /** why this node left Raft (its log's storage refused a write), until it rejoins */
+  private storageDown?: string
   private leaderTerm = 0
   /** peers libp2p discovered (mDNS); read by bootstrap() */
   private peersDiscovered = 0
@@ -328,7 +333,58 @@ class RetireNode implements ClusterNode {
   private startRaft (): void {
     const snap = this.storage.snapshot()
     if (snap.data.byteLength > 0) this.core.restore(snap.data)
-    this.driver = new RaftDriver({
+    this.driver = this.makeDriver(snap.meta.index)
+    const cs = this.storage.initialState().confState
+    this.member = cs.voters.includes(this.id) || cs.learners.includes(this.id)
+    this.core.bindProposer(data => { this.driver!.propose(data) })
+    // A committed entry this node cannot apply (a bug; the core has logged it): stop Raft here, so
+    // it neither votes, leads nor acknowledges with a state the others may not have.
+    this.core.onHalt(() => { this.driver?.stop() })
+    this.driver.start()
+    // the only voter: no one else can lead or vote, so elect now rather than after a timeout
+    if (cs.voters.length === 1 && cs.voters[0] === this.id) this.driver.campaign()
+    const t = setInterval(() => { this.autopilot() }, AUTOPILOT_INTERVAL_MS)
+    t.unref?.()
+    this.timers.push(t)
+    if (this.opts.logLevel === 'debug') this.startStatsLine()
+    const p = setInterval(() => { void this.pingLeader() }, LEADER_PING_INTERVAL_MS)
+    p.unref?.()
+    this.timers.push(p)
+    this.gossip.poke()
+  }
+
+  /**
+   * The Raft log's storage refused a write (a full disk, most likely): the driver stopped without
+   * acknowledging anything of it, and what is durable is intact (the failed transaction rolled
+   * back). This node leaves Raft for now — it neither leads nor votes, and submissions through it
+   * are forwarded to the leader (or refused with 'no_leader' when there is none) — and starts a
+   * new driver on the same storage and state once the disk has room again.
+   */
+  private onStorageError (err: Error): void {
+    const reason = /SQLITE_FULL|ENOSPC|disk is full/i.test(`${(err as { code?: string }).code ?? ''} ${err.message}`) ? 'disk full' : `storage error: ${err.message}`
+    this.storageDown = reason
+    this.log.error(`${reason}: this node left Raft (no leading, voting or acknowledging); it rejoins once the disk under ${this.opts.dataDir} has ${STORAGE_RESUME_FREE_MB} MB free`)
+    this.onRoleChange('follower', null, this.driver?.raft.status().term ?? 0)
+    const timer = setInterval(() => {
+      if (this.stopping) { clearInterval(timer); return }
+      if (freeBytes(this.opts.dataDir) < STORAGE_RESUME_FREE_MB * 1024 * 1024) return
+      clearInterval(timer)
+      const applied = this.driver?.appliedIndex ?? 0
+      try {
+        this.driver = this.makeDriver(applied)
+        this.storageDown = undefined
+        this.driver.start()
+        this.log.info(`the disk has room again: this node rejoined Raft at applied index ${applied}`)
+      } catch (e) {
+        this.log.error('could not restart Raft after a storage error', e)
+      }
+    }, STORAGE_RETRY_MS)
+    timer.unref?.()
+    this.timers.push(timer)
+  }
+
+  private makeDriver (applied: number): RaftDriver {
+    return new RaftDriver({
       id: this.id,
       storage: this.storage,
       tickMs: this.opts.tickMs,
@@ -347,25 +403,9 @@ class RetireNode implements ClusterNode {
       restoreSnapshot: data => { this.core.restore(data) },
       snapshotEntries: this.opts.snapshotEntries,
       snapshotLogBytes: this.opts.snapshotLogBytes,
-      applied: snap.meta.index
+      onStorageError: err => { this.onStorageError(err) },
+      applied
     })
-    const cs = this.storage.initialState().confState
-    this.member = cs.voters.includes(this.id) || cs.learners.includes(this.id)
-    this.core.bindProposer(data => { this.driver!.propose(data) })
-    // A committed entry this node cannot apply (a bug; the core has logged it): stop Raft here, so
-    // it neither votes, leads nor acknowledges with a state the others may not have.
-    this.core.onHalt(() => { this.driver?.stop() })
-    this.driver.start()
-    // the only voter: no one else can lead or vote, so elect now rather than after a timeout
-    if (cs.voters.length === 1 && cs.voters[0] === this.id) this.driver.campaign()
-    const t = setInterval(() => { this.autopilot() }, AUTOPILOT_INTERVAL_MS)
-    t.unref?.()
-    this.timers.push(t)
-    if (this.opts.logLevel === 'debug') this.startStatsLine()
-    const p = setInterval(() => { void this.pingLeader() }, LEADER_PING_INTERVAL_MS)
-    p.unref?.()
-    this.timers.push(p)
-    this.gossip.poke()
   }
 
   private isLeaderNow (): boolean { return this.driver?.isLeader === true }
@@ -687,7 +727,8 @@ class RetireNode implements ClusterNode {
       leaderChanges: d.leaderChanges,
       voters: d.conf.voters,
       learners: d.conf.learners,
-      ...(this.core.halted !== undefined ? { halted: { ...this.core.halted } } : {})
+      ...(this.core.halted !== undefined ? { halted: { ...this.core.halted } } : {}),
+      ...(this.storageDown !== undefined ? { storageDown: this.storageDown } : {})
     }
   }
 
@@ -748,6 +789,14 @@ function writeAtomic (path: string, data: string, mode: number): void {
   const tmp = `${path}.tmp-${process.pid}`
   writeFileSync(tmp, data, { mode })
   renameSync(tmp, path)
+}
+
+/** free bytes for an unprivileged writer on the file system holding `dir` (Infinity when unknown) */
+function freeBytes (dir: string): number {
+  try {
+    const s = statfsSync(dir)
+    return s.bavail * s.bsize
+  } catch { return Infinity }
 }
 
 const sleep = (ms: number): Promise<void> => new Promise(resolve => setTimeout(resolve, ms))

@@ -37,6 +37,10 @@ export function parsePeriodMs (period: string): number {
   return Number(m[1]) * UNIT_MS[m[2]!]!
 }
 
+/** rows kept in memory while history.db cannot be written (about 100 bytes each) */
+const MAX_PENDING_ROWS = 100_000
+const RETRY_FLUSH_MS = 2000
+
 export class TaskHistory {
   private readonly db: Database.Database
   private readonly insert: Database.Statement
@@ -83,11 +87,26 @@ export class TaskHistory {
     if (this.pending.length === 0) return
     const rows = this.pending
     this.pending = []
-    this.db.transaction(() => {
-      for (const r of rows) this.insert.run(r.taskId, r.attempt, r.deviceId, r.taskType, r.status, r.submittedAt, r.startedAt, r.finishedAt)
-    })()
-    this.pruneOld()
+    try {
+      this.db.transaction(() => {
+        for (const r of rows) this.insert.run(r.taskId, r.attempt, r.deviceId, r.taskType, r.status, r.submittedAt, r.startedAt, r.finishedAt)
+      })()
+      this.writeError = undefined
+      this.pruneOld()
+    } catch (err) {
+      // A full disk must not take the node down: keep the rows (bounded; history is derived data
+      // and metrics only count what it holds) and try again shortly.
+      this.writeError = err as Error
+      this.pending = rows.concat(this.pending).slice(-MAX_PENDING_ROWS)
+      if (!this.flushScheduled) {
+        this.flushScheduled = true
+        setTimeout(() => { this.flushScheduled = false; this.flush() }, RETRY_FLUSH_MS).unref?.()
+      }
+    }
   }
+
+  /** the last write error (e.g. a full disk), until a write succeeds again */
+  writeError?: Error
 
   metrics (period: string, now: number): TaskMetrics {
     this.flush()

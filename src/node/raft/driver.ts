@@ -27,6 +27,12 @@ export interface RaftDriverOptions {
   /** called after a conf change entry is applied */
   onConfState?: (cs: ConfState) => void
   onRoleChange?: (role: Role, leaderId: string | null, term: number) => void
+  /**
+   * The storage refused a write or an fsync (a full disk, an I/O error): this driver has stopped
+   * and acknowledged nothing of that Ready; the caller may start a new driver on the same storage
+   * once the disk recovers (everything durable is intact: a failed write is rolled back).
+   */
+  onStorageError?: (err: Error) => void
   /** the state machine's snapshot, and how to restore one received from the leader */
   snapshotData: () => Uint8Array
   restoreSnapshot: (data: Uint8Array, index: number) => void
@@ -127,6 +133,7 @@ export class RaftDriver {
 
   /** Propose one entry. Throws when this node is not the leader. */
   propose (data: Uint8Array): void {
+    if (this.stopped) throw new Error('raft is stopped on this node')
     this.raft.propose(data)
     this.schedule()
   }
@@ -179,7 +186,15 @@ export class RaftDriver {
       // follower may learn (and apply) that commit. With an fsync still pending, all waits.
       const sentEarly = this.pending === 0 ? this.sendEarly(rd) : 0
       const commitOnly = this.commitOnly(rd)
-      const wrote = this.write(rd)
+      let wrote: boolean
+      try {
+        wrote = this.write(rd)
+      } catch (err) {
+        // Nothing of this Ready may be acknowledged, voted or applied: stop before anything more
+        // leaves (the appends sent early carry no commit index that counts these entries).
+        this.storageFailed('a write', err as Error)
+        return
+      }
       const flush = this.opts.storage.flush
       // A Ready whose only durable change is the commit index need not wait for its fsync (rule g
       // on Ready): commitIndex is volatile state in Raft, what it names is already durable on a
@@ -217,8 +232,7 @@ export class RaftDriver {
         this.schedule()
       }, err => {
         // A disk that cannot fsync cannot hold Raft state: stop rather than acknowledge anything.
-        this.opts.log.error("raft storage: fsync failed; stopping this node's Raft", err)
-        this.stop()
+        this.storageFailed('an fsync', err as Error)
       })
     }
   }
@@ -237,6 +251,13 @@ export class RaftDriver {
       n++
     }
     return n
+  }
+
+  private storageFailed (what: string, err: Error): void {
+    if (this.stopped) return
+    this.opts.log.error(`raft storage: ${what} failed (${err.message}); stopping this node's Raft`)
+    this.stop()
+    this.opts.onStorageError?.(err)
   }
 
   /** the Ready writes nothing but a new commit index (same term and vote as the last hard state written) */
@@ -303,11 +324,17 @@ export class RaftDriver {
     // restored when its Ready finishes.
     if (this.opts.storage.snapshot().meta.index >= this.applied) return
     const data = this.opts.snapshotData()
-    this.opts.storage.createSnapshot(this.applied, this.confState, data)
-    // keep a tail of entries so slightly-behind followers catch up without a full snapshot
-    // (at most half of what came since the last snapshot: a byte-triggered one has few, big entries)
-    const keep = Math.min(5000, Math.floor(this.opts.snapshotEntries / 2), Math.floor(since / 2))
-    if (this.applied - keep > this.opts.storage.firstIndex()) this.opts.storage.compact(this.applied - keep)
+    try {
+      this.opts.storage.createSnapshot(this.applied, this.confState, data)
+      // keep a tail of entries so slightly-behind followers catch up without a full snapshot
+      // (at most half of what came since the last snapshot: a byte-triggered one has few, big entries)
+      const keep = Math.min(5000, Math.floor(this.opts.snapshotEntries / 2), Math.floor(since / 2))
+      if (this.applied - keep > this.opts.storage.firstIndex()) this.opts.storage.compact(this.applied - keep)
+    } catch (err) {
+      // the snapshot is an optimisation: a failed one (full disk) leaves the log as it was
+      this.storageFailed('a snapshot', err as Error)
+      return
+    }
     this.lastSnapshotIndex = this.applied
     this.bytesSinceSnapshot = 0
   }
