@@ -213,6 +213,7 @@ class RetireNode implements ClusterNode {
       history: this.history,
       localPrincipal: 'local-admin',
       writeDeadlineMs: o.writeDeadlineMs,
+      unavailable: () => this.storageDown,
       onProgress: l => { this.progressListeners.add(l); return () => { this.progressListeners.delete(l) } }
     })
     this.core.onEvent(e => { this.recordHistory(e) })

@@ -30,6 +30,8 @@ export interface SchedulerDeps {
   history: TaskHistory
   /** principal used when the caller names none (the local node's operator) */
   localPrincipal: string
+  /** why this node cannot take writes at all right now (e.g. 'disk full'), or undefined */
+  unavailable?: () => string | undefined
   /** total time a write keeps retrying through elections. @default 30000 */
   writeDeadlineMs?: number
   /** subscribe to worker progress seen by this node (the leader sees all, a worker its own); returns unsubscribe */
@@ -125,6 +127,9 @@ export class NodeScheduler implements ClusterScheduler {
    * left of the deadline, never more.
    */
   private async write (local: (waitMs: number) => Promise<ApplyOutcome>, remote: { type: string } & Record<string, unknown>): Promise<any> {
+    const down = this.d.unavailable?.()
+    // out of Raft (its log cannot be written): it knows no leader to forward to, so say so at once
+    if (down !== undefined) throw new NodeError('unavailable', `this node cannot take writes now (${down}); it rejoins by itself when that clears — submit through another node meanwhile`)
     const deadline = this.d.now() + (this.d.writeDeadlineMs ?? 30_000)
     let attempt = 0
     let lastErr: Error = new NoLeaderError()
