@@ -14,6 +14,7 @@ import { SimNetwork } from './network.js'
 import { mulberry32, pick, randInt, type Rng } from './rng.js'
 import { SimScheduler } from './sim-scheduler.js'
 import { CATCH_UP_BOUND_TICKS, drawParams, healBoundTicks, SimFailure, type SimParams, type SimResult } from './simulator.js'
+import { randomConfChange, randomCut } from './swarm-moves.js'
 
 /** simulated ms per Raft tick (the driver's timer period) */
 export const TICK_MS = 10
@@ -223,17 +224,9 @@ export class DriverSimulation {
   }
 
   private partition (): void {
-    const rng = this.rng
-    const ids = this.nodes.map(n => n.id)
     this.partitions++
-    if (rng() < 0.3) {
-      const a = pick(rng, ids); const b = pick(rng, ids)
-      if (a !== b) { this.net.block(a, b); this.log(`cut ${a}>${b} (one-way)`) }
-      return
-    }
-    const side = new Set(ids.filter(() => rng() < 0.5))
-    for (const a of ids) for (const b of ids) if (side.has(a) !== side.has(b)) this.net.block(a, b)
-    this.log(`partition {${[...side].join(',')}}`)
+    const what = randomCut(this.rng, this.nodes.map(n => n.id), this.net)
+    if (what !== undefined) this.log(what)
   }
 
   private clientActivity (faults: boolean): void {
@@ -263,16 +256,8 @@ export class DriverSimulation {
   }
 
   private confChange (l: DriverNode): void {
-    const st = l.raw.raft.status()
-    const members = new Set([...st.voters, ...st.learners])
-    const spares = this.nodes.filter(n => !members.has(n.id) && !this.everMember.has(n.id)).map(n => n.id)
-    const options: ConfChange[] = []
-    for (const id of spares) options.push({ type: 'addLearner', nodeId: id })
-    for (const id of st.learners) options.push({ type: 'addVoter', nodeId: id })
-    if (st.voters.length > 2) for (const id of st.voters) options.push({ type: 'removeNode', nodeId: id })
-    for (const id of st.learners) options.push({ type: 'removeNode', nodeId: id })
-    if (options.length === 0) return
-    const cc = pick(this.rng, options)
+    const cc = randomConfChange(this.rng, l.raw.raft.status(), this.nodes.map(n => n.id), this.everMember)
+    if (cc === undefined) return
     this.tryDo(() => {
       l.driver.proposeConfChange(cc)
       this.confChanges++
