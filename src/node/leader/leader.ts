@@ -318,18 +318,17 @@ export class LeaderLoop {
       if (known !== undefined && b.incarnation > known) (restarted ??= new Set()).add(b.nodeId)
     }
     if (restarted === undefined) return
-    for (const rec of this.d.core.state.activeTasks()) {
-      const cur = rec.attempts[rec.attempts.length - 1]
-      if (rec.deviceId === undefined || cur === undefined || !restarted.has(rec.deviceId)) continue
-      this.queueDispatch(rec.deviceId, { taskId: rec.id, attempt: cur.attempt, task: rec.task })
-    }
+    this.redispatchAll(restarted)
     for (const id of restarted) this.d.log.info(`device ${id.slice(-8)} restarted: its assignments are sent again`)
   }
 
-  /** a new leader does not know what was dispatched: send every live assignment again (idempotent) */
-  private redispatchAll (): void {
+  /**
+   * Send live assignments again (idempotent: the worker dedups or answers from memory): all of them
+   * for a new leader, which does not know what was dispatched, or those on `only` devices.
+   */
+  private redispatchAll (only?: ReadonlySet<string>): void {
     for (const rec of this.d.core.state.activeTasks()) {
-      if (rec.deviceId === undefined) continue
+      if (rec.deviceId === undefined || (only !== undefined && !only.has(rec.deviceId))) continue
       const cur = rec.attempts[rec.attempts.length - 1]
       if (cur === undefined) continue
       this.queueDispatch(rec.deviceId, { taskId: rec.id, attempt: cur.attempt, task: rec.task })

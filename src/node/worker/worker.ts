@@ -53,13 +53,12 @@ interface Waiting { id: string, priority: number, assignment: Assignment }
 
 export class Worker {
   private readonly running = new Map<string, { startedReported: boolean, lastProgressAt: number }>()
-  /** accepted, waiting for a slot (prefetched), by key */
-  private readonly waiting = new Map<string, Assignment>()
   /**
-   * The same, in the order they start: by priority with the cluster queue's aging, so prefetched
-   * LOW work never runs before URGENT work that arrived later (a FIFO here inverted priorities).
+   * Accepted and waiting for a slot (prefetched), by key, in the order they start: by priority with
+   * the cluster queue's aging, so prefetched LOW work never runs before URGENT work that arrived
+   * later (a FIFO here inverted priorities).
    */
-  private readonly order: TaskQueue<Waiting> = new TaskQueue<Waiting>({ maxSize: Number.MAX_SAFE_INTEGER })
+  private readonly waiting: TaskQueue<Waiting> = new TaskQueue<Waiting>({ maxSize: Number.MAX_SAFE_INTEGER })
   private readonly unacked = new Map<string, AttemptResult>()
   private readonly inflight = new Set<string>()
   /**
@@ -85,7 +84,7 @@ export class Worker {
   get activeCount (): number { return this.running.size + this.waiting.size }
   get capacity (): number { return this.executor.maxConcurrentTasks * MAX_PREFETCH_MULTIPLIER }
   get unackedCount (): number { return this.unacked.size }
-  runningKeys (): string[] { return [...this.running.keys(), ...this.waiting.keys()] }
+  runningKeys (): string[] { return [...this.running.keys(), ...this.waiting.entries().map(e => e.task.id)] }
 
   assign (items: Assignment[]): AssignReply[] {
     const replies: AssignReply[] = []
@@ -104,8 +103,7 @@ export class Worker {
         continue
       }
       replies.push({ taskId: it.taskId, attempt: it.attempt, accepted: true })
-      this.waiting.set(k, it)
-      this.order.enqueue({ id: k, priority: it.task.priority, assignment: it }, this.now())
+      this.waiting.enqueue({ id: k, priority: it.task.priority, assignment: it }, this.now())
     }
     this.startWaiting()
     return replies
@@ -126,18 +124,16 @@ export class Worker {
 
   private startWaiting (): void {
     while (this.executor.freeSlots > 0) {
-      const w = this.order.dequeue(this.now())
+      const w = this.waiting.dequeue(this.now())
       if (w === undefined) return
-      this.waiting.delete(w.id)
       this.run(w.assignment)
     }
   }
 
   cancel (taskId: string): boolean {
-    for (const [k, it] of this.waiting) {
+    for (const { task: { id: k, assignment: it } } of this.waiting.entries()) {
       if (it.taskId !== taskId) continue
-      this.waiting.delete(k)
-      this.order.remove(k)
+      this.waiting.remove(k)
       const t = this.now()
       this.unacked.set(k, { taskId, attempt: it.attempt, deviceId: this.selfId, status: 'cancelled', error: { type: 'cancelled', message: 'cancelled before it started' }, startedAt: t, finishedAt: t })
       this.scheduleFlush(0)
