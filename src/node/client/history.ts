@@ -91,12 +91,10 @@ export class TaskHistory {
       this.db.transaction(() => {
         for (const r of rows) this.insert.run(r.taskId, r.attempt, r.deviceId, r.taskType, r.status, r.submittedAt, r.startedAt, r.finishedAt)
       })()
-      this.writeError = undefined
       this.pruneOld()
-    } catch (err) {
+    } catch {
       // A full disk must not take the node down: keep the rows (bounded; history is derived data
       // and metrics only count what it holds) and try again shortly.
-      this.writeError = err as Error
       this.pending = rows.concat(this.pending).slice(-MAX_PENDING_ROWS)
       if (!this.flushScheduled) {
         this.flushScheduled = true
@@ -104,9 +102,6 @@ export class TaskHistory {
       }
     }
   }
-
-  /** the last write error (e.g. a full disk), until a write succeeds again */
-  writeError?: Error
 
   metrics (period: string, now: number): TaskMetrics {
     this.flush()

@@ -163,7 +163,7 @@ export class NodeScheduler implements ClusterScheduler {
   async getTaskStatus (taskId: string): Promise<TaskRecord | undefined> {
     const rec = this.d.core.state.getTask(taskId)
     if (rec === undefined) {
-      if (this.d.core.state.wasEvicted(taskId)) throw new EvictedError(`task ${taskId}`)
+      if (this.d.core.state.wasEvicted(taskId)) throw this.missing('task', taskId)
       return undefined
     }
     // live progress (running) and why a task waits (pending) are the leader's soft state
@@ -179,13 +179,13 @@ export class NodeScheduler implements ClusterScheduler {
   async waitForResult (taskId: string, opts: { timeoutMs?: number } = {}): Promise<TaskRecord> {
     const timeoutMs = opts.timeoutMs ?? 300_000
     const deadline = this.d.now() + timeoutMs
-    if (this.d.core.state.getTask(taskId) === undefined && this.d.core.state.wasEvicted(taskId)) throw new EvictedError(`task ${taskId}`)
+    if (this.d.core.state.getTask(taskId) === undefined && this.d.core.state.wasEvicted(taskId)) throw this.missing('task', taskId)
     if (!await this.appliedLocally(taskId, Math.min(timeoutMs, 5000))) throw new NotFoundError(`task ${taskId}`)
     let id = taskId
     // follow failover clones to the final outcome
     for (let hops = 0; hops < 1000; hops++) {
       const rec = this.d.core.state.getTask(id)
-      if (rec === undefined) throw this.d.core.state.wasEvicted(id) ? new EvictedError(`task ${id}`) : new NotFoundError(`task ${id}`)
+      if (rec === undefined) throw this.missing('task', id)
       if (rec.replacedBy !== undefined) { id = rec.replacedBy; continue }
       if (TERMINAL_STATUSES.has(rec.status) && rec.replacedBy === undefined) return rec
       const left = deadline - this.d.now()
@@ -240,14 +240,20 @@ export class NodeScheduler implements ClusterScheduler {
 
   async getBatchProgress (batchId: string): Promise<BatchProgress> {
     const p = this.d.core.state.batchProgress(batchId)
-    if (p === undefined) throw this.d.core.state.wasEvicted(`batch:${batchId}`) ? new EvictedError(`batch ${batchId}`) : new NotFoundError(`batch ${batchId}`)
+    if (p === undefined) throw this.missing('batch', batchId)
     return p as BatchProgress
   }
 
   async getWorkflowStatus (workflowId: string): Promise<WorkflowStatus> {
     const w = this.d.core.state.workflowStatus(workflowId)
-    if (w === undefined) throw this.d.core.state.wasEvicted(`workflow:${workflowId}`) ? new EvictedError(`workflow ${workflowId}`) : new NotFoundError(`workflow ${workflowId}`)
+    if (w === undefined) throw this.missing('workflow', workflowId)
     return w as WorkflowStatus
+  }
+
+  /** the error for a record this node does not hold: gone (410) if it was evicted, else not found */
+  private missing (kind: 'task' | 'batch' | 'workflow', id: string): Error {
+    const evicted = this.d.core.state.wasEvicted(kind === 'task' ? id : `${kind}:${id}`)
+    return evicted ? new EvictedError(`${kind} ${id}`) : new NotFoundError(`${kind} ${id}`)
   }
 
   async getTaskMetrics (opts: { period?: string } = {}): Promise<TaskMetrics> {

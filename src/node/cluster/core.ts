@@ -48,8 +48,6 @@ export class ClusterCore {
   private readonly haltListeners = new Set<(h: HaltInfo) => void>()
   private proposeFn?: (data: Uint8Array) => void
   appliedCommands = 0
-  /** entries applied with the decoding made when this node proposed them (see decodedAtProposal) */
-  reusedDecodes = 0
   /** Set once a committed entry could not be applied; from then on nothing is applied. */
   halted?: HaltInfo
 
@@ -152,7 +150,7 @@ export class ClusterCore {
     let cmds: Command[] | undefined = this.decodedAtProposal.get(entry.data)
     try {
       if (cmds === undefined) cmds = decodeCommands(entry.data)
-      else { this.decodedAtProposal.delete(entry.data); this.reusedDecodes++ }
+      else this.decodedAtProposal.delete(entry.data)
     } catch (err) {
       this.halt(entry.index, `it could not be decoded: ${(err as Error).message}`)
       return
