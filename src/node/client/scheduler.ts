@@ -17,6 +17,7 @@ import { toWorkflowInfo, toBatch } from './inputs.js'
 import type { TaskHistory } from './history.js'
 import { planChunks } from './chunks.js'
 import { TRACE_ON, traceMark } from '../trace.js'
+import { realScheduler, type Scheduler } from '../scheduler.js'
 
 export interface SchedulerDeps {
   nodeId: string
@@ -36,6 +37,8 @@ export interface SchedulerDeps {
   writeDeadlineMs?: number
   /** subscribe to worker progress seen by this node (the leader sees all, a worker its own); returns unsubscribe */
   onProgress?: (listener: (e: { taskId: string, attempt: number, progress: number }) => void) => () => void
+  /** timers (the seeded simulator passes simulated time) @default realScheduler */
+  scheduler?: Scheduler
 }
 
 const RETRY_DELAYS_MS = [50, 100, 200, 400, 800]
@@ -152,7 +155,7 @@ export class NodeScheduler implements ClusterScheduler {
         if (!(err instanceof NodeError)) { lastErr = new NodeError('network_error', (err as Error).message) } else lastErr = err
       }
       const delay = RETRY_DELAYS_MS[Math.min(attempt++, RETRY_DELAYS_MS.length - 1)]!
-      await sleep(Math.min(delay, Math.max(0, deadline - this.d.now())))
+      await this.sleep(Math.min(delay, Math.max(0, deadline - this.d.now())))
     }
     throw lastErr
   }
@@ -194,17 +197,21 @@ export class NodeScheduler implements ClusterScheduler {
     throw new WaitTimeoutError(`task ${taskId}: too many failovers`)
   }
 
+  private sleep (ms: number): Promise<void> {
+    return new Promise(resolve => { (this.d.scheduler ?? realScheduler).timeout(resolve, ms) })
+  }
+
   /** resolves true at the next applied event of this task, false on timeout */
   private taskChanged (taskId: string, timeoutMs: number): Promise<boolean> {
     return new Promise<boolean>(resolve => {
       let list = this.waiters.get(taskId)
       if (list === undefined) { list = []; this.waiters.set(taskId, list) }
-      const timer = setTimeout(() => {
+      const cancel = (this.d.scheduler ?? realScheduler).timeout(() => {
         const l = this.waiters.get(taskId)
         if (l !== undefined) { const i = l.indexOf(done); if (i >= 0) l.splice(i, 1); if (l.length === 0) this.waiters.delete(taskId) }
         resolve(false)
       }, timeoutMs)
-      const done = (): void => { clearTimeout(timer); resolve(true) }
+      const done = (): void => { cancel(); resolve(true) }
       list.push(done)
     })
   }
@@ -305,5 +312,3 @@ export function dispatchLifecycle (h: TaskLifecycleHandler, e: ClusterEvent | { 
     }
   } catch { /* a user's hook must not break the node */ }
 }
-
-const sleep = (ms: number): Promise<void> => new Promise(resolve => setTimeout(resolve, ms))

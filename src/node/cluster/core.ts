@@ -20,11 +20,12 @@ import type { ApplyOutcome, ClusterEvent, Command } from '../../sched/commands.j
 import type { Entry } from '../../protocol/raft/types.js'
 import { NodeHaltedError, NoLeaderError, UnproposableCommandError, WaitTimeoutError } from '../errors.js'
 import type { Logger } from '../log.js'
+import { realScheduler, type CancelTimer, type Scheduler } from '../scheduler.js'
 
 /** How long proposeAndWait waits when its caller gives no deadline (leader-internal proposals). */
 export const DEFAULT_PROPOSE_WAIT_MS = 10_000
 
-interface Waiter { resolve: (o: ApplyOutcome) => void, reject: (e: Error) => void, timer: ReturnType<typeof setTimeout> }
+interface Waiter { resolve: (o: ApplyOutcome) => void, reject: (e: Error) => void, timer: CancelTimer }
 
 export type EventListener = (e: ClusterEvent, index: number) => void
 
@@ -51,7 +52,8 @@ export class ClusterCore {
   /** Set once a committed entry could not be applied; from then on nothing is applied. */
   halted?: HaltInfo
 
-  constructor (private readonly log: Logger) {
+  /** `sched`: timers (the seeded simulator passes simulated time) @default realScheduler */
+  constructor (private readonly log: Logger, private readonly sched: Scheduler = realScheduler) {
     this.state = new ClusterState()
   }
 
@@ -79,8 +81,8 @@ export class ClusterCore {
     return new Promise<ApplyOutcome>((resolve, reject) => {
       if (this.halted !== undefined) { reject(new NodeHaltedError(this.halted.index)); return }
       const old = this.waiters.get(key)
-      if (old !== undefined) { clearTimeout(old.timer); old.reject(new NoLeaderError('superseded by a retry')) }
-      const timer = setTimeout(() => {
+      if (old !== undefined) { old.timer(); old.reject(new NoLeaderError('superseded by a retry')) }
+      const timer = this.sched.timeout(() => {
         this.waiters.delete(key)
         reject(new WaitTimeoutError(`the cluster did not commit the request within ${Math.round(timeoutMs)} ms`))
       }, Math.max(0, timeoutMs))
@@ -95,7 +97,7 @@ export class ClusterCore {
     if (this.buf.length >= ENTRY_FLUSH_COMMANDS) { this.flush(); return }
     if (!this.flushScheduled) {
       this.flushScheduled = true
-      setImmediate(() => { this.flushScheduled = false; this.flush() })
+      this.sched.immediate(() => { this.flushScheduled = false; this.flush() })
     }
   }
 
@@ -139,7 +141,7 @@ export class ClusterCore {
     const w = this.waiters.get(key)
     if (w === undefined) return
     this.waiters.delete(key)
-    clearTimeout(w.timer)
+    w.timer()
     w.reject(err)
   }
 
@@ -169,7 +171,7 @@ export class ClusterCore {
       if (this.waiters.size > 0) {
         const key = waitKey(cmd)
         const w = this.waiters.get(key)
-        if (w !== undefined) { this.waiters.delete(key); clearTimeout(w.timer); w.resolve(out) }
+        if (w !== undefined) { this.waiters.delete(key); w.timer(); w.resolve(out) }
       }
     }
   }

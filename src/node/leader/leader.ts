@@ -12,6 +12,7 @@ import type { ClusterCore } from '../cluster/core.js'
 import type { Assignment, AssignReply } from '../worker/worker.js'
 import { PrefetchEstimates } from './prefetch.js'
 import type { Logger } from '../log.js'
+import { realScheduler, type CancelTimer, type Scheduler } from '../scheduler.js'
 import { TRACE_ON, traceMark } from '../trace.js'
 
 export interface LeaderDeps {
@@ -30,6 +31,8 @@ export interface LeaderDeps {
   log: Logger
   /** cluster settings this node's options ask for: proposed when it leads and the state differs */
   settings?: ClusterSettingsPatch
+  /** timers (the seeded simulator passes simulated time) @default realScheduler */
+  scheduler?: Scheduler
 }
 
 /** how often the leader looks for work to place even with no trigger (retries coming due) */
@@ -53,7 +56,8 @@ export class LeaderLoop {
   /** our first entry applied, so the state holds the whole log (see becomeLeader) */
   private caughtUp = false
   private epoch = 0
-  private timer?: ReturnType<typeof setInterval>
+  private timer?: CancelTimer
+  private readonly sched: Scheduler
   private planScheduled = false
   private since = 0
   /**
@@ -87,6 +91,7 @@ export class LeaderLoop {
   private limiterRules?: unknown
 
   constructor (private readonly d: LeaderDeps) {
+    this.sched = d.scheduler ?? realScheduler
     this.unsub = d.core.onEvent(e => { this.onApplied(e) })
   }
 
@@ -97,8 +102,7 @@ export class LeaderLoop {
     this.active = true
     this.since = this.d.now()
     this.proposedKeys.clear(); this.proposed.clear(); this.downProposed.clear(); this.expireProposed.clear()
-    this.timer = setInterval(() => { this.periodic() }, PLAN_INTERVAL_MS)
-    this.timer.unref?.()
+    this.timer = this.sched.interval(() => { this.periodic() }, PLAN_INTERVAL_MS, { unref: true })
     this.redispatchAll()
     // A new leader may not have applied the tail of its log yet (entries of earlier terms commit
     // with its first own entry): planning now would place tasks that are already placed there and
@@ -112,7 +116,7 @@ export class LeaderLoop {
   stepDown (): void {
     if (!this.active) return
     this.active = false
-    if (this.timer !== undefined) clearInterval(this.timer)
+    this.timer?.()
     this.toDispatch.clear()
     this.resultBatchResolve?.(false)
     this.resultBatch = []; this.resultBatchPromise = undefined; this.resultBatchResolve = undefined
@@ -125,7 +129,7 @@ export class LeaderLoop {
   kick (): void {
     if (!this.active || this.planScheduled) return
     this.planScheduled = true
-    setImmediate(() => { this.planScheduled = false; this.plan() })
+    this.sched.immediate(() => { this.planScheduled = false; this.plan() })
   }
 
   private periodic (): void {
@@ -270,7 +274,7 @@ export class LeaderLoop {
     list.push(a)
     if (this.dispatchScheduled) return
     this.dispatchScheduled = true
-    setImmediate(() => { this.dispatchScheduled = false; this.flushDispatch() })
+    this.sched.immediate(() => { this.dispatchScheduled = false; this.flushDispatch() })
   }
 
   private flushDispatch (): void {
@@ -287,7 +291,7 @@ export class LeaderLoop {
         // A live device we just cannot reach yet (no connection right after a restart) keeps
         // bidding, so it is never declared down: send again shortly while the assignment stands.
         this.d.log.debug(`dispatch to ${deviceId.slice(-8)} failed`, (err as Error).message)
-        setTimeout(() => { this.redispatchIfCurrent(deviceId, items) }, DISPATCH_RETRY_MS).unref?.()
+        this.sched.timeout(() => { this.redispatchIfCurrent(deviceId, items) }, DISPATCH_RETRY_MS, { unref: true })
       })
     }
   }
@@ -365,7 +369,7 @@ export class LeaderLoop {
     this.resultBatch.push(r)
     if (this.resultBatchPromise === undefined) {
       this.resultBatchPromise = new Promise<boolean>(resolve => { this.resultBatchResolve = resolve })
-      setImmediate(() => { this.flushResults() })
+      this.sched.immediate(() => { this.flushResults() })
     }
     return this.resultBatchPromise
   }

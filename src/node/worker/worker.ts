@@ -13,6 +13,10 @@ import { TRACE_ON, traceMark } from '../trace.js'
 import type { ResourceUsage, TaskData } from '../../sched/types.js'
 import type { TaskExecutor } from '../executor/executor.js'
 import type { Logger } from '../log.js'
+import { realScheduler, type CancelTimer, type Scheduler } from '../scheduler.js'
+
+/** what the worker needs of an executor (the seeded simulator runs a simulated one) */
+export type WorkerExecutor = Pick<TaskExecutor, 'maxConcurrentTasks' | 'freeSlots' | 'execute' | 'cancel'>
 
 export interface Assignment { taskId: string, attempt: number, task: TaskData }
 export interface AssignReply { taskId: string, attempt: number, accepted: boolean, reason?: string }
@@ -70,15 +74,17 @@ export class Worker {
   /** acknowledged outcomes, oldest first: a repeated assignment is answered from here, not rerun */
   private readonly done = new Map<string, { result: AttemptResult, at: number }>()
   private flushing = false
-  private resendTimer?: ReturnType<typeof setTimeout>
+  private resendTimer?: CancelTimer
   private stopped = false
 
   constructor (
     private readonly selfId: string,
-    private readonly executor: TaskExecutor,
+    private readonly executor: WorkerExecutor,
     private readonly link: WorkerLink,
     private readonly log: Logger,
-    private readonly now: () => number = Date.now
+    private readonly now: () => number = Date.now,
+    /** timers (the seeded simulator passes simulated time) */
+    private readonly sched: Scheduler = realScheduler
   ) {}
 
   get activeCount (): number { return this.running.size + this.waiting.size }
@@ -147,12 +153,11 @@ export class Worker {
     const st = { startedReported: false, lastProgressAt: 0 }
     this.running.set(k, st)
     traceMark(it.taskId, 'worker.started')
-    const startTimer = setTimeout(() => {
+    const startTimer = this.sched.timeout(() => {
       if (!this.running.has(k)) return
       st.startedReported = true
       this.link.sendStarted(it.taskId, it.attempt, this.now())
-    }, START_REPORT_DELAY_MS)
-    startTimer.unref?.()
+    }, START_REPORT_DELAY_MS, { unref: true })
     this.executor.execute(it.task, {
       attempt: it.attempt, // handlers see the cluster's attempt number (ctx.attempt)
       onProgress: (pct, usage) => {
@@ -162,7 +167,7 @@ export class Worker {
         this.link.sendProgress(it.taskId, it.attempt, pct, usage)
       }
     }).then(out => {
-      clearTimeout(startTimer)
+      startTimer()
       this.running.delete(k)
       traceMark(it.taskId, 'worker.finished')
       const r: AttemptResult = {
@@ -181,7 +186,7 @@ export class Worker {
       this.startWaiting()
     }, err => {
       // execute() never rejects by contract; if it does, report it as a failed attempt
-      clearTimeout(startTimer)
+      startTimer()
       this.running.delete(k)
       const t = this.now()
       this.unacked.set(k, { taskId: it.taskId, attempt: it.attempt, deviceId: this.selfId, status: 'failed', error: { type: 'execution_error', message: String((err as Error)?.message ?? err) }, startedAt: t, finishedAt: t })
@@ -196,14 +201,13 @@ export class Worker {
   private scheduleFlush (delayMs: number): void {
     if (this.stopped || this.flushing) return
     if (delayMs === 0) {
-      if (this.resendTimer !== undefined) { clearTimeout(this.resendTimer); this.resendTimer = undefined }
+      if (this.resendTimer !== undefined) { this.resendTimer(); this.resendTimer = undefined }
       this.flushing = true
-      setImmediate(() => { void this.flush() })
+      this.sched.immediate(() => { void this.flush() })
       return
     }
     if (this.resendTimer !== undefined) return
-    this.resendTimer = setTimeout(() => { this.resendTimer = undefined; this.scheduleFlush(0) }, delayMs)
-    this.resendTimer.unref?.()
+    this.resendTimer = this.sched.timeout(() => { this.resendTimer = undefined; this.scheduleFlush(0) }, delayMs, { unref: true })
   }
 
   private async flush (): Promise<void> {
@@ -254,6 +258,6 @@ export class Worker {
 
   stop (): void {
     this.stopped = true
-    if (this.resendTimer !== undefined) clearTimeout(this.resendTimer)
+    this.resendTimer?.()
   }
 }
