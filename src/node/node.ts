@@ -20,7 +20,8 @@ import { ClusterCore } from './cluster/core.js'
 import { decideBootstrap } from './cluster/bootstrap.js'
 import { nextMembershipChange } from './cluster/autopilot.js'
 import { LeaderLoop } from './leader/leader.js'
-import { Worker, type Assignment, type AssignReply } from './worker/worker.js'
+import { Worker } from './worker/worker.js'
+import { ExecService, type ProgressEvent } from './cluster/exec-service.js'
 import { TaskExecutor } from './executor/executor.js'
 import { TaskRegistry, loadHandlerModules } from './handlers/registry.js'
 import { sampleCapabilities, sampleLoad, type DeviceCapabilities } from './system/sample.js'
@@ -71,7 +72,7 @@ const STORAGE_RETRY_MS = 2000
 const STORAGE_RESUME_FREE_MB = 8
 const cryptoRng = (): number => randomInt(0, 2 ** 32) / 2 ** 32
 
-export type ProgressEvent = { kind: 'progress', taskId: string, attempt: number, deviceId: string, at: number, progress: number }
+export type { ProgressEvent } from './cluster/exec-service.js'
 
 export async function startNode (options: NodeOptions = {}): Promise<ClusterNode> {
   const opts = resolveOptions(options, cpus().length, hostname())
@@ -111,7 +112,7 @@ class RetireNode implements ClusterNode {
   private incarnation = 0
   private caps!: DeviceCapabilities
   private member = false
-  private readonly lastHeard = new Map<string, number>()
+  private exec!: ExecService
   private readonly dialing = new Set<string>()
   /** round-trip time to the leader (moving average of pings), reported in bids for scoring */
   private latencyMs = 0
@@ -121,7 +122,6 @@ class RetireNode implements ClusterNode {
   private stopping = false
   /** why this node left Raft (its log's storage refused a write), until it rejoins */
   private storageDown?: string
-  private leaderTerm = 0
   /** peers libp2p discovered (mDNS); read by bootstrap() */
   private peersDiscovered = 0
   private monitor!: DeviceMonitor
@@ -165,26 +165,38 @@ class RetireNode implements ClusterNode {
       core: this.core,
       bids: () => this.gossip.bids(),
       isMember: id => { const c = this.driver?.conf; return c !== undefined && (c.voters.includes(id) || c.learners.includes(id)) },
-      lastSeen: id => this.lastSeen(id),
-      dispatch: (dev, items) => this.dispatch(dev, items),
-      cancelOn: (dev, taskId, attempt) => { this.cancelOn(dev, taskId, attempt) },
+      lastSeen: id => this.exec.lastSeen(id),
+      dispatch: (dev, items) => this.exec.dispatch(dev, items),
+      cancelOn: (dev, taskId, attempt) => { this.exec.cancelOn(dev, taskId, attempt) },
       now: Date.now,
       deviceTimeoutMs: o.deviceTimeoutMs,
       log: this.log.child('leader'),
       settings: settingsOf(o)
     })
     this.worker = new Worker(this.id, this.executor, {
-      sendResults: results => this.sendResults(results),
-      sendStarted: (taskId, attempt, at) => { this.toLeader('started', { taskId, attempt, startedAt: at }) },
+      sendResults: results => this.exec.sendResults(results),
+      sendStarted: (taskId, attempt, at) => { this.exec.toLeader('started', { taskId, attempt, startedAt: at }) },
       sendProgress: (taskId, attempt, progress, usage) => {
-        this.toLeader('progress', usage === undefined ? { taskId, attempt, progress } : { taskId, attempt, progress, resourceUsage: usage })
+        this.exec.toLeader('progress', usage === undefined ? { taskId, attempt, progress } : { taskId, attempt, progress, resourceUsage: usage })
       }
     }, this.log.child('worker'))
 
     const libp2p = this.host.libp2p
+    this.exec = new ExecService({
+      selfId: this.id,
+      channel: { request: (peer, bytes, o) => this.execCh.request(peer, bytes, o), send: (peer, bytes) => this.execCh.send(peer, bytes) },
+      core: this.core,
+      leader: () => this.leader,
+      worker: () => this.worker,
+      raft: () => this.driver,
+      gossipLastSeen: id => this.gossip?.lastSeen(id),
+      now: Date.now,
+      log: this.log.child('exec'),
+      onProgress: ev => { for (const l of this.progressListeners) l(ev) }
+    })
     this.raftCh = new FramedChannel(libp2p, RAFT_PROTOCOL, { maxFrameBytes: MAX_RAFT_FRAME_BYTES, onMessage: (from, b) => { this.onRaft(from, b); return undefined }, log: this.log.child('raft') })
     this.clientCh = new FramedChannel(libp2p, CLIENT_PROTOCOL, { onMessage: (from, b) => this.onClient(from, b), log: this.log.child('client') })
-    this.execCh = new FramedChannel(libp2p, EXEC_PROTOCOL, { onMessage: (from, b) => this.onExec(from, b), log: this.log.child('exec') })
+    this.execCh = new FramedChannel(libp2p, EXEC_PROTOCOL, { onMessage: (from, b) => this.exec.onExec(from, b), log: this.log.child('exec') })
     await Promise.all([this.raftCh.start(), this.clientCh.start(), this.execCh.start()])
 
     this.gossip = new BidGossip({
@@ -196,9 +208,8 @@ class RetireNode implements ClusterNode {
       ttlMs: Math.max(o.deviceTimeoutMs * 2, 5000)
     })
     this.gossip.onBid(bid => {
-      this.lastHeard.set(bid.nodeId, Date.now())
       this.ensureConnected(bid)
-      this.leader.kick()
+      this.exec.bidReceived(bid.nodeId)
     })
     await this.gossip.start()
 
@@ -444,14 +455,7 @@ class RetireNode implements ClusterNode {
 
   private onRoleChange (role: string, leaderId: string | null, term: number): void {
     this.log.info(`raft: ${role}, leader ${leaderId?.slice(-8) ?? 'none'}, term ${term}`)
-    if (role === 'leader') {
-      this.leaderTerm = term
-      this.leader.becomeLeader()
-    } else {
-      this.leader.stepDown()
-      this.core.failAllWaiters()
-    }
-    this.worker.leaderChanged()
+    this.exec.roleChanged(role, term)
     this.gossip.poke()
   }
 
@@ -484,7 +488,7 @@ class RetireNode implements ClusterNode {
       this.log.warn(`raft: dropped '${msg.type}' from ${from.slice(-8)}, which is not a member`)
       return
     }
-    this.lastHeard.set(from, Date.now())
+    this.exec.heard(from)
     this.driver?.step(msg)
   }
 
@@ -498,7 +502,7 @@ class RetireNode implements ClusterNode {
       conf: d.conf,
       targetVoters: this.opts.voters,
       alive: this.gossip.bids(),
-      silentForMs: id => { const t = this.lastSeen(id); return t === undefined ? undefined : now - t },
+      silentForMs: id => { const t = this.exec.lastSeen(id); return t === undefined ? undefined : now - t },
       deadVoterTimeoutMs: this.opts.deadVoterTimeoutMs,
       matchIndex: id => st.progress?.[id]?.match ?? 0,
       lastIndex: this.storage.lastIndex()
@@ -512,96 +516,10 @@ class RetireNode implements ClusterNode {
     }
   }
 
-  // ---- exec protocol --------------------------------------------------------------------------
-
-  private async dispatch (deviceId: string, items: Assignment[]): Promise<AssignReply[]> {
-    if (deviceId === this.id) return this.worker.assign(items)
-    const bytes = await this.execCh.request(deviceId, encode('assignBatch', { leaderTerm: this.leaderTerm, items }), { timeoutMs: 5000 })
-    const res = decode(bytes, EXEC_BATCH_MESSAGES)
-    if (res.type !== 'assignBatchRes') throw new Error(`unexpected answer ${res.type}`)
-    this.lastHeard.set(deviceId, Date.now())
-    return (res.body as { replies: AssignReply[] }).replies
-  }
-
-  private cancelOn (deviceId: string, taskId: string, attempt: number): void {
-    if (deviceId === this.id) { this.worker.cancel(taskId); return }
-    this.execCh.send(deviceId, encode('cancelAttempt', { taskId, attempt })).catch(() => {})
-  }
-
-  private async sendResults (results: import('../sched/commands.js').AttemptResult[]): Promise<string[]> {
-    const d = this.driver
-    if (d === undefined) throw new Error('no raft yet')
-    if (d.isLeader) return this.leader.handleResults(this.id, results)
-    const leader = d.leaderId
-    if (leader === null) throw new Error('no leader')
-    const bytes = await this.execCh.request(leader, encode('results', { results }), { timeoutMs: 10_000 })
-    const res = decode(bytes, EXEC_BATCH_MESSAGES)
-    if (res.type !== 'resultsAck') throw new Error(`unexpected answer ${res.type}`)
-    return (res.body as { keys: string[] }).keys
-  }
-
-  private toLeader (type: 'started' | 'progress', body: Record<string, unknown>): void {
-    const d = this.driver
-    if (d === undefined) return
-    if (d.isLeader) { this.onExecMessage(this.id, type, body); return }
-    // the worker's own node sees its progress too (lifecycle hooks), not only the leader
-    if (type === 'progress') {
-      const ev: ProgressEvent = { kind: 'progress', taskId: body.taskId as string, attempt: body.attempt as number, deviceId: this.id, at: Date.now(), progress: body.progress as number }
-      for (const l of this.progressListeners) l(ev)
-    }
-    const leader = d.leaderId
-    if (leader === null) return
-    this.execCh.send(leader, encode(type, body)).catch(() => {})
-  }
-
-  private async onExec (from: string, bytes: Uint8Array): Promise<Uint8Array | undefined> {
-    let msg: { type: string, body: any }
-    try {
-      msg = decode(bytes, EXEC_BATCH_MESSAGES)
-    } catch (err) {
-      this.log.warn(`exec: rejected a malformed message from ${from.slice(-8)}`, (err as Error).message)
-      return undefined
-    }
-    this.lastHeard.set(from, Date.now())
-    return this.onExecMessage(from, msg.type, msg.body)
-  }
-
-  private async onExecMessage (from: string, type: string, body: any): Promise<Uint8Array | undefined> {
-    switch (type) {
-      case 'assignBatch': {
-        // only the leader we know of (or a newer one) may assign
-        const known = this.driver?.leaderId
-        if (known !== null && known !== undefined && known !== from && body.leaderTerm <= (this.driver?.raft.status().term ?? 0)) {
-          return encode('assignBatchRes', { replies: body.items.map((i: Assignment) => ({ taskId: i.taskId, attempt: i.attempt, accepted: false, reason: 'not from the current leader' })) })
-        }
-        return encode('assignBatchRes', { replies: this.worker.assign(body.items) })
-      }
-      case 'results': {
-        if (this.driver?.isLeader !== true) return encode('resultsAck', { keys: [], notLeader: true })
-        const keys = await this.leader.handleResults(from, body.results).catch(() => [] as string[])
-        return encode('resultsAck', { keys })
-      }
-      case 'started':
-        this.leader.handleStarted(from, body.taskId, body.attempt, body.startedAt)
-        return undefined
-      case 'progress': {
-        this.leader.handleProgress(body.taskId, body.progress, body.resourceUsage)
-        const ev: ProgressEvent = { kind: 'progress', taskId: body.taskId, attempt: body.attempt, deviceId: from, at: Date.now(), progress: body.progress }
-        for (const l of this.progressListeners) l(ev)
-        return undefined
-      }
-      case 'cancelAttempt':
-        if (from === this.driver?.leaderId) this.worker.cancel(body.taskId)
-        return undefined
-      case 'ping':
-        return encode('pong', { nonce: body.nonce, at: Date.now() })
-      default:
-        return undefined
-    }
-  }
+  // ---- client protocol (the exec protocol lives in cluster/exec-service.ts) -------------------
 
   private async onClient (from: string, bytes: Uint8Array): Promise<Uint8Array | undefined> {
-    this.lastHeard.set(from, Date.now())
+    this.exec.heard(from)
     return handleClientRequest({
       core: this.core,
       leader: this.leader,
@@ -655,15 +573,6 @@ class RetireNode implements ClusterNode {
       .finally(() => { this.dialing.delete(bid.nodeId) })
   }
 
-  private lastSeen (id: string): number | undefined {
-    if (id === this.id) return Date.now()
-    const a = this.lastHeard.get(id)
-    const b = this.gossip.lastSeen(id)
-    if (a === undefined) return b
-    if (b === undefined) return a
-    return Math.max(a, b)
-  }
-
   private slotsByDevice (): Map<string, number> {
     const m = new Map<string, number>()
     for (const b of this.gossip.bids()) m.set(b.nodeId, b.maxConcurrentTasks)
@@ -703,7 +612,7 @@ class RetireNode implements ClusterNode {
     for (const b of this.gossip.bids()) byId.set(b.nodeId, b)
     byId.set(this.id, { ...this.makeBid(), nodeId: this.id, incarnation: this.incarnation, seq: 0 })
     return [...byId.values()].map(b => {
-      const seen = this.lastSeen(b.nodeId) ?? 0
+      const seen = this.exec.lastSeen(b.nodeId) ?? 0
       return {
         ...b,
         id: b.nodeId,
