@@ -3,8 +3,13 @@
 // --reference runs the pure core under the strict reference driver (test/sim/simulator.ts) instead.
 //   npx tsx scripts/sim.ts --seeds 1000 --steps 2000 [--start 1] [--reference]
 //   SEED=42 npx tsx scripts/sim.ts [--steps 2000] [--trace]   replays one seed exactly
+//   npx tsx scripts/sim.ts --seeds 200 --steps 1500 --hash    one line per seed: a hash of every message
+//     sent, every trace line and the result; compare before and after a refactoring of the Raft core
+import { createHash, type Hash } from 'node:crypto'
 import { runSeed, SimFailure, type SimResult } from '../test/sim/simulator.js'
 import { runDriverSeed, type DriverSimResult } from '../test/sim/driver-sim.js'
+import { SimNetwork } from '../test/sim/network.js'
+import type { Message } from '../src/protocol/raft/types.js'
 
 function arg (name: string, dflt: number): number {
   const i = process.argv.indexOf(`--${name}`)
@@ -17,6 +22,7 @@ function arg (name: string, dflt: number): number {
 const steps = arg('steps', 2000)
 const trace = process.argv.includes('--trace')
 const reference = process.argv.includes('--reference')
+const hashing = process.argv.includes('--hash')
 const only = process.env.SEED
 const seeds: number[] = []
 if (only !== undefined && only !== '') {
@@ -27,8 +33,25 @@ if (only !== undefined && only !== '') {
   for (let s = start; s < start + count; s++) seeds.push(s)
 }
 
+/** a message's fields in a fixed order, so a hash does not depend on the order they were set in */
+function canonical (m: Message): string {
+  const bytes = (b: Uint8Array | undefined): string => b === undefined ? '-' : Buffer.from(b).toString('hex')
+  const ents = (m.entries ?? []).map(e => `${e.term}/${e.index}/${e.type}/${bytes(e.data)}`).join(',')
+  const snap = m.snapshot === undefined ? '-' : `${m.snapshot.meta.index}/${m.snapshot.meta.term}/${JSON.stringify(m.snapshot.meta.conf)}/${bytes(m.snapshot.data)}`
+  return [m.type, m.from, m.to, m.term, m.index, m.logTerm, m.commit, m.reject, m.rejectHint, bytes(m.context), ents, snap].join('|')
+}
+
+let hash: Hash | undefined
+if (hashing) {
+  // every message any simulated node sends goes through SimNetwork.send
+  const send = SimNetwork.prototype.send
+  SimNetwork.prototype.send = function (this: SimNetwork, m: Message) { hash?.update(canonical(m) + '\n'); send.call(this, m) }
+}
+
 async function run (seed: number): Promise<SimResult | DriverSimResult> {
-  const t = trace ? (s: string) => { console.log(s) } : undefined
+  const t = trace || hashing
+    ? (s: string) => { if (trace) console.log(s); hash?.update(s + '\n') }
+    : undefined
   return reference ? runSeed(seed, steps, t) : await runDriverSeed(seed, steps, t)
 }
 
@@ -40,10 +63,12 @@ const totals = {
 }
 for (const seed of seeds) {
   let r: SimResult | DriverSimResult
+  if (hashing) hash = createHash('sha256')
   try {
     r = await run(seed)
   } catch (err) {
     failed++
+    if (hashing && hash !== undefined) console.log(`hash seed=${seed} FAIL ${hash.update(String(err)).digest('hex').slice(0, 16)}`)
     if (err instanceof SimFailure) {
       console.error(`FAIL seed=${seed}: ${err.message}`)
       console.error(`  replay: SEED=${seed} npx tsx scripts/sim.ts --steps ${steps}${reference ? ' --reference' : ''} --trace`)
@@ -56,6 +81,7 @@ for (const seed of seeds) {
   totals.messages += r.messages; totals.maxHealTicks = Math.max(totals.maxHealTicks, r.healTicks)
   totals.maxCatchUpTicks = Math.max(totals.maxCatchUpTicks, r.catchUpTicks)
   if ('fsyncs' in r) { totals.fsyncs += r.fsyncs; totals.lostWrites += r.lostWrites; totals.maxInFlight = Math.max(totals.maxInFlight, r.maxInFlight) }
+  if (hashing && hash !== undefined) console.log(`hash seed=${seed} ${hash.update(JSON.stringify(r)).digest('hex').slice(0, 16)}`)
   if (seeds.length === 1) console.log(JSON.stringify(r, null, 1))
 }
 const secs = Number(process.hrtime.bigint() - t0) / 1e9
