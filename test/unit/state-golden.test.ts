@@ -255,7 +255,8 @@ function record (seed: number): { checkpoints: Checkpoint[], tally: Record<strin
   const out: Checkpoint[] = []
   const tally: Record<string, number> = {}
   for (let step = 1; step <= STEPS; step++) {
-    at += Math.floor(rng() * (chance(rng, 0.05) ? 60_000 : 2_500))
+    // time mostly moves on, sometimes by a minute; now and then it steps back (a new leader whose clock is behind)
+    at += chance(rng, 0.04) ? -Math.floor(rng() * 8_000) : Math.floor(rng() * (chance(rng, 0.05) ? 60_000 : 2_500))
     const cmd = structuredClone(tr.next(st, at))
     const sizeBefore = st.size
     const outcome: ApplyOutcome = st.apply(cmd, step)
