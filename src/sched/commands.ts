@@ -55,7 +55,7 @@ export type Command =
   | { type: 'expire', at: number, taskId: string, attempt: number }
   | { type: 'setRole', at: number, principal: string, role: Role | null, by: string }
   /**
-   * Drain hand-off of one attempt on a draining device (state-machine-handoff.ts), never blamed on it:
+   * Drain hand-off of one attempt on a draining device (state/handoff.ts), never blamed on it:
    *  'clone'   a clone is queued (excludeDevices += device) while the original keeps running;
    *  'release' the clone runs (or the deadline passed): the original ends 'cancelled', replacedBy the clone;
    *  'abort'   the original ended first (or the drain was lifted): a clone not yet started is cancelled.

@@ -1,0 +1,113 @@
+// How a task record enters the state and moves through its indexes (status sets and counts, ready
+// queue, per-device sets). Every step function changes a record's status, queue membership or
+// device only through these, so the invariants written on State's fields hold after each command.
+
+import type { TaskRecord, TaskAttempt } from '../commands.js'
+import type { TaskData, TaskErrorData, TaskStatus } from '../types.js'
+import { TERMINAL_STATUSES } from '../types.js'
+import type { State } from './state.js'
+
+export function setStatus (s: State, rec: TaskRecord, to: TaskStatus): void {
+  const from = rec.status
+  if (from === to) return
+  s.byStatus.get(from)!.delete(rec.id)
+  s.byStatus.get(to)!.add(rec.id)
+  s.counts[from]--
+  s.counts[to]++
+  rec.status = to
+  if (TERMINAL_STATUSES.has(to) && !TERMINAL_STATUSES.has(from)) {
+    rec.endedAt = s.applyAt
+    s.ended.add(rec)
+  }
+}
+
+export function enqueue (s: State, rec: TaskRecord, at: number): void {
+  // enqueue times never decrease (leaders' clocks differ): a restored queue, re-filled in this
+  // order with these times, then ages and orders exactly like the original
+  const t = at > s.lastEnqueueAt ? at : s.lastEnqueueAt
+  s.lastEnqueueAt = t
+  s.queue.enqueue(rec.task, t)
+  s.enqueuedAt.delete(rec.id)
+  s.enqueuedAt.set(rec.id, t)
+}
+
+export function dequeue (s: State, id: string): void {
+  if (!s.enqueuedAt.delete(id)) return
+  s.queue.remove(id)
+}
+
+export function addToDevice (s: State, deviceId: string, id: string): void {
+  let set = s.onDevice.get(deviceId)
+  if (set === undefined) { set = new Set(); s.onDevice.set(deviceId, set) }
+  set.add(id)
+}
+
+export function removeFromDevice (s: State, rec: TaskRecord): void {
+  if (rec.deviceId === undefined) return
+  const set = s.onDevice.get(rec.deviceId)
+  if (set === undefined) return
+  set.delete(rec.id)
+  if (set.size === 0) s.onDevice.delete(rec.deviceId)
+}
+
+/** A new pending record (not yet queued: the caller enqueues or blocks it). */
+export function insertTask (s: State, data: TaskData, principal: string, at: number, batchId?: string, workflowId?: string): TaskRecord {
+  // own copy: the command object may be shared (tests apply one command to several states)
+  const task: TaskData = { ...data, requirements: { ...data.requirements } }
+  if (batchId !== undefined) task.batchId = batchId
+  if (workflowId !== undefined) task.workflowId = workflowId
+  const rec: TaskRecord = {
+    id: task.id, taskType: task.taskType, status: 'pending', priority: task.priority, task,
+    attempts: [], progress: 0, createdAt: task.createdAt, submittedAt: at, submittedBy: principal
+  }
+  if (task.batchId !== undefined) rec.batchId = task.batchId
+  if (task.workflowId !== undefined) rec.workflowId = task.workflowId
+  if (task.replaces !== undefined) rec.replaces = task.replaces
+  s.tasks.set(rec.id, rec)
+  s.byStatus.get('pending')!.add(rec.id)
+  s.counts.pending++
+  if (task.idempotencyKey !== undefined) s.idempotency.set(task.idempotencyKey, rec.id)
+  return rec
+}
+
+/** The current attempt of a task in flight, if (taskId, attempt, deviceId) names it. */
+export function current (s: State, taskId: string, attempt: number, deviceId?: string): { rec: TaskRecord, att: TaskAttempt } | undefined {
+  const rec = s.tasks.get(taskId)
+  if (rec === undefined || (rec.status !== 'queued' && rec.status !== 'running')) return undefined
+  if (attempt !== rec.attempts.length) return undefined
+  const att = rec.attempts[attempt - 1]
+  if (deviceId !== undefined && att.deviceId !== deviceId) return undefined
+  return { rec, att }
+}
+
+export function markRunning (s: State, rec: TaskRecord, att: TaskAttempt, at: number): void {
+  setStatus(s, rec, 'running')
+  att.status = 'running'
+  att.startedAt = at
+  if (rec.startedAt === undefined) rec.startedAt = at
+}
+
+/** Off its device and back into the ready queue (a refusal, or a retry after `notBefore`). */
+export function backToPending (s: State, rec: TaskRecord, at: number, notBefore: number | undefined): void {
+  removeFromDevice(s, rec)
+  setStatus(s, rec, 'pending')
+  delete rec.deviceId
+  if (notBefore !== undefined) rec.notBefore = notBefore
+  enqueue(s, rec, at)
+}
+
+/**
+ * The in-flight attempt of rec ends with `status` and the task with it, for a reason outside the
+ * worker's result (its device went down, or a drain hand-off superseded it).
+ */
+export function endInFlight (s: State, rec: TaskRecord, status: 'failed' | 'cancelled', error: TaskErrorData, at: number): TaskAttempt {
+  const att = rec.attempts[rec.attempts.length - 1]
+  att.status = status
+  att.error = error
+  att.finishedAt = at
+  removeFromDevice(s, rec)
+  setStatus(s, rec, status)
+  rec.error = error
+  rec.finishedAt = at
+  return att
+}

@@ -1,0 +1,81 @@
+// The snapshot: a plain-object image of the replicated state (msgpackr-friendly), and the state
+// rebuilt from one. Derived indexes (status sets, device sets, ended, workflow indexes) are not in
+// it; restore rebuilds them. The leader's local pending reasons are not replicated, so not in it.
+
+import type { ClusterSettings, Role, TaskRecord } from '../commands.js'
+import { TERMINAL_STATUSES } from '../types.js'
+import { addToDevice, enqueue } from './records.js'
+import { replyIds } from './requests.js'
+import { createState, type BatchState, type ClusterStateOptions, type Reply, type StagedBatch, type State, type WorkflowState } from './state.js'
+import { indexWorkflow } from './workflows.js'
+
+export interface Snapshot {
+  version: 1
+  appliedIndex: number
+  tasks: TaskRecord[]
+  queue: Array<[string, number]>          // ready-queue entries in enqueue order, with enqueue time
+  lastEnqueueAt: number
+  blocked: string[]
+  requests: Array<[string, Reply]>
+  idempotency: Array<[string, string]>
+  roles: Array<[string, Role]>
+  batches: BatchState[]
+  workflows: WorkflowState[]
+  /** absent in snapshots taken before chunked batches existed */
+  staged?: StagedBatch[]
+  /** absent in snapshots taken before retention existed */
+  settings?: ClusterSettings
+  tombstones?: string[]
+  tombstoneFloorMs?: number
+  evicted?: number
+}
+
+/** It shares objects with the live state: encode it before applying further commands. */
+export function takeSnapshot (s: State): Snapshot {
+  return {
+    version: 1,
+    appliedIndex: s.appliedIndex,
+    tasks: [...s.tasks.values()],
+    queue: [...s.enqueuedAt],
+    lastEnqueueAt: s.lastEnqueueAt,
+    blocked: [...s.blocked],
+    requests: [...s.requests],
+    idempotency: [...s.idempotency],
+    roles: [...s.roles],
+    batches: [...s.batches.values()],
+    workflows: [...s.workflows.values()],
+    staged: [...s.staged.values()],
+    settings: s.settings,
+    tombstones: [...s.tombstones],
+    tombstoneFloorMs: s.tombstoneFloorMs,
+    evicted: s.evictedTotal
+  }
+}
+
+export function restoreState (snap: unknown, opts: ClusterStateOptions): State {
+  const sn = snap as Snapshot
+  if (sn == null || sn.version !== 1) throw new Error('unsupported cluster-state snapshot version')
+  const s = createState(opts)
+  s.appliedIndex = sn.appliedIndex
+  for (const rec of sn.tasks) {
+    s.tasks.set(rec.id, rec)
+    if (TERMINAL_STATUSES.has(rec.status)) s.ended.add(rec)
+    s.byStatus.get(rec.status)!.add(rec.id)
+    s.counts[rec.status]++
+    if ((rec.status === 'queued' || rec.status === 'running') && rec.deviceId !== undefined) addToDevice(s, rec.deviceId, rec.id)
+  }
+  for (const [id, at] of sn.queue) enqueue(s, s.tasks.get(id) as TaskRecord, at)
+  s.lastEnqueueAt = sn.lastEnqueueAt
+  for (const id of sn.blocked) s.blocked.add(id)
+  for (const [k, v] of sn.requests) { s.requests.set(k, v); s.rememberedIds += replyIds(v) }
+  for (const [k, v] of sn.idempotency) s.idempotency.set(k, v)
+  for (const [k, v] of sn.roles) s.roles.set(k, v)
+  for (const b of sn.batches) s.batches.set(b.id, b)
+  for (const w of sn.workflows) { s.workflows.set(w.id, w); indexWorkflow(s, w) }
+  for (const b of sn.staged ?? []) { s.staged.set(b.batch.id, b); s.stagedTasks += b.tasks.length }
+  if (sn.settings !== undefined) s.settings = sn.settings
+  for (const id of sn.tombstones ?? []) s.tombstones.add(id)
+  s.tombstoneFloorMs = sn.tombstoneFloorMs ?? 0
+  s.evictedTotal = sn.evicted ?? 0
+  return s
+}
