@@ -160,6 +160,19 @@ class RetireNode implements ClusterNode {
     this.host.libp2p.addEventListener('peer:discovery', () => { this.peersDiscovered++ })
     this.history = new TaskHistory(join(o.dataDir, 'history.db'), () => this.slotsByDevice(), { retentionMs: o.historyRetentionMs, now: Date.now })
 
+    this.exec = new ExecService({
+      selfId: this.id,
+      // the exec channel is opened below, with the others
+      channel: { request: (peer, bytes, opts) => this.execCh.request(peer, bytes, opts), send: (peer, bytes) => this.execCh.send(peer, bytes) },
+      core: this.core,
+      leader: () => this.leader,
+      worker: () => this.worker,
+      raft: () => this.driver,
+      gossipLastSeen: id => this.gossip?.lastSeen(id),
+      now: Date.now,
+      log: this.log.child('exec'),
+      onProgress: ev => { for (const l of this.progressListeners) l(ev) }
+    })
     this.leader = new LeaderLoop({
       selfId: this.id,
       core: this.core,
@@ -173,27 +186,9 @@ class RetireNode implements ClusterNode {
       log: this.log.child('leader'),
       settings: settingsOf(o)
     })
-    this.worker = new Worker(this.id, this.executor, {
-      sendResults: results => this.exec.sendResults(results),
-      sendStarted: (taskId, attempt, at) => { this.exec.toLeader('started', { taskId, attempt, startedAt: at }) },
-      sendProgress: (taskId, attempt, progress, usage) => {
-        this.exec.toLeader('progress', usage === undefined ? { taskId, attempt, progress } : { taskId, attempt, progress, resourceUsage: usage })
-      }
-    }, this.log.child('worker'))
+    this.worker = new Worker(this.id, this.executor, this.exec.workerLink(), this.log.child('worker'))
 
     const libp2p = this.host.libp2p
-    this.exec = new ExecService({
-      selfId: this.id,
-      channel: { request: (peer, bytes, o) => this.execCh.request(peer, bytes, o), send: (peer, bytes) => this.execCh.send(peer, bytes) },
-      core: this.core,
-      leader: () => this.leader,
-      worker: () => this.worker,
-      raft: () => this.driver,
-      gossipLastSeen: id => this.gossip?.lastSeen(id),
-      now: Date.now,
-      log: this.log.child('exec'),
-      onProgress: ev => { for (const l of this.progressListeners) l(ev) }
-    })
     this.raftCh = new FramedChannel(libp2p, RAFT_PROTOCOL, { maxFrameBytes: MAX_RAFT_FRAME_BYTES, onMessage: (from, b) => { this.onRaft(from, b); return undefined }, log: this.log.child('raft') })
     this.clientCh = new FramedChannel(libp2p, CLIENT_PROTOCOL, { onMessage: (from, b) => this.onClient(from, b), log: this.log.child('client') })
     this.execCh = new FramedChannel(libp2p, EXEC_PROTOCOL, { onMessage: (from, b) => this.exec.onExec(from, b), log: this.log.child('exec') })

@@ -14,12 +14,15 @@ export interface NetRates {
   reorder: boolean
 }
 
+/** what the network carries: Raft messages by default; the cluster simulation adds its own envelopes */
+export interface Routed { from: NodeId, to: NodeId, type: string }
+
 interface InFlight { at: number, seq: number, from: NodeId, to: NodeId, bytes: Uint8Array }
 
 /** bound on queued messages: beyond it new messages are dropped (a real network drops too) */
 const MAX_QUEUED = 20000
 
-export class SimNetwork {
+export class SimNetwork<M extends Routed = Message> {
   now = 0
   private queue: InFlight[] = []
   private seq = 0
@@ -40,7 +43,7 @@ export class SimNetwork {
   heal (): void { this.blocked.clear() }
   blockedLinks (): number { return this.blocked.size }
 
-  send (m: Message): void {
+  send (m: M): void {
     this.sent++
     if (this.isBlocked(m.from, m.to) || this.rng() < this.rates.drop || this.queue.length >= MAX_QUEUED) {
       this.dropped++
@@ -58,15 +61,15 @@ export class SimNetwork {
   }
 
   /** messages due by now, in delivery order (delay already reorders them); blocked links drop them */
-  takeDue (): Message[] {
+  takeDue (): M[] {
     const due: InFlight[] = []
     const rest: InFlight[] = []
     for (const f of this.queue) (f.at <= this.now ? due : rest).push(f)
     this.queue = rest
     due.sort((a, b) => a.at - b.at || a.seq - b.seq)
-    const out: Message[] = []
+    const out: M[] = []
     for (const f of due) {
-      const m = this.packr.unpack(f.bytes) as Message
+      const m = this.packr.unpack(f.bytes) as M
       const blocked = this.isBlocked(f.from, f.to)
       if (m.type === 'snap') this.onSnapFate?.(m.from, m.to, !blocked)
       if (blocked) { this.dropped++; continue }

@@ -78,7 +78,7 @@ export async function handleClientRequest (d: ClientServiceDeps, from: string, b
 }
 
 /** The forwarding side: send a request to the current leader and decode its answer. */
-export function makeLeaderRequest (channel: FramedChannel, leaderId: () => string | null, selfId: string) {
+export function makeLeaderRequest (channel: Pick<FramedChannel, 'request'>, leaderId: () => string | null, selfId: string) {
   let reqCounter = 1
   return async (type: string, body: Record<string, unknown>, timeoutMs: number): Promise<any> => {
     const leader = leaderId()

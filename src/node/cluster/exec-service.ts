@@ -13,7 +13,7 @@ import type { AttemptResult } from '../../sched/commands.js'
 import type { Role } from '../../protocol/raft/types.js'
 import type { ClusterCore } from './core.js'
 import type { LeaderLoop } from '../leader/leader.js'
-import type { Worker, Assignment, AssignReply } from '../worker/worker.js'
+import type { Worker, Assignment, AssignReply, WorkerLink } from '../worker/worker.js'
 import type { Logger } from '../log.js'
 
 export type ProgressEvent = { kind: 'progress', taskId: string, attempt: number, deviceId: string, at: number, progress: number }
@@ -107,6 +107,17 @@ export class ExecService {
   }
 
   // ---- worker side ----------------------------------------------------------------------------
+
+  /** what the worker reports through: this service, to whoever leads now */
+  workerLink (): WorkerLink {
+    return {
+      sendResults: results => this.sendResults(results),
+      sendStarted: (taskId, attempt, at) => { this.toLeader('started', { taskId, attempt, startedAt: at }) },
+      sendProgress: (taskId, attempt, progress, usage) => {
+        this.toLeader('progress', usage === undefined ? { taskId, attempt, progress } : { taskId, attempt, progress, resourceUsage: usage })
+      }
+    }
+  }
 
   /** the worker's results to the current leader; resolves with the keys it committed */
   async sendResults (results: AttemptResult[]): Promise<string[]> {
