@@ -47,11 +47,11 @@ import {
 import { stagedBatches } from './state/batch-chunks.js'
 import { clusterSettings, maxQueueSizeOf, retentionMsOf, roleOf } from './state/settings.js'
 import { restoreState, takeSnapshot, type Snapshot } from './state/snapshot.js'
-import { createState, errorReply, type ClusterStateOptions, type State } from './state/state.js'
+import { createState, errorReply, type ClusterStateOptions, type IllegalTransitions, type State } from './state/state.js'
 
 export {
   ADMIN_PREFIX, DEFAULT_MAX_QUEUE_SIZE, LOCAL_ADMIN, MAX_REMEMBERED_REQUESTS, MAX_TASKS_PER_SUBMIT, STAGED_BATCH_TTL_MS,
-  type ClusterStateOptions, type WorkflowRunStatus
+  type ClusterStateOptions, type IllegalTransitions, type WorkflowRunStatus
 } from './state/state.js'
 export type { BatchProgressData, EvictionCandidates, QueueStatisticsData, WorkflowStatusData }
 
@@ -176,6 +176,15 @@ export class ClusterState {
    */
   evictionCandidates (now: number, max: number, maxVisit = 4 * max): EvictionCandidates {
     return evictionCandidates(this.s, now, max, maxVisit)
+  }
+
+  /**
+   * Status changes outside src/sched/status.ts's table since this replica started or restored
+   * (a bug in a command's guard: see setStatus in state/records.ts). 0 in a correct build.
+   */
+  illegalTransitions (): IllegalTransitions {
+    const t = this.s.illegalTransitions
+    return t.last === undefined ? { count: t.count } : { count: t.count, last: { ...t.last } }
   }
 
   // ───────────────────────────── snapshot ─────────────────────────────

@@ -3,6 +3,7 @@
 // Every check is against (taskId, attempt, deviceId), so a stale or repeated command changes nothing.
 
 import type { ClusterEvent, Command, TaskRecord } from '../commands.js'
+import { canTransition } from '../status.js'
 import { addToDevice, backToPending, current, dequeue, markRunning, setStatus } from './records.js'
 import type { Rejected, State } from './state.js'
 
@@ -33,7 +34,7 @@ export function applyAssign (s: State, cmd: Extract<Command, { type: 'assign' }>
 function assignProblem (s: State, a: { taskId: string, attempt: number, deviceId: string }, at: number): string | undefined {
   const rec = s.tasks.get(a.taskId)
   if (rec === undefined) return 'unknown task'
-  if (rec.status !== 'pending') return `task is ${rec.status}`
+  if (!canTransition(rec.status, 'queued')) return `task is ${rec.status}` // only a pending task
   if (!s.enqueuedAt.has(rec.id)) return 'task is waiting for its workflow dependencies'
   if (rec.notBefore !== undefined && rec.notBefore > at) return 'retry backoff has not passed'
   if (a.attempt !== rec.attempts.length + 1) return `attempt ${a.attempt} is not the next one (${rec.attempts.length + 1})`
@@ -44,7 +45,7 @@ function assignProblem (s: State, a: { taskId: string, attempt: number, deviceId
 
 export function applyStarted (s: State, cmd: Extract<Command, { type: 'started' }>, events: ClusterEvent[]): void {
   const cur = current(s, cmd.taskId, cmd.attempt, cmd.deviceId)
-  if (cur === undefined || cur.rec.status !== 'queued') return // stale or duplicate: nothing to do
+  if (cur === undefined || !canTransition(cur.rec.status, 'running')) return // stale or duplicate (already running): nothing to do
   markRunning(s, cur.rec, cur.att, cmd.at)
   events.push({ kind: 'start', taskId: cmd.taskId, attempt: cmd.attempt, deviceId: cmd.deviceId, at: cmd.at })
 }
@@ -52,7 +53,7 @@ export function applyStarted (s: State, cmd: Extract<Command, { type: 'started' 
 /** A refusal is not a lifecycle event (no event): the task simply waits for the next plan. */
 export function applyRefused (s: State, cmd: Extract<Command, { type: 'refused' }>): void {
   const cur = current(s, cmd.taskId, cmd.attempt, cmd.deviceId)
-  if (cur === undefined) return
+  if (cur === undefined || !canTransition(cur.rec.status, 'pending')) return
   const { rec, att } = cur
   att.status = 'failed'
   att.finishedAt = cmd.at

@@ -4,8 +4,8 @@
 
 import type { ClusterEvent, Command, TaskRecord } from '../commands.js'
 import type { TaskErrorData } from '../types.js'
-import { TERMINAL_STATUSES } from '../types.js'
 import { canCancel } from '../permissions.js'
+import { canTransition } from '../status.js'
 import { dequeue, removeFromDevice, setStatus } from './records.js'
 import { roleOf } from './settings.js'
 import { errorReply, type Reply, type State } from './state.js'
@@ -16,7 +16,7 @@ export function applyCancel (s: State, cmd: Extract<Command, { type: 'cancel' }>
   if (rec === undefined) return errorReply('not_found', `task ${cmd.taskId} not found`, 'taskId')
   const verdict = canCancel(roleOf(s, cmd.principal), rec.submittedBy === cmd.principal)
   if (!verdict.ok) return errorReply('permission_denied', `principal '${cmd.principal}': ${verdict.reason}`)
-  if (TERMINAL_STATUSES.has(rec.status)) {
+  if (!canTransition(rec.status, 'cancelled')) { // it has ended already
     const hint = rec.replacedBy !== undefined ? `; it was failed over to ${rec.replacedBy}` : ''
     return errorReply('conflict', `task ${rec.id} is already ${rec.status}${hint}`, 'taskId')
   }

@@ -7,6 +7,7 @@ import type { ClusterEvent, Command, TaskRecord } from '../commands.js'
 import type { TaskData, TaskErrorData } from '../types.js'
 import { failoverClone } from '../failover.js'
 import { hashSeed, mulberry32 } from '../rng.js'
+import { canTransition } from '../status.js'
 import { endInFlight, enqueue, insertTask } from './records.js'
 import { LOCAL_ADMIN, type State } from './state.js'
 import { moveStep } from './workflows.js'
@@ -19,6 +20,7 @@ export function applyDeviceDown (s: State, cmd: Extract<Command, { type: 'device
   const ids = [...set].sort((x, y) => x < y ? -1 : x > y ? 1 : 0)
   for (const id of ids) {
     const rec = s.tasks.get(id) as TaskRecord
+    if (!canTransition(rec.status, 'failed')) continue // only queued/running tasks are on a device
     const error: TaskErrorData = { type: 'device_failure', message: `device ${deviceId} stopped responding` }
     const att = endInFlight(s, rec, 'failed', error, at)
     const clone = queueClone(s, rec, deviceId, at)

@@ -22,7 +22,9 @@ import { moveStep } from './workflows.js'
 
 type HandoffCommand = Extract<Command, { type: 'handoff' }>
 
+/** what a hand-off may take over: from both, 'cancelled' (a release) is in status.ts's table */
 const IN_FLIGHT = new Set(['queued', 'running'])
+
 
 export function applyHandoff (s: State, cmd: HandoffCommand, events: ClusterEvent[]): void {
   if (typeof cmd.at !== 'number' || typeof cmd.taskId !== 'string' || typeof cmd.deviceId !== 'string') return

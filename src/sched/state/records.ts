@@ -5,11 +5,30 @@
 import type { TaskRecord, TaskAttempt } from '../commands.js'
 import type { TaskData, TaskErrorData, TaskStatus } from '../types.js'
 import { TERMINAL_STATUSES } from '../types.js'
+import { canTransition } from '../status.js'
 import type { State } from './state.js'
 
+/**
+ * Moves rec to status `to`. Legal moves are src/sched/status.ts's table.
+ *
+ * How an illegal move is kept out — validated before anything changes, not asserted here: every
+ * step function asks canTransition in the guard that decides whether its command applies to a task,
+ * before it touches that task, and an illegal move is refused with the command's usual outcome
+ * (an error reply, a rejected assignment, a stale or ignored result) and changes nothing. An assert
+ * here would fire in the middle of a command, after other changes, and would halt every node at the
+ * same log index (each applies the same entry): a whole cluster down over a path that may well be
+ * legal-but-odd, the way expire of a never-started attempt (queued -> timeout) was missing from the
+ * table until it was checked. So reaching an illegal move here is a programmer error in a guard: it
+ * is counted in s.illegalTransitions (every replica counts the same) for tests and operators to see,
+ * and the move is made, so the indexes stay consistent and the replicas identical.
+ */
 export function setStatus (s: State, rec: TaskRecord, to: TaskStatus): void {
   const from = rec.status
   if (from === to) return
+  if (!canTransition(from, to)) {
+    s.illegalTransitions.count++
+    s.illegalTransitions.last = { taskId: rec.id, from, to, at: s.applyAt }
+  }
   s.byStatus.get(from)!.delete(rec.id)
   s.byStatus.get(to)!.add(rec.id)
   s.counts[from]--

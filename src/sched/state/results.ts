@@ -7,6 +7,7 @@
 import type { AttemptResult, ClusterEvent, Command, TaskAttempt, TaskRecord } from '../commands.js'
 import type { TaskErrorData } from '../types.js'
 import { hashSeed, mulberry32 } from '../rng.js'
+import { canTransition } from '../status.js'
 import { cancelDependants } from './cancel.js'
 import { backToPending, current, markRunning, removeFromDevice, setStatus } from './records.js'
 import { errorReply, type Reply, type State } from './state.js'
@@ -23,7 +24,7 @@ export function applyFinished (s: State, cmd: Extract<Command, { type: 'finished
 /** Leader-side timeout for an attempt whose worker vanished or never reported. */
 export function applyExpire (s: State, cmd: Extract<Command, { type: 'expire' }>, events: ClusterEvent[]): void {
   const cur = current(s, cmd.taskId, cmd.attempt)
-  if (cur === undefined) return
+  if (cur === undefined || !canTransition(cur.rec.status, 'timeout')) return
   const msg = `attempt ${cmd.attempt} on ${cur.att.deviceId} did not report within its timeout`
   failAttempt(s, cur.rec, cur.att, 'timeout', { type: 'timeout_error', message: msg }, cmd.at, events)
 }
@@ -70,6 +71,7 @@ function attemptToApply (s: State, r: AttemptResult, at: number, events: Cluster
   }
   const att = rec.attempts[r.attempt - 1]
   if (att.reported === true) return undefined // duplicate (taskId, attempt): the outcome is recorded once
+  // in flight: from queued (via running) and from running, every outcome's move is in status.ts's table
   const inFlight = rec.status === 'queued' || rec.status === 'running'
   if (!inFlight || r.attempt !== rec.attempts.length || r.deviceId !== att.deviceId) {
     // a superseded attempt (retried, expired, failed over, cancelled): recorded, never applied

@@ -58,6 +58,8 @@ export interface StagedBatch { batch: BatchInfo, principal: string, count: numbe
 /** Derived (not snapshotted) per-workflow indexes, rebuilt on restore. */
 export interface WorkflowIndex { byName: Map<string, number>, dependants: number[][] }
 
+export interface IllegalTransitions { count: number, last?: { taskId: string, from: TaskStatus, to: TaskStatus, at: number } }
+
 export type Reply = NonNullable<ApplyOutcome['reply']>
 export type Rejected = NonNullable<ApplyOutcome['rejected']>
 
@@ -103,6 +105,11 @@ export interface State {
   tombstoneFloorMs: number
   /** tasks evicted since the cluster began */
   evictedTotal: number
+  /**
+   * status changes outside src/sched/status.ts's table that reached setStatus (a bug in a step's
+   * guard; see setStatus). Diagnostics: not replicated, not in the snapshot; 0 in a correct build.
+   */
+  readonly illegalTransitions: IllegalTransitions
   /** the `at` of the command being applied: stamps endedAt */
   applyAt: number
   appliedIndex: number
@@ -138,6 +145,7 @@ export function createState (opts: ClusterStateOptions = {}): State {
     tombstones: new Set(),
     tombstoneFloorMs: 0,
     evictedTotal: 0,
+    illegalTransitions: { count: 0 },
     applyAt: 0,
     appliedIndex: 0
   }

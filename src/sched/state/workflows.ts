@@ -5,7 +5,7 @@
 // without completing, every step that depends on it is cancelled and the workflow fails.
 
 import type { TaskRecord, WorkflowInfo } from '../commands.js'
-import { TERMINAL_STATUSES } from '../types.js'
+import { canTransition } from '../status.js'
 import { hasStepRefs, substituteStepRefs } from '../workflow.js'
 import { enqueue } from './records.js'
 import type { State, WorkflowIndex, WorkflowState } from './state.js'
@@ -86,7 +86,7 @@ export function * stepEnded (s: State, rec: TaskRecord, how: 'failed' | 'cancell
   const stepName = wf.steps[pos.step].name
   for (const d of idx.dependants[pos.step]) {
     const dep = s.tasks.get(wf.steps[d].taskId) as TaskRecord
-    if (TERMINAL_STATUSES.has(dep.status)) continue
+    if (!canTransition(dep.status, 'cancelled')) continue // it has ended already
     yield [dep, `dependency '${stepName}' ${rec.status}`]
   }
 }
