@@ -16,7 +16,8 @@
 //   state/settings.ts evict.ts                         roles, settings, retention and eviction
 //   state/snapshot.ts queries.ts records.ts requests.ts
 //
-// Task lifecycle as the state machine drives it:
+// Task lifecycle as the state machine drives it (the legal status moves, and which command makes
+// each, are one table: src/sched/status.ts; every step asks it before it moves a task):
 //   submit ──> pending (in the ready queue)            a workflow step whose deps are not all
 //              │  ^                                     completed is pending but *blocked*: not
 //   assign ──> queued (assigned to a device)           in the queue, pendingReason says why
