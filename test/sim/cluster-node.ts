@@ -45,6 +45,8 @@ export interface ClusterNodeParams {
   exec: ExecParams
   /** how often a node publishes its bid (BidGossip's heartbeat) */
   bidIntervalMs: number
+  /** each node's wall clock is off by up to this many ms (either way) */
+  maxClockSkewMs: number
 }
 
 export interface ClusterNodeEnv {
@@ -61,11 +63,14 @@ export interface ClusterNodeEnv {
   trace: (s: string) => void
 }
 
-/** A process's view of simulated time: once it is killed, none of its timers fire any more. */
+/**
+ * A process's view of simulated time: once it is killed, none of its timers fire any more. Its
+ * wall clock may be off by `skewMs` (devices' clocks disagree; durations are unaffected).
+ */
 export class ProcessScheduler implements Scheduler {
   alive = true
-  constructor (private readonly base: SimScheduler) {}
-  nowMs = (): number => this.base.nowMs()
+  constructor (private readonly base: SimScheduler, private readonly skewMs = 0) {}
+  nowMs = (): number => this.base.nowMs() + this.skewMs
   monotonicMs = (): number => this.base.monotonicMs()
   timeout = (fn: () => void, ms: number): CancelTimer => this.base.timeout(() => { if (this.alive) fn() }, ms)
   interval = (fn: () => void, ms: number): CancelTimer => this.base.interval(() => { if (this.alive) fn() }, ms)
@@ -132,9 +137,9 @@ export class ClusterProcess {
   private readonly rpc: SimRpc
   private bidSeq = 0
 
-  constructor (readonly id: NodeId, readonly incarnation: number, durable: MemoryStorage, rng: Rng, private readonly env: ClusterNodeEnv, node: ClusterNode) {
+  constructor (readonly id: NodeId, readonly incarnation: number, durable: MemoryStorage, rng: Rng, private readonly env: ClusterNodeEnv, node: ClusterNode, skewMs: number) {
     const p = env.params
-    this.sched = new ProcessScheduler(env.sched)
+    this.sched = new ProcessScheduler(env.sched, skewMs)
     const log = quietLogger(env.fail, id)
     this.disk = new SimDisk(durable, {
       sched: env.sched,
@@ -291,8 +296,8 @@ export class ClusterNode {
   startedAt = 0
   incarnations = 1
 
-  constructor (readonly id: NodeId, durable: MemoryStorage, private readonly rng: Rng, private readonly env: ClusterNodeEnv) {
-    this.proc = new ClusterProcess(id, 1, durable, rng, env, this)
+  constructor (readonly id: NodeId, durable: MemoryStorage, private readonly rng: Rng, private readonly env: ClusterNodeEnv, readonly skewMs = 0) {
+    this.proc = new ClusterProcess(id, 1, durable, rng, env, this, skewMs)
   }
 
   /** for the Raft checkers (CheckedNode) */
@@ -313,6 +318,6 @@ export class ClusterNode {
     this.incarnations++
     this.startedAt = nowMs
     this.up = true
-    this.proc = new ClusterProcess(this.id, this.incarnations, image, this.rng, this.env, this)
+    this.proc = new ClusterProcess(this.id, this.incarnations, image, this.rng, this.env, this, this.skewMs)
   }
 }

@@ -43,10 +43,15 @@ export interface ClusterSimParams {
   partitionRate: number
   healRate: number
   submitRate: number
+  /** per step: cancel a random acknowledged task through a random node */
+  cancelRate: number
   /** share of submissions that are batches, and their largest size */
   batchShare: number
   batchMax: number
   fsyncMaxMs: number
+  /** chance per fsync that the disk stalls for up to stallMaxMs (only before the heal) */
+  stallRate: number
+  stallMaxMs: number
   keepUnsyncedRate: number
 }
 
@@ -76,6 +81,7 @@ export interface ClusterSimResult {
   executions: number
   crashes: number
   partitions: number
+  cancels: number
   leaders: number
   messages: number
 }
@@ -99,7 +105,8 @@ export function drawClusterParams (rng: Rng): ClusterSimParams {
         fatalRate: maybe(0.3, () => rng() * 0.1),
         hangRate: maybe(0.3, () => rng() * 0.05)
       },
-      bidIntervalMs: 1000
+      bidIntervalMs: 1000,
+      maxClockSkewMs: 0 // drawn from its own stream (see the constructor)
     },
     drop: maybe(0.5, () => rng() * 0.1),
     duplicate: maybe(0.3, () => rng() * 0.05),
@@ -110,19 +117,31 @@ export function drawClusterParams (rng: Rng): ClusterSimParams {
     partitionRate: maybe(0.6, () => rng() * 0.02),
     healRate: 0.02 + rng() * 0.1,
     submitRate: 0.05 + rng() * 0.4,
+    cancelRate: 0, // drawn from its own stream (see the constructor), so adding it changed no other seed
     batchShare: rng() * 0.3,
     batchMax: randInt(rng, 2, 40),
     fsyncMaxMs: pick(rng, [0, 2, 10, 40]),
+    stallRate: 0, // drawn from its own stream (see the constructor)
+    stallMaxMs: 0,
     keepUnsyncedRate: rng()
   }
 }
 
-const DEFAULT_QUIESCE_STEPS = 3000
+/**
+ * After the heal the cluster works off its backlog (a seed may have queued far more than its slots
+ * run in the fault phase); it must keep making progress — a task reaching a terminal state at
+ * least every STALL_STEPS (longer than any legitimate wait: a retry's backoff, a timeout and its
+ * grace, deviceTimeout) — and be quiescent within the hard bound.
+ */
+const DEFAULT_QUIESCE_STEPS = 20_000
+const STALL_STEPS = 1200
 /** how often (steps) the quiescence test runs after the heal */
 const QUIESCE_CHECK_EVERY = 10
 
 export class ClusterSimulation {
   readonly rng: Rng
+  /** the user cancels' own stream */
+  private readonly cancelRng: Rng
   readonly params: ClusterSimParams
   readonly sched = new SimScheduler()
   readonly net: SimNetwork<ClusterMsg>
@@ -136,13 +155,27 @@ export class ClusterSimulation {
   private acked = 0
   private crashes = 0
   private partitions = 0
+  private cancels = 0
   /** op → the task id its client was told, and whether its chain was seen terminal */
   private readonly ackedIds = new Map<number, string>()
   private readonly finalSeen = new Set<number>()
+  private healedAtMs = 0
+  private healStep = 0
+  /** why the cluster was not quiescent at the end of quiesce(), if it was not */
+  private notQuiet: string | undefined
+  /** the process-wide id generator this run replaced (put back by stop) */
+  private readonly idGenerator = Task.idGenerator
 
   constructor (readonly seed: number, private readonly opts: ClusterSimOptions) {
     this.rng = mulberry32(seed)
     this.params = drawClusterParams(this.rng)
+    this.cancelRng = mulberry32(seed ^ 0xca9ce1)
+    if (this.cancelRng() < 0.3) this.params.cancelRate = this.cancelRng() * 0.05
+    // later additions draw from their own streams, so they change no earlier seed's other choices
+    const extra = mulberry32(seed ^ 0x51de)
+    if (extra() < 0.3) this.params.node.maxClockSkewMs = pick(extra, [50, 500, 2000])
+    if (extra() < 0.3) { this.params.stallRate = extra() * 0.01; this.params.stallMaxMs = pick(extra, [200, 1000, 5000]) }
+    const skews = this.params.node.maxClockSkewMs === 0 ? [] : Array.from({ length: this.params.nodes }, () => randInt(extra, -this.params.node.maxClockSkewMs, this.params.node.maxClockSkewMs + 1))
     const p = this.params
     // ids as a real node makes them, from simulated time and the seed (a global: one run at a time)
     Task.idGenerator = monotonicTaskIds(() => this.sched.nowMs(), mulberry32(seed ^ 0x5eed))
@@ -157,13 +190,13 @@ export class ClusterSimulation {
       isUp: (id: NodeId) => this.byId(id)?.up === true,
       send: (m: ClusterMsg) => { this.net.send(m) },
       fsyncMs: () => randInt(this.rng, 0, p.fsyncMaxMs + 1),
-      stallMs: () => 0,
+      stallMs: () => (this.faultsOn && p.stallRate > 0 && this.rng() < p.stallRate ? randInt(this.rng, 1, p.stallMaxMs + 1) : 0),
       fail: (err: Error) => { this.violation ??= err },
       trace: (s: string) => { this.log(s) }
     }
     for (let i = 0; i < ids.length; i++) {
       const st = new MemoryStorage({ conf: { voters: ids, learners: [] }, bootstrapIndex: 1 })
-      const n = new ClusterNode(ids[i]!, st, mulberry32(seed * 31 + i + 1), env)
+      const n = new ClusterNode(ids[i]!, st, mulberry32(seed * 31 + i + 1), env, skews[i] ?? 0)
       this.nodes.push(n)
       opts.sabotage?.(n.proc, n)
     }
@@ -230,6 +263,7 @@ export class ClusterSimulation {
 
   private clientActivity (): void {
     const p = this.params
+    if (p.cancelRate > 0 && this.cancelRng() < p.cancelRate && this.ackedIds.size > 0) this.cancelOne()
     if (this.rng() >= p.submitRate) return
     const size = this.rng() < p.batchShare ? randInt(this.rng, 2, p.batchMax + 1) : 1
     const ops: Array<{ op: number, spec: TaskSpec }> = []
@@ -240,6 +274,17 @@ export class ClusterSimulation {
     const timeoutS = pick(this.rng, [1, 2, 5])
     const maxRetries = randInt(this.rng, 0, 4)
     void this.submit(ops, timeoutS, maxRetries, 1)
+  }
+
+  /** a user cancels an acknowledged task (any state: a finished one answers with its record) */
+  private cancelOne (): void {
+    const up = this.up()
+    if (up.length === 0) return
+    const node = pick(this.cancelRng, up)
+    const id = pick(this.cancelRng, [...this.ackedIds.values()])
+    this.cancels++
+    this.log(`cancel ${id} via ${node.id}`)
+    node.proc.client.cancelTask(id).catch(() => {}) // any answer will do: the checks read the final state
   }
 
   /** one request through a random live node's NodeScheduler; retried once elsewhere with the same keys */
@@ -278,49 +323,76 @@ export class ClusterSimulation {
 
   /** Heal everything, then run until every task is terminal on every node (bounded). */
   async quiesce (bound: number): Promise<number> {
+    this.healedAtMs = this.sched.nowMs()
+    this.healStep = this.step
     this.net.heal()
     this.net.rates = { drop: 0, duplicate: 0, maxDelay: this.params.maxDelay, reorder: this.params.reorder }
     for (const n of this.nodes) if (!n.up) this.restart(n)
     this.log('final heal')
     this.events.push({ t: this.sched.nowMs(), type: 'heal', phase: 'all-healed' })
+    let terminal = -1
+    let progressAt = 0
     for (let t = 1; t <= bound; t++) {
       await this.runStep(false)
-      if (t % QUIESCE_CHECK_EVERY === 0 && this.quiescent()) return t
+      if (t % QUIESCE_CHECK_EVERY !== 0) continue
+      if ((this.notQuiet = this.whyNotQuiescent(this.sched.nowMs())) === undefined) return t
+      const done = this.nodes[0]!.proc.core.state.listTasks().filter(r => TERMINAL_STATUSES.has(r.status)).length
+      if (done > terminal) { terminal = done; progressAt = t } else if (t - progressAt > STALL_STEPS) {
+        this.notQuiet = `no task finished in ${STALL_STEPS} steps: ${this.notQuiet}`
+        return t
+      }
     }
+    this.notQuiet = this.whyNotQuiescent(this.sched.nowMs())
     return bound
   }
 
-  /** every task terminal on every node, every acknowledged one seen terminal, all states equal */
-  private quiescent (): boolean {
-    let leaders = 0
-    for (const n of this.nodes) if (n.proc.driver.isLeader) leaders++
-    if (leaders !== 1) return false
-    const now = this.sched.nowMs()
-    let done = true
+  /**
+   * Undefined once quiescent: one leader, every task terminal on every node, every acknowledged
+   * one's chain terminal (recorded as the client's 'final' observation), all states equal.
+   */
+  private whyNotQuiescent (now: number): string | undefined {
+    const leaders = this.nodes.filter(n => n.proc.driver.isLeader).map(n => n.id)
+    if (leaders.length !== 1) return `${leaders.length} leaders (${leaders.join(',')}): ${this.describe()}`
     for (const n of this.nodes) {
-      const st = n.proc.core.state
-      for (const rec of st.listTasks()) if (!TERMINAL_STATUSES.has(rec.status)) { done = false; break }
-      if (!done) return false
+      for (const rec of n.proc.core.state.listTasks()) if (!TERMINAL_STATUSES.has(rec.status)) return `${n.id} holds ${rec.id} '${rec.status}' ${describe(rec)}`
     }
     const ref = this.nodes[0]!.proc.core.state
     for (const [op, id] of this.ackedIds) {
       if (this.finalSeen.has(op)) continue
       let rec = ref.getTask(id)
       for (let i = 0; i < 20 && rec?.replacedBy !== undefined; i++) rec = ref.getTask(rec.replacedBy)
-      if (rec === undefined || !TERMINAL_STATUSES.has(rec.status)) return false
+      if (rec === undefined || !TERMINAL_STATUSES.has(rec.status)) return `acknowledged op${op} (${id}) not terminal on ${this.nodes[0]!.id}`
       this.finalSeen.add(op)
       this.events.push({ t: now, type: 'final', op, id, lastId: rec.id, status: rec.status, node: this.nodes[0]!.id })
     }
     const h = this.nodes.map(n => stateHash(n.proc.core.state.snapshot()))
-    return h.every(x => x === h[0])
+    if (!h.every(x => x === h[0])) return `states differ: ${this.describe()}`
+    return undefined
+  }
+
+  /** each node's Raft position, for failure messages */
+  describe (): string {
+    return this.nodes.map(n => {
+      const s = n.raw.raft.status()
+      return `${n.id}:${n.up ? '' : 'down:'}${s.role[0]}${s.term} c${s.commit} a${n.proc.driver.appliedIndex} l${s.lastIndex}${n.proc.core.halted !== undefined ? ' HALTED' : ''}`
+    }).join(' ')
   }
 
   /** the invariants, on the final state of every node; throws a SimViolation listing what failed */
   checkFinal (quiesceBound: number): CheckReport {
     const finals = new Map<string, SoakRecord[]>()
     for (const n of this.nodes) finals.set(n.id, n.proc.core.state.listTasks() as unknown as SoakRecord[])
+    // the client's last look: chains terminal now count as seen (liveness is judged by quiesce above)
+    const ref = this.nodes[0]!.proc.core.state
+    for (const [op, id] of this.ackedIds) {
+      if (this.finalSeen.has(op)) continue
+      let rec = ref.getTask(id)
+      for (let i = 0; i < 20 && rec?.replacedBy !== undefined; i++) rec = ref.getTask(rec.replacedBy)
+      if (rec !== undefined && TERMINAL_STATUSES.has(rec.status)) this.events.push({ t: this.healedAtMs, type: 'final', op, id, lastId: rec.id, status: rec.status, node: this.nodes[0]!.id })
+    }
     const report = check({ events: this.events, finals, metrics: new Map(), boundMs: quiesceBound * this.params.node.tickMs })
     const problems = report.violations.map(v => `${v.kind}: ${v.message}`)
+    if (this.notQuiet !== undefined) problems.unshift(`liveness: not quiescent ${this.step - this.healStep} steps after the heal: ${this.notQuiet}`)
     for (const n of this.nodes) {
       for (const rec of n.proc.core.state.listTasks()) {
         if (!TERMINAL_STATUSES.has(rec.status) && problems.length < 50) problems.push(`stuck: ${n.id} holds ${rec.id} '${rec.status}' after the heal and ${quiesceBound} quiet steps ${describe(rec)}`)
@@ -339,15 +411,19 @@ export class ClusterSimulation {
       seed: this.seed, steps: this.step, quiesceSteps, simulatedMs: this.sched.elapsedMs, params: this.params,
       ops: this.ops, acknowledged: this.acked, tasks: report.stats.tasks, completed: report.stats.completed, failed: report.stats.failed,
       clones: report.stats.clones, attempts: report.stats.attempts, executions,
-      crashes: this.crashes, partitions: this.partitions, leaders: this.checker.leadersElected, messages: this.net.sent
+      crashes: this.crashes, partitions: this.partitions, cancels: this.cancels, leaders: this.checker.leadersElected, messages: this.net.sent
     }
   }
 
-  stop (): void { for (const n of this.nodes) n.crash() }
+  stop (): void {
+    for (const n of this.nodes) n.crash()
+    Task.idGenerator = this.idGenerator
+  }
 }
 
 function describe (rec: TaskRecord): string {
-  return JSON.stringify({ attempts: rec.attempts.map(a => [a.attempt, a.deviceId, a.status]), retryAt: (rec as { retryAt?: number }).retryAt })
+  const { task, ...rest } = rec
+  return JSON.stringify({ ...rest, requirements: task.requirements })
 }
 
 /** one number for a node's whole replicated state (its snapshot, tasks in id order) */
