@@ -46,6 +46,8 @@ export class Progress {
   snapshotTicks = 0
   /** heard from within the current election timeout (CheckQuorum) */
   recentActive = false
+  /** probes at match rejected with a hint below it since the last acknowledgement (maybeLostTail) */
+  rejectsAtMatch = 0
   readonly inflights: Inflights
   isLearner: boolean
 
@@ -57,6 +59,7 @@ export class Progress {
 
   private resetState (state: ProgressState): void {
     this.probeSent = false
+    this.rejectsAtMatch = 0
     this.pendingSnapshot = 0
     this.state = state
     this.inflights.reset()
@@ -80,6 +83,7 @@ export class Progress {
   /** a successful append answer up to n; false if it is stale */
   maybeUpdate (n: number): boolean {
     let updated = false
+    this.rejectsAtMatch = 0
     if (this.match < n) { this.match = n; updated = true; this.probeSent = false }
     this.next = Math.max(this.next, n + 1)
     return updated
@@ -93,8 +97,32 @@ export class Progress {
       return true
     }
     if (this.next - 1 !== rejected) return false // stale: not the probe we sent
+    if (rejected === this.match && matchHint < this.match && ++this.rejectsAtMatch >= 2) return this.maybeLostTail(matchHint)
     this.next = Math.max(Math.min(rejected, matchHint + 1), this.match + 1, 1)
     this.probeSent = false
+    return true
+  }
+
+  /**
+   * The member's log ends below what it acknowledged (`match`): it no longer holds entries it
+   * reported durable — a disk that lied about fsync, or a node restarted on an older copy of its data
+   * dir. etcd raft assumes durable storage and never lowers match, so the leader would keep probing at
+   * match and the member keep rejecting, forever; we run on old phones with lying disks, so forget
+   * match and probe down from the hint until the logs meet. Commitment safety of the lost entries is
+   * already gone on that member (its acknowledgement may have made them committed); the leader's
+   * commit index is never lowered.
+   * Evidence (a member that holds what it acknowledged hints at or above match, since terms only grow
+   * along a log): a heartbeat answer saying the member's log ends below the commit index we sent it
+   * (at most its match, so sent after the acknowledgement); or two rejections in a row of our probe at
+   * match with a hint below it (one could be a reordered answer to an append sent before the
+   * acknowledgement; then the second probe is acknowledged). Not in the snapshot state: the snapshot
+   * in flight replaces that log anyway.
+   */
+  maybeLostTail (matchHint: number): boolean {
+    if (matchHint >= this.match || this.state === 'snapshot') return false
+    this.resetState('probe')
+    this.match = 0 // nothing below is proven either: the member's log may differ anywhere above its commit
+    this.next = Math.max(matchHint + 1, 1)
     return true
   }
 

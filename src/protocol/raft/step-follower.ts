@@ -53,9 +53,18 @@ export function handleAppend (r: Raft, m: Message): void {
 }
 
 export function handleHeartbeat (r: Raft, m: Message): void {
-  // The leader sends min(match, commit), so this never exceeds what we hold.
-  r.log.commitTo(m.commit ?? 0)
   const resp: Message = { type: 'heartbeatResp', from: r.id, to: m.from, term: r.term }
+  // The leader sends min(match, commit), so this never exceeds what we hold — unless our disk lost
+  // entries we had acknowledged (it lied about fsync, or we restarted on an older copy). Then commit
+  // nothing, and tell the leader where our log ends so it probes down (Progress.maybeLostTail).
+  const commit = m.commit ?? 0
+  if (commit > r.log.lastIndex()) {
+    resp.reject = true
+    resp.rejectHint = r.log.lastIndex()
+    resp.logTerm = r.log.lastTerm()
+  } else {
+    r.log.commitTo(commit)
+  }
   if (m.context !== undefined) resp.context = m.context
   r.msgs.push(resp)
 }

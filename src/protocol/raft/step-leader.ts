@@ -81,17 +81,23 @@ function handleAppendResponse (r: Raft, m: Message, pr: Progress): void {
 /** The member's log does not hold the append's previous entry: probe further back. */
 function handleAppendRejection (r: Raft, m: Message, pr: Progress): void {
   const index = m.index ?? 0
-  let probe = m.rejectHint ?? index
-  if ((m.logTerm ?? 0) > 0) probe = r.log.findConflictByTerm(probe, m.logTerm ?? 0)[0]
-  if (pr.maybeDecrTo(index, probe)) {
+  if (pr.maybeDecrTo(index, probeHint(r, m, index))) {
     if (pr.state === 'replicate') pr.becomeProbe()
     sendAppend(r, m.from)
   }
 }
 
+/** Where the member's log may match ours, from its hint and the term there (fast backtracking). */
+function probeHint (r: Raft, m: Message, dflt: number): number {
+  const hint = m.rejectHint ?? dflt
+  return (m.logTerm ?? 0) > 0 ? r.log.findConflictByTerm(hint, m.logTerm ?? 0)[0] : hint
+}
+
 function handleHeartbeatResponse (r: Raft, m: Message, pr: Progress): void {
   pr.recentActive = true
   pr.probeSent = false
+  // The member's log ends below the commit index we sent it (at most its match): see maybeLostTail.
+  if (m.reject === true) pr.maybeLostTail(probeHint(r, m, 0))
   if (pr.state === 'replicate' && pr.inflights.full()) pr.inflights.freeFirstOne()
   if (pr.match < r.log.lastIndex()) sendAppend(r, m.from)
   recvReadAck(r, m)
