@@ -25,6 +25,7 @@ import { ExecService, type ProgressEvent } from './cluster/exec-service.js'
 import { TaskExecutor } from './executor/executor.js'
 import { TaskRegistry, loadHandlerModules } from './handlers/registry.js'
 import { sampleCapabilities, sampleLoad, type DeviceCapabilities } from './system/sample.js'
+import { probeSandbox } from './system/sandbox.js'
 import { DeviceMonitor } from './system/monitor.js'
 import { HandoffController } from './leader/handoff.js'
 import { devicePolicyProblem, type DevicePolicyConfig } from '../sched/device-policy.js'
@@ -79,6 +80,7 @@ export async function startNode (options: NodeOptions = {}): Promise<ClusterNode
   mkdirSync(opts.dataDir, { recursive: true })
   for (const p of opts.allowedPaths) mkdirSync(p, { recursive: true })
   const log = createLogger(opts.name, opts.logLevel)
+  await probeSandbox() // child processes, without blocking the event loop (the CLI starts it earlier)
   const node = new RetireNode(opts, log)
   try {
     await node.start()

@@ -11,6 +11,7 @@ import { CliError, UsageError } from '../errors.js'
 import { MSG } from '../messages.js'
 import { json, type CliIo } from '../io.js'
 import { intOpt, listOpt, collect, choiceOpt, durationOpt, rateLimitOpt, ROLES, PERMISSIONS } from '../parse.js'
+import { probeSandbox } from '../../system/sandbox.js'
 
 interface Flags {
   dataDir?: string
@@ -80,8 +81,11 @@ export function startCommand (io: CliIo): Command {
     .action(async (flags: Flags) => {
       const options = await toNodeOptions(flags)
       if (options.clusterKey === undefined) io.err(MSG.noClusterKey)
+      // The sandbox probe's child processes run while libp2p loads, not after (start-up time, issue 17).
+      const probing = probeSandbox()
       // Imported here so client commands do not load libp2p.
       const { startNode } = await import('../../node.js')
+      await probing
       const node = await startNode(options).catch((err: unknown) => {
         // better-sqlite3 installed without its install script (npm 11 asks for approval): say what to do
         if (/bindings file|better_sqlite3\.node|NODE_MODULE_VERSION/.test((err as Error)?.message ?? '')) throw new CliError(MSG.errSqliteBinding)
