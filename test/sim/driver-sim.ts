@@ -36,6 +36,8 @@ export interface DriverSimResult extends SimResult {
   fsyncs: number
   /** the deepest pipeline seen: fsyncs in flight at once on one node */
   maxInFlight: number
+  /** most Readies one driver had waiting for their fsync at once (the pipeline's depth) */
+  maxPipelined: number
   lostWrites: number
   simulatedMs: number
 }
@@ -78,6 +80,7 @@ export class DriverSimulation {
   private lostWrites = 0
   private fsyncsOfDead = 0
   private maxInFlightOfDead = 0
+  private maxPipelinedOfDead = 0
   private readonly decommissioned = new Set<NodeId>()
   private readonly everMember = new Set<NodeId>()
   private snapReports: Array<{ from: NodeId, to: NodeId, ok: boolean }> = []
@@ -212,6 +215,7 @@ export class DriverSimulation {
   private noteDead (n: DriverNode): void {
     this.fsyncsOfDead += n.disk.fsyncs
     this.maxInFlightOfDead = Math.max(this.maxInFlightOfDead, n.disk.maxInFlight)
+    this.maxPipelinedOfDead = Math.max(this.maxPipelinedOfDead, n.driver.stats.maxPipelined)
   }
 
   private restart (n: DriverNode): void {
@@ -326,12 +330,13 @@ export class DriverSimulation {
   result (healTicks: number, catchUpTicks: number): DriverSimResult {
     let fsyncs = this.fsyncsOfDead
     let maxInFlight = this.maxInFlightOfDead
-    for (const n of this.nodes) if (!n.disk.dead) { fsyncs += n.disk.fsyncs; maxInFlight = Math.max(maxInFlight, n.disk.maxInFlight) }
+    let maxPipelined = this.maxPipelinedOfDead
+    for (const n of this.nodes) if (!n.disk.dead) { fsyncs += n.disk.fsyncs; maxInFlight = Math.max(maxInFlight, n.disk.maxInFlight); maxPipelined = Math.max(maxPipelined, n.driver.stats.maxPipelined) }
     return {
       seed: this.seed, steps: this.step, params: this.params, applied: this.checker.maxApplied, leaders: this.checker.leadersElected,
       reads: this.checker.readsServed, crashes: this.crashes, partitions: this.partitions, confChanges: this.confChanges,
       snapshotsSent: this.snapshotsSent, healTicks, catchUpTicks, messages: this.net.sent,
-      disk: this.disk, fsyncs, maxInFlight, lostWrites: this.lostWrites, simulatedMs: this.sched.elapsedMs
+      disk: this.disk, fsyncs, maxInFlight, maxPipelined, lostWrites: this.lostWrites, simulatedMs: this.sched.elapsedMs
     }
   }
 }

@@ -67,6 +67,9 @@ export class RaftDriver {
   /** Readies written and advanced, waiting for their fsync; finished strictly in order */
   private pending = 0
   private chain: Promise<void> = Promise.resolve()
+  /** the fsync in progress, and the one every write since it started waits for (see durable()) */
+  private fsyncRunning?: Promise<void>
+  private nextFsync?: Promise<void>
   private applied: number
   private lastSnapshotIndex: number
   /** entry bytes applied since the last snapshot (see snapshotLogBytes) */
@@ -78,7 +81,7 @@ export class RaftDriver {
   private lastHard: HardState
   leaderChanges = 0
   /** counters for the debug stats line and /metrics */
-  readonly stats = { readies: 0, entriesWritten: 0, entriesApplied: 0, flushMs: 0, saveMs: 0, applyMs: 0, bytesWritten: 0 }
+  readonly stats = { readies: 0, fsyncs: 0, maxPipelined: 0, entriesWritten: 0, entriesApplied: 0, flushMs: 0, saveMs: 0, applyMs: 0, bytesWritten: 0 }
 
   constructor (opts: RaftDriverOptions) {
     this.opts = opts
@@ -213,8 +216,9 @@ export class RaftDriver {
       // WAL makes everything written before it durable, so the order of completion is safe.
       this.raft.advance(rd)
       this.pending++
+      if (this.pending > this.stats.maxPipelined) this.stats.maxPipelined = this.pending
       const t0 = this.sched.monotonicMs()
-      const flushed = wrote && flush !== undefined ? flush.call(this.opts.storage) : Promise.resolve()
+      const flushed = wrote && flush !== undefined ? this.durable() : Promise.resolve()
       this.chain = this.chain.then(async () => { await flushed }).then(() => {
         this.pending--
         this.stats.flushMs += this.sched.monotonicMs() - t0
@@ -235,6 +239,34 @@ export class RaftDriver {
         this.storageFailed('an fsync', err as Error)
       })
     }
+  }
+
+  /**
+   * Group commit across Readies: resolves once an fsync that STARTED after this call has finished
+   * (an fsync of the WAL makes everything written before it durable). While one fsync runs, every
+   * Ready written meanwhile shares the next one instead of queueing an fsync each: under load this
+   * node issues at most one fsync at a time. Measured (issue 12): 0.2–0.35 fsyncs per task on each
+   * node, and handing one to the thread pool blocked the event loop for 6–8 ms in a third of the
+   * calls on a loaded 2-core machine; the fsyncs of one file run one after another in the kernel
+   * anyway, so several in flight bought nothing.
+   */
+  private durable (): Promise<void> {
+    if (this.nextFsync !== undefined) return this.nextFsync
+    if (this.fsyncRunning === undefined) return this.startFsync()
+    this.nextFsync = this.fsyncRunning.then(() => undefined, () => undefined).then(() => {
+      this.nextFsync = undefined
+      return this.startFsync()
+    })
+    return this.nextFsync
+  }
+
+  private startFsync (): Promise<void> {
+    const p = this.opts.storage.flush!.call(this.opts.storage)
+    this.stats.fsyncs++
+    this.fsyncRunning = p
+    const clear = (): void => { if (this.fsyncRunning === p) this.fsyncRunning = undefined }
+    p.then(clear, clear)
+    return p
   }
 
   /**
