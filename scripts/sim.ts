@@ -2,12 +2,14 @@
 // driver (src/node/raft/driver.ts) over simulated time, network and disk (test/sim/driver-sim.ts);
 // --reference runs the pure core under the strict reference driver (test/sim/simulator.ts) instead.
 //   npx tsx scripts/sim.ts --seeds 1000 --steps 2000 [--start 1] [--reference]
+//   npx tsx scripts/sim.ts --lying-disk ...   restarts may lose synced writes too (test/sim/lying-disk.ts)
 //   SEED=42 npx tsx scripts/sim.ts [--steps 2000] [--trace]   replays one seed exactly
 //   npx tsx scripts/sim.ts --seeds 200 --steps 1500 --hash    one line per seed: a hash of every message
 //     sent, every trace line and the result; compare before and after a refactoring of the Raft core
 import { createHash, type Hash } from 'node:crypto'
 import { runSeed, SimFailure, type SimResult } from '../test/sim/simulator.js'
 import { runDriverSeed, type DriverSimResult } from '../test/sim/driver-sim.js'
+import { runLyingDiskSeed, type LyingDiskStats } from '../test/sim/lying-disk.js'
 import { SimNetwork } from '../test/sim/network.js'
 import type { Message } from '../src/protocol/raft/types.js'
 
@@ -23,6 +25,7 @@ const steps = arg('steps', 2000)
 const trace = process.argv.includes('--trace')
 const reference = process.argv.includes('--reference')
 const hashing = process.argv.includes('--hash')
+const lyingDisk = process.argv.includes('--lying-disk')
 const only = process.env.SEED
 const seeds: number[] = []
 if (only !== undefined && only !== '') {
@@ -48,21 +51,24 @@ if (hashing) {
   SimNetwork.prototype.send = function (this: SimNetwork, m: Message) { hash?.update(canonical(m) + '\n'); send.call(this, m) }
 }
 
-async function run (seed: number): Promise<SimResult | DriverSimResult> {
+type Result = SimResult | DriverSimResult | (DriverSimResult & LyingDiskStats)
+
+async function run (seed: number): Promise<Result> {
   const t = trace || hashing
     ? (s: string) => { if (trace) console.log(s); hash?.update(s + '\n') }
     : undefined
-  return reference ? runSeed(seed, steps, t) : await runDriverSeed(seed, steps, t)
+  if (reference) return runSeed(seed, steps, t)
+  return lyingDisk ? await runLyingDiskSeed(seed, steps, undefined, t) : await runDriverSeed(seed, steps, t)
 }
 
 const t0 = process.hrtime.bigint()
 let failed = 0
 const totals = {
   steps: 0, applied: 0, leaders: 0, reads: 0, crashes: 0, partitions: 0, confChanges: 0, snapshotsSent: 0, messages: 0,
-  maxHealTicks: 0, maxCatchUpTicks: 0, fsyncs: 0, lostWrites: 0, maxInFlight: 0
+  maxHealTicks: 0, maxCatchUpTicks: 0, fsyncs: 0, lostWrites: 0, maxInFlight: 0, lies: 0, entriesLost: 0
 }
 for (const seed of seeds) {
-  let r: SimResult | DriverSimResult
+  let r: Result
   if (hashing) hash = createHash('sha256')
   try {
     r = await run(seed)
@@ -80,10 +86,11 @@ for (const seed of seeds) {
   totals.partitions += r.partitions; totals.confChanges += r.confChanges; totals.snapshotsSent += r.snapshotsSent
   totals.messages += r.messages; totals.maxHealTicks = Math.max(totals.maxHealTicks, r.healTicks)
   totals.maxCatchUpTicks = Math.max(totals.maxCatchUpTicks, r.catchUpTicks)
+  if ('lies' in r) { totals.lies += r.lies; totals.entriesLost += r.entriesLost }
   if ('fsyncs' in r) { totals.fsyncs += r.fsyncs; totals.lostWrites += r.lostWrites; totals.maxInFlight = Math.max(totals.maxInFlight, r.maxInFlight) }
   if (hashing && hash !== undefined) console.log(`hash seed=${seed} ${hash.update(JSON.stringify(r)).digest('hex').slice(0, 16)}`)
   if (seeds.length === 1) console.log(JSON.stringify(r, null, 1))
 }
 const secs = Number(process.hrtime.bigint() - t0) / 1e9
-console.log(JSON.stringify({ driver: reference ? 'reference' : 'production', seeds: seeds.length, stepsPerSeed: steps, failed, seconds: Number(secs.toFixed(1)), ...totals }))
+console.log(JSON.stringify({ driver: reference ? 'reference' : 'production', lyingDisk, seeds: seeds.length, stepsPerSeed: steps, failed, seconds: Number(secs.toFixed(1)), ...totals }))
 process.exit(failed > 0 ? 1 : 0)

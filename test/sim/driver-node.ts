@@ -148,10 +148,13 @@ export class DriverNode {
     this.driver.stop()
   }
 
-  /** a new process on what the disk kept: the durable state plus `keepUnsynced` later writes */
-  restart (keepUnsynced: number): void {
+  /**
+   * a new process on what the disk kept: the durable state plus `keepUnsynced` later writes
+   * (`lie`, if given, may take away synced writes too: test/sim/lying-disk.ts)
+   */
+  restart (keepUnsynced: number, lie?: (image: MemoryStorage) => MemoryStorage): void {
     const image = this.disk.crashImage(keepUnsynced)
-    this.disk = this.newDisk(image)
+    this.disk = this.newDisk(lie === undefined ? image : lie(image))
     this.up = true
     this.crashAfterPersist = false
     this.driver = this.boot()

@@ -95,12 +95,22 @@ export class MemoryStorage implements RaftStorage {
 
   close (): void { this.closed = true }
 
-  /** The storage a process restarted after a crash would see: only what was saved. */
-  crashCopy (): MemoryStorage {
+  /**
+   * The storage a process restarted after a crash would see: only what was saved. With `lastIndex`,
+   * what a disk that lied about fsync hands back (the simulator's lying-disk fault): the entries after
+   * it are gone too, down to the snapshot at most; the hard state survives, its commit lowered to
+   * what is left.
+   */
+  crashCopy (lastIndex?: number): MemoryStorage {
     const c = new MemoryStorage()
     c.hardState = { ...this.hardState }
     c.snap = this.snap // snapshots are immutable once made
     c.ents = this.ents.slice() // entries are immutable; the array is not
+    if (lastIndex !== undefined && lastIndex < this.lastIndex()) {
+      const last = Math.max(lastIndex, this.snap.meta.index, this.ents[0].index)
+      c.ents.length = last - this.ents[0].index + 1
+      c.hardState.commit = Math.min(c.hardState.commit, last)
+    }
     return c
   }
 
