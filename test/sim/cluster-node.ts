@@ -61,6 +61,8 @@ export interface ClusterNodeEnv {
   /** records the first violation; the simulation rethrows it */
   fail: (err: Error) => void
   trace: (s: string) => void
+  /** the node whose applied task events go to the trace (when tracing) */
+  traceTasks?: NodeId
 }
 
 /**
@@ -216,6 +218,13 @@ export class ClusterProcess {
       writeDeadlineMs: p.writeDeadlineMs,
       scheduler: this.sched
     })
+    // the trace follows every task through the first node's applied state (one copy of each event)
+    if (env.traceTasks === id) {
+      this.core.onEvent((e, index) => {
+        const x = e as { deviceId?: string, attempt?: number, status?: string }
+        env.trace(`${id}@${index}: ${e.kind} ${e.taskId}${x.attempt !== undefined ? `#${x.attempt}` : ''}${x.deviceId !== undefined ? ` on ${x.deviceId}` : ''}${x.status !== undefined ? ` ${x.status}` : ''}`)
+      })
+    }
     this.driver.start()
     this.publishBid()
     this.sched.interval(() => { this.publishBid() }, p.bidIntervalMs)

@@ -192,7 +192,8 @@ export class ClusterSimulation {
       fsyncMs: () => randInt(this.rng, 0, p.fsyncMaxMs + 1),
       stallMs: () => (this.faultsOn && p.stallRate > 0 && this.rng() < p.stallRate ? randInt(this.rng, 1, p.stallMaxMs + 1) : 0),
       fail: (err: Error) => { this.violation ??= err },
-      trace: (s: string) => { this.log(s) }
+      trace: (s: string) => { this.log(s) },
+      traceTasks: opts.trace !== undefined ? ids[0] : undefined
     }
     for (let i = 0; i < ids.length; i++) {
       const st = new MemoryStorage({ conf: { voters: ids, learners: [] }, bootstrapIndex: 1 })

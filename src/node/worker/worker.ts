@@ -224,6 +224,11 @@ export class Worker {
         if (TRACE_ON) for (const r of batch) traceMark(r.taskId, 'result.sent')
         try {
           const acked = await this.link.sendResults(batch)
+          // Nothing committed (a proposal that failed; a leader that has stepped down in Raft but
+          // reports it only after its pending fsync, as the pipelined driver does): resend after a
+          // pause. Resending at once spun without end when that leader is this very node (the
+          // results go to it in-process): found by the cluster simulation, seed 80.
+          if (acked.length === 0) throw new Error('the leader committed none of these results')
           for (const k of acked) {
             if (this.resendAfterAck.delete(k)) continue // stays unacked: sent again in this loop
             const r = this.unacked.get(k)
