@@ -43,6 +43,7 @@ for (const seed of seeds) {
     continue
   }
   if (seeds.length === 1) console.log(JSON.stringify(r, null, 1))
+  else if ((seeds.indexOf(seed) + 1) % 100 === 0) console.error(`... ${seeds.indexOf(seed) + 1} seeds, ${failed} failed, ${((Number(process.hrtime.bigint() - t0) / 1e9)).toFixed(0)} s`)
   for (const k of Object.keys(totals) as Array<keyof typeof totals>) {
     if (k === 'maxQuiesceSteps') totals.maxQuiesceSteps = Math.max(totals.maxQuiesceSteps, r.quiesceSteps)
     else if (k === 'failedTasks') totals.failedTasks += r.failed
