@@ -215,30 +215,35 @@ export class RaftDriver {
       // runs strictly in order, after this Ready's fsync and every earlier one. An fsync of the
       // WAL makes everything written before it durable, so the order of completion is safe.
       this.raft.advance(rd)
-      this.pending++
-      if (this.pending > this.stats.maxPipelined) this.stats.maxPipelined = this.pending
-      const t0 = this.sched.monotonicMs()
-      const flushed = wrote && flush !== undefined ? this.durable() : Promise.resolve()
-      this.chain = this.chain.then(async () => { await flushed }).then(() => {
-        this.pending--
-        this.stats.flushMs += this.sched.monotonicMs() - t0
-        if (this.stopped) return
-        try {
-          this.finish(rd, sentEarly, term)
-          this.maybeSnapshot()
-        } catch (err) {
-          // a bug (or a state machine that cannot apply): say what failed, not "fsync failed" as
-          // the next Ready's handler would, and stop before anything later is acknowledged
-          this.opts.log.error("raft: finishing a Ready failed; stopping this node's Raft", err)
-          this.stop()
-          return
-        }
-        this.schedule()
-      }, err => {
-        // A disk that cannot fsync cannot hold Raft state: stop rather than acknowledge anything.
-        this.storageFailed('an fsync', err as Error)
-      })
+      this.finishAfterFsync(rd, sentEarly, term, wrote && flush !== undefined)
     }
+  }
+
+  /** queue this Ready's finish() behind its fsync and every earlier Ready's finish */
+  private finishAfterFsync (rd: Ready, sentEarly: number, term: number, needsFsync: boolean): void {
+    this.pending++
+    if (this.pending > this.stats.maxPipelined) this.stats.maxPipelined = this.pending
+    const t0 = this.sched.monotonicMs()
+    const flushed = needsFsync ? this.durable() : Promise.resolve()
+    this.chain = this.chain.then(async () => { await flushed }).then(() => {
+      this.pending--
+      this.stats.flushMs += this.sched.monotonicMs() - t0
+      if (this.stopped) return
+      try {
+        this.finish(rd, sentEarly, term)
+        this.maybeSnapshot()
+      } catch (err) {
+        // a bug (or a state machine that cannot apply): say what failed, not "fsync failed" as
+        // the next Ready's handler would, and stop before anything later is acknowledged
+        this.opts.log.error("raft: finishing a Ready failed; stopping this node's Raft", err)
+        this.stop()
+        return
+      }
+      this.schedule()
+    }, err => {
+      // A disk that cannot fsync cannot hold Raft state: stop rather than acknowledge anything.
+      this.storageFailed('an fsync', err as Error)
+    })
   }
 
   /**
