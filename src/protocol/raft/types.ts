@@ -42,6 +42,11 @@ export interface Message {
   index?: number
   entries?: Entry[]
   commit?: number
+  /**
+   * appResp: the append's previous entry (index) is not in the follower's log; rejectHint and logTerm
+   * say where it may match. heartbeatResp: the follower's log ends below the heartbeat's commit (it
+   * lost entries it had acknowledged); rejectHint and logTerm are its last index and term.
+   */
   reject?: boolean
   rejectHint?: number
   snapshot?: Snapshot
