@@ -42,6 +42,12 @@ describe('e2e: Prometheus /metrics', function () {
       assert.ok(f !== undefined, `family ${name}`)
       assert.equal(f.type, type, name)
     }
+    // this node's process (names as prom-client's default metrics): RSS above the V8 heap in use
+    for (const name of ['process_resident_memory_bytes', 'nodejs_heap_size_used_bytes', 'nodejs_heap_size_total_bytes', 'nodejs_external_memory_bytes']) assert.equal(m.get(name)?.type, 'gauge', name)
+    assert.equal(m.get('process_cpu_seconds')?.type ?? m.get('process_cpu_seconds_total')?.type, 'counter')
+    assert.ok(value(m, 'nodejs_heap_size_used_bytes') > 1e6, 'heap in use > 1 MB')
+    assert.ok(value(m, 'process_resident_memory_bytes') > value(m, 'nodejs_heap_size_used_bytes'), 'RSS > heap in use')
+    assert.ok(value(m, 'process_cpu_seconds_total') > 0, 'some CPU time')
     assert.ok(value(m, 'retire_cluster_raft_term') >= 1, 'raft term >= 1')
     assert.equal(value(m, 'retire_cluster_raft_is_leader'), 1)
     assert.equal(m.get('retire_cluster_device_cpu_usage_percent')!.samples.length, 1)

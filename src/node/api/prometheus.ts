@@ -45,7 +45,14 @@ export class ClusterMetrics {
   private readonly devAlive = new Gauge({ name: `${P}device_alive`, help: '1 if the device is alive', labelNames: ['device', 'name'], registers: [this.registry] })
   private readonly devBattery = new Gauge({ name: `${P}device_battery_percent`, help: 'Device battery charge (devices with a battery)', labelNames: ['device', 'name'], registers: [this.registry] })
   private readonly devices = new Gauge({ name: `${P}devices`, help: 'Known devices', labelNames: ['state'], registers: [this.registry] })
+  // this node's process, under the names prom-client's default metrics use (dashboards know them)
+  private readonly rss = new Gauge({ name: 'process_resident_memory_bytes', help: 'Resident memory size in bytes', registers: [this.registry] })
+  private readonly cpuSeconds = new Counter({ name: 'process_cpu_seconds_total', help: 'User and system CPU time spent in seconds', registers: [this.registry] })
+  private readonly heap = new Gauge({ name: 'nodejs_heap_size_used_bytes', help: 'V8 heap in use, in bytes', registers: [this.registry] })
+  private readonly heapTotal = new Gauge({ name: 'nodejs_heap_size_total_bytes', help: 'V8 heap reserved, in bytes', registers: [this.registry] })
+  private readonly external = new Gauge({ name: 'nodejs_external_memory_bytes', help: 'Memory of C++ objects bound to JS (buffers included), in bytes', registers: [this.registry] })
 
+  private cpuCounted = 0
   /** submit and start times by task id, bounded (Map keeps insertion order: oldest first) */
   private readonly submittedAt = new Map<string, number>()
   private readonly startedAt = new Map<string, number>()
@@ -142,6 +149,15 @@ export class ClusterMetrics {
     }
     this.devices.set({ state: 'alive' }, alive)
     this.devices.set({ state: 'down' }, nodes.length - alive)
+    const m = process.memoryUsage()
+    this.rss.set(m.rss)
+    this.heap.set(m.heapUsed)
+    this.heapTotal.set(m.heapTotal)
+    this.external.set(m.external)
+    const cpu = process.cpuUsage()
+    const cpuNow = (cpu.user + cpu.system) / 1e6
+    this.cpuSeconds.inc(Math.max(0, cpuNow - this.cpuCounted))
+    this.cpuCounted = cpuNow
   }
 }
 
