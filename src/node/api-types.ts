@@ -3,6 +3,7 @@
 
 import type { TaskRecord, ClusterEvent, Role } from '../sched/commands.js'
 import type { DeviceBid, TaskStatus } from '../sched/types.js'
+import type { DeviceReliabilityView } from '../sched/state-machine.js'
 import type { TaskRegistry } from './handlers/registry.js'
 
 /** A task spec as users write it (camelCase or the seed's snake_case); parsed by src/sched. */
@@ -45,6 +46,8 @@ export interface NodeInfo extends DeviceBid {
   isVoter: boolean
   lastSeenMs: number
   alive: boolean
+  /** replicated reliability: score, decayed counts, 'ok' | 'quarantined' | 'probation' (src/sched/reliability.ts) */
+  reliability?: DeviceReliabilityView
 }
 
 export interface RaftStatus {

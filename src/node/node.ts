@@ -616,7 +616,8 @@ class RetireNode implements ClusterNode {
         isLeader: b.nodeId === leaderId,
         isVoter: conf.voters.includes(b.nodeId),
         lastSeenMs: now - seen,
-        alive: now - seen <= this.opts.deviceTimeoutMs
+        alive: now - seen <= this.opts.deviceTimeoutMs,
+        reliability: this.core.state.deviceReliability(now, b.nodeId)[0] ?? { deviceId: b.nodeId, score: 0.75, successes: 0, failures: 0, health: 'ok', quarantines: 0 }
       }
     }).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : a.id < b.id ? -1 : 1))
   }

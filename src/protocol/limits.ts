@@ -157,6 +157,22 @@ export const MAX_RATE_LIMIT_COUNT = 1_000_000
 /** A rate limit's period: "per day" is the longest window that makes sense for a token bucket. */
 export const MAX_RATE_LIMIT_PERIOD_SECONDS = 86_400
 
+/** Devices the replicated reliability table keeps (src/sched/reliability.ts): beyond it the device
+ *  heard from least recently (and not quarantined) is forgotten. Far above any real cluster. */
+export const MAX_RELIABILITY_DEVICES = 4_096
+
+/** Task types tracked per device for the device × type reliability; the stalest type is dropped. */
+export const MAX_RELIABILITY_TYPES_PER_DEVICE = 32
+
+/** Recent distinct-task failures kept per device (quarantine needs only a handful within its window). */
+export const MAX_RECENT_FAILURES = 64
+
+/** Quarantine start times kept per device to count repeats (each doubles the next quarantine). */
+export const MAX_QUARANTINE_HISTORY = 32
+
+/** Preemptions the leader proposes in one planning round: each kills running work, so few at once. */
+export const MAX_PREEMPTIONS_PER_ROUND = 16
+
 /** A filesystem path in a sandbox config. */
 export const MAX_PATH_LENGTH = 4 * KiB
 

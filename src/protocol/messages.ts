@@ -35,7 +35,7 @@ export const PlatformSchema = oneOf('linux', 'android', 'windows', 'macos')
 export const DeviceRoleSchema = oneOf('compute', 'mobile', 'storage')
 export const TaskStatusSchema = oneOf('pending', 'queued', 'running', 'completed', 'failed', 'cancelled', 'timeout')
 export const TaskErrorTypeSchema = oneOf('network_error', 'timeout_error', 'resource_exhausted', 'invalid_payload',
-  'permission_denied', 'unsupported_operation', 'device_failure', 'execution_error', 'cancelled')
+  'permission_denied', 'unsupported_operation', 'device_failure', 'execution_error', 'cancelled', 'poisoned', 'preempted')
 export const PrincipalRoleSchema = oneOf('admin', 'operator', 'submitter', 'viewer')
 
 export const TaskRequirementsSchema = obj({
@@ -116,11 +116,22 @@ export const RateLimitRuleSchema = obj({
   perSeconds: num({ min: 0.001, max: L.MAX_RATE_LIMIT_PERIOD_SECONDS }),
   burst: num({ int: true, min: 1, max: L.MAX_RATE_LIMIT_COUNT })
 }, { optional: ['burst'], strict: true })
+const tuning = () => num({ min: 0, max: L.MAX_RESULT_TTL_SECONDS * 1000 })
+/** overrides of src/sched/reliability.ts's DEFAULT_RELIABILITY (the state machine checks the ranges again) */
+const RELIABILITY_KEYS = ['halfLifeMs', 'weight', 'quarantineFailures', 'quarantineWindowMs', 'quarantineBaseMs', 'quarantineMaxMs',
+  'quarantineHistoryMs', 'poisonDevices', 'maxQuarantinedFraction', 'knownDeviceMs'] as const
+export const ReliabilitySettingsSchema = obj(Object.fromEntries(RELIABILITY_KEYS.map(k => [k, tuning()])), { optional: [...RELIABILITY_KEYS], strict: true })
+/** overrides of src/sched/preemption.ts's DEFAULT_PREEMPTION */
+export const PreemptionSettingsSchema = obj({
+  enabled: bool(), maxPreemptorPriority: num({ int: true, min: 0, max: 5 }), minVictimPriority: num({ int: true, min: 0, max: 6 }), minPriorityGap: num({ int: true, min: 0, max: 5 })
+}, { optional: ['enabled', 'maxPreemptorPriority', 'minVictimPriority', 'minPriorityGap'], strict: true })
 export const ClusterSettingsPatchSchema = obj({
   retentionMs: nullable(num({ int: true, min: 0, max: L.MAX_RESULT_TTL_SECONDS * 1000 })),
   maxQueueSize: nullable(num({ int: true, min: 1, max: L.MAX_QUEUE_SIZE_SETTING })),
-  rateLimits: nullable(arr(RateLimitRuleSchema, { max: L.MAX_RATE_LIMIT_RULES }))
-}, { optional: ['retentionMs', 'maxQueueSize', 'rateLimits'], strict: true })
+  rateLimits: nullable(arr(RateLimitRuleSchema, { max: L.MAX_RATE_LIMIT_RULES })),
+  reliability: nullable(ReliabilitySettingsSchema),
+  preemption: nullable(PreemptionSettingsSchema)
+}, { optional: ['retentionMs', 'maxQueueSize', 'rateLimits', 'reliability', 'preemption'], strict: true })
 
 const tasks = () => arr(TaskDataSchema, { max: L.MAX_BATCH_TASKS })
 
@@ -136,6 +147,7 @@ export const CommandSchema: Schema<Command> = union('type', {
   expire: obj({ at: timeMs(), taskId: id(), attempt: count() }, { strict: true }),
   setRole: obj({ at: timeMs(), principal: name(), role: nullable(PrincipalRoleSchema), by: name() }, { strict: true }),
   handoff: obj({ at: timeMs(), phase: oneOf('clone', 'release', 'abort'), taskId: id(), attempt: count(), deviceId: id(), reason: text() }, { strict: true }),
+  preempt: obj({ at: timeMs(), taskId: id(), attempt: count(), deviceId: id(), forTaskId: id() }, { strict: true }),
   evict: obj({
     at: timeMs(),
     taskIds: arr(id(), { max: L.MAX_EVICT_IDS_PER_COMMAND }),

@@ -4,6 +4,8 @@
 // (`at`, from the leader's clock), device ids, computed delays. apply() never reads a clock.
 
 import type { TaskData, TaskErrorData, TaskStatus, ResourceUsage } from './types.js'
+import type { ReliabilityConfig } from './reliability.js'
+import type { PreemptionConfig } from './preemption.js'
 
 export type Role = 'admin' | 'operator' | 'submitter' | 'viewer'
 
@@ -62,6 +64,11 @@ export type Command =
    */
   | { type: 'handoff', at: number, phase: 'clone' | 'release' | 'abort', taskId: string, attempt: number, deviceId: string, reason: string }
   /**
+   * Stop the running attempt (taskId, attempt) on deviceId to make room for forTaskId (see
+   * preemption.ts): the task goes back to the queue with no retry used and nothing charged to the device.
+   */
+  | { type: 'preempt', at: number, taskId: string, attempt: number, deviceId: string, forTaskId: string }
+  /**
    * Drop finished records whose retention passed (see "Retention" in state-machine.ts). The leader
    * names them (ClusterState.evictionCandidates); apply re-checks each against `at`, so every node
    * evicts exactly the same records at this log index. `taskIds` are standalone tasks (with their
@@ -90,6 +97,10 @@ export interface ClusterSettings {
   maxQueueSize?: number
   /** @default none */
   rateLimits?: RateLimitRule[]
+  /** reliability, quarantine and poisoned tasks; fields not given keep their defaults (see reliability.ts) */
+  reliability?: Partial<ReliabilityConfig>
+  /** preemption of low-priority work; fields not given keep their defaults (see preemption.ts) */
+  preemption?: Partial<PreemptionConfig>
 }
 
 export type ClusterSettingsPatch = { [K in keyof ClusterSettings]?: ClusterSettings[K] | null }

@@ -290,6 +290,9 @@ export class TaskQueue<T extends { id: string, priority: number } = TaskData> {
     return out
   }
 
+  /** Tasks waiting at this submitted priority (O(1); aging not applied). */
+  countAt (priority: number): number { return this.buckets[priority - 1]?.live ?? 0 }
+
   getStatistics (now: number): QueueStatistics {
     const byPriority: Record<string, number> = {}
     for (const p of PRIORITIES) byPriority[TaskPriority[p]] = this.buckets[p - 1].live

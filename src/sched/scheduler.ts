@@ -10,12 +10,20 @@
 //    thousand identical unschedulable tasks cost one evaluation, not a thousand.
 // In-flight assignments (made earlier and not yet visible in bids, plus those made in this call)
 // count as load in both the free-slot check and the score, so a burst spreads over devices.
+//
+// Reliability (reliability.ts, replicated in the state): a quarantined device gets no new work (its
+// name and release time go into the pending reason), a device on probation gets one task at a time,
+// and the score is (1 − w) × the seed's score + w × the device's reliability for the task's type
+// (w = 0.15 by default), minus 1 on a device where this task already failed (Nomad's reschedule
+// penalty), so a retry goes elsewhere whenever another device can take it.
 
 import type { ClusterState } from './state-machine.js'
+import type { TaskRecord } from './commands.js'
 import type { DeviceBid, TaskData } from './types.js'
 import { matchRequirements, meetsRequirements } from './device.js'
 import { scoreDevice } from './score.js'
 import type { RateLimiter } from './rate-limit.js'
+import { blamedDevices } from './reliability.js'
 
 export interface PlanOptions {
   /** stop after this many assignments (one Raft entry's worth) */
@@ -80,10 +88,12 @@ export function planAssignments (state: ClusterState, bids: readonly DeviceBid[]
   if (opts.maxAssignments <= 0) return { assignments, pendingReasons }
 
   // devices sorted by id: ties in score go to the smaller id, identically on every leader
-  const devices = [...bids].sort((a, b) => a.nodeId < b.nodeId ? -1 : a.nodeId > b.nodeId ? 1 : 0)
+  const sorted = [...bids].sort((a, b) => a.nodeId < b.nodeId ? -1 : a.nodeId > b.nodeId ? 1 : 0)
+  const rel = reliabilityView(state, sorted, now)
+  const devices = rel.devices
   const inflight = devices.map(d => opts.inflightByDevice.get(d.nodeId) ?? 0)
   const exclusiveTaken = devices.map(() => false)
-  const hasSlot = (i: number): boolean => !exclusiveTaken[i] && devices[i].activeTasks + inflight[i] < devices[i].maxConcurrentTasks
+  const hasSlot = (i: number): boolean => rel.quarantined[i] === undefined && !exclusiveTaken[i] && devices[i].activeTasks + inflight[i] < devices[i].maxConcurrentTasks
   let freeDevices = 0
   for (let i = 0; i < devices.length; i++) if (hasSlot(i)) freeDevices++
 
@@ -100,7 +110,8 @@ export function planAssignments (state: ClusterState, bids: readonly DeviceBid[]
     scanned++
     if (opts.skip !== undefined && opts.skip.has(rec.id)) continue
     if (devices.length === 0) { miss(rec, 'no devices in the cluster have reported yet'); continue }
-    if (freeDevices === 0) break // nothing can be placed until a slot frees; reasons would be noise
+    // nothing can be placed until a slot frees; reasons would be noise (but say why a quarantine waits)
+    if (freeDevices === 0 && rel.quarantined.length === 0) break
     const limited = opts.rateLimiter?.blocked(rec, now)
     if (limited !== undefined) { miss(rec, limited); continue }
     // signatures cost a JSON.stringify: only computed once some task has missed in this call
@@ -110,7 +121,7 @@ export function planAssignments (state: ClusterState, bids: readonly DeviceBid[]
     }
 
     const ownSlotOnly = opts.needsFreeSlot?.(rec.task) === true ? opts.slotsByDevice : undefined
-    const pick = bestDevice(devices, inflight, exclusiveTaken, rec.task, ownSlotOnly)
+    const pick = bestDevice(devices, inflight, exclusiveTaken, rec.task, ownSlotOnly, rel.score(rec, now), rel.quarantined)
     if (typeof pick === 'string') {
       verdicts.set(requirementsSignature(rec.task), pick)
       miss(rec, pick)
@@ -128,14 +139,50 @@ export function planAssignments (state: ClusterState, bids: readonly DeviceBid[]
   return { assignments, pendingReasons }
 }
 
+interface ReliabilityView {
+  /** the bids, a device on probation capped at one task */
+  devices: DeviceBid[]
+  /** by device index: why it is quarantined, or undefined */
+  quarantined: Array<string | undefined>
+  /** the score of device i for rec: the seed's score blended with reliability, minus a penalty */
+  score: (rec: TaskRecord, now: number) => (i: number, base: number) => number
+}
+
+function reliabilityView (state: ClusterState, sorted: DeviceBid[], now: number): ReliabilityView {
+  if (!state.hasReliability) return { devices: sorted, quarantined: [], score: () => PLAIN_SCORE }
+  const w = state.reliabilityConfig().weight
+  const quarantined: Array<string | undefined> = []
+  const devices = sorted.map((d, i) => {
+    const health = state.deviceHealth(d.nodeId, now)
+    if (health === 'quarantined') {
+      const until = state.deviceReliability(now, d.nodeId)[0]?.quarantinedUntil ?? now
+      quarantined[i] = `quarantined: failed distinct tasks repeatedly, released in ${Math.ceil((until - now) / 60_000)} min`
+    }
+    return health === 'probation' && d.maxConcurrentTasks > 1 ? { ...d, maxConcurrentTasks: 1 } : d
+  })
+  return {
+    devices,
+    quarantined,
+    score: (rec, at) => {
+      const failedOn = rec.attempts.length > 0 ? blamedDevices(rec) : undefined
+      return (i, base) => (1 - w) * base + w * state.placementReliability(devices[i].nodeId, rec.taskType, at) -
+        (failedOn !== undefined && failedOn.includes(devices[i].nodeId) ? 1 : 0)
+    }
+  }
+}
+
+const PLAIN_SCORE = (_i: number, base: number): number => base
+
 /** Index of the best device for `task`, or the reason none fits. */
 function bestDevice (devices: readonly DeviceBid[], inflight: readonly number[], exclusiveTaken: readonly boolean[], task: TaskData,
-  ownSlots?: ReadonlyMap<string, number>): number | string {
+  ownSlots: ReadonlyMap<string, number> | undefined, score: (i: number, base: number) => number, quarantined: ReadonlyArray<string | undefined> = []): number | string {
   let best = -1
   let bestScore = -Infinity
   let failures: Array<{ id: string, unmet: string[] }> | undefined
   for (let i = 0; i < devices.length; i++) {
     const d = devices[i]
+    const q = quarantined[i]
+    if (q !== undefined) { (failures ??= []).push({ id: deviceLabel(d), unmet: [q] }); continue }
     if (exclusiveTaken[i]) { (failures ??= []).push({ id: deviceLabel(d), unmet: ['exclusive: device was just given an exclusive task'] }); continue }
     if (ownSlots !== undefined && d.activeTasks + inflight[i] >= (ownSlots.get(d.nodeId) ?? d.maxConcurrentTasks)) {
       // capable or not, this device has no idle slot for a task that must not wait behind others
@@ -149,8 +196,8 @@ function bestDevice (devices: readonly DeviceBid[], inflight: readonly number[],
       ;(failures ??= []).push({ id: deviceLabel(d), unmet: m.ok ? [] : m.unmet })
       continue
     }
-    const score = scoreDevice(d, task.requirements, inflight[i])
-    if (score > bestScore) { best = i; bestScore = score }
+    const s = score(i, scoreDevice(d, task.requirements, inflight[i]))
+    if (s > bestScore) { best = i; bestScore = s }
   }
   return best >= 0 ? best : explain(task, failures ?? [])
 }

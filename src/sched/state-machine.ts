@@ -13,6 +13,8 @@
 //   state/device-down.ts chains.ts                     device down + failover clones, their links
 //   state/cancel.ts                                    cancel (and a failed step's dependants)
 //   state/handoff.ts                                   drain hand-off
+//   state/preempt.ts                                   preemption of low-priority running work
+//   state/reliability.ts                               device reliability, quarantine, poisoned tasks
 //   state/settings.ts evict.ts                         roles, settings, retention and eviction
 //   state/snapshot.ts queries.ts records.ts requests.ts
 //
@@ -27,6 +29,9 @@
 //   deviceDown ─> failed(device_failure) + a failover clone (pending, excludeDevices += device)
 //   cancel ──> cancelled (a later result of the running attempt is stale)
 //   handoff ─> drain: clone queued; once it runs the original is cancelled, replacedBy the clone
+//   preempt ─> pending (the running attempt ends cancelled/'preempted'; no retry, no blame)
+//   a result also updates its device's reliability; a task failed on 3 distinct devices ends
+//   failed with error type 'poisoned' instead of retrying (state/reliability.ts)
 //
 // Retention: a terminal task stays queryable for the cluster's retention (settings.retentionMs,
 // default 24 h) or its own resultTtlSeconds, counted from endedAt, then the leader proposes an
@@ -49,12 +54,29 @@ import { stagedBatches } from './state/batch-chunks.js'
 import { clusterSettings, maxQueueSizeOf, retentionMsOf, roleOf } from './state/settings.js'
 import { restoreState, takeSnapshot, type Snapshot } from './state/snapshot.js'
 import { createState, errorReply, type ClusterStateOptions, type IllegalTransitions, type State } from './state/state.js'
+import { reliabilityConfigOf } from './state/reliability.js'
+import { countsAt, healthAt, placementReliability, reliabilityScore, type DeviceHealth, type ReliabilityConfig } from './reliability.js'
+import { preemptionConfig, type PreemptionConfig } from './preemption.js'
 
 export {
   ADMIN_PREFIX, DEFAULT_MAX_QUEUE_SIZE, LOCAL_ADMIN, MAX_REMEMBERED_REQUESTS, MAX_TASKS_PER_SUBMIT, STAGED_BATCH_TTL_MS,
   type ClusterStateOptions, type IllegalTransitions, type WorkflowRunStatus
 } from './state/state.js'
 export type { BatchProgressData, EvictionCandidates, QueueStatisticsData, WorkflowStatusData }
+
+/** One device's reliability as GET /v1/nodes and `retire-cluster nodes` show it. */
+export interface DeviceReliabilityView {
+  deviceId: string
+  /** R = (s+3)/(s+f+4) of the decayed counts: 0.75 for a device never seen */
+  score: number
+  successes: number
+  failures: number
+  health: DeviceHealth
+  /** ms since epoch, while quarantined */
+  quarantinedUntil?: number
+  /** quarantines within the last quarantineHistoryMs (each doubles the next one's length) */
+  quarantines: number
+}
 
 export class ClusterState {
   private s: State
@@ -144,6 +166,51 @@ export class ClusterState {
   setPendingReason (id: string, reason: string | undefined): void {
     if (reason === undefined) this.s.localReasons.delete(id)
     else if (this.s.tasks.get(id)?.status === 'pending') this.s.localReasons.set(id, reason)
+  }
+
+  // ───────────────────────────── reliability, preemption ─────────────────────────────
+
+  /** 'quarantined' (no new work), 'probation' (one task at a time) or 'ok', at `now`. */
+  deviceHealth (deviceId: string, now: number): DeviceHealth { return healthAt(this.s.reliability.get(deviceId), now) }
+
+  /** The reliability term of placing a task of `taskType` on the device (0..1; 0.75 unknown). */
+  placementReliability (deviceId: string, taskType: string, now: number): number {
+    return placementReliability(this.s.reliability.get(deviceId), taskType, now, reliabilityConfigOf(this.s))
+  }
+
+  /** Ready tasks submitted at `priority` or more urgent (O(levels); the preemption planner's early exit). */
+  readyAtOrAbove (priority: number): number {
+    let n = 0
+    for (let p = 1; p <= priority; p++) n += this.s.queue.countAt(p)
+    return n
+  }
+
+  /** Are any devices tracked? (the scheduler skips the reliability lookups on a fresh cluster) */
+  get hasReliability (): boolean { return this.s.reliability.size > 0 }
+
+  reliabilityConfig (): ReliabilityConfig { return reliabilityConfigOf(this.s) }
+  preemptionConfig (): PreemptionConfig { return preemptionConfig(this.s.settings.preemption) }
+
+  /** Every tracked device's reliability at `now` (undefined id: all), sorted by device id. */
+  deviceReliability (now: number, deviceId?: string): DeviceReliabilityView[] {
+    const cfg = reliabilityConfigOf(this.s)
+    const out: DeviceReliabilityView[] = []
+    for (const r of this.s.reliability.values()) {
+      if (deviceId !== undefined && r.deviceId !== deviceId) continue
+      const c = countsAt(r, now, cfg.halfLifeMs)
+      const health = healthAt(r, now)
+      const v: DeviceReliabilityView = {
+        deviceId: r.deviceId,
+        score: reliabilityScore(c),
+        successes: c.successes,
+        failures: c.failures,
+        health,
+        quarantines: r.quarantines.filter(t => t >= now - cfg.quarantineHistoryMs).length
+      }
+      if (health === 'quarantined') v.quarantinedUntil = r.quarantinedUntil
+      out.push(v)
+    }
+    return out.sort((a, b) => a.deviceId < b.deviceId ? -1 : a.deviceId > b.deviceId ? 1 : 0)
   }
 
   // ───────────────────────────── roles, settings, retention ─────────────────────────────

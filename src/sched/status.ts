@@ -13,7 +13,8 @@
 //   queued ──> failed      deviceDown: the device died before the task started (device-down.ts)
 //   queued ──> cancelled   cancel, or a hand-off released it (cancel.ts, handoff.ts)
 //   running ──> completed  a completed result
-//   running ──> pending    a failed/timed-out result or expire with a retry left (after a backoff)
+//   running ──> pending    a failed/timed-out result or expire with a retry left (after a backoff),
+//                          or preempt: urgent work takes the slot, no retry used (preempt.ts)
 //   running ──> failed | timeout | cancelled   a result with no retry left, expire, deviceDown, cancel, hand-off
 //
 // completed, failed, timeout and cancelled are final. A retry does not pass through failed: the

@@ -17,11 +17,12 @@ export type TaskErrorType =
   | 'network_error' | 'timeout_error' | 'resource_exhausted'               // retryable by default
   | 'invalid_payload' | 'permission_denied' | 'unsupported_operation'      // never retried
   | 'device_failure' | 'execution_error' | 'cancelled'
+  | 'poisoned' | 'preempted'                                                 // the cluster's own verdicts
 export const TaskErrorType = {
   NETWORK_ERROR: 'network_error', TIMEOUT_ERROR: 'timeout_error', RESOURCE_EXHAUSTED: 'resource_exhausted',
   INVALID_PAYLOAD: 'invalid_payload', PERMISSION_DENIED: 'permission_denied',
   UNSUPPORTED_OPERATION: 'unsupported_operation', DEVICE_FAILURE: 'device_failure',
-  EXECUTION_ERROR: 'execution_error', CANCELLED: 'cancelled'
+  EXECUTION_ERROR: 'execution_error', CANCELLED: 'cancelled', POISONED: 'poisoned', PREEMPTED: 'preempted'
 } as const
 
 export type Platform = 'linux' | 'android' | 'windows' | 'macos'

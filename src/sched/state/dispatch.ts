@@ -8,6 +8,7 @@ import { applyCancel } from './cancel.js'
 import { applyDeviceDown } from './device-down.js'
 import { applyEvict } from './evict.js'
 import { applyHandoff } from './handoff.js'
+import { applyPreempt } from './preempt.js'
 import { applyExpire, applyFinished } from './results.js'
 import { applySetRole, applySettings } from './settings.js'
 import type { State } from './state.js'
@@ -35,6 +36,7 @@ export const STEPS: { readonly [K in Command['type']]: Step<K> } = {
   expire: (s, cmd, events) => { applyExpire(s, cmd, events); return NOTHING },
   setRole: (s, cmd) => ({ reply: applySetRole(s, cmd) }),
   handoff: (s, cmd, events) => { applyHandoff(s, cmd, events); return NOTHING },
+  preempt: (s, cmd, events) => { applyPreempt(s, cmd, events); return NOTHING },
   evict: (s, cmd) => { applyEvict(s, cmd); return NOTHING },
   settings: (s, cmd) => ({ reply: applySettings(s, cmd) })
 }

@@ -12,6 +12,7 @@ import { cancelDependants } from './cancel.js'
 import { backToPending, current, markRunning, removeFromDevice, setStatus } from './records.js'
 import { errorReply, type Reply, type State } from './state.js'
 import { onStepCompleted } from './workflows.js'
+import { onAttemptCompleted, onAttemptFailed } from './reliability.js'
 
 const RESULT_STATUSES: ReadonlySet<unknown> = new Set(['completed', 'failed', 'timeout', 'cancelled'])
 
@@ -89,6 +90,7 @@ function stale (rec: TaskRecord, r: AttemptResult, at: number, events: ClusterEv
 
 function complete (s: State, rec: TaskRecord, att: TaskAttempt, result: unknown, at: number, events: ClusterEvent[]): void {
   att.status = 'completed'
+  onAttemptCompleted(s, rec, att, at)
   removeFromDevice(s, rec)
   setStatus(s, rec, 'completed')
   rec.result = result
@@ -107,9 +109,12 @@ function failAttempt (s: State, rec: TaskRecord, att: TaskAttempt, status: 'fail
   att.status = status
   att.error = error
   if (att.finishedAt === undefined) att.finishedAt = at
+  // the device's reliability; a task failed on too many devices is poisoned: it ends here, no retry
+  const poisoned = onAttemptFailed(s, rec, att, at)
+  if (poisoned !== undefined) { status = 'failed'; error = poisoned }
   const retries = rec.task.retryCount
   const maxRetries = rec.task.requirements.maxRetries
-  if (status !== 'cancelled' && s.retry.shouldRetry(error.type, retries, maxRetries)) {
+  if (poisoned === undefined && status !== 'cancelled' && s.retry.shouldRetry(error.type, retries, maxRetries)) {
     const rng = mulberry32(hashSeed(rec.id + ':' + att.attempt))
     const delaySeconds = s.retry.nextDelay(retries, rng)
     const notBefore = at + Math.max(0, Math.round(delaySeconds * 1000))

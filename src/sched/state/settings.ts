@@ -5,6 +5,8 @@ import type { ClusterSettings, Command, Role } from '../commands.js'
 import { MAX_QUEUE_SIZE_SETTING, MAX_RATE_LIMIT_RULES, MAX_RESULT_TTL_SECONDS } from '../../protocol/limits.js'
 import { DEFAULT_RETENTION_MS } from '../retention.js'
 import { canManageRoles, isRole } from '../permissions.js'
+import { DEFAULT_RELIABILITY } from '../reliability.js'
+import { DEFAULT_PREEMPTION } from '../preemption.js'
 import { ADMIN_PREFIX, DEFAULT_MAX_QUEUE_SIZE, LOCAL_ADMIN, errorReply, type Reply, type State } from './state.js'
 
 /**
@@ -53,13 +55,39 @@ export function applySettings (s: State, cmd: Extract<Command, { type: 'settings
     else if (!Array.isArray(p.rateLimits) || p.rateLimits.length > MAX_RATE_LIMIT_RULES) return errorReply('invalid_payload', `rateLimits must be a list of at most ${MAX_RATE_LIMIT_RULES} rules`, 'settings.rateLimits')
     else next.rateLimits = p.rateLimits.map(r => ({ ...r }))
   }
+  for (const [field, defaults] of [['reliability', DEFAULT_RELIABILITY], ['preemption', DEFAULT_PREEMPTION]] as const) {
+    const v = p[field]
+    if (v === undefined) continue
+    if (v === null) { delete next[field]; continue }
+    const bad = tuningProblem(v, defaults)
+    if (bad !== undefined) return errorReply('invalid_payload', `${field}.${bad}`, `settings.${field}`)
+    ;(next as Record<string, unknown>)[field] = { ...v }
+  }
   s.settings = next
   return { ok: true, taskIds: [], duplicate: false }
+}
+
+/**
+ * Why a reliability/preemption override is invalid, or undefined: only the defaults' own keys, each
+ * of the default's type; numbers finite and >= 0, shares (weight, fractions) at most 1.
+ */
+function tuningProblem (v: unknown, defaults: object): string | undefined {
+  if (v === null || typeof v !== 'object' || Array.isArray(v)) return 'must be an object'
+  for (const [k, x] of Object.entries(v)) {
+    if (!Object.hasOwn(defaults, k)) return `${k} is not a setting (known: ${Object.keys(defaults).join(', ')})`
+    const want = typeof (defaults as Record<string, unknown>)[k]
+    if (typeof x !== want) return `${k} must be a ${want}`
+    if (want === 'number' && (!Number.isFinite(x) || (x as number) < 0)) return `${k} must be a finite number >= 0`
+    if ((k === 'weight' || k.endsWith('Fraction')) && (x as number) > 1) return `${k} must be at most 1`
+  }
+  return undefined
 }
 
 /** The replicated cluster settings (a copy). */
 export function clusterSettings (s: State): ClusterSettings {
   const out: ClusterSettings = { ...s.settings }
   if (s.settings.rateLimits !== undefined) out.rateLimits = s.settings.rateLimits.map(r => ({ ...r }))
+  if (s.settings.reliability !== undefined) out.reliability = { ...s.settings.reliability }
+  if (s.settings.preemption !== undefined) out.preemption = { ...s.settings.preemption }
   return out
 }

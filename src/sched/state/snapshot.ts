@@ -8,6 +8,7 @@ import { addToDevice, enqueue } from './records.js'
 import { replyIds } from './requests.js'
 import { createState, type BatchState, type ClusterStateOptions, type Reply, type StagedBatch, type State, type WorkflowState } from './state.js'
 import { indexWorkflow } from './workflows.js'
+import type { DeviceReliability } from '../reliability.js'
 
 export interface Snapshot {
   version: 1
@@ -28,6 +29,8 @@ export interface Snapshot {
   tombstones?: string[]
   tombstoneFloorMs?: number
   evicted?: number
+  /** absent in snapshots taken before reliability existed (= no device has a record yet) */
+  reliability?: DeviceReliability[]
 }
 
 /** It shares objects with the live state: encode it before applying further commands. */
@@ -48,7 +51,9 @@ export function takeSnapshot (s: State): Snapshot {
     settings: s.settings,
     tombstones: [...s.tombstones],
     tombstoneFloorMs: s.tombstoneFloorMs,
-    evicted: s.evictedTotal
+    evicted: s.evictedTotal,
+    // sorted by device id: the map's order depends on history, which a restored replica does not share
+    reliability: [...s.reliability.values()].sort((a, b) => a.deviceId < b.deviceId ? -1 : a.deviceId > b.deviceId ? 1 : 0)
   }
 }
 
@@ -77,5 +82,6 @@ export function restoreState (snap: unknown, opts: ClusterStateOptions): State {
   for (const id of sn.tombstones ?? []) s.tombstones.add(id)
   s.tombstoneFloorMs = sn.tombstoneFloorMs ?? 0
   s.evictedTotal = sn.evicted ?? 0
+  for (const r of sn.reliability ?? []) s.reliability.set(r.deviceId, r)
   return s
 }

@@ -16,6 +16,7 @@ import { DEFAULT_MAX_QUEUE_SIZE, MAX_BATCH_TASKS, MAX_REMEMBERED_REQUESTS } from
 import { EndedIndex } from '../retention.js'
 import { TaskQueue } from '../queue.js'
 import { RetryPolicy } from '../retry.js'
+import type { DeviceReliability } from '../reliability.js'
 
 /** Replies remembered for dedup of retried submissions; FIFO-evicted beyond this (bounded memory). */
 export { MAX_REMEMBERED_REQUESTS, DEFAULT_MAX_QUEUE_SIZE }
@@ -97,6 +98,8 @@ export interface State {
   readonly localReasons: Map<string, string>
   /** replicated cluster settings (the 'settings' command) */
   settings: ClusterSettings
+  /** per-device reliability, quarantine and probation (state/reliability.ts); bounded by MAX_RELIABILITY_DEVICES */
+  readonly reliability: Map<string, DeviceReliability>
   /** terminal tasks by when they may be evicted (derived, rebuilt on restore) */
   readonly ended: EndedIndex
   /** evicted ids, oldest first (bounded: MAX_EVICTED_TOMBSTONES); batch/workflow ids as 'batch:'/'workflow:' + id */
@@ -141,6 +144,7 @@ export function createState (opts: ClusterStateOptions = {}): State {
     stepOf: new Map(),
     localReasons: new Map(),
     settings: {},
+    reliability: new Map(),
     ended: new EndedIndex(),
     tombstones: new Set(),
     tombstoneFloorMs: 0,
