@@ -4,6 +4,7 @@
 // healthy (autopilot). Everything it decides goes through the log first; it keeps only soft state,
 // so a new leader rebuilds all of it from the replicated state and worker reports.
 import { planAssignments } from '../../sched/scheduler.js'
+import { planPreemptions } from '../../sched/preemption.js'
 import type { AttemptResult, ClusterEvent, ClusterSettingsPatch, TaskRecord } from '../../sched/commands.js'
 import { RateLimiter } from '../../sched/rate-limit.js'
 import { MAX_EVICT_IDS_PER_COMMAND } from '../../protocol/limits.js'
@@ -47,6 +48,8 @@ const SILENT_DEVICE_MS = 2500
 const PROPOSAL_TTL_MS = 5000
 /** a dispatch that failed (device unreachable) is tried again after this long while it stands */
 const DISPATCH_RETRY_MS = 500
+/** a task that got a victim preempted gets no second one for this long (the first's slot is on its way) */
+const PREEMPT_HOLD_MS = 5000
 /** how often the leader looks for finished records past their retention (one 'evict' at a time) */
 const EVICT_INTERVAL_MS = 1000
 const key = (taskId: string, attempt: number): string => `${taskId}:${attempt}`
@@ -89,6 +92,9 @@ export class LeaderLoop {
   /** the cluster's rate limits as token buckets, rebuilt when the replicated rules change */
   private limiter?: RateLimiter
   private limiterRules?: unknown
+  /** preemption: waiting task → when a victim was proposed for it, and victims proposed (task id → when) */
+  private readonly preemptedFor = new Map<string, number>()
+  private readonly preemptVictims = new Map<string, number>()
 
   constructor (private readonly d: LeaderDeps) {
     this.sched = d.scheduler ?? realScheduler
@@ -191,7 +197,35 @@ export class LeaderLoop {
       rateLimiter: this.rateLimiter(now)
     })
     for (const [id, reason] of pendingReasons) state.setPendingReason(id, reason)
-    if (assignments.length === 0) return
+    if (assignments.length > 0) this.proposeAssignments(assignments, now)
+    this.preempt(bids, now)
+  }
+
+  /**
+   * Urgent work that no device has a slot for takes one from running low-priority work (see
+   * src/sched/preemption.ts): one 'preempt' per victim; once it applies, the worker is told to cancel
+   * (onApplied) and the next plan puts the urgent task in the freed slot.
+   */
+  private preempt (bids: DeviceBid[], now: number): void {
+    for (const m of [this.preemptedFor, this.preemptVictims]) {
+      for (const [id, at] of m) if (now - at >= PREEMPT_HOLD_MS || now < at) m.delete(id)
+    }
+    const limiter = this.rateLimiter(now)
+    const list = planPreemptions(this.d.core.state, bids, now, {
+      inflightByDevice: this.proposed,
+      skip: { has: id => this.proposedKeys.has(id) || this.preemptedFor.has(id) || this.preemptVictims.has(id) },
+      rateLimited: rec => limiter?.blocked(rec, now) !== undefined
+    })
+    for (const p of list) {
+      this.preemptedFor.set(p.forTaskId, now)
+      this.preemptVictims.set(p.taskId, now)
+      this.d.log.info(`preempting ${p.taskId} on ${p.deviceId.slice(-8)} for ${p.forTaskId}`)
+      this.d.core.propose({ type: 'preempt', at: now, ...p })
+    }
+  }
+
+  private proposeAssignments (assignments: Array<{ taskId: string, attempt: number, deviceId: string }>, now: number): void {
+    const state = this.d.core.state
     this.d.core.propose({ type: 'assign', at: now, assignments })
     // Dispatch at once, while the assignment commits: this takes a whole consensus round off every
     // task's latency. Safe because results are keyed by (task, attempt, device) and applied after the
