@@ -4,6 +4,8 @@ import { join, resolve } from 'node:path'
 import type { DeviceBid, DeviceRole, Permission } from '../sched/types.js'
 import type { DevicePolicyConfig } from '../sched/device-policy.js'
 import type { ClusterSettingsPatch, RateLimitRule } from '../sched/commands.js'
+import type { ReliabilityConfig } from '../sched/reliability.js'
+import type { PreemptionConfig } from '../sched/preemption.js'
 
 export interface NodeOptions {
   /** where the node keeps its peer key, Raft log, history and API token. @default ~/.retire-cluster */
@@ -89,6 +91,14 @@ export interface NodeOptions {
   /** Cluster setting, proposed when this node leads: rate limits per task type / principal. @default the cluster's (none unless set) */
   rateLimits?: RateLimitRule[]
   /**
+   * Cluster setting, proposed when this node leads: reliability, quarantine and poisoned-task
+   * tuning (src/sched/reliability.ts, e.g. { quarantineBaseMs: 600000 }); fields not given keep the
+   * defaults. @default the cluster's (DEFAULT_RELIABILITY unless set)
+   */
+  reliability?: Partial<ReliabilityConfig>
+  /** Cluster setting, proposed when this node leads: preemption (src/sched/preemption.ts, e.g. { enabled: false }). @default the cluster's */
+  preemption?: Partial<PreemptionConfig>
+  /**
    * history.db keeps finished attempts this long for getTaskMetrics (pruned once a minute). A day and
    * an hour: the default 24 h metrics window always has all its rows. @default 25 h
    */
@@ -96,15 +106,19 @@ export interface NodeOptions {
 }
 
 /** The cluster settings a node's options ask for (undefined: none given). */
-export function settingsOf (o: Pick<NodeOptions, 'retentionMs' | 'maxQueueSize' | 'rateLimits'>): ClusterSettingsPatch | undefined {
+export function settingsOf (o: Pick<NodeOptions, 'retentionMs' | 'maxQueueSize' | 'rateLimits' | 'reliability' | 'preemption'>): ClusterSettingsPatch | undefined {
   const p: ClusterSettingsPatch = {}
   if (o.retentionMs !== undefined) p.retentionMs = o.retentionMs
   if (o.maxQueueSize !== undefined) p.maxQueueSize = o.maxQueueSize
   if (o.rateLimits !== undefined) p.rateLimits = o.rateLimits
+  if (o.reliability !== undefined) p.reliability = o.reliability
+  if (o.preemption !== undefined) p.preemption = o.preemption
   return Object.keys(p).length === 0 ? undefined : p
 }
 
-export type ResolvedOptions = Required<Omit<NodeOptions, 'clusterKey' | 'api' | 'loadSampler' | 'capabilities' | 'role' | 'devicePolicy' | 'signalRoot' | 'signalBinDir' | 'retentionMs' | 'maxQueueSize' | 'rateLimits'>> & {
+export type ResolvedOptions = Required<Omit<NodeOptions, 'clusterKey' | 'api' | 'loadSampler' | 'capabilities' | 'role' | 'devicePolicy' | 'signalRoot' | 'signalBinDir' | 'retentionMs' | 'maxQueueSize' | 'rateLimits' | 'reliability' | 'preemption'>> & {
+  reliability?: Partial<ReliabilityConfig>
+  preemption?: Partial<PreemptionConfig>
   retentionMs?: number
   maxQueueSize?: number
   rateLimits?: RateLimitRule[]
@@ -153,6 +167,8 @@ export function resolveOptions (o: NodeOptions, cores: number, hostname: string)
     retentionMs: o.retentionMs,
     maxQueueSize: o.maxQueueSize,
     rateLimits: o.rateLimits,
+    reliability: o.reliability,
+    preemption: o.preemption,
     historyRetentionMs: o.historyRetentionMs ?? 25 * 3_600_000
   }
 }
