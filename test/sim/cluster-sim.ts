@@ -78,6 +78,7 @@ export interface ClusterSimResult {
   failed: number
   clones: number
   attempts: number
+  /** attempts the nodes' last processes started (earlier incarnations' are not counted) */
   executions: number
   crashes: number
   partitions: number
