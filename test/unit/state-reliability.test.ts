@@ -172,6 +172,15 @@ describe('reliability: poisoned tasks', () => {
     assert.equal(health(st, 'A', T0 + 120_000), 'ok')
   })
 
+  it('a task with no retry left ends with its own error, and the devices are still forgiven', () => {
+    const st = fourKnown()
+    const id = runOnce(st, 'A', 'failed', T0 + 1, { maxRetries: 2, errorType: 'network_error' })
+    runOnce(st, 'B', 'failed', T0 + 60_000, { id, errorType: 'network_error' })
+    runOnce(st, 'C', 'failed', T0 + 120_000, { id, errorType: 'network_error' })
+    assert.deepEqual([st.getTask(id)?.status, st.getTask(id)?.error?.type], ['failed', 'network_error'])
+    for (const d of ['A', 'B', 'C']) assert.equal(view(st, d, T0 + 120_000).failures, 0, d)
+  })
+
   it('poisonDevices is a replicated setting (0 turns poisoning off)', () => {
     const st = fourKnown()
     const ok = st.apply({ type: 'settings', at: T0, by: 'local-admin', settings: { reliability: { poisonDevices: 0, quarantineFailures: 5 } } }, 99)

@@ -40,11 +40,12 @@ export function onAttemptCompleted (s: State, rec: TaskRecord, att: TaskAttempt,
 
 /**
  * An attempt ended failed/timeout (att.status and att.error are set). Charges its device when the
- * failure is the device's kind, quarantines it when that is due and the share allows, and returns
- * the 'poisoned' error when the task has now failed on poisonDevices distinct devices: then nobody
- * is charged for it any more and the task must end with that error.
+ * failure is the device's kind, and quarantines it when that is due and the share allows. Once the
+ * task has failed on poisonDevices distinct devices nobody is charged for it any more (the earlier
+ * devices are forgiven), and if it would be retried (`retry`) the 'poisoned' error is returned: the
+ * task must end with it instead. Without a retry left it ends with its own error, as before.
  */
-export function onAttemptFailed (s: State, rec: TaskRecord, att: TaskAttempt, at: number): TaskErrorData | undefined {
+export function onAttemptFailed (s: State, rec: TaskRecord, att: TaskAttempt, at: number, retry: boolean): TaskErrorData | undefined {
   if (!blamesDevice(att.status, att.error)) return undefined
   const cfg = reliabilityConfigOf(s)
   const devices = blamedDevices(rec)
@@ -53,6 +54,7 @@ export function onAttemptFailed (s: State, rec: TaskRecord, att: TaskAttempt, at
       const r = s.reliability.get(d)
       if (r !== undefined && d !== att.deviceId) forgive(r, rec.taskType, rec.id)
     }
+    if (!retry) return undefined
     return {
       type: 'poisoned',
       message: `task failed on ${devices.length} distinct devices (${devices.join(', ')}): the task is at fault, not the devices; last error: ${att.error?.message ?? att.status}`

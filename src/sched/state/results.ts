@@ -109,12 +109,13 @@ function failAttempt (s: State, rec: TaskRecord, att: TaskAttempt, status: 'fail
   att.status = status
   att.error = error
   if (att.finishedAt === undefined) att.finishedAt = at
-  // the device's reliability; a task failed on too many devices is poisoned: it ends here, no retry
-  const poisoned = onAttemptFailed(s, rec, att, at)
-  if (poisoned !== undefined) { status = 'failed'; error = poisoned }
   const retries = rec.task.retryCount
   const maxRetries = rec.task.requirements.maxRetries
-  if (poisoned === undefined && status !== 'cancelled' && s.retry.shouldRetry(error.type, retries, maxRetries)) {
+  const retry = status !== 'cancelled' && s.retry.shouldRetry(error.type, retries, maxRetries)
+  // the device's reliability; a task failed on too many devices is poisoned: it ends here instead of retrying
+  const poisoned = onAttemptFailed(s, rec, att, at, retry)
+  if (poisoned !== undefined) { status = 'failed'; error = poisoned }
+  if (poisoned === undefined && retry) {
     const rng = mulberry32(hashSeed(rec.id + ':' + att.attempt))
     const delaySeconds = s.retry.nextDelay(retries, rng)
     const notBefore = at + Math.max(0, Math.round(delaySeconds * 1000))
