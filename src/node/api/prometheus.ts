@@ -43,6 +43,7 @@ export class ClusterMetrics {
   private readonly devMem = new Gauge({ name: `${P}device_memory_usage_percent`, help: 'Device memory usage', labelNames: ['device', 'name'], registers: [this.registry] })
   private readonly devActive = new Gauge({ name: `${P}device_active_tasks`, help: 'Tasks running on the device', labelNames: ['device', 'name'], registers: [this.registry] })
   private readonly devAlive = new Gauge({ name: `${P}device_alive`, help: '1 if the device is alive', labelNames: ['device', 'name'], registers: [this.registry] })
+  private readonly devReliability = new Gauge({ name: `${P}device_reliability`, help: 'Device reliability R = (s+3)/(s+f+4) of its decayed success/failure counts (0.75 unknown)', labelNames: ['device', 'name'], registers: [this.registry] })
   private readonly devBattery = new Gauge({ name: `${P}device_battery_percent`, help: 'Device battery charge (devices with a battery)', labelNames: ['device', 'name'], registers: [this.registry] })
   private readonly devices = new Gauge({ name: `${P}devices`, help: 'Known devices', labelNames: ['state'], registers: [this.registry] })
   // this node's process, under the names prom-client's default metrics use (dashboards know them)
@@ -136,8 +137,10 @@ export class ClusterMetrics {
       this.tasksNow.set({ status: 'running' }, queue.running)
     }
     // Reset so a device that left the cluster stops being reported.
-    for (const g of [this.devCpu, this.devMem, this.devActive, this.devAlive, this.devBattery]) g.reset()
+    for (const g of [this.devCpu, this.devMem, this.devActive, this.devAlive, this.devBattery, this.devReliability]) g.reset()
     let alive = 0
+    let quarantined = 0
+    let probation = 0
     for (const n of nodes) {
       const labels = { device: n.id, name: n.name }
       this.devCpu.set(labels, n.cpuUsage)
@@ -145,10 +148,16 @@ export class ClusterMetrics {
       this.devActive.set(labels, n.activeTasks)
       this.devAlive.set(labels, n.alive ? 1 : 0)
       if (n.battery !== undefined) this.devBattery.set(labels, n.battery.percent)
+      if (n.reliability !== undefined) this.devReliability.set(labels, n.reliability.score)
+      if (n.reliability?.health === 'quarantined') quarantined++
+      if (n.reliability?.health === 'probation') probation++
       if (n.alive) alive++
     }
     this.devices.set({ state: 'alive' }, alive)
     this.devices.set({ state: 'down' }, nodes.length - alive)
+    // not exclusive of alive/down: a quarantined device is usually alive
+    this.devices.set({ state: 'quarantined' }, quarantined)
+    this.devices.set({ state: 'probation' }, probation)
     const m = process.memoryUsage()
     this.rss.set(m.rss)
     this.heap.set(m.heapUsed)
