@@ -50,6 +50,7 @@ function nextCommand (rng: Rng, st: ClusterState, n: number, at: number): Comman
   if (r < 0.84) return { type: 'refused', at, taskId: t.id, attempt: cur, deviceId: dev, reason: 'full' }
   if (r < 0.89) return { type: 'expire', at, taskId: t.id, attempt: cur }
   if (r < 0.94) return { type: 'cancel', at, taskId: t.id, principal: 'alice' }
+  if (r < 0.97) return { type: 'preempt', at, taskId: t.id, attempt: cur, deviceId: dev, forTaskId: 'urgent' }
   return { type: 'deviceDown', at, deviceId: pick(rng, DEVICES) }
 }
 
@@ -95,6 +96,8 @@ describe('ClusterState: random command streams', () => {
       // a restored replica's ready queue orders (and ages) like the original
       for (const t of [at, at + 600_000]) assert.deepEqual(a.pendingInOrder(t).map(r => r.id), b.pendingInOrder(t).map(r => r.id))
       assert.ok(b.counts.completed > 0, 'the stream completes some tasks')
+      // the reliability table (in the snapshot compared above) saw results
+      assert.ok(b.deviceReliability(at).length > 0, 'reliability records')
     })
   }
 })
