@@ -29,7 +29,7 @@ if (only !== undefined && only !== '') {
 const t0 = process.hrtime.bigint()
 let failed = 0
 const failures: number[] = []
-const totals = { steps: 0, quiesceSteps: 0, maxQuiesceSteps: 0, simulatedMs: 0, ops: 0, acknowledged: 0, tasks: 0, completed: 0, failedTasks: 0, clones: 0, attempts: 0, executions: 0, crashes: 0, partitions: 0, cancels: 0, leaders: 0, messages: 0 }
+const totals = { steps: 0, quiesceSteps: 0, maxQuiesceSteps: 0, simulatedMs: 0, ops: 0, acknowledged: 0, tasks: 0, completed: 0, failedTasks: 0, clones: 0, attempts: 0, executions: 0, crashes: 0, partitions: 0, cancels: 0, workflows: 0, priorityPairsJudged: 0, leaders: 0, messages: 0 }
 for (const seed of seeds) {
   let r: ClusterSimResult
   try {

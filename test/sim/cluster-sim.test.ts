@@ -61,9 +61,9 @@ describe('cluster simulation (production core, leader loop and worker over the s
   })
 
   it('sabotage: a state machine that records a completed attempt twice on one node is caught (twice, divergence)', async () => {
-    let done = false
     const err = await failureOf(1, 100, proc => {
       if (proc.id !== 'n1') return
+      let done = false // per process: a restarted n1 replays its log and records it twice again
       proc.core.onEvent(e => {
         if (done || e.kind !== 'complete') return
         const rec = proc.core.state.getTask(e.taskId)

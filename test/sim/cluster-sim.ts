@@ -45,6 +45,8 @@ export interface ClusterSimParams {
   submitRate: number
   /** per step: cancel a random acknowledged task through a random node */
   cancelRate: number
+  /** per step: submit a workflow */
+  workflowRate: number
   /** share of submissions that are batches, and their largest size */
   batchShare: number
   batchMax: number
@@ -83,6 +85,9 @@ export interface ClusterSimResult {
   crashes: number
   partitions: number
   cancels: number
+  workflows: number
+  /** pairs of tasks the soak's priority check judged (none when clocks are skewed) */
+  priorityPairsJudged: number
   leaders: number
   messages: number
 }
@@ -119,6 +124,7 @@ export function drawClusterParams (rng: Rng): ClusterSimParams {
     healRate: 0.02 + rng() * 0.1,
     submitRate: 0.05 + rng() * 0.4,
     cancelRate: 0, // drawn from its own stream (see the constructor), so adding it changed no other seed
+    workflowRate: 0, // likewise
     batchShare: rng() * 0.3,
     batchMax: randInt(rng, 2, 40),
     fsyncMaxMs: pick(rng, [0, 2, 10, 40]),
@@ -141,8 +147,9 @@ const QUIESCE_CHECK_EVERY = 10
 
 export class ClusterSimulation {
   readonly rng: Rng
-  /** the user cancels' own stream */
+  /** the user cancels' own stream, and the workflows' */
   private readonly cancelRng: Rng
+  private readonly workflowRng: Rng
   readonly params: ClusterSimParams
   readonly sched = new SimScheduler()
   readonly net: SimNetwork<ClusterMsg>
@@ -157,6 +164,7 @@ export class ClusterSimulation {
   private crashes = 0
   private partitions = 0
   private cancels = 0
+  private workflows = 0
   /** op → the task id its client was told, and whether its chain was seen terminal */
   private readonly ackedIds = new Map<number, string>()
   private readonly finalSeen = new Set<number>()
@@ -171,6 +179,8 @@ export class ClusterSimulation {
     this.rng = mulberry32(seed)
     this.params = drawClusterParams(this.rng)
     this.cancelRng = mulberry32(seed ^ 0xca9ce1)
+    this.workflowRng = mulberry32(seed ^ 0x3f10)
+    if (this.workflowRng() < 0.4) this.params.workflowRate = this.workflowRng() * 0.05
     if (this.cancelRng() < 0.3) this.params.cancelRate = this.cancelRng() * 0.05
     // later additions draw from their own streams, so they change no earlier seed's other choices
     const extra = mulberry32(seed ^ 0x51de)
@@ -266,6 +276,7 @@ export class ClusterSimulation {
   private clientActivity (): void {
     const p = this.params
     if (p.cancelRate > 0 && this.cancelRng() < p.cancelRate && this.ackedIds.size > 0) this.cancelOne()
+    if (p.workflowRate > 0 && this.workflowRng() < p.workflowRate) this.submitWorkflow()
     if (this.rng() >= p.submitRate) return
     const size = this.rng() < p.batchShare ? randInt(this.rng, 2, p.batchMax + 1) : 1
     const ops: Array<{ op: number, spec: TaskSpec }> = []
@@ -276,6 +287,21 @@ export class ClusterSimulation {
     const timeoutS = pick(this.rng, [1, 2, 5])
     const maxRetries = randInt(this.rng, 0, 4)
     void this.submit(ops, timeoutS, maxRetries, 1)
+  }
+
+  /** a workflow of 2-5 echo steps, each depending on some earlier ones (its own rng stream) */
+  private submitWorkflow (): void {
+    const r = this.workflowRng
+    const n = randInt(r, 2, 6)
+    const ops: Array<{ op: number, spec: TaskSpec }> = []
+    const deps: string[][] = []
+    for (let i = 0; i < n; i++) {
+      const op = ++this.ops
+      ops.push({ op, spec: { taskType: 'echo', payload: { tag: `op${op}`, n: randInt(r, 0, 1000) }, priority: randInt(r, 1, 6), idempotencyKey: `k${op}` } })
+      deps.push(Array.from({ length: i }, (_, j) => `s${j}`).filter(() => r() < 0.5))
+    }
+    this.workflows++
+    void this.submit(ops, pick(r, [1, 2, 5]), randInt(r, 0, 4), 1, deps)
   }
 
   /** a user cancels an acknowledged task (any state: a finished one answers with its record) */
@@ -290,7 +316,7 @@ export class ClusterSimulation {
   }
 
   /** one request through a random live node's NodeScheduler; retried once elsewhere with the same keys */
-  private async submit (ops: Array<{ op: number, spec: TaskSpec }>, timeoutS: number, maxRetries: number, tr: number): Promise<void> {
+  private async submit (ops: Array<{ op: number, spec: TaskSpec }>, timeoutS: number, maxRetries: number, tr: number, workflowDeps?: string[][]): Promise<void> {
     const up = this.up()
     if (up.length === 0) return
     const node = pick(this.rng, up)
@@ -301,9 +327,12 @@ export class ClusterSimulation {
       requirements: { timeout_seconds: timeoutS, max_retries: maxRetries }
     })
     try {
-      const ids = ops.length === 1
-        ? [await node.proc.client.submitTask(body(ops[0]!.spec), { idempotencyKey: ops[0]!.spec.idempotencyKey })]
-        : (await node.proc.client.submitBatch({ name: `b${ops[0]!.op}`, tasks: ops.map(o => body(o.spec)) })).taskIds
+      const c = node.proc.client
+      const ids = workflowDeps !== undefined
+        ? (await c.submitWorkflow({ name: `w${ops[0]!.op}`, steps: ops.map((o, i) => ({ name: `s${i}`, task: body(o.spec), dependsOn: workflowDeps[i] })) })).taskIds
+        : ops.length === 1
+          ? [await c.submitTask(body(ops[0]!.spec), { idempotencyKey: ops[0]!.spec.idempotencyKey })]
+          : (await c.submitBatch({ name: `b${ops[0]!.op}`, tasks: ops.map(o => body(o.spec)) })).taskIds
       const t = this.sched.nowMs()
       ops.forEach(({ op }, i) => {
         const id = ids[i]!
@@ -317,7 +346,7 @@ export class ClusterSimulation {
       const definite = e.type !== undefined && !['no_leader', 'timeout', 'network_error', 'unavailable'].includes(e.type)
       for (const { op } of ops) this.events.push({ t: this.sched.nowMs(), type: 'fail', op, try: tr, node: node.id, error: `${e.type ?? ''} ${e.message ?? String(err)}`, definite })
       if (definite) this.violation ??= new SimViolation('client', `a submission was refused definitely: ${e.type ?? ''} ${e.message ?? String(err)}`)
-      if (tr < 2 && this.faultsOn) await this.submit(ops, timeoutS, maxRetries, tr + 1)
+      if (tr < 2 && this.faultsOn) await this.submit(ops, timeoutS, maxRetries, tr + 1, workflowDeps)
     }
   }
 
@@ -392,7 +421,10 @@ export class ClusterSimulation {
       for (let i = 0; i < 20 && rec?.replacedBy !== undefined; i++) rec = ref.getTask(rec.replacedBy)
       if (rec !== undefined && TERMINAL_STATUSES.has(rec.status)) this.events.push({ t: this.healedAtMs, type: 'final', op, id, lastId: rec.id, status: rec.status, node: this.nodes[0]!.id })
     }
-    const report = check({ events: this.events, finals, metrics: new Map(), boundMs: quiesceBound * this.params.node.tickMs })
+    // the priority judgement compares one device's start times with the leader's assignment times:
+    // only meaningful when all clocks agree (the soak's premise: one machine)
+    const faultMarginMs = this.params.node.maxClockSkewMs > 0 ? Number.POSITIVE_INFINITY : undefined
+    const report = check({ events: this.events, finals, metrics: new Map(), boundMs: quiesceBound * this.params.node.tickMs, faultMarginMs })
     const problems = report.violations.map(v => `${v.kind}: ${v.message}`)
     if (this.notQuiet !== undefined) problems.unshift(`liveness: not quiescent ${this.step - this.healStep} steps after the heal: ${this.notQuiet}`)
     for (const n of this.nodes) {
@@ -413,7 +445,7 @@ export class ClusterSimulation {
       seed: this.seed, steps: this.step, quiesceSteps, simulatedMs: this.sched.elapsedMs, params: this.params,
       ops: this.ops, acknowledged: this.acked, tasks: report.stats.tasks, completed: report.stats.completed, failed: report.stats.failed,
       clones: report.stats.clones, attempts: report.stats.attempts, executions,
-      crashes: this.crashes, partitions: this.partitions, cancels: this.cancels, leaders: this.checker.leadersElected, messages: this.net.sent
+      crashes: this.crashes, partitions: this.partitions, cancels: this.cancels, workflows: this.workflows, priorityPairsJudged: report.stats.priorityPairsJudged, leaders: this.checker.leadersElected, messages: this.net.sent
     }
   }
 
