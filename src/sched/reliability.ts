@@ -27,7 +27,7 @@ export interface ReliabilityConfig {
   halfLifeMs: number
   /** share of the placement score that is reliability (the rest is the seed's score). @default 0.15 */
   weight: number
-  /** failures of distinct tasks within quarantineWindowMs that quarantine a device. @default 2 (Spark) */
+  /** failures of distinct tasks within quarantineWindowMs that quarantine a device (0 = never). @default 2 (Spark) */
   quarantineFailures: number
   /** @default 1 h */
   quarantineWindowMs: number
@@ -184,6 +184,7 @@ export function recordFailure (r: DeviceReliability, type: string, taskId: strin
     if (r.recent.length >= MAX_RECENT_FAILURES) r.recent.shift()
     r.recent.push({ taskId, at })
   }
+  if (cfg.quarantineFailures <= 0) return false // quarantine turned off
   return health === 'probation' || r.recent.length >= cfg.quarantineFailures
 }
 

@@ -119,6 +119,14 @@ describe('reliability: quarantine, probation, the 50 % guard', () => {
     assert.equal(view(st, 'A', later).quarantinedUntil, later + H)
   })
 
+  it('quarantineFailures 0 turns quarantine off', () => {
+    const st = fourKnown()
+    st.apply({ type: 'settings', at: T0, by: 'local-admin', settings: { reliability: { quarantineFailures: 0 } } }, 99)
+    for (let i = 0; i < 5; i++) runOnce(st, 'A', 'failed', T0 + i)
+    assert.equal(health(st, 'A', T0 + 5), 'ok')
+    assert.equal(view(st, 'A', T0 + 5).failures, 5)
+  })
+
   it('never more than half of the known devices are quarantined at once', () => {
     const st = fourKnown()
     for (const d of ['A', 'B', 'C']) { runOnce(st, d, 'failed', T0 + 1); runOnce(st, d, 'failed', T0 + 2) }
