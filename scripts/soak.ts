@@ -34,7 +34,7 @@ const BATCH = Number(values.batch)
 const INFLIGHT = Number(values.inflight)
 const DEADLINE = Date.now() + Number(values['max-minutes']) * 60_000
 
-interface Row { tasks: number, elapsedS: number, node: string, rssMb: number, snapshotMb: number, raftDbMb: number, historyDbMb: number, liveTasks: number, evicted: number, appliedIndex: number }
+interface Row { tasks: number, elapsedS: number, node: string, rssMb: number, heapMb: number, externalMb: number, snapshotMb: number, raftDbMb: number, historyDbMb: number, liveTasks: number, evicted: number, appliedIndex: number }
 
 const mb = (b: number): number => Math.round(b / 1048576 * 10) / 10
 function fileBytes (p: string): number {
@@ -52,13 +52,24 @@ function snapshotBytes (dir: string): number {
   } catch { return -1 }
 }
 
+/** the V8 heap in use and the memory of C++ objects (buffers), from the node's /metrics: what RSS holds beyond them is freed heap V8 keeps, sqlite's caches and code */
+async function processMemory (p: NodeProc): Promise<{ heap: number, external: number }> {
+  try {
+    const text = await (await fetch(`${p.apiUrl}/metrics`, { headers: { authorization: `Bearer ${p.token}` } })).text()
+    const num = (name: string): number => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1] ?? -1048576)
+    return { heap: num('nodejs_heap_size_used_bytes'), external: num('nodejs_external_memory_bytes') }
+  } catch { return { heap: -1048576, external: -1048576 } }
+}
+
 async function sample (procs: NodeProc[], done: number, t0: number): Promise<Row[]> {
   const rows: Row[] = []
   for (const p of procs) {
     const st = await p.api<{ raft: { appliedIndex: number } }>('GET', '/v1/status')
     const q = await p.api<{ stored: number, evicted: number }>('GET', '/v1/queue')
+    const m = await processMemory(p)
     rows.push({
       tasks: done, elapsedS: Math.round((Date.now() - t0) / 1000), node: p.name, rssMb: Math.round(p.rssMb() ?? -1),
+      heapMb: Math.round(m.heap / 1048576), externalMb: Math.round(m.external / 1048576),
       snapshotMb: mb(snapshotBytes(p.opts.dataDir)), raftDbMb: mb(fileBytes(join(p.opts.dataDir, 'raft.db'))),
       historyDbMb: mb(fileBytes(join(p.opts.dataDir, 'history.db'))),
       liveTasks: q.body?.stored ?? -1, evicted: q.body?.evicted ?? -1,
@@ -70,7 +81,7 @@ async function sample (procs: NodeProc[], done: number, t0: number): Promise<Row
 
 function print (rows: Row[]): void {
   for (const r of rows) {
-    console.log([String(r.tasks).padStart(8), String(r.elapsedS).padStart(6), r.node.padEnd(6), String(r.rssMb).padStart(6),
+    console.log([String(r.tasks).padStart(8), String(r.elapsedS).padStart(6), r.node.padEnd(6), String(r.rssMb).padStart(6), String(r.heapMb).padStart(7), String(r.externalMb).padStart(6),
       String(r.snapshotMb).padStart(8), String(r.raftDbMb).padStart(8), String(r.historyDbMb).padStart(8), String(r.liveTasks).padStart(8),
       String(r.evicted).padStart(8)].join(' | '))
   }
@@ -89,7 +100,7 @@ async function main (): Promise<void> {
     await sleep(2000) // bids
     const submitter = procs[1]!
     console.log(`soak: ${TASKS} echo tasks, batches of ${BATCH}, ${INFLIGHT} in flight, retention ${values.retention}; data in ${baseDir}`)
-    console.log('   tasks |   secs | node   | RSS MB |  snap MB |  raft MB |  hist MB |   stored |  evicted')
+    console.log('   tasks |   secs | node   | RSS MB | heap MB | ext MB |  snap MB |  raft MB |  hist MB |   stored |  evicted')
     const t0 = Date.now()
     let submitted = 0
     let finished = 0

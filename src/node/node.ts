@@ -26,6 +26,8 @@ import { TaskExecutor } from './executor/executor.js'
 import { TaskRegistry, loadHandlerModules } from './handlers/registry.js'
 import { sampleCapabilities, sampleLoad, type DeviceCapabilities } from './system/sample.js'
 import { probeSandbox } from './system/sandbox.js'
+import { IdleGc } from './system/idle-gc.js'
+import { realScheduler } from './scheduler.js'
 import { DeviceMonitor } from './system/monitor.js'
 import { HandoffController } from './leader/handoff.js'
 import { devicePolicyProblem, type DevicePolicyConfig } from '../sched/device-policy.js'
@@ -121,6 +123,7 @@ class RetireNode implements ClusterNode {
   private pingNonce = 0
   private readonly progressListeners = new Set<(e: ProgressEvent) => void>()
   private readonly timers: Array<ReturnType<typeof setInterval>> = []
+  private idleGc?: IdleGc
   private stopping = false
   /** why this node left Raft (its log's storage refused a write), until it rejoins */
   private storageDown?: string
@@ -360,6 +363,13 @@ class RetireNode implements ClusterNode {
     p.unref?.()
     this.timers.push(p)
     this.gossip.poke()
+    // the garbage of a busy period is freed once the node goes quiet (see idle-gc.ts)
+    this.idleGc = new IdleGc({
+      activity: () => this.core.appliedCommands,
+      sched: realScheduler,
+      onCollect: (before, after, ms) => { this.log.debug(`idle: heap ${Math.round(before / 1048576)} → ${Math.round(after / 1048576)} MB (full GC, ${Math.round(ms)} ms)`) }
+    })
+    this.idleGc.start()
   }
 
   /**
@@ -666,6 +676,7 @@ class RetireNode implements ClusterNode {
     const d = this.driver
     if (d?.isLeader === true) await this.handOver(d)
     for (const t of this.timers) clearInterval(t)
+    this.idleGc?.stop()
     this.worker?.stop()
     this.leader?.close()
     d?.stop()
