@@ -12,6 +12,7 @@ import { MSG } from '../messages.js'
 import { json, type CliIo } from '../io.js'
 import { intOpt, listOpt, collect, choiceOpt, durationOpt, rateLimitOpt, ROLES, PERMISSIONS } from '../parse.js'
 import { probeSandbox } from '../../system/sandbox.js'
+import { devicePolicyProblem } from '../../../sched/device-policy.js'
 
 interface Flags {
   dataDir?: string
@@ -42,6 +43,10 @@ interface Flags {
   maxQueue?: number
   rateLimit?: NonNullable<NodeOptions['rateLimits']>
   historyRetention?: number
+  devicePolicy?: string | false
+  signalRoot?: string
+  preemption: boolean
+  quarantine: boolean
 }
 
 /** on SIGTERM/SIGINT running tasks get this long to be handed off before the node stops */
@@ -76,6 +81,11 @@ export function startCommand (io: CliIo): Command {
     .option('--max-queue <n>', 'cluster setting: most tasks waiting in the queue; submissions beyond are refused with queue_full (default 100000)', intOpt('--max-queue', 1))
     .option('--rate-limit <rule>', 'cluster setting: [type:|principal:]NAME=N/UNIT, e.g. echo=10/s or principal:alice=100/min; repeatable', rateLimitOpt)
     .option('--history-retention <duration>', 'keep metrics history (history.db) this long (default 25h)', durationOpt('--history-retention'))
+    .option('--device-policy <file>', 'device policy (battery, heat, owner activity thresholds) as JSON; default <data-dir>/device-policy.json, see docs/devices.md')
+    .option('--no-device-policy', 'never cordon or drain this device on its own signals')
+    .option('--signal-root <dir>', 'read battery, thermal and /proc signals under this directory instead of / (a fixture tree, a chroot)')
+    .option('--no-preemption', 'cluster setting: URGENT/HIGH work never preempts LOW/BACKGROUND work')
+    .option('--no-quarantine', 'cluster setting: never quarantine a device that fails distinct tasks (reliability still weighs placement)')
     .addOption(new Option('--log-level <level>', 'debug, info, warn, error, silent').choices(['debug', 'info', 'warn', 'error', 'silent']))
     .option('--json', 'print the started node as JSON')
     .action(async (flags: Flags) => {
@@ -144,6 +154,12 @@ export async function toNodeOptions (f: Flags): Promise<NodeOptions> {
   if (f.maxQueue !== undefined) o.maxQueueSize = f.maxQueue
   if (f.rateLimit !== undefined) o.rateLimits = f.rateLimit
   if (f.historyRetention !== undefined) o.historyRetentionMs = f.historyRetention
+  if (f.devicePolicy === false) o.devicePolicy = false
+  else if (f.devicePolicy !== undefined) o.devicePolicy = await readDevicePolicy(f.devicePolicy)
+  if (f.signalRoot !== undefined) o.signalRoot = resolve(f.signalRoot)
+  // only what the operator turned off: a node without the flag proposes nothing (the cluster's setting stays)
+  if (f.preemption === false) o.preemption = { enabled: false }
+  if (f.quarantine === false) o.reliability = { quarantineFailures: 0 }
   const caps: NonNullable<NodeOptions['capabilities']> = {}
   if (f.internet === true) caps.internet = true
   if (f.bandwidthMbps !== undefined) caps.bandwidthMbps = f.bandwidthMbps
@@ -151,6 +167,18 @@ export async function toNodeOptions (f: Flags): Promise<NodeOptions> {
   if (f.sensors !== undefined) caps.sensors = f.sensors
   if (Object.keys(caps).length > 0) o.capabilities = caps
   return o
+}
+
+async function readDevicePolicy (file: string): Promise<NonNullable<Exclude<NodeOptions['devicePolicy'], false>>> {
+  let parsed: unknown
+  try {
+    parsed = JSON.parse(await readFile(file, 'utf8'))
+  } catch (err) {
+    throw new UsageError(MSG.errReadFile(file, (err as Error).message))
+  }
+  const problem = devicePolicyProblem(parsed)
+  if (problem !== undefined) throw new UsageError(`--device-policy ${file}: ${problem}`)
+  return parsed as NonNullable<Exclude<NodeOptions['devicePolicy'], false>>
 }
 
 function untilSignal (io: CliIo): Promise<void> {
