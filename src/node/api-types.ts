@@ -1,7 +1,7 @@
 // The surface of a started node, as the HTTP API, the dashboard, the CLI and library users see it.
 // src/node/node.ts implements it (startNode); src/node/api builds on it and on nothing else.
 
-import type { TaskRecord, ClusterEvent, Role } from '../sched/commands.js'
+import type { TaskRecord, ClusterEvent, Role, ClusterSettings, ClusterSettingsPatch } from '../sched/commands.js'
 import type { DeviceBid, TaskStatus } from '../sched/types.js'
 import type { DeviceReliabilityView } from '../sched/state-machine.js'
 import type { TaskRegistry } from './handlers/registry.js'
@@ -72,6 +72,10 @@ export interface ClusterScheduler {
   getWorkflowStatus (workflowId: string): Promise<WorkflowStatus>
   getTaskMetrics (opts?: { period?: string }): Promise<TaskMetrics>
   setRole (principal: string, role: Role | null, opts?: { principal?: string }): Promise<void>
+  /** the cluster settings (retention, queue size, rate limits, reliability, preemption) as this node applied them */
+  getSettings (): ClusterSettings
+  /** admin only: fields given replace the current ones, null restores a default; returns the new settings */
+  updateSettings (patch: ClusterSettingsPatch, opts?: { principal?: string }): Promise<ClusterSettings>
   /** returns an unsubscribe function */
   addLifecycleHandler (handler: TaskLifecycleHandler): () => void
 }

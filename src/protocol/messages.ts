@@ -14,7 +14,7 @@ import { any, arr, bool, bytes, nullable, num, obj, oneOf, record, sizedAny, str
 import * as L from './limits.js'
 import type { Message, Entry, Snapshot, ConfState, HardState } from './raft/types.js'
 import type { DeviceBid, TaskData } from '../sched/types.js'
-import type { AttemptResult, Command, TaskRecord } from '../sched/commands.js'
+import type { AttemptResult, ClusterSettings, Command, TaskRecord } from '../sched/commands.js'
 
 // ---- building blocks ------------------------------------------------------------------------
 
@@ -289,6 +289,10 @@ export const CLIENT_MESSAGES = {
   getTaskRes: reply<{ task: TaskRecord | null }>({ task: nullable(TaskRecordSchema) }),
   setRole: obj({ reqId: ReqId, principal: name(), role: nullable(PrincipalRoleSchema), by: name(), waitMs: waitMs() }, { optional: ['by', 'waitMs'] }),
   setRoleRes: reply<{}>({}),
+  /** change cluster settings (admin only; the state machine checks the principal and the ranges) */
+  settings: obj({ reqId: ReqId, settings: ClusterSettingsPatchSchema, by: name(), waitMs: waitMs() }, { optional: ['by', 'waitMs'] }),
+  /** the settings as the leader applied them */
+  settingsRes: reply<{ settings: ClusterSettings }>({ settings: ClusterSettingsPatchSchema as Schema<any> }),
   /** a request that could not be decoded at all (so no '<name>Res' type and maybe no reqId) */
   error: obj({ ok: oneOf(false), error: ErrorBodySchema, reqId: ReqId }, { optional: ['reqId'] })
 }

@@ -87,6 +87,8 @@ const clientSamples: Record<keyof typeof CLIENT_MESSAGES, unknown[]> = {
   getTaskRes: [{ reqId: 4, ok: true, task: record }, { reqId: 4, ok: true, task: null }],
   setRole: [{ reqId: 10, principal: 'bob', role: 'viewer' }, { reqId: 10, principal: 'bob', role: null, by: 'admin' }],
   setRoleRes: [{ reqId: 10, ok: true }],
+  settings: [{ reqId: 11, settings: { maxQueueSize: 500, rateLimits: null } }, { reqId: 11, settings: { preemption: { enabled: false } }, by: 'admin', waitMs: 4000 }],
+  settingsRes: [{ reqId: 11, ok: true, settings: { maxQueueSize: 500 } }, { reqId: 11, ok: false, error: { type: 'permission_denied', message: 'no' } }],
   error: [{ ok: false, error: { type: 'invalid_payload', message: "decode failed (invalid_body): 'submit' tasks[0].priority: ..." } }, { ok: false, error: err, reqId: 4 }]
 }
 

@@ -6,7 +6,7 @@
 
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import type { TaskRecord } from '../../sched/commands.js'
+import type { ClusterSettings, ClusterSettingsPatch, TaskRecord } from '../../sched/commands.js'
 import type { TaskStatus } from '../../sched/types.js'
 import type { DrainStatus, NodeInfo, QueueStatistics, BatchProgress, WorkflowStatus, TaskMetrics, RaftStatus } from '../api-types.js'
 
@@ -106,6 +106,10 @@ export class ApiClient {
 
   undrain (): Promise<DrainStatus> { return this.request('POST', '/v1/nodes/self/undrain', {}) }
   queue (): Promise<QueueStatistics> { return this.request('GET', '/v1/queue') }
+  /** the cluster settings (retention, queue size, rate limits, reliability, preemption) */
+  settings (): Promise<ClusterSettings> { return this.request('GET', '/v1/settings') }
+  /** admin only: fields given replace the current ones, null restores a default */
+  updateSettings (patch: ClusterSettingsPatch): Promise<ClusterSettings> { return this.request('PATCH', '/v1/settings', patch) }
   status (): Promise<NodeStatusView> { return this.request('GET', '/v1/status') }
 
   metrics (period?: string): Promise<TaskMetrics> {

@@ -16,6 +16,7 @@ import { addTaskRoutes } from './routes-tasks.js'
 import { addGroupRoutes } from './routes-groups.js'
 import { addClusterRoutes } from './routes-cluster.js'
 import { addDeviceRoutes } from './routes-devices.js'
+import { addSettingsRoutes } from './routes-settings.js'
 import { EventHub } from './events.js'
 import { ClusterMetrics } from './prometheus.js'
 import { dashboardAsset, dashboardPage } from '../dashboard/assets.js'
@@ -47,6 +48,7 @@ export async function startApiServer (node: ClusterNode, opts: ApiServerOptions)
   addGroupRoutes(router)
   addClusterRoutes(router)
   addDeviceRoutes(router)
+  addSettingsRoutes(router)
   // The contract: dashboard and /metrics are open when bound to loopback, and need the token otherwise.
   const open = isLoopbackHost(host)
   const handle = (req: IncomingMessage, res: ServerResponse): void => {

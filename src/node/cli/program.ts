@@ -17,6 +17,7 @@ import { workflowCommand } from './commands/workflow.js'
 import { metricsCommand } from './commands/metrics.js'
 import { keyCommand } from './commands/key.js'
 import { drainCommand, undrainCommand } from './commands/drain.js'
+import { settingsCommand } from './commands/settings.js'
 import { doctorCommand } from './commands/doctor.js'
 
 export const VERSION = '0.1.0'
@@ -26,7 +27,7 @@ export function buildProgram (io: CliIo = processIo): Command {
     .description(MSG.description)
     .version(VERSION)
     .showSuggestionAfterError()
-  for (const make of [startCommand, submitCommand, statusCommand, tasksCommand, cancelCommand, nodesCommand, drainCommand, undrainCommand, batchCommand, workflowCommand, metricsCommand, keyCommand, doctorCommand]) {
+  for (const make of [startCommand, submitCommand, statusCommand, tasksCommand, cancelCommand, nodesCommand, drainCommand, undrainCommand, settingsCommand, batchCommand, workflowCommand, metricsCommand, keyCommand, doctorCommand]) {
     program.addCommand(make(io))
   }
   // Every command (and sub-command) throws instead of exiting, and writes its own errors as one line.

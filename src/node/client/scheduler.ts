@@ -4,7 +4,7 @@
 // with live progress from the leader where it has it.
 import { parseTaskSpec, Task } from '../../sched/task.js'
 import type { Rng } from '../../sched/rng.js'
-import type { ApplyOutcome, BatchChunk, ClusterEvent, Command, TaskRecord, Role, WorkflowInfo, BatchInfo } from '../../sched/commands.js'
+import type { ApplyOutcome, BatchChunk, ClusterEvent, ClusterSettings, ClusterSettingsPatch, Command, TaskRecord, Role, WorkflowInfo, BatchInfo } from '../../sched/commands.js'
 import type { TaskData, TaskStatus } from '../../sched/types.js'
 import { TERMINAL_STATUSES } from '../../sched/types.js'
 import type {
@@ -104,6 +104,23 @@ export class NodeScheduler implements ClusterScheduler {
     await this.write(
       waitMs => this.d.core.proposeAndWait({ type: 'setRole', at: this.d.now(), principal, role, by }, waitMs),
       { type: 'setRole', principal, role, by })
+  }
+
+  /** The cluster's settings as this node has applied them (replicated: every node answers the same once caught up). */
+  getSettings (): ClusterSettings {
+    return this.d.core.state.clusterSettings()
+  }
+
+  /**
+   * Change cluster settings (admin only): each field given replaces the current one, null restores
+   * its default, fields not given stay. Returns the settings as the leader applied them.
+   */
+  async updateSettings (patch: ClusterSettingsPatch, opts: { principal?: string } = {}): Promise<ClusterSettings> {
+    const by = opts.principal ?? this.d.localPrincipal
+    const res = await this.write(
+      waitMs => this.d.core.proposeAndWait({ type: 'settings', at: this.d.now(), by, settings: patch }, waitMs),
+      { type: 'settings', by, settings: patch })
+    return (res.settings as ClusterSettings | undefined) ?? this.d.core.state.clusterSettings()
   }
 
   /** The submit command, retried through elections with one request id. */

@@ -37,6 +37,13 @@ export async function handleClientRequest (d: ClientServiceDeps, from: string, b
     encode(`${type}Res`, { reqId, ok: false, error: { type: type2, message }, ...extra })
   try {
     switch (type) {
+      case 'settings': {
+        if (!d.isLeader()) return fail('no_leader', 'not the leader', { notLeader: true, leaderHint: d.leaderId() })
+        const out = await d.core.proposeAndWait({ type: 'settings', at: d.now(), by: body.by ?? `peer:${from}`, settings: body.settings },
+          typeof body.waitMs === 'number' ? body.waitMs : DEFAULT_PROPOSE_WAIT_MS)
+        if (out.reply !== undefined && !out.reply.ok) return encode('settingsRes', { reqId, ok: false, error: out.reply.error })
+        return encode('settingsRes', { reqId, ok: true, settings: d.core.state.clusterSettings() })
+      }
       case 'submit':
       case 'cancel':
       case 'setRole': {

@@ -146,13 +146,21 @@ export class LeaderLoop {
     this.evictExpired()
   }
 
-  /** This node's settings options become the cluster's when it leads (only what differs is proposed). */
+  /**
+   * This node's settings options seed the cluster's when it leads: a setting the cluster has no value
+   * for is proposed; one it has stays (it may have been changed on the live cluster with
+   * `retire-cluster settings` / PATCH /v1/settings, which a restarted node's flags must not undo).
+   */
   private applySettings (): void {
     const want = this.d.settings
     if (want === undefined) return
     const have = this.d.core.state.clusterSettings() as Record<string, unknown>
     const patch: Record<string, unknown> = {}
-    for (const [k, v] of Object.entries(want)) if (v !== undefined && JSON.stringify(have[k] ?? null) !== JSON.stringify(v)) patch[k] = v
+    for (const [k, v] of Object.entries(want)) {
+      if (v === undefined) continue
+      if (have[k] === undefined) patch[k] = v
+      else if (JSON.stringify(have[k]) !== JSON.stringify(v)) this.d.log.warn(`this node's option ${k}=${JSON.stringify(v)} differs from the cluster's ${JSON.stringify(have[k])}; the cluster's stays (change it with \`retire-cluster settings\`)`)
+    }
     if (Object.keys(patch).length === 0) return
     this.d.core.proposeAndWait({ type: 'settings', at: this.d.now(), by: 'local-admin', settings: patch as ClusterSettingsPatch })
       .catch(err => { this.d.log.warn('could not apply the cluster settings of this node\'s options', (err as Error).message) })
