@@ -16,11 +16,11 @@ describe('raft simulator: the production driver (pipelined fsync)', function () 
   this.timeout(120_000)
 
   it(`${SEEDS} seeds × ${STEPS} steps: safety after every event, liveness after heal`, async () => {
-    const t = { applied: 0, leaders: 0, snapshots: 0, confChanges: 0, reads: 0, lostWrites: 0, maxInFlight: 0, maxPipelined: 0 }
+    const t = { applied: 0, leaders: 0, snapshots: 0, confChanges: 0, reads: 0, lostWrites: 0, maxInFlight: 0, maxPipelined: 0, earlyPipelined: 0 }
     for (let seed = FIRST; seed < FIRST + SEEDS; seed++) {
       const r = await runDriverSeed(seed, STEPS) // rejects with a SimFailure naming the seed and how to replay it
       t.applied += r.applied; t.leaders += r.leaders; t.snapshots += r.snapshotsSent; t.confChanges += r.confChanges
-      t.reads += r.reads; t.lostWrites += r.lostWrites; t.maxInFlight = Math.max(t.maxInFlight, r.maxInFlight); t.maxPipelined = Math.max(t.maxPipelined, r.maxPipelined)
+      t.reads += r.reads; t.lostWrites += r.lostWrites; t.maxInFlight = Math.max(t.maxInFlight, r.maxInFlight); t.maxPipelined = Math.max(t.maxPipelined, r.maxPipelined); t.earlyPipelined += r.earlyPipelined
     }
     // the swarm exercised what matters: a full pipeline, crashes that lost unsynced writes, the rest
     assert.ok(t.applied > SEEDS * 50, `applied ${t.applied}`)
@@ -28,6 +28,8 @@ describe('raft simulator: the production driver (pipelined fsync)', function () 
     assert.equal(t.maxPipelined, 4, 'some node had 4 Readies waiting for their fsync')
     // group commit across Readies: one fsync at a time per node, the Readies written meanwhile share the next
     assert.equal(t.maxInFlight, 1, 'never two fsyncs in flight on one node')
+    // appends whose commit index was already durable left while an earlier fsync was pending
+    assert.ok(t.earlyPipelined > 0, 'the pipelined early send was exercised')
     assert.ok(t.lostWrites > 0, 'some crash lost unsynced writes')
     assert.ok(t.snapshots > 0 && t.confChanges > 0 && t.reads > 0, JSON.stringify(t))
   })
@@ -61,6 +63,27 @@ describe('raft simulator: the production driver (pipelined fsync)', function () 
       }
     } finally {
       proto.sendEarly = sendEarly
+    }
+    assert.match(caught, /ready order/)
+  })
+
+  it('the checkers catch a leader that tells a commit index its own disk does not hold yet', async () => {
+    // Sabotage: the driver believes every write durable the moment an fsync starts, so appends carry
+    // commit indexes counting the leader's unsynced entries while an fsync is pending.
+    const proto = RaftDriver.prototype as unknown as { startFsync: () => Promise<void> }
+    const startFsync = proto.startFsync
+    proto.startFsync = function (this: { durableIndex: number, durableTerm: number }): Promise<void> {
+      this.durableIndex = Number.MAX_SAFE_INTEGER
+      this.durableTerm = Number.MAX_SAFE_INTEGER
+      return startFsync.call(this)
+    }
+    let caught = ''
+    try {
+      for (let seed = 1; seed <= 40 && caught === ''; seed++) {
+        try { await runDriverSeed(seed, 1000) } catch (err) { caught = String(err) }
+      }
+    } finally {
+      proto.startFsync = startFsync
     }
     assert.match(caught, /ready order/)
   })

@@ -38,6 +38,8 @@ export interface DriverSimResult extends SimResult {
   maxInFlight: number
   /** most Readies one driver had waiting for their fsync at once (the pipeline's depth) */
   maxPipelined: number
+  /** messages a leader sent while an earlier fsync was pending (their commit index already durable) */
+  earlyPipelined: number
   lostWrites: number
   simulatedMs: number
 }
@@ -81,6 +83,7 @@ export class DriverSimulation {
   private fsyncsOfDead = 0
   private maxInFlightOfDead = 0
   private maxPipelinedOfDead = 0
+  private earlyPipelinedOfDead = 0
   private readonly decommissioned = new Set<NodeId>()
   private readonly everMember = new Set<NodeId>()
   private snapReports: Array<{ from: NodeId, to: NodeId, ok: boolean }> = []
@@ -216,6 +219,7 @@ export class DriverSimulation {
     this.fsyncsOfDead += n.disk.fsyncs
     this.maxInFlightOfDead = Math.max(this.maxInFlightOfDead, n.disk.maxInFlight)
     this.maxPipelinedOfDead = Math.max(this.maxPipelinedOfDead, n.driver.stats.maxPipelined)
+    this.earlyPipelinedOfDead += n.driver.stats.earlyPipelined
   }
 
   private restart (n: DriverNode): void {
@@ -331,12 +335,17 @@ export class DriverSimulation {
     let fsyncs = this.fsyncsOfDead
     let maxInFlight = this.maxInFlightOfDead
     let maxPipelined = this.maxPipelinedOfDead
-    for (const n of this.nodes) if (!n.disk.dead) { fsyncs += n.disk.fsyncs; maxInFlight = Math.max(maxInFlight, n.disk.maxInFlight); maxPipelined = Math.max(maxPipelined, n.driver.stats.maxPipelined) }
+    let earlyPipelined = this.earlyPipelinedOfDead
+    for (const n of this.nodes) {
+      if (n.disk.dead) continue
+      fsyncs += n.disk.fsyncs; maxInFlight = Math.max(maxInFlight, n.disk.maxInFlight)
+      maxPipelined = Math.max(maxPipelined, n.driver.stats.maxPipelined); earlyPipelined += n.driver.stats.earlyPipelined
+    }
     return {
       seed: this.seed, steps: this.step, params: this.params, applied: this.checker.maxApplied, leaders: this.checker.leadersElected,
       reads: this.checker.readsServed, crashes: this.crashes, partitions: this.partitions, confChanges: this.confChanges,
       snapshotsSent: this.snapshotsSent, healTicks, catchUpTicks, messages: this.net.sent,
-      disk: this.disk, fsyncs, maxInFlight, maxPipelined, lostWrites: this.lostWrites, simulatedMs: this.sched.elapsedMs
+      disk: this.disk, fsyncs, maxInFlight, maxPipelined, earlyPipelined, lostWrites: this.lostWrites, simulatedMs: this.sched.elapsedMs
     }
   }
 }

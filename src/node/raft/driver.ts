@@ -67,6 +67,13 @@ export class RaftDriver {
   /** Readies written and advanced, waiting for their fsync; finished strictly in order */
   private pending = 0
   private chain: Promise<void> = Promise.resolve()
+  /** Readies in the chain whose messages did not all leave early (see sendEarly) */
+  private heldBack = 0
+  /** last log index written (durable or not), the highest index and term known durable, and a counter of log overwrites */
+  private writtenIndex: number
+  private durableIndex: number
+  private durableTerm: number
+  private logEpoch = 0
   /** the fsync in progress, and the one every write since it started waits for (see durable()) */
   private fsyncRunning?: Promise<void>
   private nextFsync?: Promise<void>
@@ -81,13 +88,16 @@ export class RaftDriver {
   private lastHard: HardState
   leaderChanges = 0
   /** counters for the debug stats line and /metrics */
-  readonly stats = { readies: 0, fsyncs: 0, maxPipelined: 0, entriesWritten: 0, entriesApplied: 0, flushMs: 0, saveMs: 0, applyMs: 0, bytesWritten: 0 }
+  readonly stats = { readies: 0, fsyncs: 0, maxPipelined: 0, earlyPipelined: 0, entriesWritten: 0, entriesApplied: 0, flushMs: 0, saveMs: 0, applyMs: 0, bytesWritten: 0 }
 
   constructor (opts: RaftDriverOptions) {
     this.opts = opts
     this.sched = opts.scheduler ?? realScheduler
     const init = opts.storage.initialState()
     this.lastHard = init.hardState
+    // what storage holds at start is what survived: durable
+    this.writtenIndex = this.durableIndex = opts.storage.lastIndex()
+    this.durableTerm = init.hardState.term
     this.confState = init.confState
     this.applied = opts.applied
     this.lastSnapshotIndex = opts.applied
@@ -184,10 +194,9 @@ export class RaftDriver {
       this.stats.readies++
       this.stats.entriesWritten += rd.entries.length
       this.stats.entriesApplied += rd.committedEntries.length
-      // Early sends only when every earlier write is durable: a commit index in these messages was
-      // computed counting the leader's own entries, which must all be on its disk before any
-      // follower may learn (and apply) that commit. With an fsync still pending, all waits.
-      const sentEarly = this.pending === 0 ? this.sendEarly(rd) : 0
+      // A commit index in these messages was computed counting the leader's own entries, which
+      // must be on its disk before any follower may learn (and apply) that commit: see sendEarly.
+      const sentEarly = this.sendEarly(rd)
       const commitOnly = this.commitOnly(rd)
       let wrote: boolean
       try {
@@ -222,11 +231,14 @@ export class RaftDriver {
   /** queue this Ready's finish() behind its fsync and every earlier Ready's finish */
   private finishAfterFsync (rd: Ready, sentEarly: number, term: number, needsFsync: boolean): void {
     this.pending++
+    const held = sentEarly < rd.messages.length
+    if (held) this.heldBack++
     if (this.pending > this.stats.maxPipelined) this.stats.maxPipelined = this.pending
     const t0 = this.sched.monotonicMs()
     const flushed = needsFsync ? this.durable() : Promise.resolve()
     this.chain = this.chain.then(async () => { await flushed }).then(() => {
       this.pending--
+      if (held) this.heldBack--
       this.stats.flushMs += this.sched.monotonicMs() - t0
       if (this.stopped) return
       try {
@@ -266,27 +278,49 @@ export class RaftDriver {
   }
 
   private startFsync (): Promise<void> {
+    const covers = { epoch: this.logEpoch, index: this.writtenIndex, term: this.lastHard.term }
     const p = this.opts.storage.flush!.call(this.opts.storage)
     this.stats.fsyncs++
     this.fsyncRunning = p
     const clear = (): void => { if (this.fsyncRunning === p) this.fsyncRunning = undefined }
-    p.then(clear, clear)
+    p.then(() => {
+      clear()
+      this.noteDurable(covers)
+    }, clear)
     return p
+  }
+
+  /** an fsync finished: what was written before it started is durable (unless the log was overwritten since) */
+  private noteDurable (covers: { epoch: number, index: number, term: number }): void {
+    if (covers.term > this.durableTerm) this.durableTerm = covers.term
+    if (covers.epoch === this.logEpoch && covers.index > this.durableIndex) this.durableIndex = covers.index
   }
 
   /**
    * A leader's appends may leave before its own write reaches the disk (Raft thesis 10.2.1):
    * followers write in parallel with us. Nothing is acknowledged, voted or applied before our write
-   * is durable, so a crash in between is an ordinary leader crash. The caller only does this when
-   * no earlier fsync is pending (see drain). Returns how many were sent.
+   * is durable, so a crash in between is an ordinary leader crash. But the commit index an append
+   * or heartbeat carries counts the leader's own copies, so it may leave only once the leader's log
+   * is durable up to that index, in a term that is durable too (rule b on Ready).
+   * With no fsync pending every earlier write is durable, so a leading run of appends, heartbeats
+   * and snapshots goes. With one pending (pipelining) a message goes only if its commit index and
+   * term are already durable here, and only when no earlier Ready still holds messages back (they
+   * would be overtaken: a follower rejects an append that skips one, and the leader probes).
+   * Measured (issue 12, latency bench): a result's entry proposed while the assignment's fsync ran
+   * waited for that fsync before its appends left; now followers write it in parallel. Returns how
+   * many messages were sent (a prefix of rd.messages).
    */
   private sendEarly (rd: Ready): number {
+    const pipelined = this.pending > 0
+    if (pipelined && this.heldBack > 0) return 0
     let n = 0
     for (const m of rd.messages) {
       if (m.type !== 'app' && m.type !== 'heartbeat' && m.type !== 'snap') break
+      if (pipelined && ((m.commit ?? 0) > this.durableIndex || m.term > this.durableTerm)) break
       this.opts.send(m)
       n++
     }
+    if (pipelined) this.stats.earlyPipelined += n
     return n
   }
 
@@ -311,9 +345,32 @@ export class RaftDriver {
     const t0 = this.sched.monotonicMs()
     this.opts.storage.save({ entries: rd.entries, hardState: rd.hardState, snapshot: rd.snapshot })
     if (rd.hardState !== undefined) this.lastHard = rd.hardState
+    this.noteWritten(rd)
     this.stats.saveMs += this.sched.monotonicMs() - t0
     for (const e of rd.entries) this.stats.bytesWritten += e.data.byteLength
     return true
+  }
+
+  /** what the log holds now (written, maybe not durable); an overwrite lowers what counts as durable */
+  private noteWritten (rd: Ready): void {
+    if (rd.snapshot !== undefined) {
+      // the log was replaced: nothing of it counts as durable until an fsync started after this
+      this.logEpoch++
+      this.durableIndex = 0
+      this.writtenIndex = Math.max(this.writtenIndex, rd.snapshot.meta.index)
+    }
+    if (rd.entries.length > 0) {
+      const first = rd.entries[0]!.index
+      if (first <= this.writtenIndex) { // a follower's conflicting suffix is overwritten
+        this.logEpoch++
+        this.durableIndex = Math.min(this.durableIndex, first - 1)
+      }
+      this.writtenIndex = rd.entries[rd.entries.length - 1]!.index
+    }
+    if (this.opts.storage.flush === undefined) { // such a storage is durable when save() returns
+      this.durableIndex = this.writtenIndex
+      this.durableTerm = this.lastHard.term
+    }
   }
 
   /** after the disk: send the rest, apply (the caller advances) */
