@@ -75,9 +75,12 @@ export interface ReadState { index: number, context: Uint8Array }
  *   d. finishing sends the messages, applies committedEntries (and a snapshot), hands out readStates
  *      and the soft state, in that order;
  *   e. the one exception to c: a leading prefix of the messages of type app, heartbeat or snap may
- *      leave before W(k) (followers write in parallel, thesis §10.2.1), but only when D(k-1) already
- *      holds. Their entries need not be durable; their commit index must be, on the sender, since
- *      the core counts the leader's own entries as matched from the moment they are appended.
+ *      leave before W(k) (followers write in parallel, thesis §10.2.1). Their entries need not be
+ *      durable; their commit index and term must be, on the sender, since the core counts the
+ *      leader's own entries as matched from the moment they are appended. When D(k-1) holds that is
+ *      given; otherwise each message is checked against the index and term the sender's finished
+ *      fsyncs cover, and none leaves while an earlier Ready still holds messages back (so no
+ *      append overtakes one of an earlier Ready).
  *   f. the soft state handed out with Ready k belongs to the term of Ready k: the core may be in a
  *      later term by the time k is finished, so report the term read when k was handed out.
  *   g. a Ready whose write is only a new commit index (no entries, no snapshot, term and vote as last
