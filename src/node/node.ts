@@ -139,7 +139,23 @@ class RetireNode implements ClusterNode {
     this.registry = new TaskRegistry()
   }
 
+  /**
+   * The composition root: each step creates the components of one layer, in dependency order;
+   * stop() takes them down in reverse. Behaviour lives in the components, not here.
+   */
   async start (): Promise<void> {
+    await this.openLocalState()
+    await this.startHost()
+    this.createClusterServices()
+    await this.startChannels()
+    this.createScheduler()
+    await this.startApi()
+    if (this.hasRaftState()) this.startRaft()
+    else void this.bootstrap()
+  }
+
+  /** this device: Raft storage and incarnation, task handlers and the executor, capabilities and the device monitor */
+  private async openLocalState (): Promise<void> {
     const o = this.opts
     this.storage = new SqliteStorage(join(o.dataDir, 'raft.db'), { deferredSync: true })
     this.incarnation = Number(this.storage.getMeta('incarnation') ?? '0') + 1
@@ -155,7 +171,11 @@ class RetireNode implements ClusterNode {
     })
     this.caps = { ...sampleCapabilities({ role: o.role, dataDir: o.dataDir, sensors: o.sensors }), ...o.capabilities }
     this.startDeviceMonitor()
+  }
 
+  /** libp2p (transport, discovery, private network) and the node's identity */
+  private async startHost (): Promise<void> {
+    const o = this.opts
     this.host = await createHost({
       dataDir: o.dataDir, listen: o.listen, bootstrap: o.bootstrap, mdns: o.mdns,
       clusterKey: o.clusterKey, clusterName: o.clusterName, log: this.log.child('host')
@@ -164,7 +184,11 @@ class RetireNode implements ClusterNode {
     // any discovered peer means a cluster may exist: the fresh-node bootstrap then listens longer
     this.host.libp2p.addEventListener('peer:discovery', () => { this.peersDiscovered++ })
     this.history = new TaskHistory(join(o.dataDir, 'history.db'), () => this.slotsByDevice(), { retentionMs: o.historyRetentionMs, now: Date.now })
+  }
 
+  /** the exec protocol, the leader loop and the worker (they act only once Raft names a leader) */
+  private createClusterServices (): void {
+    const o = this.opts
     this.exec = new ExecService({
       selfId: this.id,
       // the exec channel is opened below, with the others
@@ -192,7 +216,11 @@ class RetireNode implements ClusterNode {
       settings: settingsOf(o)
     })
     this.worker = new Worker(this.id, this.executor, this.exec.workerLink(), this.log.child('worker'))
+  }
 
+  /** the Raft, client and exec channels, and the bid gossip */
+  private async startChannels (): Promise<void> {
+    const o = this.opts
     const libp2p = this.host.libp2p
     this.raftCh = new FramedChannel(libp2p, RAFT_PROTOCOL, { maxFrameBytes: MAX_RAFT_FRAME_BYTES, onMessage: (from, b) => { this.onRaft(from, b); return undefined }, log: this.log.child('raft') })
     this.clientCh = new FramedChannel(libp2p, CLIENT_PROTOCOL, { onMessage: (from, b) => this.onClient(from, b), log: this.log.child('client') })
@@ -212,7 +240,11 @@ class RetireNode implements ClusterNode {
       this.exec.bidReceived(bid.nodeId)
     })
     await this.gossip.start()
+  }
 
+  /** the user-facing scheduler, the history and hand-off hooks on applied events */
+  private createScheduler (): void {
+    const o = this.opts
     this.scheduler = new NodeScheduler({
       nodeId: this.id,
       core: this.core,
@@ -240,15 +272,16 @@ class RetireNode implements ClusterNode {
     this.timers.push(h)
     if (TRACE_ON) this.core.onEvent(e => { if ('taskId' in e) traceMark(e.taskId, `${e.kind}.applied`) })
     setDefaultScheduler(this.scheduler)
+  }
 
+  /** the HTTP API and node.json (what the CLI reads to find this node) */
+  private async startApi (): Promise<void> {
+    const o = this.opts
     this.token = this.loadOrCreateToken()
     if (o.api !== false) {
       this.api = await startApiServer(this, { host: o.api.host, port: o.api.port, token: this.token, log: this.log.child('api') })
     }
     this.writeNodeJson()
-
-    if (this.hasRaftState()) this.startRaft()
-    else void this.bootstrap()
   }
 
   // ---- device policy and drain ----------------------------------------------------------------
