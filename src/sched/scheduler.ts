@@ -179,10 +179,23 @@ function bestDevice (devices: readonly DeviceBid[], inflight: readonly number[],
   let best = -1
   let bestScore = -Infinity
   let failures: Array<{ id: string, unmet: string[] }> | undefined
+  // A quarantined device is a last resort for a task whose exclusions leave it nothing else: a
+  // failover clone excludes every device its chain was declared down on (maybe cut off for a few
+  // seconds), and in a small cluster the rest may be quarantined; it ran nowhere for the hour of
+  // the quarantine (sim seeds 428, 1218, 1368). With no excluded device alive, quarantine holds.
+  let lastResort = -1
+  let lastResortScore = -Infinity
   for (let i = 0; i < devices.length; i++) {
     const d = devices[i]
     const q = quarantined[i]
-    if (q !== undefined) { (failures ??= []).push({ id: deviceLabel(d), unmet: [q] }); continue }
+    if (q !== undefined) {
+      (failures ??= []).push({ id: deviceLabel(d), unmet: [q] })
+      if (!exclusiveTaken[i] && (ownSlots === undefined || d.activeTasks + inflight[i] < (ownSlots.get(d.nodeId) ?? d.maxConcurrentTasks)) && meetsRequirements(d, task, inflight[i])) {
+        const s = score(i, scoreDevice(d, task.requirements, inflight[i]))
+        if (s > lastResortScore) { lastResort = i; lastResortScore = s }
+      }
+      continue
+    }
     if (exclusiveTaken[i]) { (failures ??= []).push({ id: deviceLabel(d), unmet: ['exclusive: device was just given an exclusive task'] }); continue }
     if (ownSlots !== undefined && d.activeTasks + inflight[i] >= (ownSlots.get(d.nodeId) ?? d.maxConcurrentTasks)) {
       // capable or not, this device has no idle slot for a task that must not wait behind others
@@ -199,7 +212,21 @@ function bestDevice (devices: readonly DeviceBid[], inflight: readonly number[],
     const s = score(i, scoreDevice(d, task.requirements, inflight[i]))
     if (s > bestScore) { best = i; bestScore = s }
   }
+  if (best < 0 && lastResort >= 0 && excludedOnly(failures ?? [])) return lastResort
   return best >= 0 ? best : explain(task, failures ?? [])
+}
+
+const EXCLUDED = 'exclude_devices: device is excluded'
+
+/** every device that is not quarantined was turned down only because the task excludes it (and some was) */
+function excludedOnly (failures: ReadonlyArray<{ unmet: readonly string[] }>): boolean {
+  let excluded = 0
+  for (const f of failures) {
+    if (f.unmet.length === 1 && f.unmet[0]!.startsWith('quarantined:')) continue
+    if (!f.unmet.includes(EXCLUDED)) return false
+    excluded++
+  }
+  return excluded > 0
 }
 
 /** A readable reason from each device's unmet requirements. */
