@@ -3,28 +3,15 @@
 // and disk, with a random workload; the soak's task invariants checked after a heal.
 //   npx tsx scripts/sim-cluster.ts --seeds 1000 [--start 1] [--steps 300]
 //   SEED=42 npx tsx scripts/sim-cluster.ts [--steps 300] --trace      replays one seed exactly
+import { arg, checkFlags, seedList } from './lib/sim-args.js'
 import { runClusterSeed, type ClusterSimResult } from '../test/sim/cluster-sim.js'
 import { SimFailure } from '../test/sim/simulator.js'
 
-function arg (name: string, dflt: number): number {
-  const i = process.argv.indexOf(`--${name}`)
-  if (i < 0) return dflt
-  const v = Number(process.argv[i + 1])
-  if (!Number.isInteger(v) || v < 0) { console.error(`--${name} must be a non-negative integer`); process.exit(2) }
-  return v
-}
 
+checkFlags(['seeds', 'start', 'steps', 'trace'])
 const steps = arg('steps', 300)
 const trace = process.argv.includes('--trace')
-const only = process.env.SEED
-const seeds: number[] = []
-if (only !== undefined && only !== '') {
-  seeds.push(Number(only))
-} else {
-  const start = arg('start', 1)
-  const count = arg('seeds', 100)
-  for (let s = start; s < start + count; s++) seeds.push(s)
-}
+const seeds = seedList(100)
 
 const t0 = process.hrtime.bigint()
 let failed = 0

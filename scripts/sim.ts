@@ -6,6 +6,7 @@
 //   SEED=42 npx tsx scripts/sim.ts [--steps 2000] [--trace]   replays one seed exactly
 //   npx tsx scripts/sim.ts --seeds 200 --steps 1500 --hash    one line per seed: a hash of every message
 //     sent, every trace line and the result; compare before and after a refactoring of the Raft core
+import { arg, checkFlags, seedList } from './lib/sim-args.js'
 import { createHash, type Hash } from 'node:crypto'
 import { runSeed, SimFailure, type SimResult } from '../test/sim/simulator.js'
 import { runDriverSeed, type DriverSimResult } from '../test/sim/driver-sim.js'
@@ -13,28 +14,14 @@ import { runLyingDiskSeed, type LyingDiskStats } from '../test/sim/lying-disk.js
 import { SimNetwork } from '../test/sim/network.js'
 import type { Message } from '../src/protocol/raft/types.js'
 
-function arg (name: string, dflt: number): number {
-  const i = process.argv.indexOf(`--${name}`)
-  if (i < 0) return dflt
-  const v = Number(process.argv[i + 1])
-  if (!Number.isInteger(v) || v < 0) { console.error(`--${name} must be a non-negative integer`); process.exit(2) }
-  return v
-}
 
+checkFlags(['seeds', 'start', 'steps', 'trace', 'reference', 'hash', 'lying-disk'])
 const steps = arg('steps', 2000)
 const trace = process.argv.includes('--trace')
 const reference = process.argv.includes('--reference')
 const hashing = process.argv.includes('--hash')
 const lyingDisk = process.argv.includes('--lying-disk')
-const only = process.env.SEED
-const seeds: number[] = []
-if (only !== undefined && only !== '') {
-  seeds.push(Number(only))
-} else {
-  const start = arg('start', 1)
-  const count = arg('seeds', 100)
-  for (let s = start; s < start + count; s++) seeds.push(s)
-}
+const seeds = seedList(100)
 
 /** a message's fields in a fixed order, so a hash does not depend on the order they were set in */
 function canonical (m: Message): string {

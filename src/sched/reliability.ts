@@ -154,13 +154,19 @@ function typeCounts (r: DeviceReliability, type: string, at: number): Counts {
   return t
 }
 
-export function recordSuccess (r: DeviceReliability, type: string, at: number, cfg: ReliabilityConfig): void {
+/** the device's and the device × type's counts, both decayed to `at` */
+function decayedCounts (r: DeviceReliability, type: string, at: number, cfg: ReliabilityConfig): Counts {
   decay(r, at, cfg.halfLifeMs)
   const t = typeCounts(r, type, at)
   decay(t, at, cfg.halfLifeMs)
+  if (at > r.lastAt) r.lastAt = at
+  return t
+}
+
+export function recordSuccess (r: DeviceReliability, type: string, at: number, cfg: ReliabilityConfig): void {
+  const t = decayedCounts(r, type, at, cfg)
   r.successes += 1
   t.successes += 1
-  if (at > r.lastAt) r.lastAt = at
   // a success after release ends probation (never during a quarantine: its own late result)
   if (r.probation === true && healthAt(r, at) === 'probation') delete r.probation
 }
@@ -171,12 +177,9 @@ export function recordSuccess (r: DeviceReliability, type: string, at: number, c
  * checks the cluster-wide share and calls quarantine().
  */
 export function recordFailure (r: DeviceReliability, type: string, taskId: string, at: number, cfg: ReliabilityConfig): boolean {
-  decay(r, at, cfg.halfLifeMs)
-  const t = typeCounts(r, type, at)
-  decay(t, at, cfg.halfLifeMs)
+  const t = decayedCounts(r, type, at, cfg)
   r.failures += 1
   t.failures += 1
-  if (at > r.lastAt) r.lastAt = at
   const health = healthAt(r, at)
   if (health === 'quarantined') return false // its work from before the quarantine: already counted
   pruneRecent(r, at, cfg)
