@@ -179,10 +179,11 @@ function bestDevice (devices: readonly DeviceBid[], inflight: readonly number[],
   let best = -1
   let bestScore = -Infinity
   let failures: Array<{ id: string, unmet: string[] }> | undefined
-  // A quarantined device is a last resort for a task whose exclusions leave it nothing else: a
-  // failover clone excludes every device its chain was declared down on (maybe cut off for a few
+  // A quarantined device is the last resort of a failover clone whose exclusions leave it nothing
+  // else: a clone excludes every device its chain was declared down on (maybe cut off for a few
   // seconds), and in a small cluster the rest may be quarantined; it ran nowhere for the hour of
-  // the quarantine (sim seeds 428, 1218, 1368). With no excluded device alive, quarantine holds.
+  // the quarantine (sim seeds 428, 1218, 1368). A user's own exclude_devices (pinning a task to a
+  // device) and a cluster with no excluded device alive keep the quarantine.
   let lastResort = -1
   let lastResortScore = -Infinity
   for (let i = 0; i < devices.length; i++) {
@@ -212,7 +213,7 @@ function bestDevice (devices: readonly DeviceBid[], inflight: readonly number[],
     const s = score(i, scoreDevice(d, task.requirements, inflight[i]))
     if (s > bestScore) { best = i; bestScore = s }
   }
-  if (best < 0 && lastResort >= 0 && excludedOnly(failures ?? [])) return lastResort
+  if (best < 0 && lastResort >= 0 && task.replaces !== undefined && excludedOnly(failures ?? [])) return lastResort
   return best >= 0 ? best : explain(task, failures ?? [])
 }
 

@@ -231,15 +231,19 @@ describe('reliability: placement', () => {
     assert.deepEqual(both.assignments.map(a => a.deviceId), ['B'])
   })
 
-  it('a quarantined device is the last resort of a task that excludes every other live device', () => {
+  it('a quarantined device is the last resort of a failover clone that excludes every other live device', () => {
     // a failover clone in a small cluster: B and C were declared down for a moment and are excluded
     const st = fourKnown()
     runOnce(st, 'A', 'failed', T0 + 1); runOnce(st, 'A', 'failed', T0 + 2)
     const clone = task('c1')
     clone.requirements = { ...clone.requirements, excludeDevices: ['B', 'C'] }
-    run(st, [submit([clone], { at: T0 + 3 })])
+    clone.replaces = 'orig'
+    const pinned = task('u1') // a user's own exclude_devices pin it to A: the quarantine holds
+    pinned.requirements = { ...pinned.requirements, excludeDevices: ['B', 'C'] }
+    run(st, [submit([clone, pinned], { at: T0 + 3 })])
     const plan = planAssignments(st, [bid('A'), bid('B'), bid('C')], T0 + 3, { maxAssignments: 10, inflightByDevice: new Map() })
-    assert.deepEqual(plan.assignments.map(a => a.deviceId), ['A'])
+    assert.deepEqual(plan.assignments.map(a => [a.taskId, a.deviceId]), [['c1', 'A']])
+    assert.match(plan.pendingReasons.get('u1') ?? '', /quarantined/)
     // a device it may use, even a busy one, is waited for instead
     const withD = planAssignments(st, [bid('A'), bid('B'), bid('C'), { ...bid('D'), activeTasks: 1_000_000 }], T0 + 3, { maxAssignments: 10, inflightByDevice: new Map() })
     assert.deepEqual(withD.assignments, [])
