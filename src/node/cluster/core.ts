@@ -261,6 +261,8 @@ export function waitKey (cmd: Command): string {
     case 'setRole': return `role:${cmd.principal}`
     case 'settings': return `settings:${cmd.by}@${cmd.at}`
     case 'evict': return `evict:${cmd.at}`
+    // one leader proposes a (task, attempt) once; its time tells it from an older leader's in the log tail
+    case 'assign': return cmd.assignments.length === 0 ? `assign:-@${cmd.at}` : `assign:${cmd.assignments[0]!.taskId}:${cmd.assignments[0]!.attempt}@${cmd.at}`
     // the leader never has the same (task, attempt, device) in flight twice (LeaderLoop.resultsInflight);
     // two devices may report the same (task, attempt) after a leader change, so the device is part of it
     // an empty one is a new leader's barrier (LeaderLoop.becomeLeader): its time tells it from an

@@ -234,7 +234,17 @@ export class LeaderLoop {
 
   private proposeAssignments (assignments: Array<{ taskId: string, attempt: number, deviceId: string }>, now: number): void {
     const state = this.d.core.state
-    this.d.core.propose({ type: 'assign', at: now, assignments })
+    // an assignment the state machine refuses (the task was cancelled or changed meanwhile) gives its
+    // device's reserved slot back at once, not after PROPOSAL_TTL_MS
+    this.d.core.proposeAndWait({ type: 'assign', at: now, assignments }).then(out => {
+      let freed = false
+      for (const r of out.rejected ?? []) {
+        if (this.proposedKeys.get(r.taskId)?.deviceId !== r.deviceId) continue
+        this.forgetProposal(r.taskId)
+        freed = true
+      }
+      if (freed) this.kick()
+    }, () => { /* not applied here (deposed, or timed out): the TTL forgets it */ })
     // Dispatch at once, while the assignment commits: this takes a whole consensus round off every
     // task's latency. Safe because results are keyed by (task, attempt, device) and applied after the
     // assign in log order; if this leader is deposed before the assign commits, the result reaches the
