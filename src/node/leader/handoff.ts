@@ -1,6 +1,6 @@
 // The leader's side of a drain: for every device whose bid says `draining`, each task running there
 // either finishes within the time left or is handed off through the replicated log ('handoff'
-// command, src/sched/state-machine-handoff.ts): a clone is queued elsewhere at once, the original
+// command, src/sched/state/handoff.ts): a clone is queued elsewhere at once, the original
 // is cancelled once the clone runs (or at the deadline), and a clone nobody needs any more is
 // aborted. Stateless apart from de-duplication: a new leader derives the same steps from the
 // replicated state and the bids, so a drain survives a change of leader.
