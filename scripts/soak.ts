@@ -149,6 +149,10 @@ async function main (): Promise<void> {
     await sleep(idleWaitMs)
     const rows = await sample(procs, finished, t0)
     print(rows); all.push(...rows)
+    // and once more after the idle GC (a node quiet for 30 s after the last eviction collects: idle-gc.ts)
+    await sleep(45_000)
+    const later = await sample(procs, finished, t0)
+    print(later); all.push(...later)
 
     // restart a follower: time from start to caught up with the leader
     const leader = await waitForLeader(procs)
