@@ -7,7 +7,7 @@
 //                 submission (idempotency key) made two tasks
 //   phantom       a task in the final state that no submission asked for (and not a failover clone)
 //   chain         a failover chain is malformed (replacedBy/replaces disagree, a link before the last
-//                 is not failed, a loop)
+//                 is neither failed nor cancelled by a drain's hand-off to the next, a loop)
 //   stuck         an acknowledged task's chain did not reach a terminal state within `boundMs` after
 //                 the last fault healed
 //   twice         a (task, attempt) listed twice, or more than one completed attempt in a chain, or a
@@ -34,6 +34,8 @@ export interface TaskRecord {
   result?: unknown
   replacedBy?: string
   replaces?: string
+  /** a drain handed this task off to that clone (it ends cancelled once the clone runs) */
+  handoffTo?: string
   attempts: Attempt[]
   task: { payload?: Record<string, unknown>, taskType?: string }
   taskType?: string
@@ -233,7 +235,10 @@ export function followChain (root: TaskRecord, byId: Map<string, TaskRecord>, ba
     const next = byId.get(t.replacedBy)
     if (next === undefined) { bad(`${t.id} replacedBy ${t.replacedBy}, which does not exist`); return chain }
     if (next.replaces !== t.id) bad(`${t.id} replacedBy ${next.id}, but that one replaces ${String(next.replaces)}`)
-    if (t.status !== 'failed') bad(`${t.id} was replaced by ${next.id} but is '${t.status}', not failed`)
+    // failover ends a link 'failed' (device_failure); a drain's hand-off ends it 'cancelled' once the
+    // clone runs (src/sched/state/handoff.ts). Anything else before the last link is malformed.
+    const handedOff = t.status === 'cancelled' && t.handoffTo === next.id
+    if (t.status !== 'failed' && !handedOff) bad(`${t.id} was replaced by ${next.id} but is '${t.status}', not failed (nor handed off)`)
     if (chain.includes(next)) { bad(`failover chain loops at ${next.id}`); return chain }
     chain.push(next)
     t = next
