@@ -5,6 +5,7 @@
 // reuses the freed pages).
 import Database from 'better-sqlite3'
 import type { TaskMetrics } from '../api-types.js'
+import type { ClusterEvent, TaskRecord } from '../../sched/commands.js'
 import { NodeError } from '../errors.js'
 
 export interface HistoryRow {
@@ -76,6 +77,24 @@ export class TaskHistory {
   }
 
   /** recorded in batches: one transaction per event-loop turn */
+  /** an applied event: a completion or a final error is one row (retried errors are not: the retry's outcome will be) */
+  onApplied (e: ClusterEvent, getTask: (id: string) => TaskRecord | undefined): void {
+    if (e.kind !== 'complete' && !(e.kind === 'error' && e.final)) return
+    const rec = getTask(e.taskId)
+    if (rec === undefined) return
+    const cur = rec.attempts[rec.attempts.length - 1]
+    this.record({
+      taskId: rec.id,
+      attempt: e.attempt,
+      deviceId: e.deviceId ?? cur?.deviceId ?? '',
+      taskType: rec.taskType,
+      status: rec.status,
+      submittedAt: rec.submittedAt,
+      startedAt: cur?.startedAt ?? cur?.assignedAt ?? rec.submittedAt,
+      finishedAt: rec.finishedAt ?? e.at
+    })
+  }
+
   record (row: HistoryRow): void {
     this.pending.push(row)
     if (this.flushScheduled) return

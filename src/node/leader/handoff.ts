@@ -8,6 +8,7 @@
 import type { ClusterState } from '../../sched/state-machine.js'
 import type { ClusterEvent, Command, TaskRecord } from '../../sched/commands.js'
 import type { DeviceBid } from '../../sched/types.js'
+import { realScheduler, type CancelTimer } from '../scheduler.js'
 
 export interface HandoffInit {
   state: () => ClusterState
@@ -20,6 +21,8 @@ export interface HandoffInit {
 const REPROPOSE_MS = 2000
 /** a task finishes in place only if its estimate leaves this share of the time left as margin */
 const FINISH_MARGIN = 0.8
+/** how often a node that leads looks at the draining devices' tasks */
+const HANDOFF_INTERVAL_MS = 250
 /** bound on the de-duplication map */
 const MAX_REMEMBERED = 10_000
 
@@ -30,7 +33,25 @@ export class HandoffController {
   private readonly deadlines = new Map<string, number>()
   private readonly proposed = new Map<string, number>()
 
+  private cancelTicks?: CancelTimer
+
   constructor (private readonly d: HandoffInit) {}
+
+  /**
+   * In a node: every node runs this, and it acts only while `isLeader()` (a new leader derives the
+   * same steps), on each applied event and every HANDOFF_INTERVAL_MS, until stop().
+   */
+  start (isLeader: () => boolean, onApplied: (listener: (e: ClusterEvent) => void) => () => void): void {
+    if (this.cancelTicks !== undefined) return
+    const offEvents = onApplied(e => { if (isLeader()) this.onEvent(e) })
+    const cancelTick = realScheduler.interval(() => { if (isLeader()) this.tick() }, HANDOFF_INTERVAL_MS, { unref: true })
+    this.cancelTicks = () => { offEvents(); cancelTick() }
+  }
+
+  stop (): void {
+    this.cancelTicks?.()
+    this.cancelTicks = undefined
+  }
 
   /** one pass over the draining devices; call a few times a second while leader */
   tick (): void {

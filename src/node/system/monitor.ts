@@ -6,6 +6,10 @@
 import { DevicePolicy, isPowered, type DevicePolicyConfig, type DeviceSignals, type PolicyDecision } from '../../sched/device-policy.js'
 import type { DeviceStatusData } from '../../sched/types.js'
 import { SignalSampler, type SignalSourceOptions } from './signals.js'
+import { realScheduler, type CancelTimer } from '../scheduler.js'
+
+/** signals are sampled this often (the policy's 3-sample rule makes that 3 s to cordon) */
+const DEVICE_SAMPLE_INTERVAL_MS = 1000
 
 export interface DeviceMonitorInit extends SignalSourceOptions {
   /** settings over the defaults; false turns the automatic policy off (manual drain still works) */
@@ -26,6 +30,7 @@ export class DeviceMonitor {
   private autoDeadlineAt?: number
   private last?: DeviceSignals
   private lastKey = ''
+  private cancelSampling?: CancelTimer
 
   constructor (private readonly init: DeviceMonitorInit = {}) {
     this.sampler = new SignalSampler(init)
@@ -42,6 +47,18 @@ export class DeviceMonitor {
     if (d?.state === 'draining') this.autoDeadlineAt ??= now + (d.drainDeadlineMs ?? 120_000)
     else this.autoDeadlineAt = undefined
     this.notify(now)
+  }
+
+  /** sample now, then once a DEVICE_SAMPLE_INTERVAL_MS until stop() */
+  start (): void {
+    if (this.cancelSampling !== undefined) return
+    this.tick(Date.now())
+    this.cancelSampling = realScheduler.interval(() => { this.tick(Date.now()) }, DEVICE_SAMPLE_INTERVAL_MS, { unref: true })
+  }
+
+  stop (): void {
+    this.cancelSampling?.()
+    this.cancelSampling = undefined
   }
 
   drain (now: number, deadlineMs: number, reason = 'drained by operator'): void {

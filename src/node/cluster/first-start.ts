@@ -1,0 +1,61 @@
+// A fresh node's first start (empty Raft storage): it listens a moment for an existing cluster,
+// then either waits to be added to one (autopilot adds it as a learner) or forms a new one with
+// the other fresh nodes — the decision is bootstrap.ts's, pure; this is the loop around it.
+import { decideBootstrap } from './bootstrap.js'
+import type { DeviceBid } from '../../sched/types.js'
+import type { Logger } from '../log.js'
+
+/** how long a fresh node that knows of other nodes listens for an existing cluster before forming one */
+export const BOOTSTRAP_SETTLE_MS = 2500
+/**
+ * how long a fresh node that knows of no other node listens first, with mDNS on: an existing node
+ * on the LAN answers our start-up query within tens of ms (a phone in Wi-Fi power save within a few
+ * hundred); any answer switches to the full BOOTSTRAP_SETTLE_MS
+ */
+export const BOOTSTRAP_QUIET_MDNS_MS = 500
+/** how often the fresh node re-reads what it has seen while it listens */
+const BOOTSTRAP_POLL_MS = 50
+
+export interface FirstStartInit {
+  selfId: string
+  /** how many fresh nodes form a cluster together */
+  expect: number
+  mdns: boolean
+  bids: () => DeviceBid[]
+  /** whether any other node is known: bootstrap addresses given, a peer discovered or connected */
+  announced: () => boolean
+  /** write the founders' initial configuration (RaftMember.form) */
+  form: (voters: string[]) => void
+  /** start Raft, once decided */
+  startRaft: () => void
+  now: () => number
+  log: Logger
+  signal: AbortSignal
+}
+
+/** resolves once Raft started, or when `signal` aborts first (the node stopped) */
+export async function firstStart (d: FirstStartInit): Promise<void> {
+  const started = d.now()
+  while (!d.signal.aborted) {
+    const decision = decideBootstrap({
+      selfId: d.selfId,
+      expect: d.expect,
+      bids: d.bids(),
+      elapsedMs: d.now() - started,
+      settleMs: BOOTSTRAP_SETTLE_MS,
+      announced: d.announced(),
+      quietSettleMs: d.mdns ? BOOTSTRAP_QUIET_MDNS_MS : 0
+    })
+    if (decision !== undefined) {
+      if (decision.kind === 'form') {
+        d.log.info(`forming a new cluster with voters ${decision.voters.map(v => v.slice(-8)).join(', ')}`)
+        d.form(decision.voters)
+      } else {
+        d.log.info('found an existing cluster: waiting to be added as a learner')
+      }
+      d.startRaft()
+      return
+    }
+    await new Promise(resolve => setTimeout(resolve, BOOTSTRAP_POLL_MS))
+  }
+}

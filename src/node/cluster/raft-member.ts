@@ -1,0 +1,214 @@
+// This node as a Raft member: the driver over the node's log storage, the Raft protocol's frames
+// both ways, whether this node is in the configuration, and leaving Raft (and rejoining) when the
+// log's storage refuses a write. The driver is replaced after such a failure, so everything that
+// reads Raft goes through `driver` each time rather than keeping the object.
+import { encode, decode } from '../../protocol/codec.js'
+import { RAFT_MESSAGES } from '../../protocol/messages.js'
+import { MAX_RAFT_FRAME_BYTES } from '../../protocol/limits.js'
+import type { ConfState, Message } from '../../protocol/raft/types.js'
+import { RaftDriver } from '../raft/driver.js'
+import type { SqliteStorage } from '../raft/sqlite-storage.js'
+import type { ClusterCore } from './core.js'
+import type { Logger } from '../log.js'
+import { realScheduler, type CancelTimer } from '../scheduler.js'
+import { readDisk } from '../system/signals.js'
+
+export interface RaftMemberInit {
+  selfId: string
+  storage: SqliteStorage
+  core: ClusterCore
+  /** the Raft channel's send (a FramedChannel in a node) */
+  send: (peer: string, bytes: Uint8Array) => Promise<void>
+  dataDir: string
+  tickMs: number
+  electionTicks: number
+  snapshotEntries: number
+  snapshotLogBytes: number
+  rng: () => number
+  /** the node's logger (the driver logs under its 'raft' child) */
+  log: Logger
+  /** a Raft message came from `id` (it is alive) */
+  heard: (id: string) => void
+  /** Raft's role changed, or this node left Raft ('follower' with no leader) */
+  onRoleChange: (role: string, leaderId: string | null, term: number) => void
+  /** this node joined or left the configuration (its bid says so) */
+  onMembershipChange: () => void
+}
+
+/** after the Raft log's storage failed (full disk): how often to look for room, and how much is enough */
+const STORAGE_RETRY_MS = 2000
+const STORAGE_RESUME_FREE_MB = 8
+/** how long a stopping leader waits for the voter it picked to take over */
+const HAND_OVER_WAIT_MS = 3000
+
+export class RaftMember {
+  private current?: RaftDriver
+  private isMember = false
+  /** why this node left Raft (its log's storage refused a write), until it rejoins */
+  private down?: string
+  private cancelRetry?: CancelTimer
+  private stopped = false
+
+  constructor (private readonly d: RaftMemberInit) {}
+
+  /** undefined until Raft started (a fresh node first looks for a cluster) */
+  get driver (): RaftDriver | undefined { return this.current }
+  get member (): boolean { return this.isMember }
+  get storageDown (): string | undefined { return this.down }
+  get isLeader (): boolean { return this.current?.isLeader === true }
+  get leaderId (): string | null { return this.current?.leaderId ?? null }
+  get term (): number { return this.current?.raft.status().term ?? 0 }
+  isInConf (id: string): boolean {
+    const c = this.current?.conf
+    return c !== undefined && (c.voters.includes(id) || c.learners.includes(id))
+  }
+
+  /** whether this node has been part of a cluster before (else it bootstraps) */
+  hasState (): boolean {
+    const { confState } = this.d.storage.initialState()
+    return confState.voters.length + confState.learners.length > 0 || this.d.storage.lastIndex() > 0
+  }
+
+  /** a founder of a new cluster: the identical initial snapshot on every founder (index 1, term 1, the voters) */
+  form (voters: string[]): void {
+    this.d.storage.save({
+      snapshot: { meta: { index: 1, term: 1, conf: { voters, learners: [] } }, data: new Uint8Array(0) },
+      hardState: { term: 1, vote: null, commit: 1 }
+    })
+  }
+
+  start (): void {
+    const snap = this.d.storage.snapshot()
+    if (snap.data.byteLength > 0) this.d.core.restore(snap.data)
+    this.current = this.makeDriver(snap.meta.index)
+    const cs = this.d.storage.initialState().confState
+    this.isMember = cs.voters.includes(this.d.selfId) || cs.learners.includes(this.d.selfId)
+    this.d.core.bindProposer(data => { this.current!.propose(data) })
+    // A committed entry this node cannot apply (a bug; the core has logged it): stop Raft here, so
+    // it neither votes, leads nor acknowledges with a state the others may not have.
+    this.d.core.onHalt(() => { this.current?.stop() })
+    this.current.start()
+    // the only voter: no one else can lead or vote, so elect now rather than after a timeout
+    if (cs.voters.length === 1 && cs.voters[0] === this.d.selfId) this.current.campaign()
+  }
+
+  /** Graceful: a leader hands leadership over first, so the cluster does not wait for a timeout. */
+  async handOver (): Promise<void> {
+    const d = this.current
+    if (d?.isLeader !== true) return
+    const st = d.raft.status() as any
+    const target = d.conf.voters.filter(v => v !== this.d.selfId)
+      .sort((a, b) => (st.progress?.[b]?.match ?? 0) - (st.progress?.[a]?.match ?? 0))[0]
+    if (target === undefined) return
+    try {
+      d.transferLeadership(target)
+    } catch { return }
+    const deadline = Date.now() + HAND_OVER_WAIT_MS
+    while (Date.now() < deadline && d.isLeader) await new Promise(resolve => setTimeout(resolve, 20))
+    this.d.log.info(d.isLeader ? 'leadership hand-over timed out; stopping anyway' : `handed leadership to ${target.slice(-8)}`)
+  }
+
+  stop (): void {
+    this.stopped = true
+    this.cancelRetry?.()
+    this.current?.stop()
+  }
+
+  /** one inbound frame of the Raft protocol */
+  onMessage (from: string, bytes: Uint8Array): void {
+    let msg: Message
+    try {
+      msg = decode(bytes, RAFT_MESSAGES, MAX_RAFT_FRAME_BYTES).body as Message
+    } catch (err) {
+      this.d.log.warn(`raft: rejected a malformed message from ${from.slice(-8)}`, (err as Error).message)
+      return
+    }
+    if (msg.from !== from) { this.d.log.warn(`raft: message claims to be from ${msg.from.slice(-8)} but came from ${from.slice(-8)}; dropped`); return }
+    if (msg.to !== this.d.selfId) return
+    // Only members speak Raft to a member: a stranger's message with a high term would otherwise
+    // depose a healthy leader. A fresh node (no configuration yet) listens to whoever leads.
+    if (this.current !== undefined && this.isMember && !this.isInConf(from)) {
+      this.d.log.warn(`raft: dropped '${msg.type}' from ${from.slice(-8)}, which is not a member`)
+      return
+    }
+    this.d.heard(from)
+    this.current?.step(msg)
+  }
+
+  private send (m: Message): void {
+    let bytes: Uint8Array
+    try { bytes = encode('raft', m, MAX_RAFT_FRAME_BYTES) } catch (err) { this.d.log.error('raft message not encodable', err); return }
+    const sent = this.d.send(m.to, bytes)
+    if (m.type === 'snap') {
+      // handed to the stream is as much as we can know; a lost one is retried by the core's timeout
+      sent.then(() => { this.current?.reportSnapshot(m.to, true) }, () => { this.current?.reportSnapshot(m.to, false); this.current?.reportUnreachable(m.to) })
+    } else {
+      sent.catch(() => { this.current?.reportUnreachable(m.to) })
+    }
+  }
+
+  private roleChanged (role: string, leaderId: string | null, term: number): void {
+    this.d.log.info(`raft: ${role}, leader ${leaderId?.slice(-8) ?? 'none'}, term ${term}`)
+    this.d.onRoleChange(role, leaderId, term)
+  }
+
+  private confChanged (cs: ConfState): void {
+    const was = this.isMember
+    this.isMember = cs.voters.includes(this.d.selfId) || cs.learners.includes(this.d.selfId)
+    if (was !== this.isMember) this.d.onMembershipChange()
+  }
+
+  /**
+   * The Raft log's storage refused a write (a full disk, most likely): the driver stopped without
+   * acknowledging anything of it, and what is durable is intact (the failed transaction rolled
+   * back). This node leaves Raft for now — it neither leads nor votes, and submissions through it
+   * are forwarded to the leader (or refused with 'no_leader' when there is none) — and starts a
+   * new driver on the same storage and state once the disk has room again.
+   */
+  private onStorageError (err: Error): void {
+    const reason = /SQLITE_FULL|ENOSPC|disk is full/i.test(`${(err as { code?: string }).code ?? ''} ${err.message}`) ? 'disk full' : `storage error: ${err.message}`
+    this.down = reason
+    this.d.log.error(`${reason}: this node left Raft (no leading, voting or acknowledging); it rejoins once the disk under ${this.d.dataDir} has ${STORAGE_RESUME_FREE_MB} MB free`)
+    this.roleChanged('follower', null, this.term)
+    this.cancelRetry?.()
+    this.cancelRetry = realScheduler.interval(() => { this.rejoinIfRoom() }, STORAGE_RETRY_MS, { unref: true })
+  }
+
+  private rejoinIfRoom (): void {
+    if (this.stopped) { this.cancelRetry?.(); return }
+    const disk = readDisk(this.d.dataDir) // free space unknown (statfs failed): try anyway
+    if (disk !== 'unknown' && disk.freeBytes < STORAGE_RESUME_FREE_MB * 1024 * 1024) return
+    this.cancelRetry?.()
+    const applied = this.current?.appliedIndex ?? 0
+    try {
+      this.current = this.makeDriver(applied)
+      this.down = undefined
+      this.current.start()
+      this.d.log.info(`the disk has room again: this node rejoined Raft at applied index ${applied}`)
+    } catch (e) {
+      this.d.log.error('could not restart Raft after a storage error', e)
+    }
+  }
+
+  private makeDriver (applied: number): RaftDriver {
+    const core = this.d.core
+    return new RaftDriver({
+      id: this.d.selfId,
+      storage: this.d.storage,
+      tickMs: this.d.tickMs,
+      electionTicks: this.d.electionTicks,
+      rng: this.d.rng,
+      log: this.d.log.child('raft'),
+      send: m => { this.send(m) },
+      apply: e => { core.applyEntry(e) },
+      onConfState: cs => { this.confChanged(cs) },
+      onRoleChange: (role, leaderId, term) => { this.roleChanged(role, leaderId, term) },
+      snapshotData: () => core.snapshotData(),
+      restoreSnapshot: data => { core.restore(data) },
+      snapshotEntries: this.d.snapshotEntries,
+      snapshotLogBytes: this.d.snapshotLogBytes,
+      onStorageError: err => { this.onStorageError(err) },
+      applied
+    })
+  }
+}
