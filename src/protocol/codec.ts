@@ -34,12 +34,34 @@ function plainView (b: Uint8Array): Uint8Array {
   return Object.getPrototypeOf(b) === Uint8Array.prototype ? b : new Uint8Array(b.buffer, b.byteOffset, b.byteLength)
 }
 
+// msgpackr writes every message into one shared buffer (module-wide, across Packr instances) and
+// hands out views of it; when a message does not fit, it allocates a bigger one — 4x the message
+// below 16 MiB, 1.25x above — and from then on every new buffer is allocated at that size. So
+// after one 100 MB snapshot each small message after it was a view of a ~125 MB buffer, and a
+// message kept (a Raft entry in the tail cache, a record's bytes) kept that whole buffer alive:
+// 150-280 MB of external memory per node in the 300k-task soak (issue 14). After a message that
+// needed a big buffer we hand msgpackr a small fresh one, and copy the message out of the big one
+// when the message is less than half of it.
+/** a shared pack buffer bigger than this is not reused for the next message */
+const PACK_BUFFER_MAX_BYTES = 1024 * 1024
+/** the fresh buffer handed to msgpackr then (its own first buffer is 8 KiB) */
+const PACK_BUFFER_START_BYTES = 64 * 1024
+
+/** msgpackr's own kind of buffer: a Node Buffer where there is one (its fast string writes need it) */
+function freshPackBuffer (): Uint8Array {
+  return typeof Buffer === 'undefined' ? new Uint8Array(PACK_BUFFER_START_BYTES) : Buffer.allocUnsafeSlow(PACK_BUFFER_START_BYTES)
+}
+
 function pack (value: unknown, maxBytes: number, what: string): Uint8Array {
   let out: Uint8Array
   try {
     out = packr.pack(value)
   } catch (err) {
     throw new EncodeError(`${what}: ${(err as Error).message}`)
+  }
+  if (out.buffer.byteLength > PACK_BUFFER_MAX_BYTES) {
+    packr.useBuffer(freshPackBuffer())
+    if (out.byteLength * 2 < out.buffer.byteLength) out = new Uint8Array(out) // a copy: the big buffer can go
   }
   if (out.byteLength > maxBytes) throw new EncodeError(`${what} is ${out.byteLength} bytes, over the ${maxBytes}-byte cap`)
   return plainView(out) // a Buffer from msgpackr: hand out a plain Uint8Array (no copy)

@@ -3,7 +3,8 @@
 // restarted process would see: MemoryStorage.crashCopy(), or a fresh SqliteStorage on the same file.
 // A seeded differential test then drives both with the same random operations and compares them.
 import assert from 'node:assert/strict'
-import { mkdtempSync, rmSync } from 'node:fs'
+import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs'
+import Database from 'better-sqlite3'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { MemoryStorage } from '../../src/protocol/raft/memory-storage.js'
@@ -378,6 +379,54 @@ describe('SqliteStorage specifics', () => {
     s.close() // idempotent
     assert.throws(() => s.save({ entries: [ent(1, 1)] }), RaftInputError)
     assert.throws(() => s.setMeta('k', 'v'), RaftInputError)
+  })
+
+  it('the file follows the live log and snapshot: free pages and the WAL are handed back (issue 14)', () => {
+    const path = join(dir, 'size.db')
+    const s = new SqliteStorage(path, { conf: { voters: ['a'], learners: [] } })
+    const fileMb = (): number => ['', '-wal'].reduce((n, x) => n + (existsSync(path + x) ? statSync(path + x).size : 0), 0) / 1048576
+    const big = (i: number, t: number): Entry => ({ index: i, term: t, type: 'normal', data: new Uint8Array(256 * 1024).fill(i & 255) })
+    let last = 1
+    // each round: 8 MiB of entries, a snapshot, compaction of all but 4 entries; the state shrinks
+    for (const snapMb of [24, 24, 24, 12, 6, 3, 3, 3]) {
+      const es: Entry[] = []
+      for (let k = 0; k < 32; k++) es.push(big(++last, 1))
+      s.save({ entries: es, hardState: { term: 1, vote: 'a', commit: last } })
+      s.createSnapshot(last, { voters: ['a'], learners: [] }, new Uint8Array(snapMb * 1048576).fill(snapMb))
+      s.compact(last - 4)
+    }
+    // live: 1 MiB of log + a 3 MiB snapshot; kept free: a snapshot + 4 MiB; the WAL truncated to
+    // 16 MiB. Measured: 11 + 16 MiB; without reclaim and the WAL limit 57 + 24 MiB (the high water).
+    assert.ok(fileMb() < 32, `raft.db + wal ${fileMb().toFixed(1)} MiB`)
+    const db = (s as unknown as { db: { pragma: (p: string, o: { simple: boolean }) => unknown } }).db
+    assert.equal(db.pragma('auto_vacuum', { simple: true }), 2) // INCREMENTAL
+    assert.equal(s.snapshot().data.byteLength, 3 * 1048576)
+    assert.equal(s.snapshot().data[0], 3)
+    s.close()
+    const r = new SqliteStorage(path)
+    assert.equal(r.snapshot().meta.index, last)
+    assert.equal(r.snapshot().data[3 * 1048576 - 1], 3) // read from the file when asked for
+    r.close()
+  })
+
+  it('converts an older database to incremental vacuum at open, keeping its contents', () => {
+    const path = join(dir, 'old.db')
+    const old = new Database(path)
+    old.pragma('journal_mode = WAL')
+    old.close()
+    const s = new SqliteStorage(path, { conf: { voters: ['a'], learners: [] } })
+    s.save({ entries: [ent(2, 1)], hardState: { term: 1, vote: 'a', commit: 2 } })
+    s.close()
+    // an existing file made before auto_vacuum: turn it off again the hard way, then reopen
+    const raw = new Database(path)
+    raw.pragma('auto_vacuum = NONE'); raw.exec('VACUUM')
+    assert.equal(raw.pragma('auto_vacuum', { simple: true }), 0)
+    raw.close()
+    const r = new SqliteStorage(path)
+    const db = (r as unknown as { db: { pragma: (p: string, o: { simple: boolean }) => unknown } }).db
+    assert.equal(db.pragma('auto_vacuum', { simple: true }), 2)
+    assert.deepEqual(r.entries(2, 3).map(e => e.index), [2])
+    r.close()
   })
 
   it('refuses non-contiguous entries in one save (programmer error), changing nothing', () => {

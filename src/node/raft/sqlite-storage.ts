@@ -8,6 +8,17 @@
 //     when it throws, nothing changed;
 //   - a received snapshot discards the whole log; compact() never goes past the snapshot.
 //
+// Size on disk (issue 14: raft.db was 5x the snapshot, 514 MB for a 98-158 MB snapshot after a
+// million tasks). It was three things, none of them live data: the WAL file, which sqlite never
+// shrinks, stayed as big as the biggest transaction (a whole snapshot); free pages of deleted
+// entries and replaced snapshots, which sqlite keeps in the file for reuse; and replacing a snapshot
+// row needs room for the old and the new one at once. So: journal_size_limit truncates the WAL
+// after each checkpoint; auto_vacuum=INCREMENTAL lets reclaim() hand free pages back after a
+// compaction or a snapshot, keeping about one snapshot's worth as room for the next snapshot write
+// (without it, every snapshot would grow the file and the next reclaim would move the whole
+// snapshot down). The file stays near 2 x snapshot + log and follows the live state down.
+// The snapshot's bytes are not kept in memory either (snapshot().data reads them when asked).
+//
 //   const s = new SqliteStorage(join(dataDir, 'raft.db'), { conf: { voters: [id], learners: [] } })
 //   s.save({ entries, hardState })      // durable when it returns
 
@@ -41,6 +52,11 @@ export interface SqliteStorageOptions {
   /** how many recent entry terms to keep in memory for term(); default 4096 */
   tailTermCache?: number
 }
+
+/** the WAL is truncated to this after a checkpoint: it grew to a whole snapshot before (see above) */
+const WAL_SIZE_LIMIT_BYTES = 16 * 1024 * 1024
+/** free pages kept beyond the snapshot's size: small writes reuse them without growing the file */
+const RECLAIM_SLACK_BYTES = 4 * 1024 * 1024
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS hard_state (id INTEGER PRIMARY KEY CHECK (id = 0), term INTEGER NOT NULL, vote TEXT, commit_index INTEGER NOT NULL);
@@ -82,6 +98,8 @@ export class SqliteStorage implements RaftStorage {
   /** the newest entries as written (see entry-cache.ts); only what is in the database */
   private readonly recent = new EntryTailCache()
   private closed = false
+  /** bytes of the stored snapshot (what reclaim() keeps free for the next one) */
+  private snapBytes = 0
   readonly deferredSync: boolean
   private readonly walPath: string
   private walFd?: number
@@ -90,7 +108,9 @@ export class SqliteStorage implements RaftStorage {
   constructor (path: string, opts: SqliteStorageOptions = {}) {
     this.tailMax = opts.tailTermCache ?? 4096
     this.db = new Database(path)
+    enableIncrementalVacuum(this.db)
     this.db.pragma('journal_mode = WAL')
+    this.db.pragma(`journal_size_limit = ${WAL_SIZE_LIMIT_BYTES}`)
     this.deferredSync = opts.deferredSync === true
     this.walPath = `${path}-wal`
     this.db.pragma(`synchronous = ${this.deferredSync ? 'NORMAL' : opts.synchronous ?? 'FULL'}`)
@@ -144,7 +164,8 @@ export class SqliteStorage implements RaftStorage {
       putHard: db.prepare('INSERT OR REPLACE INTO hard_state (id, term, vote, commit_index) VALUES (0, ?, ?, ?)'),
       getLogStart: db.prepare('SELECT idx, term FROM log_start WHERE id = 0'),
       putLogStart: db.prepare('INSERT OR REPLACE INTO log_start (id, idx, term) VALUES (0, ?, ?)'),
-      getSnap: db.prepare('SELECT idx, term, data FROM snapshot WHERE id = 0'),
+      getSnapMeta: db.prepare('SELECT idx, term, length(data) AS bytes FROM snapshot WHERE id = 0'),
+      getSnapData: db.prepare('SELECT idx, data FROM snapshot WHERE id = 0'),
       putSnap: db.prepare('INSERT OR REPLACE INTO snapshot (id, idx, term, data) VALUES (0, ?, ?, ?)'),
       getConf: db.prepare('SELECT voters, learners FROM conf_state WHERE id = 0'),
       putConf: db.prepare('INSERT OR REPLACE INTO conf_state (id, voters, learners) VALUES (0, ?, ?)'),
@@ -163,10 +184,36 @@ export class SqliteStorage implements RaftStorage {
   }
 
   private loadSnapshot (): Snapshot {
-    const row = this.st.getSnap.get() as { idx: number, term: number, data: Buffer }
+    const row = this.st.getSnapMeta.get() as { idx: number, term: number, bytes: number }
     const c = this.st.getConf.get() as { voters: string, learners: string }
     const conf: ConfState = { voters: JSON.parse(c.voters), learners: JSON.parse(c.learners) }
-    return { meta: { index: row.idx, term: row.term, conf }, data: toBytes(row.data) }
+    return this.lazySnapshot({ index: row.idx, term: row.term, conf }, row.bytes)
+  }
+
+  /**
+   * A snapshot whose `data` is read from the database when asked for (at start, and to send it to
+   * a follower far behind), and kept only while someone holds it: the bytes are the size of the
+   * whole state (tens of MB), and were held for nothing between two snapshots. Asked for after
+   * a newer snapshot replaced this one (a 'snap' message held back across a snapshot), it throws:
+   * that message is not sent and the core sends the newer snapshot on its retry.
+   */
+  private lazySnapshot (meta: Snapshot['meta'], bytes: number, data?: Uint8Array): Snapshot {
+    let held = data !== undefined ? new WeakRef(data) : undefined
+    const read = (): Uint8Array => {
+      let d = held?.deref()
+      if (d === undefined) {
+        this.assertOpen()
+        const row = this.st.getSnapData.get() as { idx: number, data: Buffer }
+        if (row.idx !== meta.index) throw new RaftInputError('snapshot', `index ${meta.index} was replaced by ${row.idx}`)
+        d = toBytes(row.data)
+        held = new WeakRef(d)
+      }
+      return d
+    }
+    const snap = { meta } as Snapshot
+    Object.defineProperty(snap, 'data', { get: read, enumerable: true })
+    this.snapBytes = bytes
+    return snap
   }
 
   private warmTail (): void {
@@ -223,6 +270,7 @@ export class SqliteStorage implements RaftStorage {
       this.loadMirror() // the transaction rolled back: so does the mirror
       throw err
     }
+    if (update.snapshot !== undefined) this.reclaim() // the old snapshot and the whole log were freed
   }
 
   /** Runs inside the transaction; updates the mirror as it goes (reloaded on rollback). */
@@ -253,7 +301,7 @@ export class SqliteStorage implements RaftStorage {
   private writeSnapshotRow (index: number, term: number, conf: ConfState, data: Uint8Array): void {
     this.st.putSnap.run(index, term, toBuffer(data))
     this.st.putConf.run(JSON.stringify(conf.voters), JSON.stringify(conf.learners))
-    this.snap = { meta: { index, term, conf: copyConf(conf) }, data }
+    this.snap = this.lazySnapshot({ index, term, conf: copyConf(conf) }, data.byteLength, data)
   }
 
   private writeEntries (entries: Entry[]): void {
@@ -320,6 +368,26 @@ export class SqliteStorage implements RaftStorage {
       this.tailTerms = this.tailTerms.slice(drop)
       this.tailStart += drop
     }
+    this.reclaim()
+  }
+
+  /**
+   * Hands free pages back to the file system, keeping a snapshot's worth (+ slack) for the next
+   * snapshot write (see the file comment). Bounded by what is free; a failure (full disk, say) only
+   * leaves the file as big as it was. Returns the pages released.
+   */
+  reclaim (): number {
+    this.assertOpen()
+    try {
+      const free = this.db.pragma('freelist_count', { simple: true }) as number
+      const pageSize = this.db.pragma('page_size', { simple: true }) as number
+      const keep = Math.ceil((this.snapBytes + RECLAIM_SLACK_BYTES) / pageSize)
+      if (free <= keep) return 0
+      this.db.pragma(`incremental_vacuum(${free - keep})`)
+      return free - keep
+    } catch {
+      return 0
+    }
   }
 
   // ---- node metadata ------------------------------------------------------------------------
@@ -362,6 +430,20 @@ export class SqliteStorage implements RaftStorage {
   private assertOpen (): void {
     if (this.closed) throw new RaftInputError('storage', 'closed')
   }
+}
+
+/**
+ * auto_vacuum=INCREMENTAL (reclaim() needs it). A new database gets it before its first table; an
+ * older one is converted once by a VACUUM (it rewrites the live pages: a few seconds for hundreds
+ * of MB, once). If that fails (full disk), the database works as before, only without reclaim.
+ */
+function enableIncrementalVacuum (db: Database.Database): void {
+  const INCREMENTAL = 2
+  if (db.pragma('auto_vacuum', { simple: true }) === INCREMENTAL) return
+  db.pragma('auto_vacuum = INCREMENTAL')
+  const tables = db.prepare("SELECT COUNT(*) FROM sqlite_schema WHERE type = 'table'").pluck().get() as number
+  if (tables === 0) return // a new file: the pragma alone takes effect
+  try { db.exec('VACUUM') } catch { /* stays NONE */ }
 }
 
 function copyConf (c: ConfState): ConfState {
