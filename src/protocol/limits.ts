@@ -182,6 +182,11 @@ export const MAX_ADDR_LENGTH = 512
 /** listTasks page size. */
 export const MAX_LIST_LIMIT = 10_000
 
+/** Tasks in one 'liveTasks' query (a follower asking the leader for the live fields of a list page's
+ *  pending and running tasks). Each answer carries at most an id and a pending reason of
+ *  MAX_TEXT_LENGTH, so 500 stay under MAX_FRAME_BYTES (~2.1 MiB); a larger page asks in slices. */
+export const MAX_LIVE_TASKS_PER_QUERY = 500
+
 /** Raft entry data (one encoded Command[]). A submit frame at the client cap becomes an entry a few
  *  bytes bigger (the leader adds `type`, `at`, `principal`), hence the headroom. */
 export const MAX_ENTRY_DATA_BYTES = MAX_FRAME_BYTES + 64 * KiB

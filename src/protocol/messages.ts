@@ -278,15 +278,23 @@ export const SubmitRequestSchema = obj({
   waitMs: waitMs()
 }, { optional: ['principal', 'batch', 'workflow', 'chunk', 'waitMs'] })
 
-/** What a node forwards to the leader (NodeScheduler → client/service.ts): writes and live task status.
+/** A task's live fields: the leader's soft state, never in the log (src/node/client/live-fields.ts). */
+export interface LiveFields { taskId: string, attempt: number, progress?: number, resourceUsage?: { cpu: number, memory: number }, pendingReason?: string }
+const LiveFieldsSchema: Schema<LiveFields> = obj({
+  taskId: id(), attempt: count(), progress: percent(), resourceUsage: ResourceUsageSchema, pendingReason: text()
+}, { optional: ['progress', 'resourceUsage', 'pendingReason'], strict: true })
+
+/** What a node forwards to the leader (NodeScheduler → client/service.ts): writes, and the leader's live task fields (client/live-fields.ts).
  *  Other reads are answered from each node's own applied state, so they have no message. */
 export const CLIENT_MESSAGES = {
   submit: SubmitRequestSchema,
   submitRes: reply<{ taskIds: string[], duplicate?: boolean }>({ taskIds: arr(id(), { max: L.MAX_BATCH_TASKS }), duplicate: bool() }, ['duplicate']),
   cancel: obj({ reqId: ReqId, taskId: id(), principal: name(), waitMs: waitMs() }, { optional: ['principal', 'waitMs'] }),
   cancelRes: reply<{ task: TaskRecord }>({ task: TaskRecordSchema }),
-  getTask: obj({ reqId: ReqId, taskId: id() }),
-  getTaskRes: reply<{ task: TaskRecord | null }>({ task: nullable(TaskRecordSchema) }),
+  /** the leader's soft state for these tasks: live progress (running) and why a task waits (pending) */
+  liveTasks: obj({ reqId: ReqId, taskIds: arr(id(), { max: L.MAX_LIVE_TASKS_PER_QUERY }) }),
+  /** only the tasks that have live fields; `attempt` is the attempt they belong to */
+  liveTasksRes: reply<{ tasks: LiveFields[] }>({ tasks: arr(LiveFieldsSchema, { max: L.MAX_LIVE_TASKS_PER_QUERY }) }),
   setRole: obj({ reqId: ReqId, principal: name(), role: nullable(PrincipalRoleSchema), by: name(), waitMs: waitMs() }, { optional: ['by', 'waitMs'] }),
   setRoleRes: reply<{}>({}),
   /** change cluster settings (admin only; the state machine checks the principal and the ranges) */

@@ -1,7 +1,7 @@
 // `node.scheduler`: the public face of the cluster on every node. Writes go to the leader (directly
 // when we are it, else over /retire-cluster/client), retried through elections under one request id
-// so the state machine records a retried submission once. Reads come from this node's applied state,
-// with live progress from the leader where it has it.
+// so the state machine records a retried submission once. Reads come from this node's applied state;
+// task records get the leader's live fields (progress, pendingReason) through live-fields.ts.
 import { parseTaskSpec, Task } from '../../sched/task.js'
 import type { Rng } from '../../sched/rng.js'
 import type { ApplyOutcome, BatchChunk, ClusterEvent, ClusterSettings, ClusterSettingsPatch, Command, TaskRecord, Role, WorkflowInfo, BatchInfo } from '../../sched/commands.js'
@@ -16,6 +16,7 @@ import type { LeaderLoop } from '../leader/leader.js'
 import { toWorkflowInfo, toBatch } from './inputs.js'
 import type { TaskHistory } from './history.js'
 import { planChunks } from './chunks.js'
+import { LiveTaskReader } from './live-fields.js'
 import { TRACE_ON, traceMark } from '../trace.js'
 import { realScheduler, type Scheduler } from '../scheduler.js'
 
@@ -47,9 +48,12 @@ export class NodeScheduler implements ClusterScheduler {
   private reqCounter = 0
   private readonly reqPrefix: string
   private readonly waiters = new Map<string, Array<() => void>>()
+  /** every read of task records goes through it: replicated record + the leader's live fields */
+  private readonly live: LiveTaskReader
 
   constructor (private readonly d: SchedulerDeps) {
     this.reqPrefix = `${d.nodeId.slice(-12)}:${d.now().toString(36)}:`
+    this.live = new LiveTaskReader({ state: () => d.core.state, leader: d.leader, isLeader: d.isLeader, leaderRequest: d.leaderRequest })
     d.core.onEvent(e => { this.wake(e) })
   }
 
@@ -186,14 +190,7 @@ export class NodeScheduler implements ClusterScheduler {
       if (this.d.core.state.wasEvicted(taskId)) throw this.missing('task', taskId)
       return undefined
     }
-    // live progress (running) and why a task waits (pending) are the leader's soft state
-    if (rec.status !== 'running' && rec.status !== 'pending') return rec
-    if (this.d.isLeader()) return this.d.leader.liveOf(rec)
-    try {
-      const res = await this.d.leaderRequest('getTask', { taskId }, 1000)
-      if (res.ok === true && res.task != null) return res.task as TaskRecord
-    } catch { /* the local view is the best we have */ }
-    return rec
+    return this.live.readOne(rec)
   }
 
   async waitForResult (taskId: string, opts: { timeoutMs?: number } = {}): Promise<TaskRecord> {
@@ -250,12 +247,11 @@ export class NodeScheduler implements ClusterScheduler {
   }
 
   async listTasks (filter: { status?: TaskStatus, deviceId?: string, limit?: number, order?: 'oldest' | 'newest' } = {}): Promise<TaskRecord[]> {
-    return this.d.core.state.listTasks(filter)
+    return this.live.read(this.d.core.state.listTasks(filter))
   }
 
   async getActiveTasks (): Promise<TaskRecord[]> {
-    const list = this.d.core.state.activeTasks()
-    return this.d.isLeader() ? list.map(r => this.d.leader.liveOf(r)) : list
+    return this.live.read(this.d.core.state.activeTasks())
   }
 
   async getQueueStatistics (): Promise<QueueStatistics> {

@@ -9,6 +9,7 @@ import { TRACE_ON, traceMark } from '../trace.js'
 import { NodeError, NoLeaderError, UnproposableCommandError } from '../errors.js'
 import { DEFAULT_PROPOSE_WAIT_MS } from '../cluster/core.js'
 import { EncodeError } from '../../protocol/errors.js'
+import { liveFieldsOf } from './live-fields.js'
 import type { Logger } from '../log.js'
 
 export interface ClientServiceDeps {
@@ -69,10 +70,10 @@ export async function handleClientRequest (d: ClientServiceDeps, from: string, b
         }
         return encode('setRoleRes', { reqId, ok: true })
       }
-      case 'getTask': {
-        const rec = d.core.state.getTask(body.taskId)
-        return encode('getTaskRes', { reqId, ok: true, task: rec === undefined ? null : d.leader.liveOf(rec) })
-      }
+      case 'liveTasks':
+        // only the leader holds live fields (a deposed one may still hold stale ones)
+        if (!d.isLeader()) return fail('no_leader', 'not the leader', { notLeader: true, leaderHint: d.leaderId() })
+        return encode('liveTasksRes', { reqId, ok: true, tasks: liveFieldsOf(d.core.state, d.leader, body.taskIds) })
       default:
         return fail('unsupported_operation', `request type '${type}' is not served here`)
     }
