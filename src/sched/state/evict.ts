@@ -72,8 +72,7 @@ function evictTask (s: State, rec: TaskRecord): void {
 function tombstone (s: State, id: string): void {
   s.tombstones.add(id)
   if (s.tombstones.size <= MAX_EVICTED_TOMBSTONES) return
-  const oldest = s.tombstones.values().next().value as string
-  s.tombstones.delete(oldest)
+  const oldest = s.tombstones.shift() as string
   const tid = oldest.slice(0, 26)
   if (isValidTaskId(tid)) s.tombstoneFloorMs = Math.max(s.tombstoneFloorMs, taskIdTimeMs(tid))
 }

@@ -14,6 +14,7 @@ import type { BatchInfo, ClusterSettings, ApplyOutcome, Role, TaskRecord } from 
 import type { TaskData, TaskStatus } from '../types.js'
 import { DEFAULT_MAX_QUEUE_SIZE, MAX_BATCH_TASKS, MAX_REMEMBERED_REQUESTS } from '../../protocol/limits.js'
 import { EndedIndex } from '../retention.js'
+import { FifoSet } from '../fifo-set.js'
 import { TaskQueue } from '../queue.js'
 import { RetryPolicy } from '../retry.js'
 import type { DeviceReliability } from '../reliability.js'
@@ -103,7 +104,7 @@ export interface State {
   /** terminal tasks by when they may be evicted (derived, rebuilt on restore) */
   readonly ended: EndedIndex
   /** evicted ids, oldest first (bounded: MAX_EVICTED_TOMBSTONES); batch/workflow ids as 'batch:'/'workflow:' + id */
-  readonly tombstones: Set<string>
+  readonly tombstones: FifoSet
   /** newest id time among tombstones dropped from the FIFO: an unknown task id at or before it was evicted */
   tombstoneFloorMs: number
   /** tasks evicted since the cluster began */
@@ -146,7 +147,7 @@ export function createState (opts: ClusterStateOptions = {}): State {
     settings: {},
     reliability: new Map(),
     ended: new EndedIndex(),
-    tombstones: new Set(),
+    tombstones: new FifoSet(),
     tombstoneFloorMs: 0,
     evictedTotal: 0,
     illegalTransitions: { count: 0 },
