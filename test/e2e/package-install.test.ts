@@ -1,19 +1,23 @@
-// The package as a user meets it: `npm pack`, install the tarball into an empty directory, then
+// The package as a user meets it: `npm pack` (with its bundle, scripts/bundle.mjs), install the tarball
+// into an empty directory, then
+//   - only better-sqlite3 (and what its install needs) beside the package: the rest is bundled,
 //   - the seed's queue example as a plain ES module script importing 'retire-cluster' (no node), and
 //     a CommonJS script that requires it,
 //   - every example of docs/guide.md (examples/*.ts, imports rewritten to 'retire-cluster') run as a
 //     script against that install (the pure ones without a node, the others with their own node),
 //   - `retire-cluster start` from the install, and a submit → result against it with the installed CLI,
-//   - `npm exec retire-cluster` (what npx runs) finds the binary.
+//   - `npm install -g --prefix <dir>` of the tarball: `<dir>/bin/retire-cluster start` answers, and
+//     `npm exec --package <tgz> -- retire-cluster` (what `npx` runs) submits to it and reads the result.
 //
-// Bounded: the install uses the npm cache (--prefer-offline) and skips install scripts; better-sqlite3's
+// Bounded: installs use the npm cache (--prefer-offline) and skip install scripts; better-sqlite3's
 // binding is then copied from this checkout's build (what its script would download as a prebuilt
-// binary), because compiling SQLite takes minutes. Packing uses the dist that `npm test` has just
-// built (`npm run build` first when running this file alone).
+// binary), because compiling SQLite takes minutes. The tarball is packed from a staged copy of this
+// checkout's dist (the one `npm test` has just built; `npm run build` first when running this file
+// alone), so the checkout's own dist/ is never touched.
 import assert from 'node:assert/strict'
 import { execFile, spawn, type ChildProcess } from 'node:child_process'
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import { homedir, tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import { eventually } from '../helpers/eventually.js'
@@ -33,6 +37,51 @@ function run (file: string, args: string[], opts: { cwd: string, timeoutMs: numb
 }
 
 const npm = async (args: string[], cwd: string, timeoutMs: number): Promise<Run> => await run('npm', args, { cwd, timeoutMs })
+
+/** What `npm pack` in the checkout packs (package.json "files"), staged with the bundle; returns the tarball. */
+async function packStaged (tmp: string): Promise<string> {
+  const stage = join(tmp, 'stage')
+  for (const f of ['package.json', 'README.md', 'bin', 'docs', 'src/node/dashboard']) cpSync(join(ROOT, f), join(stage, f), { recursive: true })
+  cpSync(join(ROOT, 'dist/src'), join(stage, 'dist/src'), { recursive: true, filter: f => !f.endsWith('.map') })
+  const b = await run(process.execPath, [join(ROOT, 'scripts/bundle.mjs'), stage, '--node-modules', join(ROOT, 'node_modules')], { cwd: ROOT, timeoutMs: 60_000 })
+  assert.equal(b.code, 0, b.stdout + b.stderr)
+  const pack = await npm(['pack', '--ignore-scripts', '--json', '--pack-destination', tmp, ...NPM_FLAGS], stage, 60_000)
+  assert.equal(pack.code, 0, pack.stderr)
+  return join(tmp, (JSON.parse(pack.stdout) as Array<{ filename: string }>)[0]!.filename)
+}
+
+/** better-sqlite3's binding in an install made without scripts: the one built in this checkout. */
+function copyBinding (nodeModules: string): void {
+  const want = JSON.parse(readFileSync(join(ROOT, 'node_modules/better-sqlite3/package.json'), 'utf8')).version
+  const got = JSON.parse(readFileSync(join(nodeModules, 'better-sqlite3/package.json'), 'utf8')).version
+  assert.equal(got, want, 'the install resolved the better-sqlite3 this checkout has built')
+  const binding = join(nodeModules, 'better-sqlite3/build/Release/better_sqlite3.node')
+  mkdirSync(dirname(binding), { recursive: true })
+  copyFileSync(join(ROOT, 'node_modules/better-sqlite3/build/Release/better_sqlite3.node'), binding)
+}
+
+function duBytes (path: string): number {
+  const st = statSync(path, { throwIfNoEntry: false })
+  if (st === undefined || st.isSymbolicLink()) return 0
+  if (!st.isDirectory()) return st.size
+  return readdirSync(path).reduce((n, f) => n + duBytes(join(path, f)), 0)
+}
+
+/** Starts `retire-cluster start` (the given bin) on a fresh data dir; resolves once node.json is written. */
+async function startNodeFrom (bin: string[], dataDir: string, cwd: string): Promise<{ child: ChildProcess, log: () => string }> {
+  const child = spawn(bin[0]!, [...bin.slice(1), 'start', '--data-dir', dataDir, '--no-mdns', '--listen', '/ip4/127.0.0.1/tcp/0', '--log-level', 'warn'], { cwd, stdio: ['ignore', 'pipe', 'pipe'] })
+  let log = ''
+  child.stdout!.on('data', (b: Buffer) => { log += b.toString() })
+  child.stderr!.on('data', (b: Buffer) => { log += b.toString() })
+  await eventually(() => existsSync(join(dataDir, 'node.json')), { timeoutMs: 30_000, message: `node.json (log: ${log})` })
+  return { child, log: () => log }
+}
+
+async function stopNode (child: ChildProcess | undefined): Promise<void> {
+  if (child === undefined || child.exitCode !== null) return
+  child.kill('SIGTERM')
+  await new Promise(resolve => { const t = setTimeout(resolve, 10_000); child.once('exit', () => { clearTimeout(t); resolve(undefined) }) })
+}
 
 /** The seed's 任务队列管理 sample, as a user would write it after `npm install retire-cluster`. */
 const QUEUE_SAMPLE = `
@@ -64,7 +113,8 @@ describe('e2e: the packed package, installed', function () {
   let tmp: string
   let app: string
   let bin: string
-  let node: ChildProcess | undefined
+  let tgz: string
+  const nodes: ChildProcess[] = []
 
   before(async function () {
     this.timeout(150_000)
@@ -75,36 +125,37 @@ describe('e2e: the packed package, installed', function () {
       const b = await npm(['run', 'build'], ROOT, 120_000)
       assert.equal(b.code, 0, b.stdout + b.stderr)
     }
-    const pack = await npm(['pack', '--ignore-scripts', '--json', '--pack-destination', tmp, ...NPM_FLAGS], ROOT, 60_000)
-    assert.equal(pack.code, 0, pack.stderr)
-    const tgz = join(tmp, (JSON.parse(pack.stdout) as Array<{ filename: string }>)[0]!.filename)
+    tgz = await packStaged(tmp)
     writeFileSync(join(app, 'package.json'), JSON.stringify({ name: 'rc-user', private: true, type: 'module' }))
     const inst = await npm(['install', '--omit=dev', '--ignore-scripts', ...NPM_FLAGS, tgz], app, 120_000)
     assert.equal(inst.code, 0, inst.stdout + inst.stderr)
-    // better-sqlite3's binding: the one built in this checkout, for the same version and Node
-    const want = JSON.parse(readFileSync(join(ROOT, 'node_modules/better-sqlite3/package.json'), 'utf8')).version
-    const got = JSON.parse(readFileSync(join(app, 'node_modules/better-sqlite3/package.json'), 'utf8')).version
-    assert.equal(got, want, 'the install resolved the better-sqlite3 this checkout has built')
-    const binding = join(app, 'node_modules/better-sqlite3/build/Release/better_sqlite3.node')
-    mkdirSync(dirname(binding), { recursive: true })
-    copyFileSync(join(ROOT, 'node_modules/better-sqlite3/build/Release/better_sqlite3.node'), binding)
+    copyBinding(join(app, 'node_modules'))
     bin = join(app, 'node_modules/retire-cluster/bin/retire-cluster.js')
   })
 
   after(async () => {
-    if (node !== undefined && node.exitCode === null) {
-      node.kill('SIGTERM')
-      await new Promise(resolve => { const t = setTimeout(resolve, 10_000); node!.once('exit', () => { clearTimeout(t); resolve(undefined) }) })
-    }
+    for (const n of nodes) await stopNode(n)
     if (tmp !== undefined) rmSync(tmp, { recursive: true, force: true })
+    // npm exec keeps what it installed under the npm cache (_npx/<hash>): drop ours
+    const npx = join(process.env.npm_config_cache ?? join(homedir(), '.npm'), '_npx')
+    for (const d of existsSync(npx) ? readdirSync(npx) : []) {
+      const pj = join(npx, d, 'package.json')
+      if (tmp !== undefined && existsSync(pj) && readFileSync(pj, 'utf8').includes(tmp)) rmSync(join(npx, d), { recursive: true, force: true })
+    }
   })
 
-  it('installs only what a node runs: no dev tools, no prom-client, one @libp2p/interface', () => {
+  it('installs only what a node runs: the package (one bundle) and better-sqlite3 with what its install needs', () => {
     const nm = join(app, 'node_modules')
-    for (const gone of ['typescript', 'tsx', 'mocha', 'prom-client', 'playwright-core']) assert.ok(!existsSync(join(nm, gone)), `${gone} installed`)
-    assert.ok(!existsSync(join(nm, '@libp2p/crypto/node_modules/@libp2p/interface')), 'a second @libp2p/interface under @libp2p/crypto')
-    assert.ok(existsSync(join(nm, 'retire-cluster/dist/src/index.d.ts')), 'types shipped')
-    assert.deepEqual(readdirSync(join(nm, 'retire-cluster/dist/src')).filter(f => f.endsWith('.map')), [], 'no source maps')
+    for (const gone of ['typescript', 'tsx', 'mocha', 'esbuild', 'prom-client', 'playwright-core', '@libp2p', '@chainsafe', 'libp2p', 'msgpackr', 'msgpackr-extract', 'commander', 'yaml', '@types']) {
+      assert.ok(!existsSync(join(nm, gone)), `${gone} installed`)
+    }
+    const pkg = join(nm, 'retire-cluster')
+    assert.ok(existsSync(join(pkg, 'dist/src/index.d.ts')), 'types shipped')
+    assert.ok(existsSync(join(pkg, 'dist/pkg/cli.js')) && existsSync(join(pkg, 'dist/pkg/index.html')), 'the bundle and the dashboard files shipped')
+    assert.ok(!existsSync(join(pkg, 'dist/src/index.js')), "tsc's JavaScript is not shipped (the bundle replaces it)")
+    // everything but better-sqlite3's own tree (its SQLite source and, after a source build, its objects)
+    const rest = readdirSync(nm).filter(f => f !== 'better-sqlite3').reduce((n, f) => n + duBytes(join(nm, f)), 0)
+    assert.ok(rest < 8 << 20, `node_modules without better-sqlite3: ${(rest / 2 ** 20).toFixed(1)} MB`)
   })
 
   it("the seed's queue example runs as a plain script with no node", async () => {
@@ -156,13 +207,10 @@ describe('e2e: the packed package, installed', function () {
   it('`retire-cluster start` from the install: submit → result with the installed CLI; npm exec finds the bin', async function () {
     this.timeout(90_000)
     const dataDir = join(tmp, 'node')
-    node = spawn(process.execPath, [bin, 'start', '--data-dir', dataDir, '--no-mdns', '--listen', '/ip4/127.0.0.1/tcp/0', '--log-level', 'warn'], { cwd: app, stdio: ['ignore', 'pipe', 'pipe'] })
-    let log = ''
-    node.stdout!.on('data', (b: Buffer) => { log += b.toString() })
-    node.stderr!.on('data', (b: Buffer) => { log += b.toString() })
-    await eventually(() => existsSync(join(dataDir, 'node.json')), { timeoutMs: 30_000, message: `node.json (log: ${log})` })
+    const { child, log } = await startNodeFrom([process.execPath, bin], dataDir, app)
+    nodes.push(child)
     const sub = await run(process.execPath, [bin, 'submit', 'echo', '-p', '{"message":"from the tarball"}', '--wait', '--json', '--data-dir', dataDir], { cwd: app, timeoutMs: 60_000 })
-    assert.equal(sub.code, 0, sub.stderr + log)
+    assert.equal(sub.code, 0, sub.stderr + log())
     const task = JSON.parse(sub.stdout) as { status: string, result: unknown }
     assert.equal(task.status, 'completed')
     assert.match(JSON.stringify(task.result), /from the tarball/)
@@ -170,5 +218,29 @@ describe('e2e: the packed package, installed', function () {
     const ver = await npm(['exec', '--offline', '--', 'retire-cluster', '--version'], app, 30_000)
     assert.equal(ver.code, 0, ver.stderr)
     assert.match(ver.stdout, /\d+\.\d+\.\d+/)
+    await stopNode(child)
+  })
+
+  it('`npm install -g` of the tarball: its bin starts a node; `npx` (npm exec --package) submits to it and reads the result', async function () {
+    this.timeout(120_000)
+    const prefix = join(tmp, 'global')
+    const inst = await npm(['install', '-g', '--prefix', prefix, '--ignore-scripts', ...NPM_FLAGS, tgz], tmp, 90_000)
+    assert.equal(inst.code, 0, inst.stdout + inst.stderr)
+    copyBinding(join(prefix, 'lib/node_modules/retire-cluster/node_modules'))
+    const globalBin = join(prefix, 'bin/retire-cluster')
+    const dataDir = join(tmp, 'global-node')
+    const { child, log } = await startNodeFrom([globalBin], dataDir, tmp)
+    nodes.push(child)
+    const listed = await run(globalBin, ['nodes', '--json', '--data-dir', dataDir], { cwd: tmp, timeoutMs: 30_000 })
+    assert.equal(listed.code, 0, listed.stderr + log())
+    assert.match(listed.stdout, /"id"/)
+
+    // npx runs `npm exec`; a client command needs no SQLite binding, so npx's own install (no scripts) serves
+    const npx = await npm(['exec', '--yes', '--ignore-scripts', ...NPM_FLAGS, '--package', tgz, '--', 'retire-cluster',
+      'submit', 'echo', '-p', '{"message":"via npx"}', '--wait', '--json', '--data-dir', dataDir], tmp, 60_000)
+    assert.equal(npx.code, 0, npx.stderr + log())
+    const task = JSON.parse(npx.stdout) as { status: string, result: unknown }
+    assert.equal(task.status, 'completed')
+    assert.match(JSON.stringify(task.result), /via npx/)
   })
 })
