@@ -3,7 +3,7 @@
 // at scrape time. Each server gets its own Registry, so several nodes can share one process (tests).
 
 import { Registry, Counter, Gauge, Histogram } from './prom-text.js'
-import type { ClusterNode } from '../api-types.js'
+import type { ClusterNode, NodeInfo, QueueStatistics } from '../api-types.js'
 import { MAX_TRACKED_TASKS } from './limits.js'
 
 type NodeEvent = Parameters<Parameters<ClusterNode['onEvent']>[0]>[0]
@@ -117,7 +117,19 @@ export class ClusterMetrics {
     this.startedAt.delete(taskId)
   }
 
+  /** read everything the gauges show, just before a scrape */
   private async refresh (): Promise<void> {
+    this.refreshRaft()
+    const [queue, nodes] = await Promise.all([
+      this.node.scheduler.getQueueStatistics().catch(() => undefined),
+      this.node.nodes().catch(() => [])
+    ])
+    if (queue !== undefined) this.refreshQueue(queue)
+    this.refreshDevices(nodes)
+    this.refreshProcess()
+  }
+
+  private refreshRaft (): void {
     const raft = this.node.raftStatus()
     this.raftTerm.set(raft.term)
     this.raftCommit.set(raft.commitIndex)
@@ -125,17 +137,17 @@ export class ClusterMetrics {
     this.raftLeaderChanges.set(raft.leaderChanges)
     this.raftIsLeader.set(raft.leaderId === this.node.id ? 1 : 0)
     this.raftVoters.set(raft.voters.length)
-    const [queue, nodes] = await Promise.all([
-      this.node.scheduler.getQueueStatistics().catch(() => undefined),
-      this.node.nodes().catch(() => [])
-    ])
-    if (queue !== undefined) {
-      this.queueDepth.reset()
-      for (const [priority, n] of Object.entries(queue.byPriority)) this.queueDepth.set({ priority }, n)
-      this.queueWait.set(queue.avgWaitTimeSeconds)
-      this.tasksNow.set({ status: 'pending' }, queue.pending)
-      this.tasksNow.set({ status: 'running' }, queue.running)
-    }
+  }
+
+  private refreshQueue (queue: QueueStatistics): void {
+    this.queueDepth.reset()
+    for (const [priority, n] of Object.entries(queue.byPriority)) this.queueDepth.set({ priority }, n)
+    this.queueWait.set(queue.avgWaitTimeSeconds)
+    this.tasksNow.set({ status: 'pending' }, queue.pending)
+    this.tasksNow.set({ status: 'running' }, queue.running)
+  }
+
+  private refreshDevices (nodes: NodeInfo[]): void {
     // Reset so a device that left the cluster stops being reported.
     for (const g of [this.devCpu, this.devMem, this.devActive, this.devAlive, this.devBattery, this.devReliability]) g.reset()
     let alive = 0
@@ -158,6 +170,9 @@ export class ClusterMetrics {
     // not exclusive of alive/down: a quarantined device is usually alive
     this.devices.set({ state: 'quarantined' }, quarantined)
     this.devices.set({ state: 'probation' }, probation)
+  }
+
+  private refreshProcess (): void {
     const m = process.memoryUsage()
     this.rss.set(m.rss)
     this.heap.set(m.heapUsed)

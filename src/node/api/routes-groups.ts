@@ -3,6 +3,7 @@
 import type { Router, RouteContext } from './router.js'
 import { readJsonObject, sendJson } from './http.js'
 import { checkBatch, checkWorkflow, takeIdempotencyKey } from './validate.js'
+import type { SubmitOptions } from '../api-types.js'
 
 export function addGroupRoutes (router: Router): void {
   router
@@ -13,11 +14,7 @@ export function addGroupRoutes (router: Router): void {
 }
 
 async function submitBatch (ctx: RouteContext): Promise<void> {
-  const body = await readJsonObject(ctx.req)
-  const idempotencyKey = takeIdempotencyKey(body, ctx.req.headers['idempotency-key'])
-  checkBatch(body)
-  const out = await ctx.node.scheduler.submitBatch(body, { idempotencyKey, principal: ctx.principal })
-  sendJson(ctx.res, 201, { id: out.id, taskIds: out.taskIds })
+  await submitGroup(ctx, checkBatch, async (body, opts) => await ctx.node.scheduler.submitBatch(body, opts))
 }
 
 async function getBatch (ctx: RouteContext): Promise<void> {
@@ -25,13 +22,19 @@ async function getBatch (ctx: RouteContext): Promise<void> {
 }
 
 async function submitWorkflow (ctx: RouteContext): Promise<void> {
-  const body = await readJsonObject(ctx.req)
-  const idempotencyKey = takeIdempotencyKey(body, ctx.req.headers['idempotency-key'])
-  checkWorkflow(body)
-  const out = await ctx.node.scheduler.submitWorkflow(body, { idempotencyKey, principal: ctx.principal })
-  sendJson(ctx.res, 201, { id: out.id, taskIds: out.taskIds })
+  await submitGroup(ctx, checkWorkflow, async (body, opts) => await ctx.node.scheduler.submitWorkflow(body, opts))
 }
 
 async function getWorkflow (ctx: RouteContext): Promise<void> {
   sendJson(ctx.res, 200, await ctx.node.scheduler.getWorkflowStatus(ctx.params.id))
+}
+
+/** a batch or a workflow: checked whole before anything is submitted, then 201 with every task id */
+async function submitGroup (ctx: RouteContext, check: (body: Record<string, unknown>) => void,
+  submit: (body: Record<string, unknown>, opts: SubmitOptions) => Promise<{ id: string, taskIds: string[] }>): Promise<void> {
+  const body = await readJsonObject(ctx.req)
+  const idempotencyKey = takeIdempotencyKey(body, ctx.req.headers['idempotency-key'])
+  check(body)
+  const out = await submit(body, { idempotencyKey, principal: ctx.principal })
+  sendJson(ctx.res, 201, { id: out.id, taskIds: out.taskIds })
 }
