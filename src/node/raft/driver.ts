@@ -9,6 +9,7 @@ import { RawNode } from '../../protocol/raft/raw-node.js'
 import type { ConfChange, ConfState, Entry, HardState, Message, RaftConfig, RaftStorage, Ready, ReadState, Role } from '../../protocol/raft/types.js'
 import type { Logger } from '../log.js'
 import { realScheduler, type CancelTimer, type Scheduler } from '../scheduler.js'
+import { describeMessage, describeReady, timeline, TIMELINE_ON } from './timeline.js'
 
 /** Core settings a simulation varies; a real node keeps the defaults below. */
 export type RaftTuning = Partial<Pick<RaftConfig, 'heartbeatTick' | 'preVote' | 'checkQuorum' | 'maxSizePerMsg' | 'maxInflightMsgs' | 'maxUncommittedEntries'>>
@@ -50,9 +51,18 @@ export interface RaftDriverOptions {
   onReadState?: (rs: ReadState) => void
   /** @default realScheduler (Node's timers and clock) */
   scheduler?: Scheduler
-  /** @default heartbeatTick 1, preVote and checkQuorum on, 1 MiB messages, 256 in flight, no back-pressure */
+  /** @default heartbeatTick 3, preVote and checkQuorum on, 1 MiB messages, 256 in flight, no back-pressure */
   tuning?: RaftTuning
 }
+
+/**
+ * An idle leader's heartbeat every 3 ticks (300 ms at the default tick), not every tick: heartbeats
+ * were most of an idle cluster's messages (issue 12: idle CPU 5.3–5.8 % → 3.4–4.6 % of a core per
+ * node, alternating runs). Appends and new commit indexes still leave at once, so latency is
+ * unchanged; a follower's election timeout (10–20 ticks) still spans 3–6 heartbeats, and the
+ * seeded simulator runs heartbeat intervals of 1–3 ticks.
+ */
+const HEARTBEAT_TICKS = 3
 
 /** Readies whose fsync may be in flight at once (a deeper pipeline only adds latency) */
 const MAX_PIPELINED_READIES = 4
@@ -104,7 +114,8 @@ export class RaftDriver {
     this.raft = new RawNode({
       id: opts.id,
       electionTick: opts.electionTicks,
-      heartbeatTick: 1,
+      // a short election timeout (tests, --election-ticks) keeps at least 3 heartbeats inside it
+      heartbeatTick: Math.max(1, Math.min(HEARTBEAT_TICKS, Math.floor(opts.electionTicks / 3))),
       storage: opts.storage,
       rng: opts.rng,
       preVote: true,
@@ -133,6 +144,7 @@ export class RaftDriver {
 
   step (msg: Message): void {
     if (this.stopped) return
+    if (TIMELINE_ON) timeline(this.opts.id, `recv ${describeMessage(msg)}`)
     try { this.raft.step(msg) } catch (err) { this.opts.log.debug('raft step dropped', msg.type, err) }
     this.schedule()
   }
@@ -198,6 +210,7 @@ export class RaftDriver {
       // must be on its disk before any follower may learn (and apply) that commit: see sendEarly.
       const sentEarly = this.sendEarly(rd)
       const commitOnly = this.commitOnly(rd)
+      if (TIMELINE_ON) timeline(this.opts.id, `${describeReady(rd, this.pending)} sentEarly=${sentEarly} commitOnly=${commitOnly}`)
       let wrote: boolean
       try {
         wrote = this.write(rd)
@@ -223,8 +236,12 @@ export class RaftDriver {
       // that must wait for the disk (acknowledgements, votes, applying) waits in finish(), which
       // runs strictly in order, after this Ready's fsync and every earlier one. An fsync of the
       // WAL makes everything written before it durable, so the order of completion is safe.
+      // A commit-only Ready behind a pending one needs no fsync of its own either (rule g): it is
+      // finished right after Ready k-1, whose D(k-1) covers every entry it names. Measured (issue 12,
+      // RC_RAFT_TRACE): a follower learning commits while an append's fsync ran queued one more
+      // fsync per commit, and its next append's fsync waited behind it.
       this.raft.advance(rd)
-      this.finishAfterFsync(rd, sentEarly, term, wrote && flush !== undefined)
+      this.finishAfterFsync(rd, sentEarly, term, wrote && flush !== undefined && !commitOnly)
     }
   }
 
@@ -283,7 +300,9 @@ export class RaftDriver {
     this.stats.fsyncs++
     this.fsyncRunning = p
     const clear = (): void => { if (this.fsyncRunning === p) this.fsyncRunning = undefined }
+    if (TIMELINE_ON) timeline(this.opts.id, `fsync start covers=${covers.index}`)
     p.then(() => {
+      if (TIMELINE_ON) timeline(this.opts.id, `fsync done covers=${covers.index}`)
       clear()
       this.noteDurable(covers)
     }, clear)
@@ -375,6 +394,7 @@ export class RaftDriver {
 
   /** after the disk: send the rest, apply (the caller advances) */
   private finish (rd: Ready, sentEarly: number, term: number): void {
+    if (TIMELINE_ON) timeline(this.opts.id, `finish committed=${rd.committedEntries.length} sendNow=${rd.messages.length - sentEarly}`)
     for (let i = sentEarly; i < rd.messages.length; i++) this.opts.send(rd.messages[i]!)
     if (rd.snapshot !== undefined && rd.snapshot.meta.index > this.applied) {
       this.opts.restoreSnapshot(rd.snapshot.data, rd.snapshot.meta.index)

@@ -84,7 +84,8 @@ export interface ReadState { index: number, context: Uint8Array }
  *   f. the soft state handed out with Ready k belongs to the term of Ready k: the core may be in a
  *      later term by the time k is finished, so report the term read when k was handed out.
  *   g. a Ready whose write is only a new commit index (no entries, no snapshot, term and vote as last
- *      written) may be finished before D(k) when D(k-1) holds: commitIndex is volatile state in Raft
+ *      written) may be finished before D(k) once D(k-1) holds (so right after Ready k-1 is finished,
+ *      without an fsync of its own): commitIndex is volatile state in Raft
  *      (Figure 2), the entries it names are durable on a majority (on the leader: D(k-1) covers its
  *      own), and a restart that finds an older commit on disk only learns it again.
  *   So nothing of Ready k is acknowledged (appResp), voted, applied or read before D(k) (but for g),
