@@ -148,6 +148,10 @@ export const DEFAULT_MAX_QUEUE_SIZE = 100_000
  *  node's memory and snapshot (~1 KiB each), so 10 M is ~10 GB, far past any retired device. */
 export const MAX_QUEUE_SIZE_SETTING = 10_000_000
 
+/** Retained terminal tasks a cluster may be set to (maxRetainedTasks): the same reasoning as the
+ *  queue's bound, ~1-1.5 KiB of heap per record on every node. */
+export const MAX_RETAINED_TASKS_SETTING = 10_000_000
+
 /** Rate-limit rules in the cluster settings (per task type / per principal): a few per type. */
 export const MAX_RATE_LIMIT_RULES = 256
 

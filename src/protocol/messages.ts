@@ -128,10 +128,11 @@ export const PreemptionSettingsSchema = obj({
 export const ClusterSettingsPatchSchema = obj({
   retentionMs: nullable(num({ int: true, min: 0, max: L.MAX_RESULT_TTL_SECONDS * 1000 })),
   maxQueueSize: nullable(num({ int: true, min: 1, max: L.MAX_QUEUE_SIZE_SETTING })),
+  maxRetainedTasks: nullable(num({ int: true, min: 0, max: L.MAX_RETAINED_TASKS_SETTING })),
   rateLimits: nullable(arr(RateLimitRuleSchema, { max: L.MAX_RATE_LIMIT_RULES })),
   reliability: nullable(ReliabilitySettingsSchema),
   preemption: nullable(PreemptionSettingsSchema)
-}, { optional: ['retentionMs', 'maxQueueSize', 'rateLimits', 'reliability', 'preemption'], strict: true })
+}, { optional: ['retentionMs', 'maxQueueSize', 'maxRetainedTasks', 'rateLimits', 'reliability', 'preemption'], strict: true })
 
 const tasks = () => arr(TaskDataSchema, { max: L.MAX_BATCH_TASKS })
 

@@ -95,6 +95,12 @@ export interface ClusterSettings {
   retentionMs?: number
   /** ready-queue capacity: a submit over it is refused with 'queue_full'. @default 100000 */
   maxQueueSize?: number
+  /**
+   * terminal tasks kept at most: beyond it the oldest (by when they ended) are evicted before
+   * their retention ends, a batch/workflow/failover chain whole once all of it has ended (like
+   * BullMQ's removeOnComplete {count}). 0 keeps none. @default 100000 (retention.ts says why)
+   */
+  maxRetainedTasks?: number
   /** @default none */
   rateLimits?: RateLimitRule[]
   /** reliability, quarantine and poisoned tasks; fields not given keep their defaults (see reliability.ts) */

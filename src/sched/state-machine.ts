@@ -40,7 +40,8 @@
 // batch whose tasks are half gone. Evicted task ids are remembered (bounded, FIFO) so a lookup can
 // say "evicted" (HTTP 410) rather than "not found"; older ones are recognised by their id time.
 // Everything kept is bounded: live tasks by maxQueueSize and device slots, finished ones by the
-// retention, remembered requests and tombstones by caps in protocol/limits.ts.
+// retention and by maxRetainedTasks (over it the oldest ended units go early, state/evict.ts),
+// remembered requests and tombstones by caps in protocol/limits.ts.
 
 import type { ApplyOutcome, ClusterEvent, ClusterSettings, Command, RateLimitRule, Role, TaskRecord } from './commands.js'
 import type { TaskStatus } from './types.js'
@@ -51,7 +52,7 @@ import {
   type BatchProgressData, type QueueStatisticsData, type TaskFilter, type WorkflowStatusData
 } from './state/queries.js'
 import { stagedBatches } from './state/batch-chunks.js'
-import { clusterSettings, maxQueueSizeOf, retentionMsOf, roleOf } from './state/settings.js'
+import { clusterSettings, maxQueueSizeOf, maxRetainedTasksOf, retentionMsOf, roleOf } from './state/settings.js'
 import { restoreState, takeSnapshot, type Snapshot } from './state/snapshot.js'
 import { createState, errorReply, type ClusterStateOptions, type IllegalTransitions, type State } from './state/state.js'
 import { reliabilityConfigOf } from './state/reliability.js'
@@ -228,6 +229,8 @@ export class ClusterState {
   get rateLimits (): readonly RateLimitRule[] | undefined { return this.s.settings.rateLimits }
   get retentionMs (): number { return retentionMsOf(this.s) }
   get maxQueueSize (): number { return maxQueueSizeOf(this.s) }
+  /** terminal records kept at most (settings.maxRetainedTasks or its default) */
+  get maxRetainedTasks (): number { return maxRetainedTasksOf(this.s) }
 
   /**
    * Was this id (a task id, or 'batch:<id>' / 'workflow:<id>') evicted? Exact for the newest
@@ -239,8 +242,9 @@ export class ClusterState {
 
   /**
    * What the leader may evict at `now`: standalone task chains, batches and workflows whose every
-   * task has ended and expired, about `max` tasks in all (the last unit may go over). Walks only
-   * expired index entries (at most `maxVisit`), never all tasks.
+   * task has ended and expired, then, while the terminal records are over maxRetainedTasks, the
+   * oldest ended ones (by endedAt, then id) expired or not; about `max` tasks in all (the last unit
+   * may go over). Walks only index entries (at most `maxVisit` per pass), never all tasks.
    */
   evictionCandidates (now: number, max: number, maxVisit = 4 * max): EvictionCandidates {
     return evictionCandidates(this.s, now, max, maxVisit)

@@ -36,7 +36,7 @@ describe('e2e: cluster settings', function () {
   it('refuses bad input with 400 naming the field, and changes nothing', async () => {
     const c = cluster.clients[follower()]!
     const before = await c.settings()
-    for (const [patch, field] of [[{ maxQueueSize: 0 }, 'maxQueueSize'], [{ retentionMs: -1 }, 'retentionMs'], [{ bogus: 1 }, 'bogus'], [{}, 'settings'],
+    for (const [patch, field] of [[{ maxQueueSize: 0 }, 'maxQueueSize'], [{ retentionMs: -1 }, 'retentionMs'], [{ maxRetainedTasks: -1 }, 'maxRetainedTasks'], [{ bogus: 1 }, 'bogus'], [{}, 'settings'],
       [{ reliability: { weight: 'high' } }, 'reliability.weight'], [{ preemption: { enabled: true, extra: 1 } }, 'preemption.extra']] as const) {
       await assert.rejects(c.updateSettings(patch as any), (e: unknown) => e instanceof ApiClientError && e.status === 400 && e.field === field, JSON.stringify(patch))
     }
@@ -53,21 +53,24 @@ describe('e2e: cluster settings', function () {
   it('retire-cluster settings shows and changes them', async () => {
     const i = follower()
     const api = ['--api', cluster.clients[i]!.url, '--token-file', join(cluster.dataDirs[i]!, 'api-token')]
-    const set = await runCli(['settings', '--max-queue', '900', '--retention', '2h', '--quarantine', 'off', '--json', ...api])
+    const set = await runCli(['settings', '--max-queue', '900', '--retention', '2h', '--max-retained', '5000', '--quarantine', 'off', '--json', ...api])
     assert.equal(set.code, 0, set.stderr)
     const s = JSON.parse(set.stdout)
     assert.equal(s.maxQueueSize, 900)
     assert.equal(s.retentionMs, 7_200_000)
+    assert.equal(s.maxRetainedTasks, 5000)
     assert.deepEqual(s.reliability, { quarantineFailures: 0 })
     const show = await runCli(['settings', ...api])
     assert.equal(show.code, 0, show.stderr)
     assert.match(show.stdout, /retention\s+2h/)
     assert.match(show.stdout, /max queue\s+900/)
+    assert.match(show.stdout, /max retained\s+5000 finished tasks/)
     const bad = await runCli(['settings', '--preemption', 'maybe', ...api])
     assert.equal(bad.code, 2, bad.stderr)
-    const reset = await runCli(['settings', '--reset', 'maxQueueSize,reliability', '--json', ...api])
+    const reset = await runCli(['settings', '--reset', 'maxQueueSize,reliability,maxRetainedTasks', '--json', ...api])
     assert.equal(reset.code, 0, reset.stderr)
     assert.equal(JSON.parse(reset.stdout).maxQueueSize, undefined)
+    assert.equal(JSON.parse(reset.stdout).maxRetainedTasks, undefined)
     assert.equal(JSON.parse(reset.stdout).reliability, undefined)
   })
 })

@@ -2,7 +2,7 @@
 // after a 2 s retention identically on every node, also across a leader change and a restart; an
 // evicted id answers HTTP 410; queue_full at the limit loses nothing; a 10/s rate limit holds across
 // 3 workers. The issue asks for the rate over 30 s; this measures 10 s to keep CI short (the bound
-// is the same: 10 % over).
+// is the same: 10 % over). A cap on retained records evicts the oldest finished tasks early.
 import assert from 'node:assert/strict'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
@@ -83,6 +83,32 @@ describe('retention, queue size and rate limits (3 real nodes)', function () {
     await eventually(async () => { for (const id of ids) if (!await isGone(back, id)) return false; return true }, { timeoutMs: 20_000, message: 'restarted node evicted them too' })
     await eventually(() => new Set(c.nodes.map(n => `${stateOf(n).size}/${stateOf(n).evictedTotal}/${stateOf(n).appliedIndex}`)).size === 1,
       { timeoutMs: 10_000, message: 'replicas agree after restart' })
+  })
+
+  it('a cap on retained records (settings maxRetainedTasks, through a follower) evicts the oldest finished tasks before their retention, on every node', async () => {
+    const follower = c.nodes.find(n => n.raftStatus().role !== 'leader')!
+    const set = await follower.scheduler.updateSettings({ retentionMs: 3_600_000, maxRetainedTasks: 3 })
+    assert.equal(set.maxRetainedTasks, 3)
+    try {
+      const s = c.nodes[1]!.scheduler
+      const ids: string[] = []
+      // one after another, so they end in this order
+      for (let i = 0; i < 6; i++) {
+        const id = await s.submitTask({ task_type: 'echo', payload: { cap: i } })
+        assert.equal((await s.waitForResult(id, { timeoutMs: 20_000 })).status, 'completed')
+        ids.push(id)
+      }
+      await eventually(async () => {
+        for (const n of c.nodes) {
+          for (const id of ids.slice(0, 3)) if (!await isGone(n, id)) return false
+          for (const id of ids.slice(3)) if ((await n.scheduler.getTaskStatus(id))?.status !== 'completed') return false
+        }
+        return true
+      }, { timeoutMs: 15_000, message: 'the 3 oldest evicted (an hour before their retention), the 3 newest kept, on every node' })
+      await eventually(() => new Set(c.nodes.map(n => `${stateOf(n).size}/${stateOf(n).evictedTotal}`)).size === 1, { timeoutMs: 5000, message: 'replicas agree' })
+    } finally {
+      await follower.scheduler.updateSettings({ retentionMs: RETENTION_MS, maxRetainedTasks: null })
+    }
   })
 
   it('queue_full at the limit: the submit is refused whole, nothing already queued is lost', async () => {

@@ -1,5 +1,6 @@
 // The cluster's settings (issue 14): GET /v1/settings answers from this node's replicated state;
-// PATCH /v1/settings { "retentionMs"?, "maxQueueSize"?, "rateLimits"?, "reliability"?, "preemption"? }
+// PATCH /v1/settings { "retentionMs"?, "maxQueueSize"?, "maxRetainedTasks"?, "rateLimits"?, "reliability"?,
+// "preemption"? }
 // changes them through the leader (admin only). A field given replaces the current value, null
 // restores its default, a field not given stays. Refused input changes nothing (400, the field named).
 
@@ -18,7 +19,7 @@ export function addSettingsRoutes (router: Router): void {
 
 async function patchSettings (ctx: RouteContext): Promise<void> {
   const body = await readJsonObject(ctx.req)
-  if (Object.keys(body).length === 0) throw new InvalidRequestError('settings', 'nothing to change: give retentionMs, maxQueueSize, rateLimits, reliability or preemption')
+  if (Object.keys(body).length === 0) throw new InvalidRequestError('settings', 'nothing to change: give retentionMs, maxQueueSize, maxRetainedTasks, rateLimits, reliability or preemption')
   const bad = ClusterSettingsPatchSchema.check(body)
   if (bad !== undefined) {
     const field = formatPath(bad.path)

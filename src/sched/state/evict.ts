@@ -4,6 +4,13 @@
 // candidates (evictionCandidates, no scan: retention.ts's EndedIndex); apply re-checks each at the
 // command's time, so every node evicts the same records. Evicted ids are remembered as tombstones
 // (bounded FIFO) so a lookup can say "evicted" rather than "not found".
+//
+// The cap (settings.maxRetainedTasks, default DEFAULT_MAX_RETAINED_TASKS): while more terminal
+// records are kept than that, the leader also names the oldest ended units (by endedAt, then id:
+// EndedIndex.oldest), expired or not, about as many tasks as the excess. Apply evicts a named unit
+// that has not expired only if every task in it has ended and the terminal records are still over
+// the cap at that point of the command, so every node evicts the same ones and never a task that
+// is pending, queued or running.
 
 import type { Command, TaskRecord } from '../commands.js'
 import { TERMINAL_STATUSES } from '../types.js'
@@ -11,7 +18,7 @@ import { MAX_EVICTED_TOMBSTONES } from '../../protocol/limits.js'
 import { isValidTaskId, taskIdTimeMs } from '../ids.js'
 import { expiresAt } from '../retention.js'
 import { chainOf } from './chains.js'
-import { retentionMsOf } from './settings.js'
+import { maxRetainedTasksOf, retentionMsOf } from './settings.js'
 import type { State } from './state.js'
 
 /** What the leader may evict now (see the 'evict' command). */
@@ -22,12 +29,14 @@ type UnitKind = 'task' | 'batch' | 'workflow'
 export function applyEvict (s: State, cmd: Extract<Command, { type: 'evict' }>): void {
   if (typeof cmd.at !== 'number') return
   const lists: Array<[UnitKind, unknown]> = [['task', cmd.taskIds], ['batch', cmd.batchIds], ['workflow', cmd.workflowIds]]
+  const cap = maxRetainedTasksOf(s)
   for (const [kind, list] of lists) {
     if (!Array.isArray(list)) continue
     for (const id of list) {
       if (typeof id !== 'string') continue
-      const unit = expiredUnit(s, kind, id, cmd.at)
+      const unit = endedUnit(s, kind, id)
       if (unit === undefined) continue
+      if (!allExpired(s, unit, cmd.at) && s.ended.size <= cap) continue
       for (const r of unit) evictTask(s, r)
       if (kind === 'batch') { s.batches.delete(id); tombstone(s, `batch:${id}`) }
       if (kind === 'workflow') { s.workflows.delete(id); s.wfIndex.delete(id); tombstone(s, `workflow:${id}`) }
@@ -35,8 +44,8 @@ export function applyEvict (s: State, cmd: Extract<Command, { type: 'evict' }>):
   }
 }
 
-/** The tasks of a batch/workflow/standalone chain, if every one has ended and expired at `at`. */
-function expiredUnit (s: State, kind: UnitKind, id: string, at: number): TaskRecord[] | undefined {
+/** The tasks of a batch/workflow/standalone chain, if every one has ended. */
+function endedUnit (s: State, kind: UnitKind, id: string): TaskRecord[] | undefined {
   const unit: TaskRecord[] = []
   if (kind === 'task') {
     const rec = s.tasks.get(id)
@@ -51,9 +60,21 @@ function expiredUnit (s: State, kind: UnitKind, id: string, at: number): TaskRec
     if (w === undefined || w.status === 'running') return undefined
     for (const step of w.steps) { const r = s.tasks.get(step.taskId); if (r !== undefined) chainOf(s, r, unit) }
   }
-  const retention = retentionMsOf(s)
-  for (const r of unit) if (!TERMINAL_STATUSES.has(r.status) || expiresAt(r, retention) > at) return undefined
+  for (const r of unit) if (!TERMINAL_STATUSES.has(r.status)) return undefined
   return unit
+}
+
+/** Every task of the unit past its retention at `at`. */
+function allExpired (s: State, unit: TaskRecord[], at: number): boolean {
+  const retention = retentionMsOf(s)
+  for (const r of unit) if (expiresAt(r, retention) > at) return false
+  return true
+}
+
+/** The tasks of a batch/workflow/standalone chain, if every one has ended and expired at `at`. */
+function expiredUnit (s: State, kind: UnitKind, id: string, at: number): TaskRecord[] | undefined {
+  const unit = endedUnit(s, kind, id)
+  return unit !== undefined && allExpired(s, unit, at) ? unit : undefined
 }
 
 function evictTask (s: State, rec: TaskRecord): void {
@@ -84,28 +105,46 @@ export function wasEvicted (s: State, id: string): boolean {
   return isValidTaskId(tid) && s.tombstoneFloorMs > 0 && taskIdTimeMs(tid) <= s.tombstoneFloorMs
 }
 
+/** The unit a record leaves the state with: its batch, its workflow, or its own failover chain. */
+function unitOf (s: State, rec: TaskRecord, out: EvictionCandidates): [UnitKind, string, string[]] {
+  if (rec.batchId !== undefined && s.batches.has(rec.batchId)) return ['batch', rec.batchId, out.batchIds]
+  if (rec.workflowId !== undefined && s.workflows.has(rec.workflowId)) return ['workflow', rec.workflowId, out.workflowIds]
+  return ['task', rec.id, out.taskIds]
+}
+
 /** What the leader may evict at `now`: see ClusterState.evictionCandidates. */
 export function evictionCandidates (s: State, now: number, max: number, maxVisit: number): EvictionCandidates {
   const out: EvictionCandidates = { taskIds: [], batchIds: [], workflowIds: [] }
-  const seen = new Set<string>()
+  /** units named (a chain by each of its tasks) and units looked at in this pass */
+  const named = new Set<string>()
+  let tried = new Set<string>()
   let n = 0
-  for (const id of s.ended.expired(now, retentionMsOf(s), maxVisit)) {
-    if (n >= max) break
+  /** names rec's unit if `pick` gives its tasks; false once `max` tasks are named */
+  const consider = (id: string, pick: (kind: UnitKind, key: string) => TaskRecord[] | undefined): boolean => {
+    if (n >= max) return false
     const rec = s.tasks.get(id)
-    if (rec === undefined) continue
-    const [kind, key, list] = rec.batchId !== undefined && s.batches.has(rec.batchId)
-      ? ['batch' as const, rec.batchId, out.batchIds]
-      : rec.workflowId !== undefined && s.workflows.has(rec.workflowId)
-        ? ['workflow' as const, rec.workflowId, out.workflowIds]
-        : ['task' as const, rec.id, out.taskIds]
+    if (rec === undefined) return true
+    const [kind, key, list] = unitOf(s, rec, out)
     const unitKey = `${kind}:${key}`
-    if (seen.has(unitKey)) continue
-    seen.add(unitKey)
-    const unit = expiredUnit(s, kind, kind === 'task' ? rec.id : key, now)
-    if (unit === undefined) continue
-    if (kind === 'task') for (const r of unit) seen.add(`task:${r.id}`)
+    if (named.has(unitKey) || tried.has(unitKey)) return true
+    tried.add(unitKey)
+    const unit = pick(kind, key)
+    if (unit === undefined) return true
+    named.add(unitKey)
+    if (kind === 'task') for (const r of unit) named.add(`task:${r.id}`)
     list.push(kind === 'task' ? unit[0].id : key)
     n += unit.length // bounds the apply's work, not just the ids: a batch id stands for up to 10,000 tasks
+    return true
+  }
+  for (const id of s.ended.expired(now, retentionMsOf(s), maxVisit)) {
+    if (!consider(id, (kind, key) => expiredUnit(s, kind, key, now))) break
+  }
+  // over the cap: the oldest ended units too, about as many tasks as the excess
+  const excess = s.ended.size - maxRetainedTasksOf(s)
+  if (excess > n) {
+    tried = new Set()
+    const target = Math.min(max, excess)
+    s.ended.oldest(maxVisit, id => n < target && consider(id, (kind, key) => endedUnit(s, kind, key)))
   }
   return out
 }

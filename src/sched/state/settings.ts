@@ -2,8 +2,8 @@
 // capacity, rate limits). Both are admin-only; a refused one changes nothing.
 
 import type { ClusterSettings, Command, Role } from '../commands.js'
-import { MAX_QUEUE_SIZE_SETTING, MAX_RATE_LIMIT_RULES, MAX_RESULT_TTL_SECONDS } from '../../protocol/limits.js'
-import { DEFAULT_RETENTION_MS } from '../retention.js'
+import { MAX_QUEUE_SIZE_SETTING, MAX_RATE_LIMIT_RULES, MAX_RESULT_TTL_SECONDS, MAX_RETAINED_TASKS_SETTING } from '../../protocol/limits.js'
+import { DEFAULT_MAX_RETAINED_TASKS, DEFAULT_RETENTION_MS } from '../retention.js'
 import { canManageRoles, isRole } from '../permissions.js'
 import { DEFAULT_RELIABILITY } from '../reliability.js'
 import { DEFAULT_PREEMPTION } from '../preemption.js'
@@ -21,6 +21,9 @@ export function roleOf (s: State, principal: string): Role {
 }
 
 export function retentionMsOf (s: State): number { return s.settings.retentionMs ?? DEFAULT_RETENTION_MS }
+
+/** Terminal records kept at most (the oldest beyond it are evicted before their retention ends). */
+export function maxRetainedTasksOf (s: State): number { return s.settings.maxRetainedTasks ?? DEFAULT_MAX_RETAINED_TASKS }
 
 export function maxQueueSizeOf (s: State): number { return s.settings.maxQueueSize ?? s.opts.maxQueueSize ?? DEFAULT_MAX_QUEUE_SIZE }
 
@@ -49,6 +52,11 @@ export function applySettings (s: State, cmd: Extract<Command, { type: 'settings
     if (p.maxQueueSize === null) delete next.maxQueueSize
     else if (!Number.isInteger(p.maxQueueSize) || p.maxQueueSize < 1 || p.maxQueueSize > MAX_QUEUE_SIZE_SETTING) return errorReply('invalid_payload', `maxQueueSize must be an integer 1..${MAX_QUEUE_SIZE_SETTING}`, 'settings.maxQueueSize')
     else next.maxQueueSize = p.maxQueueSize
+  }
+  if (p.maxRetainedTasks !== undefined) {
+    if (p.maxRetainedTasks === null) delete next.maxRetainedTasks
+    else if (!Number.isInteger(p.maxRetainedTasks) || p.maxRetainedTasks < 0 || p.maxRetainedTasks > MAX_RETAINED_TASKS_SETTING) return errorReply('invalid_payload', `maxRetainedTasks must be an integer 0..${MAX_RETAINED_TASKS_SETTING}`, 'settings.maxRetainedTasks')
+    else next.maxRetainedTasks = p.maxRetainedTasks
   }
   if (p.rateLimits !== undefined) {
     if (p.rateLimits === null || (Array.isArray(p.rateLimits) && p.rateLimits.length === 0)) delete next.rateLimits

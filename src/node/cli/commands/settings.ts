@@ -1,6 +1,7 @@
 // `retire-cluster settings`: show the cluster's settings; with flags, change them through the leader
 // (admin only). The same settings the start flags seed (--retention, --max-queue, --rate-limit,
-// --no-preemption, --no-quarantine), changed on a live cluster without restarting a node.
+// --no-preemption, --no-quarantine), changed on a live cluster without restarting a node, and
+// --max-retained (the most finished tasks kept; no start flag: one setting for the whole cluster).
 
 import { Command, InvalidArgumentError } from 'commander'
 import { addClientOptions, clientFrom, type ClientFlags } from '../context.js'
@@ -8,10 +9,12 @@ import { UsageError } from '../errors.js'
 import { json, type CliIo } from '../io.js'
 import { durationOpt, intOpt, rateLimitOpt } from '../parse.js'
 import type { ClusterSettings, ClusterSettingsPatch, RateLimitRule } from '../../../sched/commands.js'
+import { DEFAULT_MAX_RETAINED_TASKS } from '../../../sched/retention.js'
 
 interface SettingsFlags extends ClientFlags {
   retention?: number
   maxQueue?: number
+  maxRetained?: number
   rateLimit?: RateLimitRule[]
   clearRateLimits?: boolean
   preemption?: 'on' | 'off'
@@ -19,12 +22,13 @@ interface SettingsFlags extends ClientFlags {
   reset?: string[]
 }
 
-const RESETTABLE = ['retentionMs', 'maxQueueSize', 'rateLimits', 'reliability', 'preemption'] as const
+const RESETTABLE = ['retentionMs', 'maxQueueSize', 'maxRetainedTasks', 'rateLimits', 'reliability', 'preemption'] as const
 
 export function settingsCommand (io: CliIo): Command {
   const cmd = new Command('settings').description('show the cluster settings; with flags, change them (admin)')
     .option('--retention <duration>', 'keep finished tasks this long, then evict them (e.g. 24h, 60s)', durationOpt('--retention'))
     .option('--max-queue <n>', 'most tasks waiting in the queue', intOpt('--max-queue', 1))
+    .option('--max-retained <n>', 'most finished tasks kept; the oldest go before their retention ends (0 keeps none)', intOpt('--max-retained', 0))
     .option('--rate-limit <rule>', '[type:|principal:]NAME=N/UNIT, repeatable; replaces every rule', rateLimitOpt)
     .option('--clear-rate-limits', 'remove every rate limit')
     .option('--preemption <on|off>', 'URGENT/HIGH work may preempt LOW/BACKGROUND work', onOff('--preemption'))
@@ -48,6 +52,7 @@ export function toPatch (f: SettingsFlags): ClusterSettingsPatch {
   }
   if (f.retention !== undefined) p.retentionMs = f.retention
   if (f.maxQueue !== undefined) p.maxQueueSize = f.maxQueue
+  if (f.maxRetained !== undefined) p.maxRetainedTasks = f.maxRetained
   if (f.rateLimit !== undefined && f.clearRateLimits === true) throw new UsageError('--rate-limit and --clear-rate-limits contradict each other')
   if (f.rateLimit !== undefined) p.rateLimits = f.rateLimit
   if (f.clearRateLimits === true) p.rateLimits = null
@@ -75,6 +80,7 @@ function describe (s: ClusterSettings): string {
   return [
     `retention     ${s.retentionMs !== undefined ? ms(s.retentionMs) : 'default (24h)'}`,
     `max queue     ${s.maxQueueSize ?? 'default (100000)'}`,
+    `max retained  ${s.maxRetainedTasks ?? `default (${DEFAULT_MAX_RETAINED_TASKS})`} finished tasks`,
     `rate limits   ${rules.length > 0 ? rules.join(', ') : 'none'}`,
     `reliability   ${s.reliability !== undefined ? JSON.stringify(s.reliability) : 'defaults'}`,
     `preemption    ${s.preemption !== undefined ? JSON.stringify(s.preemption) : 'defaults (on)'}`
