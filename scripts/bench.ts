@@ -5,7 +5,11 @@
 //     [--peer bullmq|bullmq-durable|nats|rabbitmq|all]
 // batch: TASKS echo tasks in batches of --batch, --concurrency batches in flight (POST /v1/batches).
 // single: TASKS echo tasks, one per POST /v1/tasks, --single-concurrency requests in flight, each
-//   then awaited (GET /v1/tasks/:id/wait): the path users take one task at a time.
+//   then awaited (GET /v1/tasks/:id/wait): the path users take one task at a time. Two shapes:
+//   `single`, 64 clients that each submit and wait for the result before the next submit (a
+//   closed loop: throughput = 64 / latency under load); and `singlePipelined`, the peers' shape
+//   (../shared/peers: every task its own call, all in flight, every result checked): the same
+//   64 requests in flight submit everything, then every result is awaited, 64 waits in flight.
 // latency: --latency sequential submit → result round trips on a follower; with --breakdown (the
 //   default when the mode is latency alone) the nodes run with RC_TRACE=1 and the output gives the
 //   median µs of every hop (see src/node/trace.ts).
@@ -71,6 +75,8 @@ async function main (): Promise<void> {
     if (runs('single')) {
       out.single = await measure(procs, TASKS, async () => { await runSingles(follower, TASKS, SINGLE_CONC) })
       Object.assign(out.single as object, { requestsInFlight: SINGLE_CONC })
+      out.singlePipelined = await measure(procs, TASKS, async () => { await runSinglesPipelined(follower, TASKS, SINGLE_CONC) })
+      Object.assign(out.singlePipelined as object, { requestsInFlight: SINGLE_CONC })
     }
     if (runs('latency')) {
       if (BREAKDOWN) await Promise.all(procs.map(async p => await p.api('GET', '/v1/debug/trace'))) // forget earlier marks
@@ -115,6 +121,33 @@ async function measure (procs: NodeProc[], tasks: number, run: () => Promise<voi
     cpuSeconds: Object.fromEntries(procs.map((p, i) => [p.name, round(cpuUsed[i]!)])),
     cpuMicrosPerTask: round(cpuUsed.reduce((a, b) => a + b, 0) / tasks * 1e6)
   }
+}
+
+/** one task per request, `conc` requests in flight, all submitted first; then every result is awaited, `conc` at a time */
+async function runSinglesPipelined (p: NodeProc, total: number, conc: number): Promise<void> {
+  const ids: string[] = []
+  let next = 0
+  const submitter = async (): Promise<void> => {
+    while (next < total) {
+      const i = next++
+      const sub = await p.api('POST', '/v1/tasks', { task_type: 'echo', payload: { i } }, 60_000)
+      if (sub.status !== 201) throw new Error(`submit failed: ${sub.status} ${JSON.stringify(sub.body)}`)
+      ids.push(sub.body.id)
+    }
+  }
+  await Promise.all(Array.from({ length: conc }, submitter))
+  let k = 0
+  const waiter = async (): Promise<void> => {
+    while (k < ids.length) {
+      const id = ids[k++]!
+      for (let tries = 0; ; tries++) {
+        const res = await p.api('GET', `/v1/tasks/${id}/wait?timeoutMs=30000`, undefined, 60_000)
+        if (res.body?.status === 'completed') break
+        if (['failed', 'cancelled', 'timeout'].includes(res.body?.status) || tries > 10) throw new Error(`task ${id} ended ${res.body?.status}`)
+      }
+    }
+  }
+  await Promise.all(Array.from({ length: conc }, waiter))
 }
 
 /** one task per request, `conc` requests in flight; each task's result is awaited too */
@@ -239,6 +272,7 @@ function ratios (ours: Record<string, any>, peer: Record<string, any>): Record<s
     peerTasksPerSec: peerTput,
     peerLatencyP50Ms: peerP50,
     singleThroughputVsPeer: r(num(ours.single?.tasksPerSec), peerTput),
+    singlePipelinedThroughputVsPeer: r(num(ours.singlePipelined?.tasksPerSec), peerTput),
     batchThroughputVsPeer: r(num(ours.batch?.tasksPerSec), peerTput),
     latencyP50VsPeer: r(num(ours.latencyMs?.p50), peerP50)
   }
