@@ -55,16 +55,6 @@ function sqliteCheck (): DoctorCheck {
   }
 }
 
-/** msgpackr's optional native decoder: only speed, the codec works without it. */
-function msgpackExtractCheck (): DoctorCheck {
-  try {
-    createRequire(import.meta.url)('msgpackr-extract')
-    return check('msgpackr-extract', true, 'native msgpack string decoder present', 'faster message decoding')
-  } catch {
-    return check('msgpackr-extract', false, 'not installed or not built', 'none: msgpackr decodes in JavaScript (a little slower)')
-  }
-}
-
 /** Read-only cgroup probe: v1 cpu and memory hierarchies the node could create groups in. */
 function cgroupCheck (): DoctorCheck {
   if (process.platform !== 'linux') return check('cgroups', false, `not Linux (${process.platform})`, 'tasks are capped by nice + rlimit + RSS watchdog only')
@@ -150,7 +140,6 @@ export async function runDoctor (opts: DoctorOptions): Promise<DoctorReport> {
   const checks: DoctorCheck[] = [
     nodeVersionCheck(),
     sqliteCheck(),
-    msgpackExtractCheck(),
     check('python3', sb.python3, sb.python3 ? (sb.python3Path ?? 'python3') : 'python3 not on PATH', sb.python3 ? 'runs python_script tasks' : 'python_script tasks go to other devices'),
     check('unshare', sb.unshare, sb.unshare ? 'unshare --net works' : linux ? 'unshare --net refused (needs root or user namespaces)' : 'not Linux',
       sb.unshare ? 'sandbox.network: tasks with allowNetwork=false may run here' : 'sandbox.network=false: network-isolated tasks go elsewhere'),
