@@ -38,7 +38,7 @@ import { DeviceMonitor } from './system/monitor.js'
 import { readDevicePolicyFile } from './system/device-policy-file.js'
 import { HandoffController } from './leader/handoff.js'
 import { NodeScheduler } from './client/scheduler.js'
-import { handleClientRequest, makeLeaderRequest } from './client/service.js'
+import { handleClientRequest, makeLeaderRequest, type ClientServiceDeps } from './client/service.js'
 import { TaskHistory } from './client/history.js'
 import { setDefaultScheduler } from './client/groups.js'
 import { startApiServer, type ApiServer } from './api/index.js'
@@ -204,7 +204,13 @@ class RetireNode implements ClusterNode {
       settings: settingsOf(o)
     })
     this.worker = new Worker(this.id, this.executor, this.exec.workerLink(), this.log.child('worker'))
-    this.raft = new RaftMember({
+    this.raft = this.createRaftMember()
+  }
+
+  /** this node in Raft; its role and membership changes reach the exec service and the next bid */
+  private createRaftMember (): RaftMember {
+    const o = this.opts
+    return new RaftMember({
       selfId: this.id,
       storage: this.storage,
       core: this.core,
@@ -222,12 +228,13 @@ class RetireNode implements ClusterNode {
     })
   }
 
-  /** the Raft, client and exec channels, and the bid gossip (with the dialer that follows it) */
+  /** the Raft, client and exec channels (client requests are served by client/service.ts), and the bid gossip with the dialer that follows it */
   private async startChannels (): Promise<void> {
     const o = this.opts
     const libp2p = this.host.libp2p
     this.raftCh = new FramedChannel(libp2p, RAFT_PROTOCOL, { maxFrameBytes: MAX_RAFT_FRAME_BYTES, onMessage: (from, b) => { this.raft.onMessage(from, b); return undefined }, log: this.log.child('raft') })
-    this.clientCh = new FramedChannel(libp2p, CLIENT_PROTOCOL, { onMessage: (from, b) => this.onClient(from, b), log: this.log.child('client') })
+    const client: ClientServiceDeps = { core: this.core, leader: this.leader, isLeader: () => this.raft.isLeader, leaderId: () => this.raft.leaderId, now: Date.now, log: this.log }
+    this.clientCh = new FramedChannel(libp2p, CLIENT_PROTOCOL, { onMessage: (from, b) => { this.exec.heard(from); return handleClientRequest(client, from, b) }, log: this.log.child('client') })
     this.execCh = new FramedChannel(libp2p, EXEC_PROTOCOL, { onMessage: (from, b) => this.exec.onExec(from, b), log: this.log.child('exec') })
     await Promise.all([this.raftCh.start(), this.clientCh.start(), this.execCh.start()])
 
@@ -341,19 +348,6 @@ class RetireNode implements ClusterNode {
       onCollect: (before, after, ms) => { this.log.debug(`idle: heap ${Math.round(before / 1048576)} → ${Math.round(after / 1048576)} MB (full GC, ${Math.round(ms)} ms)`) }
     })
     this.idleGc.start()
-  }
-
-  /** the client protocol: requests other nodes forward to this one (cluster/exec-service.ts has the exec protocol) */
-  private async onClient (from: string, bytes: Uint8Array): Promise<Uint8Array | undefined> {
-    this.exec.heard(from)
-    return handleClientRequest({
-      core: this.core,
-      leader: this.leader,
-      isLeader: () => this.raft.isLeader,
-      leaderId: () => this.raft.leaderId,
-      now: Date.now,
-      log: this.log
-    }, from, bytes)
   }
 
   // ---- ClusterNode ----------------------------------------------------------------------------
