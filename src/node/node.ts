@@ -18,7 +18,7 @@ import { PeerDialer } from './gossip/peer-dialer.js'
 import { SqliteStorage } from './raft/sqlite-storage.js'
 import { ClusterCore } from './cluster/core.js'
 import { RaftMember } from './cluster/raft-member.js'
-import { firstStart } from './cluster/first-start.js'
+import { firstStart, unheardPeers } from './cluster/first-start.js'
 import { AutopilotService } from './cluster/autopilot-service.js'
 import { LeaderLatency } from './cluster/leader-latency.js'
 import { startStatsLine } from './cluster/stats-line.js'
@@ -315,6 +315,7 @@ class RetireNode implements ClusterNode {
       mdns: o.mdns,
       bids: () => this.gossip.bids(),
       announced: () => o.bootstrap.length > 0 || this.peersDiscovered > 0 || this.host.connectedPeers().length > 0,
+      unheard: () => unheardPeers(this.gossip.bids(), this.host.connectedPeers(), o.bootstrap),
       form: voters => { this.raft.form(voters) },
       startRaft: () => { this.startRaft() },
       now: Date.now,

@@ -13,6 +13,11 @@ export const BOOTSTRAP_SETTLE_MS = 2500
  * hundred); any answer switches to the full BOOTSTRAP_SETTLE_MS
  */
 export const BOOTSTRAP_QUIET_MDNS_MS = 500
+/**
+ * the least a fresh node that knows of others listens, even once all of them have sent their bid
+ * and enough are fresh: bids go out every second, and an mDNS answer can take a few hundred ms
+ */
+export const BOOTSTRAP_MIN_SETTLE_MS = 1000
 /** how often the fresh node re-reads what it has seen while it listens */
 const BOOTSTRAP_POLL_MS = 50
 
@@ -24,6 +29,8 @@ export interface FirstStartInit {
   bids: () => DeviceBid[]
   /** whether any other node is known: bootstrap addresses given, a peer discovered or connected */
   announced: () => boolean
+  /** how many known nodes (connected peers, bootstrap addresses) have not sent a bid yet */
+  unheard?: () => number
   /** write the founders' initial configuration (RaftMember.form) */
   form: (voters: string[]) => void
   /** start Raft, once decided */
@@ -44,7 +51,8 @@ export async function firstStart (d: FirstStartInit): Promise<void> {
       elapsedMs: d.now() - started,
       settleMs: BOOTSTRAP_SETTLE_MS,
       announced: d.announced(),
-      quietSettleMs: d.mdns ? BOOTSTRAP_QUIET_MDNS_MS : 0
+      quietSettleMs: d.mdns ? BOOTSTRAP_QUIET_MDNS_MS : 0,
+      ...(d.unheard !== undefined ? { unheard: d.unheard(), minSettleMs: BOOTSTRAP_MIN_SETTLE_MS } : {})
     })
     if (decision !== undefined) {
       if (decision.kind === 'form') {
@@ -58,4 +66,22 @@ export async function firstStart (d: FirstStartInit): Promise<void> {
     }
     await new Promise(resolve => setTimeout(resolve, BOOTSTRAP_POLL_MS))
   }
+}
+
+/**
+ * Known nodes that have not sent a bid: connected peers without one, and bootstrap addresses
+ * (by their /p2p/ id; one without an id counts until some peer is connected).
+ */
+export function unheardPeers (bids: readonly DeviceBid[], connected: readonly string[], bootstrap: readonly string[]): number {
+  const heard = new Set(bids.map(b => b.nodeId))
+  const known = new Set(connected)
+  let anonymous = 0
+  for (const addr of bootstrap) {
+    const i = addr.lastIndexOf('/p2p/')
+    if (i >= 0) known.add(addr.slice(i + 5))
+    else anonymous++
+  }
+  let n = 0
+  for (const id of known) if (!heard.has(id)) n++
+  return n + (anonymous > 0 && connected.length === 0 ? 1 : 0)
 }
