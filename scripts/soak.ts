@@ -160,6 +160,7 @@ async function main (): Promise<void> {
     await f.stop()
     const r0 = Date.now()
     await f.start(60_000)
+    const startedMs = Date.now() - r0
     const target = (await leader.api<{ raft: { commitIndex: number } }>('GET', '/v1/status')).body.raft.commitIndex
     for (;;) {
       const st = await f.api<{ raft: { appliedIndex: number } }>('GET', '/v1/status').catch(() => undefined)
@@ -168,7 +169,12 @@ async function main (): Promise<void> {
       await sleep(50)
     }
     restartMs = Date.now() - r0
-    console.log(`restart of ${f.name}: ${restartMs} ms to started and caught up (applied ≥ ${target})`)
+    console.log(`restart of ${f.name}: ${restartMs} ms to started and caught up (applied ≥ ${target}); node.json written (API up) at +${startedMs} ms`)
+    // where the time went: the node's own log lines since the spawn, as +ms
+    for (const line of f.logTail(60).split('\n')) {
+      const t = Date.parse(line.slice(0, 24))
+      if (Number.isFinite(t) && t >= r0) console.log(`  +${String(t - r0).padStart(6)} ms ${line.slice(25, 200)}`)
+    }
   } finally {
     await Promise.all(procs.map(async p => { await p.stop() }))
     if (values.json !== undefined) writeFileSync(values.json, JSON.stringify({ rows: all, restartMs }, null, 2))
