@@ -46,10 +46,21 @@ abstract class Base<V> implements Metric {
   protected abstract lines (labels: Labels, value: V): string[]
 
   protected entry (labels: Labels): { labels: Labels, value: V } {
-    for (const k of Object.keys(labels)) {
-      if (!(this.init.labelNames ?? []).includes(k)) throw new Error(`${this.init.name}: unknown label ${k}`)
+    // Called for every task event on every node (issue 12: 2.5-5 % of a node's CPU in batches when
+    // the key was JSON of sorted pairs): the key is the values in labelNames order, and names are
+    // checked only when a new series is made.
+    let key = ''
+    let known = 0
+    for (const k of this.init.labelNames ?? []) {
+      const has = Object.hasOwn(labels, k)
+      if (has) known++
+      key += has ? String(labels[k]) : '\u0001'
+      key += '\u0000'
     }
-    const key = JSON.stringify(Object.keys(labels).sort().map(k => [k, String(labels[k])]))
+    if (Object.keys(labels).length !== known) {
+      const unknown = Object.keys(labels).filter(k => !(this.init.labelNames ?? []).includes(k))
+      throw new Error(`${this.init.name}: unknown label ${unknown.join(', ')}`)
+    }
     let e = this.series.get(key)
     if (e === undefined) {
       e = { labels: { ...labels }, value: this.zero() }

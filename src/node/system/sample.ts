@@ -64,8 +64,24 @@ function cpuTimes (): { busy: number, total: number } {
   return { busy, total }
 }
 
-/** CPU % since the previous call (first call: since boot), memory use now. */
+/**
+ * A load sample is reused for this long: the bid gossip builds a bid on every change of the
+ * worker's activity to see whether it is worth publishing, which under load was many os.cpus() and
+ * /proc/meminfo reads a second (issue 12: 1.6 % of a node's CPU in batches) for a CPU % over a
+ * window of a few ms, which is noise anyway.
+ */
+const LOAD_SAMPLE_REUSE_MS = 250
+let lastLoad: { at: number, value: { cpuUsage: number, memoryUsage: number, memoryUsedGb: number } } | undefined
+
+/** CPU % since the previous sample (first: since boot), memory use now; at most one sample per LOAD_SAMPLE_REUSE_MS. */
 export function sampleLoad (): { cpuUsage: number, memoryUsage: number, memoryUsedGb: number } {
+  const at = performance.now()
+  if (lastLoad !== undefined && at - lastLoad.at < LOAD_SAMPLE_REUSE_MS) return lastLoad.value
+  lastLoad = { at, value: sampleLoadNow() }
+  return lastLoad.value
+}
+
+function sampleLoadNow (): { cpuUsage: number, memoryUsage: number, memoryUsedGb: number } {
   const now = cpuTimes()
   const prev = lastCpu ?? { busy: 0, total: 0 }
   lastCpu = now
