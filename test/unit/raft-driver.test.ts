@@ -46,6 +46,32 @@ describe('RaftDriver with a deferred fsync', () => {
     }
   })
 
+  it('takes a snapshot before a graceful stop once over 1 MiB of log came since the last (issue 14)', async () => {
+    const storage = new MemoryStorage()
+    bootstrapStorage(storage, { voters: ['a'], learners: [] })
+    let applied = 0
+    let bytes = 0
+    const d = new RaftDriver({
+      id: 'a', storage, tickMs: 5, electionTicks: 3, rng: mulberry32(1), log: createLogger('t', 'silent'),
+      send: () => {}, apply: e => { applied = e.index; bytes += e.data.byteLength },
+      snapshotData: () => new Uint8Array([applied & 255]), restoreSnapshot: () => {}, snapshotEntries: 1_000_000, applied: 1
+    })
+    d.start()
+    try {
+      await eventually(() => d.isLeader, { timeoutMs: 5000 })
+      d.propose(new Uint8Array(512 * 1024))
+      await eventually(() => bytes === 512 * 1024, { timeoutMs: 2000 })
+      d.snapshotBeforeStop()
+      assert.equal(storage.snapshot().meta.index, 1, 'half a MiB: a restart replays it, no snapshot')
+      d.propose(new Uint8Array(768 * 1024))
+      await eventually(() => bytes === (512 + 768) * 1024 && d.appliedIndex === applied, { timeoutMs: 2000 })
+      d.snapshotBeforeStop()
+      assert.equal(storage.snapshot().meta.index, d.appliedIndex, 'the next start restores this instead of replaying the log')
+    } finally {
+      d.stop()
+    }
+  })
+
   it('never tells a follower of a commit before the leader\'s own copy is on disk', async () => {
     // three drivers wired in-process; the leader's fsync is held at a gate
     const ids = ['a', 'b', 'c']

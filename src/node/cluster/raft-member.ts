@@ -134,6 +134,7 @@ export class RaftMember {
     this.stopped = true
     this.cancelRetry?.()
     clearTimeout(this.founderTimer)
+    this.current?.snapshotBeforeStop() // the next start restores it rather than replaying the log
     this.current?.stop()
   }
 

@@ -429,10 +429,19 @@ export class RaftDriver {
     if (changed) this.opts.onRoleChange?.(role, leader, term)
   }
 
-  private maybeSnapshot (): void {
+  /**
+   * Before a graceful stop: a snapshot of what is applied when over 1 MiB of log came since the last
+   * one, so the next start restores it instead of replaying that log (issue 14: a follower restarted
+   * after the soak replayed 168 entries / 16 MB, ~3 s of CPU; encoding the snapshot costs ~0.3 s).
+   */
+  snapshotBeforeStop (): void {
+    if (this.bytesSinceSnapshot >= 1024 * 1024) this.maybeSnapshot(true)
+  }
+
+  private maybeSnapshot (force = false): void {
     if (this.stopped) return // e.g. stopped by the state machine halting at an entry it could not apply
     const since = this.applied - this.lastSnapshotIndex
-    if (since < this.opts.snapshotEntries && this.bytesSinceSnapshot < (this.opts.snapshotLogBytes ?? Infinity)) return
+    if (!force && since < this.opts.snapshotEntries && this.bytesSinceSnapshot < (this.opts.snapshotLogBytes ?? Infinity)) return
     // A snapshot from the leader may already be written by a later Ready still waiting for its
     // fsync (pipelining): ours would be older than the storage's, which refuses it. That one is
     // restored when its Ready finishes.
