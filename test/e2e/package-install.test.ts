@@ -7,7 +7,8 @@
 //     script against that install (the pure ones without a node, the others with their own node),
 //   - `retire-cluster start` from the install, and a submit → result against it with the installed CLI,
 //   - `npm install -g --prefix <dir>` of the tarball: `<dir>/bin/retire-cluster start` answers, and
-//     `npm exec --package <tgz> -- retire-cluster` (what `npx` runs) submits to it and reads the result.
+//     `npm exec --package <tgz> -- retire-cluster` (what `npx` runs) submits to it and reads the result;
+//     then `npm exec ... retire-cluster start` runs a node that the global CLI submits to.
 //
 // Bounded: installs use the npm cache (--prefer-offline) and skip install scripts; better-sqlite3's
 // binding is then copied from this checkout's build (what its script would download as a prebuilt
@@ -69,7 +70,8 @@ function duBytes (path: string): number {
 
 /** Starts `retire-cluster start` (the given bin) on a fresh data dir; resolves once node.json is written. */
 async function startNodeFrom (bin: string[], dataDir: string, cwd: string): Promise<{ child: ChildProcess, log: () => string }> {
-  const child = spawn(bin[0]!, [...bin.slice(1), 'start', '--data-dir', dataDir, '--no-mdns', '--listen', '/ip4/127.0.0.1/tcp/0', '--log-level', 'warn'], { cwd, stdio: ['ignore', 'pipe', 'pipe'] })
+  // its own process group: `npm exec` runs the bin under a shell, and stopNode signals them all
+  const child = spawn(bin[0]!, [...bin.slice(1), 'start', '--data-dir', dataDir, '--no-mdns', '--listen', '/ip4/127.0.0.1/tcp/0', '--log-level', 'warn'], { cwd, stdio: ['ignore', 'pipe', 'pipe'], detached: true })
   let log = ''
   child.stdout!.on('data', (b: Buffer) => { log += b.toString() })
   child.stderr!.on('data', (b: Buffer) => { log += b.toString() })
@@ -77,9 +79,19 @@ async function startNodeFrom (bin: string[], dataDir: string, cwd: string): Prom
   return { child, log: () => log }
 }
 
+/** The directory `npm exec --package <tgz>` installed into (npm cache's _npx/<hash>), found by the tarball's path. */
+function npxInstallOf (tgz: string): string | undefined {
+  const npx = join(process.env.npm_config_cache ?? join(homedir(), '.npm'), '_npx')
+  for (const d of existsSync(npx) ? readdirSync(npx) : []) {
+    const pj = join(npx, d, 'package.json')
+    if (existsSync(pj) && readFileSync(pj, 'utf8').includes(tgz)) return join(npx, d)
+  }
+  return undefined
+}
+
 async function stopNode (child: ChildProcess | undefined): Promise<void> {
-  if (child === undefined || child.exitCode !== null) return
-  child.kill('SIGTERM')
+  if (child === undefined || child.exitCode !== null || child.pid === undefined) return
+  try { process.kill(-child.pid, 'SIGTERM') } catch { child.kill('SIGTERM') }
   await new Promise(resolve => { const t = setTimeout(resolve, 10_000); child.once('exit', () => { clearTimeout(t); resolve(undefined) }) })
 }
 
@@ -137,11 +149,8 @@ describe('e2e: the packed package, installed', function () {
     for (const n of nodes) await stopNode(n)
     if (tmp !== undefined) rmSync(tmp, { recursive: true, force: true })
     // npm exec keeps what it installed under the npm cache (_npx/<hash>): drop ours
-    const npx = join(process.env.npm_config_cache ?? join(homedir(), '.npm'), '_npx')
-    for (const d of existsSync(npx) ? readdirSync(npx) : []) {
-      const pj = join(npx, d, 'package.json')
-      if (tmp !== undefined && existsSync(pj) && readFileSync(pj, 'utf8').includes(tmp)) rmSync(join(npx, d), { recursive: true, force: true })
-    }
+    const npxDir = tgz === undefined ? undefined : npxInstallOf(tgz)
+    if (npxDir !== undefined) rmSync(npxDir, { recursive: true, force: true })
   })
 
   it('installs only what a node runs: the package (one bundle) and better-sqlite3 with what its install needs', () => {
@@ -221,7 +230,7 @@ describe('e2e: the packed package, installed', function () {
     await stopNode(child)
   })
 
-  it('`npm install -g` of the tarball: its bin starts a node; `npx` (npm exec --package) submits to it and reads the result', async function () {
+  it('`npm install -g` of the tarball: its bin starts a node; `npx` (npm exec --package) submits to it, and `npx retire-cluster start` runs a node', async function () {
     this.timeout(120_000)
     const prefix = join(tmp, 'global')
     const inst = await npm(['install', '-g', '--prefix', prefix, '--ignore-scripts', ...NPM_FLAGS, tgz], tmp, 90_000)
@@ -242,5 +251,17 @@ describe('e2e: the packed package, installed', function () {
     const task = JSON.parse(npx.stdout) as { status: string, result: unknown }
     assert.equal(task.status, 'completed')
     assert.match(JSON.stringify(task.result), /via npx/)
+
+    // `npx retire-cluster start` itself: npx's install (no scripts) given the binding, as above; --yes, as
+    // npx needs it without a terminal whenever the package is a tarball (it checks it again each time)
+    const npxDir = npxInstallOf(tgz)
+    assert.ok(npxDir !== undefined, 'npm exec installed the tarball under the npm cache')
+    copyBinding(join(npxDir, 'node_modules'))
+    const npxData = join(tmp, 'npx-node')
+    const started = await startNodeFrom(['npm', 'exec', '--yes', '--ignore-scripts', ...NPM_FLAGS, '--package', tgz, '--', 'retire-cluster'], npxData, tmp)
+    nodes.push(started.child)
+    const sub = await run(globalBin, ['submit', 'echo', '-p', '{"message":"to the npx node"}', '--wait', '--json', '--data-dir', npxData], { cwd: tmp, timeoutMs: 60_000 })
+    assert.equal(sub.code, 0, sub.stderr + started.log())
+    assert.match(sub.stdout, /to the npx node/)
   })
 })
