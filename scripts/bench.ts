@@ -139,12 +139,7 @@ async function runSinglesPipelined (p: NodeProc, total: number, conc: number): P
   let k = 0
   const waiter = async (): Promise<void> => {
     while (k < ids.length) {
-      const id = ids[k++]!
-      for (let tries = 0; ; tries++) {
-        const res = await p.api('GET', `/v1/tasks/${id}/wait?timeoutMs=30000`, undefined, 60_000)
-        if (res.body?.status === 'completed') break
-        if (['failed', 'cancelled', 'timeout'].includes(res.body?.status) || tries > 10) throw new Error(`task ${id} ended ${res.body?.status}`)
-      }
+      await awaitCompleted(p, ids[k++]!)
     }
   }
   await Promise.all(Array.from({ length: conc }, waiter))
@@ -158,14 +153,19 @@ async function runSingles (p: NodeProc, total: number, conc: number): Promise<vo
       const i = next++
       const sub = await p.api('POST', '/v1/tasks', { task_type: 'echo', payload: { i } }, 60_000)
       if (sub.status !== 201) throw new Error(`submit failed: ${sub.status} ${JSON.stringify(sub.body)}`)
-      for (let tries = 0; ; tries++) {
-        const res = await p.api('GET', `/v1/tasks/${sub.body.id}/wait?timeoutMs=30000`, undefined, 60_000)
-        if (res.body?.status === 'completed') break
-        if (['failed', 'cancelled', 'timeout'].includes(res.body?.status) || tries > 10) throw new Error(`task ${sub.body.id} ended ${res.body?.status}`)
-      }
+      await awaitCompleted(p, sub.body.id)
     }
   }
   await Promise.all(Array.from({ length: conc }, worker))
+}
+
+/** wait (long polls) until the task completed; anything else is a failed run */
+async function awaitCompleted (p: NodeProc, id: string): Promise<void> {
+  for (let tries = 0; ; tries++) {
+    const res = await p.api('GET', `/v1/tasks/${id}/wait?timeoutMs=30000`, undefined, 60_000)
+    if (res.body?.status === 'completed') return
+    if (['failed', 'cancelled', 'timeout'].includes(res.body?.status) || tries > 10) throw new Error(`task ${id} ended ${res.body?.status}`)
+  }
 }
 
 /**
