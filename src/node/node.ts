@@ -56,6 +56,9 @@ export type { ProgressEvent } from './cluster/exec-service.js'
 
 const cryptoRng = (): number => randomInt(0, 2 ** 32) / 2 ** 32
 
+/** discovered peer ids remembered for a fresh node's bootstrap decision (a LAN has a few) */
+const MAX_DISCOVERED_PEERS = 1024
+
 export async function startNode (options: NodeOptions = {}): Promise<ClusterNode> {
   const opts = resolveOptions(options, cpus().length, hostname())
   mkdirSync(opts.dataDir, { recursive: true })
@@ -87,7 +90,10 @@ class RetireNode implements ClusterNode {
   private monitor!: DeviceMonitor
   private host!: Host
   /** peers libp2p discovered (mDNS): a fresh node that saw any listens longer before forming a cluster */
-  private peersDiscovered = 0
+  /** peers found by mDNS (or any discovery) before this node is in a cluster: a fresh node waits for their bids */
+  private readonly discovered = new Set<string>()
+  /** when the host started: a fresh node's listening for an existing cluster counts from its mDNS query */
+  private hostStartedAt = 0
   private history!: TaskHistory
   private readonly progress = new ProgressFeed()
   private exec!: ExecService
@@ -169,7 +175,10 @@ class RetireNode implements ClusterNode {
       clusterKey: o.clusterKey, clusterName: o.clusterName, log: this.log.child('host')
     })
     this.id = this.host.peerId
-    this.host.libp2p.addEventListener('peer:discovery', () => { this.peersDiscovered++ })
+    this.hostStartedAt = Date.now()
+    this.host.libp2p.addEventListener('peer:discovery', evt => {
+      if (this.discovered.size < MAX_DISCOVERED_PEERS) this.discovered.add(evt.detail.id.toString())
+    })
     const slotsByDevice = (): Map<string, number> => new Map(this.gossip.bids().map(b => [b.nodeId, b.maxConcurrentTasks]))
     this.history = new TaskHistory(join(o.dataDir, 'history.db'), slotsByDevice, { retentionMs: o.historyRetentionMs, now: Date.now })
   }
@@ -314,8 +323,9 @@ class RetireNode implements ClusterNode {
       expect: o.bootstrapExpect,
       mdns: o.mdns,
       bids: () => this.gossip.bids(),
-      announced: () => o.bootstrap.length > 0 || this.peersDiscovered > 0 || this.host.connectedPeers().length > 0,
-      unheard: () => unheardPeers(this.gossip.bids(), this.host.connectedPeers(), o.bootstrap),
+      announced: () => o.bootstrap.length > 0 || this.discovered.size > 0 || this.host.connectedPeers().length > 0,
+      unheard: () => unheardPeers(this.gossip.bids(), [...new Set([...this.host.connectedPeers(), ...this.discovered])], o.bootstrap),
+      startedAt: this.hostStartedAt,
       form: voters => { this.raft.form(voters) },
       startRaft: () => { this.startRaft() },
       now: Date.now,

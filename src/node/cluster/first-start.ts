@@ -36,13 +36,15 @@ export interface FirstStartInit {
   /** start Raft, once decided */
   startRaft: () => void
   now: () => number
+  /** when listening began (the host's start, when its mDNS query went out) @default now() at the call */
+  startedAt?: number
   log: Logger
   signal: AbortSignal
 }
 
 /** resolves once Raft started, or when `signal` aborts first (the node stopped) */
 export async function firstStart (d: FirstStartInit): Promise<void> {
-  const started = d.now()
+  const started = d.startedAt ?? d.now()
   while (!d.signal.aborted) {
     const decision = decideBootstrap({
       selfId: d.selfId,
