@@ -129,10 +129,7 @@ async function runSinglesPipelined (p: NodeProc, total: number, conc: number): P
   let next = 0
   const submitter = async (): Promise<void> => {
     while (next < total) {
-      const i = next++
-      const sub = await p.api('POST', '/v1/tasks', { task_type: 'echo', payload: { i } }, 60_000)
-      if (sub.status !== 201) throw new Error(`submit failed: ${sub.status} ${JSON.stringify(sub.body)}`)
-      ids.push(sub.body.id)
+      ids.push(await submitOne(p, next++))
     }
   }
   await Promise.all(Array.from({ length: conc }, submitter))
@@ -150,13 +147,17 @@ async function runSingles (p: NodeProc, total: number, conc: number): Promise<vo
   let next = 0
   const worker = async (): Promise<void> => {
     while (next < total) {
-      const i = next++
-      const sub = await p.api('POST', '/v1/tasks', { task_type: 'echo', payload: { i } }, 60_000)
-      if (sub.status !== 201) throw new Error(`submit failed: ${sub.status} ${JSON.stringify(sub.body)}`)
-      await awaitCompleted(p, sub.body.id)
+      await awaitCompleted(p, await submitOne(p, next++))
     }
   }
   await Promise.all(Array.from({ length: conc }, worker))
+}
+
+/** one echo task by POST /v1/tasks; its id */
+async function submitOne (p: NodeProc, i: number): Promise<string> {
+  const sub = await p.api('POST', '/v1/tasks', { task_type: 'echo', payload: { i } }, 60_000)
+  if (sub.status !== 201) throw new Error(`submit failed: ${sub.status} ${JSON.stringify(sub.body)}`)
+  return sub.body.id
 }
 
 /** wait (long polls) until the task completed; anything else is a failed run */
