@@ -9,7 +9,7 @@
 import { Packr } from 'msgpackr'
 import { DecodeError, EncodeError } from './errors.js'
 import { formatPath, type Infer, type Schema } from './schema.js'
-import { MAX_FRAME_BYTES, MAX_ENTRY_DATA_BYTES } from './limits.js'
+import { MAX_FRAME_BYTES, MAX_ENTRY_DATA_BYTES, PACK_BUFFER_MAX_BYTES } from './limits.js'
 import { ALL_MESSAGES, CommandList } from './messages.js'
 import type { Command } from '../sched/commands.js'
 
@@ -44,8 +44,6 @@ function plainView (b: Uint8Array): Uint8Array {
 // when the message is less than half of it. A message the caller keeps (Raft entry data: the tail
 // cache holds 4,096 of them) is copied out of any buffer it shares: a heap snapshot of an idle
 // node after 100k tasks found 99 MB of ~1 MB pack buffers held by small cached entries.
-/** a shared pack buffer bigger than this is not reused for the next message */
-const PACK_BUFFER_MAX_BYTES = 64 * 1024
 /** the fresh buffer handed to msgpackr then (its own first buffer is 8 KiB) */
 const PACK_BUFFER_START_BYTES = 64 * 1024
 

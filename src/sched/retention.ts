@@ -28,7 +28,7 @@ export const DEFAULT_RETENTION_MS = 24 * 3_600_000
  * ready queue's 100,000 (DEFAULT_MAX_QUEUE_SIZE) a node holds at most ~200,000 records. A cluster
  * below 100,000 tasks a day never meets it (the 24 h retention governs); set it higher on big machines.
  */
-export const DEFAULT_MAX_RETAINED_TASKS = 100_000
+export { DEFAULT_MAX_RETAINED_TASKS } from '../protocol/limits.js'
 
 /** When retention starts for a terminal record (endedAt; older snapshots lack it). */
 export function endedAtOf (rec: TaskRecord): number {

@@ -54,13 +54,18 @@ describe('IdleGc', () => {
     const gc = new IdleGc({ sched, activity: () => activity, onCollect: (before, after) => { freed.push(before - after) } })
     assert.ok(gc.enabled, 'V8 gc reachable')
     gc.check()
-    let keep: unknown[] = []
-    for (let i = 0; i < 400; i++) keep.push(new Array(20_000).fill(i)) // ~64 MB of arrays, then dropped
-    keep = []
-    activity++; advance(5000); gc.check()
-    advance(31_000); gc.check()
+    // V8 may collect the garbage on its own before the idle check looks (it did once in a full CI
+    // run, with more tests in the process): then there is nothing to prove, and the busy period is
+    // repeated, a few times at most
+    for (let round = 0; round < 5 && gc.collections === 0; round++) {
+      let keep: unknown[] = []
+      for (let i = 0; i < 400; i++) keep.push(new Array(20_000).fill(i)) // ~64 MB of arrays, then dropped
+      keep = []
+      activity++; advance(5000); gc.check()
+      advance(31_000); gc.check()
+      assert.equal(keep.length, 0)
+    }
     assert.equal(gc.collections, 1)
     assert.ok(freed[0]! > 32 * MiB, `freed ${Math.round(freed[0]! / MiB)} MiB`)
-    assert.equal(keep.length, 0)
   })
 })
