@@ -76,7 +76,6 @@ export class TaskHistory {
     return this.prune.run(now - this.retentionMs).changes
   }
 
-  /** recorded in batches: one transaction per event-loop turn */
   /** an applied event: a completion or a final error is one row (retried errors are not: the retry's outcome will be) */
   onApplied (e: ClusterEvent, getTask: (id: string) => TaskRecord | undefined): void {
     if (e.kind !== 'complete' && !(e.kind === 'error' && e.final)) return
@@ -95,6 +94,7 @@ export class TaskHistory {
     })
   }
 
+  /** recorded in batches: one transaction per event-loop turn */
   record (row: HistoryRow): void {
     this.pending.push(row)
     if (this.flushScheduled) return
