@@ -146,6 +146,15 @@ export function check (inp: CheckInput): CheckReport {
     if (roots.length > 1) add('idempotency', `submission ${tag} made ${roots.length} tasks: ${roots.map(t => t.id).join(', ')}`)
   }
 
+  // every record on every node, acknowledged or not, lists each attempt once (a task whose
+  // submission was never acknowledged is no less a state to keep straight)
+  for (const name of names) {
+    for (const t of inp.finals.get(name)!) {
+      const nums = t.attempts.map(a => a.attempt)
+      if (new Set(nums).size !== nums.length) add('twice', `task ${t.id} lists an attempt twice on ${name}: ${nums.join(',')}`, { taskId: t.id })
+    }
+  }
+
   let unackPresent = 0; let completed = 0; let failed = 0; let clones = 0; let attempts = 0; let maxFinal = 0
   for (const [op, spec] of specs) {
     const ids = ackIds.get(op)
@@ -171,8 +180,6 @@ export function check (inp: CheckInput): CheckReport {
     let done = 0
     for (const t of chain) {
       attempts += t.attempts.length
-      const nums = t.attempts.map(a => a.attempt)
-      if (new Set(nums).size !== nums.length) add('twice', `task ${t.id} lists an attempt twice: ${nums.join(',')}`, { taskId: t.id })
       done += t.attempts.filter(a => a.status === 'completed').length
     }
     if (done > 1) add('twice', `op ${op}: ${done} completed attempts along chain ${chain.map(t => t.id).join(' -> ')}`, { op, taskId: id })
