@@ -5,7 +5,7 @@
 // then 64 at a time. Figures per round trip: wall time (p50, p99) and CPU on each side (user +
 // system, all threads). The first 2,000 round trips warm the JIT up and are not counted.
 import { fork } from 'node:child_process'
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { mkdtempSync, rmSync } from 'node:fs'
 import { createServer, connect, type Socket } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -13,16 +13,11 @@ import { parseArgs } from 'node:util'
 import { fileURLToPath } from 'node:url'
 import { createHost, silentLogger } from '../src/node/host/index.js'
 import { FramedChannel } from '../src/node/transport/framed.js'
+import { cpuSeconds } from './lib/proc-cluster.js'
 
 const PROTO = '/retire-cluster/bench-hop/1.0.0'
 const role = process.argv[2]
 
-/** user + system CPU seconds of a process, all threads (Linux) */
-function cpuSeconds (pid: number): number {
-  const f = readFileSync(`/proc/${pid}/stat`, 'utf8')
-  const rest = f.slice(f.lastIndexOf(')') + 2).split(' ')
-  return (Number(rest[11]) + Number(rest[12])) / 100
-}
 
 async function serve (): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'rc-hop-'))

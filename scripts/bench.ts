@@ -25,7 +25,7 @@ import { tmpdir } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
-import { startProcCluster, waitForLeader, sleep, type NodeProc } from './lib/proc-cluster.js'
+import { cpuSeconds, startProcCluster, waitForLeader, sleep, type NodeProc } from './lib/proc-cluster.js'
 
 const { values } = parseArgs({
   options: {
@@ -328,14 +328,6 @@ async function runBatches (p: NodeProc, total: number, size: number, conc: numbe
   }
 }
 
-/** user + system CPU seconds of a process, from /proc (Linux) */
-function cpuSeconds (pid: number): number {
-  try {
-    const f = readFileSync(`/proc/${pid}/stat`, 'utf8')
-    const rest = f.slice(f.lastIndexOf(')') + 2).split(' ')
-    return (Number(rest[11]) + Number(rest[12])) / 100 // utime, stime in clock ticks (USER_HZ = 100)
-  } catch { return 0 }
-}
 
 const pct = (a: number[], q: number): number => a.length === 0 ? 0 : a[Math.min(a.length - 1, Math.floor(q * a.length))]!
 const round = (x: number): number => Math.round(x * 10) / 10

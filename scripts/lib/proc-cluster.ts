@@ -180,3 +180,12 @@ export async function waitForLeader (procs: NodeProc[], timeoutMs = 30_000): Pro
 }
 
 export const sleep = (ms: number): Promise<void> => new Promise(resolve => setTimeout(resolve, ms))
+
+/** user + system CPU seconds of a process, from /proc (Linux) */
+export function cpuSeconds (pid: number): number {
+  try {
+    const f = readFileSync(`/proc/${pid}/stat`, 'utf8')
+    const rest = f.slice(f.lastIndexOf(')') + 2).split(' ')
+    return (Number(rest[11]) + Number(rest[12])) / 100 // utime, stime in clock ticks (USER_HZ = 100)
+  } catch { return 0 }
+}
