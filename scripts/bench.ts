@@ -20,7 +20,7 @@
 // --peer runs ../shared/peers/run.sh NAME after our run (same machine, minutes apart) and prints its
 // JSON line and our ratios beside it. Absolute figures move 2-3x from hour to hour here: compare ratios.
 import { execFileSync } from 'node:child_process'
-import { closeSync, existsSync, fsyncSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs'
+import { closeSync, existsSync, fsyncSync, openSync, rmSync, writeSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
