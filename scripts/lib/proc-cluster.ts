@@ -2,7 +2,7 @@
 // chaos tests. Each node is `retire-cluster start` in its own process with its own data dir; we
 // read the node.json and api-token it writes to talk to it over HTTP.
 import { spawn, type ChildProcess } from 'node:child_process'
-import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs'
+import { appendFileSync, existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs'
 import { join, resolve, dirname } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
@@ -58,7 +58,10 @@ export class NodeProc {
     this.proc = child
     this.exited = new Promise(res => child.once('exit', code => { res(code) }))
     child.stderr!.setEncoding('utf8')
+    // RC_NODE_LOGS=1: every node's whole stderr also goes to <dataDir>/stderr.log (post-mortems)
+    const logFile = process.env.RC_NODE_LOGS === '1' ? join(o.dataDir, 'stderr.log') : undefined
     child.stderr!.on('data', (chunk: string) => {
+      if (logFile !== undefined) appendFileSync(logFile, chunk)
       for (const line of chunk.split('\n')) {
         if (line === '') continue
         this.stderrTail.push(line); if (this.stderrTail.length > 200) this.stderrTail.shift()

@@ -11,6 +11,7 @@ import { join } from 'node:path'
 import { resolveOptions, settingsOf, type NodeOptions, type ResolvedOptions } from './config.js'
 import { createLogger, type Logger } from './log.js'
 import { createHost, type Host } from './host/host.js'
+import { KnownPeers } from './host/known-peers.js'
 import { FramedChannel } from './transport/framed.js'
 import { BidGossip } from './gossip/bids.js'
 import { ownBid } from './gossip/own-bid.js'
@@ -89,6 +90,8 @@ class RetireNode implements ClusterNode {
   private caps!: DeviceCapabilities
   private monitor!: DeviceMonitor
   private host!: Host
+  /** members met before, redialled after a restart (peers.json) */
+  private knownPeers!: KnownPeers
   /** peers libp2p discovered (mDNS): a fresh node that saw any listens longer before forming a cluster */
   /** peers found by mDNS (or any discovery) before this node is in a cluster: a fresh node waits for their bids */
   private readonly discovered = new Set<string>()
@@ -170,9 +173,10 @@ class RetireNode implements ClusterNode {
   /** libp2p (transport, discovery, private network), the node's identity, the task history */
   private async startHost (): Promise<void> {
     const o = this.opts
+    this.knownPeers = new KnownPeers({ dataDir: o.dataDir }, Date.now())
     this.host = await createHost({
       dataDir: o.dataDir, listen: o.listen, bootstrap: o.bootstrap, mdns: o.mdns,
-      clusterKey: o.clusterKey, clusterName: o.clusterName, log: this.log.child('host')
+      clusterKey: o.clusterKey, clusterName: o.clusterName, log: this.log.child('host'), remembered: this.knownPeers.list()
     })
     this.id = this.host.peerId
     this.hostStartedAt = Date.now()
@@ -269,7 +273,7 @@ class RetireNode implements ClusterNode {
       log: this.log.child('gossip'),
       ttlMs: Math.max(o.deviceTimeoutMs * 2, 5000)
     })
-    const dialer = new PeerDialer({ selfId: this.id, libp2p, connectedPeers: () => this.host.connectedPeers(), log: this.log })
+    const dialer = new PeerDialer({ selfId: this.id, libp2p, connectedPeers: () => this.host.connectedPeers(), known: this.knownPeers, log: this.log })
     this.gossip.onBid(bid => {
       dialer.onBid(bid)
       this.exec.bidReceived(bid.nodeId)

@@ -1,16 +1,19 @@
 // Peers that met through a third node (each knows only the node it bootstrapped from) learn each
 // other's addresses from the bids and dial: the leader must reach every worker directly, and Raft
-// every member. One dial per peer at a time; libp2p tries every announced address.
+// every member. One dial per peer at a time; libp2p tries every announced address. Every bid's
+// addresses are also remembered (known-peers.ts), for the next start.
 import { peerIdFromString } from '@libp2p/peer-id'
 import { multiaddr } from '@multiformats/multiaddr'
 import type { Libp2p } from '@libp2p/interface'
 import type { DeviceBid } from '../../sched/types.js'
 import type { Logger } from '../log.js'
+import type { KnownPeers } from '../host/known-peers.js'
 
 export interface PeerDialerInit {
   selfId: string
   libp2p: Pick<Libp2p, 'peerStore' | 'dial'>
   connectedPeers: () => string[]
+  known?: KnownPeers
   log: Logger
 }
 
@@ -22,12 +25,14 @@ export class PeerDialer {
   /** a bid arrived: dial its sender unless we are connected (or already dialling) */
   onBid (bid: DeviceBid): void {
     if (bid.addrs === undefined || bid.addrs.length === 0 || bid.nodeId === this.d.selfId) return
+    const addrs = bid.addrs.map(a => a.split('/p2p/')[0]!)
+    this.d.known?.remember(bid.nodeId, addrs, Date.now())
     if (this.d.connectedPeers().includes(bid.nodeId) || this.dialing.has(bid.nodeId)) return
     this.dialing.add(bid.nodeId)
     const { libp2p } = this.d
     const peer = peerIdFromString(bid.nodeId)
     // hand libp2p every address the peer announced; it tries them (a LAN peer's 127.0.0.1 just fails)
-    libp2p.peerStore.merge(peer, { multiaddrs: bid.addrs.map(a => multiaddr(a.split('/p2p/')[0]!)) })
+    libp2p.peerStore.merge(peer, { multiaddrs: addrs.map(a => multiaddr(a)) })
       .then(async () => { await libp2p.dial(peer) })
       .catch(err => { this.d.log.debug(`dial ${bid.nodeId.slice(-8)} failed`, (err as Error).message) })
       .finally(() => { this.dialing.delete(bid.nodeId) })

@@ -16,7 +16,7 @@ import type { PeerId, PubSub } from '@libp2p/interface'
 import { parseClusterKey } from './cluster-key.js'
 import { InvalidHostOptionError } from './errors.js'
 import { loadOrCreatePeerKey } from './peer-key.js'
-import { BootstrapRedialer, type RedialInit } from './redial.js'
+import { BootstrapRedialer, type RedialInit, type RememberedPeer } from './redial.js'
 import type { Logger } from './log.js'
 
 // eslint-disable-next-line @typescript-eslint/consistent-type-definitions -- libp2p's ServiceMap needs an index-compatible type
@@ -46,6 +46,8 @@ export interface HostOptions {
   mdnsIntervalMs?: number
   /** gossipsub heartbeat @default 500 */
   heartbeatMs?: number
+  /** members met before (known-peers.ts): dialled at start and redialled like bootstrap addresses */
+  remembered?: RememberedPeer[]
 }
 
 export type PeerEvent = 'connect' | 'disconnect'
@@ -108,7 +110,7 @@ export async function createHost (opts: HostOptions): Promise<Host> {
     libp2p.dial(id).catch(err => { opts.log.debug('dial to discovered peer failed', id.toString(), (err as Error).message) })
   })
 
-  const redialer = new BootstrapRedialer(libp2p, bootstrap, opts.log, opts.redial)
+  const redialer = new BootstrapRedialer(libp2p, bootstrap, opts.log, opts.redial, opts.remembered)
   redialer.start()
   opts.log.info('libp2p host started', libp2p.peerId.toString(), libp2p.getMultiaddrs().map(String).join(' '))
   return new Libp2pHost(libp2p, redialer)

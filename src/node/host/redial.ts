@@ -1,10 +1,10 @@
-// Keeps the node connected to its bootstrap addresses: dial them at start, and while an address has no
-// live connection, redial it with exponential backoff. A plain loop instead of @libp2p/bootstrap because
+// Keeps the node connected to its bootstrap addresses and to the members it remembers (known-peers.ts):
+// dial them at start, and while one has no live connection, redial it with exponential backoff. A plain loop instead of @libp2p/bootstrap because
 // that module dials once per discovery and forgets; a cluster whose only link is a bootstrap peer must
 // heal by itself after that peer restarts.
 import type { Libp2p, PeerId } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
-import type { Multiaddr } from '@multiformats/multiaddr'
+import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
 import type { Logger } from './log.js'
 
 export interface RedialInit {
@@ -16,8 +16,12 @@ export interface RedialInit {
   dialTimeoutMs?: number
 }
 
+/** a member met before: its peer id and the addresses it listened on then */
+export interface RememberedPeer { id: string, addrs: string[] }
+
 interface Target {
-  addr: Multiaddr
+  /** a bootstrap address (dialled as is), or undefined for a remembered peer (dialled by id) */
+  addr?: Multiaddr
   /** known from /p2p/ in the address, or learnt from the first successful dial */
   peer?: PeerId
   delayMs: number
@@ -26,6 +30,7 @@ interface Target {
 
 export class BootstrapRedialer {
   private readonly targets: Target[]
+  private readonly rememberedAddrs = new Map<string, Multiaddr[]>()
   private readonly minDelayMs: number
   private readonly maxDelayMs: number
   private readonly dialTimeoutMs: number
@@ -33,7 +38,7 @@ export class BootstrapRedialer {
   private readonly abort = new AbortController()
   private running = false
 
-  constructor (private readonly libp2p: Pick<Libp2p, 'dial' | 'getConnections' | 'peerId'>, addrs: Multiaddr[], private readonly log: Logger, init: RedialInit = {}) {
+  constructor (private readonly libp2p: Pick<Libp2p, 'dial' | 'getConnections' | 'peerId' | 'peerStore'>, addrs: Multiaddr[], private readonly log: Logger, init: RedialInit = {}, remembered: RememberedPeer[] = []) {
     this.minDelayMs = init.minDelayMs ?? 500
     this.maxDelayMs = init.maxDelayMs ?? 10_000
     this.dialTimeoutMs = init.dialTimeoutMs ?? 5_000
@@ -42,6 +47,15 @@ export class BootstrapRedialer {
       return { addr, peer: id == null ? undefined : peerIdFromString(id), delayMs: this.minDelayMs, nextAt: 0 }
     // every node may share one bootstrap list that names itself too: never dial ourselves
     }).filter(t => t.peer == null || !t.peer.equals(libp2p.peerId))
+    const named = new Set(this.targets.map(t => t.peer?.toString()))
+    for (const r of remembered) {
+      if (named.has(r.id) || r.id === libp2p.peerId.toString()) continue
+      let peer: PeerId
+      let maddrs: Multiaddr[]
+      try { peer = peerIdFromString(r.id); maddrs = r.addrs.map(a => multiaddr(a)) } catch { continue }
+      this.rememberedAddrs.set(r.id, maddrs)
+      this.targets.push({ peer, delayMs: this.minDelayMs, nextAt: 0 })
+    }
   }
 
   start (): void {
@@ -73,16 +87,25 @@ export class BootstrapRedialer {
   private async dialOnce (t: Target): Promise<void> {
     try {
       const signal = AbortSignal.any([this.abort.signal, AbortSignal.timeout(this.dialTimeoutMs)])
-      const conn = await this.libp2p.dial(t.addr, { signal })
+      let conn
+      if (t.addr !== undefined) {
+        conn = await this.libp2p.dial(t.addr, { signal })
+      } else {
+        // libp2p tries every address it knows for the peer: the remembered ones and any newer
+        await this.libp2p.peerStore.merge(t.peer!, { multiaddrs: this.rememberedAddrs.get(t.peer!.toString()) ?? [] })
+        conn = await this.libp2p.dial(t.peer!, { signal })
+      }
       t.peer = conn.remotePeer
       t.delayMs = this.minDelayMs
       t.nextAt = 0
-      this.log.debug('bootstrap dial ok', t.addr.toString())
+      this.log.debug('redial ok', this.label(t))
     } catch (err) {
       if (!this.running) return
       t.nextAt = Date.now() + t.delayMs
-      this.log.debug('bootstrap dial failed; retrying', t.addr.toString(), `in ${t.delayMs} ms`, (err as Error).message)
+      this.log.debug('redial failed; retrying', this.label(t), `in ${t.delayMs} ms`, (err as Error).message)
       t.delayMs = Math.min(this.maxDelayMs, t.delayMs * 2)
     }
   }
+
+  private label (t: Target): string { return t.addr?.toString() ?? `remembered ${t.peer!.toString()}` }
 }
