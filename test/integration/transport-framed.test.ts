@@ -6,6 +6,8 @@ import type { Host } from '../../src/node/host/host.js'
 import * as lp from 'it-length-prefixed'
 import { HostPool } from './host-fixtures.js'
 import { eventually } from '../helpers/eventually.js'
+import { YamuxStream } from '@chainsafe/libp2p-yamux/stream'
+import { YAMUX_HALF_WINDOW_UPDATES } from '../../src/node/host/yamux-window.js'
 
 const PROTO = '/retire-cluster/test-framed/1.0.0'
 const enc = new TextEncoder()
@@ -157,5 +159,35 @@ describe('FramedChannel (real libp2p on loopback)', function () {
     const res = await Promise.all(Array.from({ length: 2000 }, async (_, i) => dec.decode(await cb.request(a.peerId, enc.encode(String(i)), { timeoutMs: 20_000 }))))
     assert.deepEqual(res, Array.from({ length: 2000 }, (_, i) => String(i)))
     assert.ok(maxRunning <= 8, `at most 8 handlers at once, saw ${maxRunning}`)
+  })
+
+  it('yamux sends a window update only once half the window is used: small messages cost no extra frames, big ones still flow', async () => {
+    assert.equal(YAMUX_HALF_WINDOW_UPDATES, true, 'the installed yamux has what src/node/host/yamux-window.ts relies on')
+    // count the updates that leave: a call that refills the receive window sent one
+    type W = { recvWindow: number, recvWindowCapacity: number, sendWindowUpdate: () => void }
+    const proto = YamuxStream.prototype as unknown as W
+    const patched = proto.sendWindowUpdate
+    let updates = 0
+    proto.sendWindowUpdate = function (this: W): void {
+      const before = this.recvWindowCapacity
+      patched.call(this)
+      if (this.recvWindowCapacity > before) updates++
+    }
+    try {
+      await channel(a, { onMessage: (_p, bytes) => bytes })
+      const cb = await channel(b, { onMessage: () => undefined })
+      await cb.request(a.peerId, enc.encode('open the stream'))
+      updates = 0
+      const payload = new Uint8Array(100)
+      for (let i = 0; i < 200; i++) await cb.request(a.peerId, payload) // 20 KB each way, far below half of 256 KiB
+      assert.equal(updates, 0, 'no window update for 200 small requests and answers (yamux 7 alone sends one per message: 400)')
+      // 4 MiB each way in 64 KiB requests and answers: 16 windows' worth, so the updates must keep
+      // both senders going (a stalled sender would time the requests out)
+      const big = new Uint8Array(64 * 1024).fill(7)
+      for (let i = 0; i < 64; i++) assert.equal((await cb.request(a.peerId, big, { timeoutMs: 20_000 })).byteLength, big.byteLength)
+      assert.ok(updates >= 2, `both sides granted more window as they read (${updates} updates)`)
+    } finally {
+      proto.sendWindowUpdate = patched
+    }
   })
 })
