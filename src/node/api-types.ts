@@ -63,7 +63,8 @@ export interface ClusterScheduler {
   submitBatch (batch: unknown, opts?: SubmitOptions): Promise<{ id: string, taskIds: string[] }>
   submitWorkflow (workflow: unknown, opts?: SubmitOptions): Promise<{ id: string, taskIds: string[] }>
   cancelTask (taskId: string, opts?: { principal?: string }): Promise<TaskRecord>
-  getTaskStatus (taskId: string): Promise<TaskRecord | undefined>
+  /** `liveFields: false`: this node's replicated record, without asking the leader for progress / pendingReason */
+  getTaskStatus (taskId: string, opts?: { liveFields?: boolean }): Promise<TaskRecord | undefined>
   waitForResult (taskId: string, opts?: { timeoutMs?: number }): Promise<TaskRecord>
   listTasks (filter?: { status?: TaskStatus, deviceId?: string, limit?: number, order?: 'oldest' | 'newest' }): Promise<TaskRecord[]>
   getActiveTasks (): Promise<TaskRecord[]>

@@ -183,14 +183,18 @@ export class NodeScheduler implements ClusterScheduler {
 
   // ---- reads ----------------------------------------------------------------------------------
 
-  /** undefined for an unknown id; throws EvictedError (type 'gone', HTTP 410) for one evicted after its retention */
-  async getTaskStatus (taskId: string): Promise<TaskRecord | undefined> {
+  /**
+   * undefined for an unknown id; throws EvictedError (type 'gone', HTTP 410) for one evicted after its
+   * retention. `liveFields: false` answers with this node's replicated record alone, without asking
+   * the leader for progress and pendingReason (a long-poll that only needs to know where to start).
+   */
+  async getTaskStatus (taskId: string, opts: { liveFields?: boolean } = {}): Promise<TaskRecord | undefined> {
     const rec = this.d.core.state.getTask(taskId)
     if (rec === undefined) {
       if (this.d.core.state.wasEvicted(taskId)) throw this.missing('task', taskId)
       return undefined
     }
-    return this.live.readOne(rec)
+    return opts.liveFields === false ? rec : await this.live.readOne(rec)
   }
 
   async waitForResult (taskId: string, opts: { timeoutMs?: number } = {}): Promise<TaskRecord> {
