@@ -82,8 +82,9 @@ export const TaskDataSchema: Schema<TaskData> = obj({
   retryCount: count(),
   createdAt: timeMs(),
   replaces: id(),
+  failedOn: arr(id(), { max: L.MAX_EXCLUDE_DEVICES }),
   idempotencyKey: key()
-}, { optional: ['payload', 'batchId', 'workflowId', 'sandboxConfig', 'replaces', 'idempotencyKey'], strict: true }) as Schema<TaskData>
+}, { optional: ['payload', 'batchId', 'workflowId', 'sandboxConfig', 'replaces', 'failedOn', 'idempotencyKey'], strict: true }) as Schema<TaskData>
 
 export const TaskErrorSchema = obj({ type: TaskErrorTypeSchema, message: text(), details: sizedAny({ maxBytes: 64 * 1024 }) },
   { optional: ['details'] })
@@ -139,7 +140,7 @@ const tasks = () => arr(TaskDataSchema, { max: L.MAX_BATCH_TASKS })
 export const CommandSchema: Schema<Command> = union('type', {
   submit: obj({ requestId: id(), principal: name(), at: timeMs(), tasks: tasks(), batch: BatchInfoSchema, workflow: WorkflowInfoSchema, chunk: BatchChunkSchema },
     { optional: ['batch', 'workflow', 'chunk'], strict: true }),
-  assign: obj({ at: timeMs(), assignments: arr(obj({ taskId: id(), attempt: count(), deviceId: id() }, { strict: true }), { max: L.MAX_ITEMS_PER_COMMAND }) }, { strict: true }),
+  assign: obj({ at: timeMs(), assignments: arr(obj({ taskId: id(), attempt: count(), deviceId: id(), relaxed: bool() }, { strict: true, optional: ['relaxed'] }), { max: L.MAX_ITEMS_PER_COMMAND }) }, { strict: true }),
   started: obj({ at: timeMs(), taskId: id(), attempt: count(), deviceId: id() }, { strict: true }),
   finished: obj({ at: timeMs(), results: arr(AttemptResultSchema, { max: L.MAX_ITEMS_PER_COMMAND }) }, { strict: true }),
   refused: obj({ at: timeMs(), taskId: id(), attempt: count(), deviceId: id(), reason: text() }, { strict: true }),

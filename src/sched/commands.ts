@@ -43,7 +43,8 @@ export type Command =
    *  `chunk`: one piece of a batch too big for one command (see BatchChunk). */
   | { type: 'submit', requestId: string, principal: string, at: number, tasks: TaskData[], batch?: BatchInfo, workflow?: WorkflowInfo, chunk?: BatchChunk }
   /** The leader's scheduler placed tasks on devices. */
-  | { type: 'assign', at: number, assignments: Array<{ taskId: string, attempt: number, deviceId: string }> }
+  /** relaxed: the device is in the failover clone's failedOn and no other device could take it */
+  | { type: 'assign', at: number, assignments: Array<{ taskId: string, attempt: number, deviceId: string, relaxed?: boolean }> }
   /** A worker said it started (attempt must match the current one, else ignored as stale). */
   | { type: 'started', at: number, taskId: string, attempt: number, deviceId: string }
   /** Results, keyed by (taskId, attempt); a superseded attempt is recorded as stale. */

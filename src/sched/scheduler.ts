@@ -54,7 +54,8 @@ export interface PlanOptions {
   rateLimiter?: RateLimiter
 }
 
-export interface Assignment { taskId: string, attempt: number, deviceId: string }
+/** relaxed: a failover clone goes back to a device its chain failed on (see bestDevice) */
+export interface Assignment { taskId: string, attempt: number, deviceId: string, relaxed?: boolean }
 
 export interface Plan {
   assignments: Assignment[]
@@ -73,7 +74,8 @@ export function requirementsSignature (t: TaskData): string {
   let s = signatures.get(t)
   if (s === undefined) {
     s = t.taskType + '\u0000' + JSON.stringify(t.requirements) + '\u0000' + t.requiredPermissions.join(',') +
-      '\u0000' + (t.sandboxConfig === undefined ? '' : JSON.stringify(t.sandboxConfig))
+      '\u0000' + (t.sandboxConfig === undefined ? '' : JSON.stringify(t.sandboxConfig)) +
+      (t.failedOn === undefined ? '' : '\u0000' + t.failedOn.join(','))
     signatures.set(t, s)
   }
   return s
@@ -121,19 +123,22 @@ export function planAssignments (state: ClusterState, bids: readonly DeviceBid[]
     }
 
     const ownSlotOnly = opts.needsFreeSlot?.(rec.task) === true ? opts.slotsByDevice : undefined
-    const pick = bestDevice(devices, inflight, exclusiveTaken, rec.task, ownSlotOnly, rel.score(rec, now), rel.quarantined)
-    if (typeof pick === 'string') {
-      verdicts.set(requirementsSignature(rec.task), pick)
-      miss(rec, pick)
+    const found = bestDevice(devices, inflight, exclusiveTaken, rec.task, ownSlotOnly, rel.score(rec, now), rel.quarantined)
+    if (typeof found === 'string') {
+      verdicts.set(requirementsSignature(rec.task), found)
+      miss(rec, found)
       misses++
       continue
     }
     misses = 0
+    const pick = typeof found === 'number' ? found : found.relaxed
     const wasFree = hasSlot(pick)
     inflight[pick]++
     if (rec.task.requirements.exclusive) exclusiveTaken[pick] = true
     if (wasFree && !hasSlot(pick)) freeDevices--
-    assignments.push({ taskId: rec.id, attempt: rec.attempts.length + 1, deviceId: devices[pick].nodeId })
+    assignments.push(typeof found === 'number'
+      ? { taskId: rec.id, attempt: rec.attempts.length + 1, deviceId: devices[pick].nodeId }
+      : { taskId: rec.id, attempt: rec.attempts.length + 1, deviceId: devices[pick].nodeId, relaxed: true })
     opts.rateLimiter?.take(rec, now)
   }
   return { assignments, pendingReasons }
@@ -173,12 +178,15 @@ function reliabilityView (state: ClusterState, sorted: DeviceBid[], now: number)
 
 const PLAIN_SCORE = (_i: number, base: number): number => base
 
-/** Index of the best device for `task`, or the reason none fits. */
+/**
+ * Index of the best device for `task`, { relaxed: index } for a failover clone sent back to a device
+ * its chain failed on, or the reason none fits.
+ */
 function bestDevice (devices: readonly DeviceBid[], inflight: readonly number[], exclusiveTaken: readonly boolean[], task: TaskData,
-  ownSlots: ReadonlyMap<string, number> | undefined, score: (i: number, base: number) => number, quarantined: ReadonlyArray<string | undefined> = []): number | string {
+  ownSlots: ReadonlyMap<string, number> | undefined, score: (i: number, base: number) => number, quarantined: ReadonlyArray<string | undefined> = []): number | string | { relaxed: number } {
   let best = -1
   let bestScore = -Infinity
-  let failures: Array<{ id: string, unmet: string[] }> | undefined
+  let failures: Array<{ id: string, unmet: string[], failedOn?: boolean }> | undefined
   // A quarantined device is the last resort of a failover clone whose exclusions leave it nothing
   // else: a clone excludes every device its chain was declared down on (maybe cut off for a few
   // seconds), and in a small cluster the rest may be quarantined; it ran nowhere for the hour of
@@ -186,6 +194,13 @@ function bestDevice (devices: readonly DeviceBid[], inflight: readonly number[],
   // device) and a cluster with no excluded device alive keep the quarantine.
   let lastResort = -1
   let lastResortScore = -Infinity
+  // A failover clone excludes every device its chain was declared down on; after a few leader kills
+  // in a small cluster that is every device, and it waited forever (soak seed 51: three devices,
+  // three failovers). It may go back to one of them (`failedOn`, never the user's exclusions) when
+  // no other device could ever take it, busy ones included: a busy capable device is waited for.
+  let back = -1
+  let backScore = -Infinity
+  let withoutFailedOn: TaskData | undefined
   for (let i = 0; i < devices.length; i++) {
     const d = devices[i]
     const q = quarantined[i]
@@ -197,7 +212,7 @@ function bestDevice (devices: readonly DeviceBid[], inflight: readonly number[],
       }
       continue
     }
-    if (exclusiveTaken[i]) { (failures ??= []).push({ id: deviceLabel(d), unmet: ['exclusive: device was just given an exclusive task'] }); continue }
+    if (exclusiveTaken[i]) { (failures ??= []).push({ id: deviceLabel(d), unmet: ['exclusive: device was just given an exclusive task'], failedOn: task.failedOn?.includes(d.nodeId) === true }); continue }
     if (ownSlots !== undefined && d.activeTasks + inflight[i] >= (ownSlots.get(d.nodeId) ?? d.maxConcurrentTasks)) {
       // capable or not, this device has no idle slot for a task that must not wait behind others
       const m = matchRequirements(d, task, { inflight: inflight[i] })
@@ -207,14 +222,31 @@ function bestDevice (devices: readonly DeviceBid[], inflight: readonly number[],
     if (!meetsRequirements(d, task, inflight[i])) {
       // the reasons are only worked out on a miss: the common case allocates nothing
       const m = matchRequirements(d, task, { inflight: inflight[i] })
-      ;(failures ??= []).push({ id: deviceLabel(d), unmet: m.ok ? [] : m.unmet })
+      const failedHere = task.failedOn?.includes(d.nodeId) === true
+      ;(failures ??= []).push({ id: deviceLabel(d), unmet: m.ok ? [] : m.unmet, failedOn: failedHere })
+      if (failedHere && meetsRequirements(d, withoutFailedOn ??= dropFailedOn(task), inflight[i])) {
+        const s = score(i, scoreDevice(d, task.requirements, inflight[i]))
+        if (s > backScore) { back = i; backScore = s }
+      }
       continue
     }
     const s = score(i, scoreDevice(d, task.requirements, inflight[i]))
     if (s > bestScore) { best = i; bestScore = s }
   }
+  if (best < 0 && back >= 0 && !otherCapable(failures ?? [])) return { relaxed: back }
   if (best < 0 && lastResort >= 0 && task.replaces !== undefined && excludedOnly(failures ?? [])) return lastResort
   return best >= 0 ? best : explain(task, failures ?? [])
+}
+
+/** task without the exclusions its failover chain added (the user's own stay) */
+function dropFailedOn (task: TaskData): TaskData {
+  const failed = task.failedOn ?? []
+  return { ...task, requirements: { ...task.requirements, excludeDevices: task.requirements.excludeDevices.filter(x => !failed.includes(x)) } }
+}
+
+/** some device outside the clone's failedOn lacks only a free slot (or idleness): wait for it */
+function otherCapable (failures: ReadonlyArray<{ unmet: readonly string[], failedOn?: boolean }>): boolean {
+  return failures.some(f => f.failedOn !== true && f.unmet.length > 0 && f.unmet.every(u => u === 'no free slot' || u.startsWith('exclusive:')))
 }
 
 const EXCLUDED = 'exclude_devices: device is excluded'

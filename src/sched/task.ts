@@ -153,6 +153,7 @@ export function parseTaskSpec (input: unknown, ctx: ParseTaskContext): TaskData 
 export function copyTaskData (d: TaskData): TaskData {
   const out: TaskData = { ...d, requirements: copyRequirements(d.requirements), requiredPermissions: [...d.requiredPermissions] }
   if (d.sandboxConfig !== undefined) out.sandboxConfig = copySandboxConfig(d.sandboxConfig)
+  if (d.failedOn !== undefined) out.failedOn = [...d.failedOn]
   return out
 }
 

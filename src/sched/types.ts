@@ -78,6 +78,12 @@ export interface TaskData {
   retryCount: number
   createdAt: number            // ms since epoch, from the submitter's clock
   replaces?: string            // failover clone: the task it replaces
+  /**
+   * failover clone: the devices its chain was declared down on. They are in requirements.excludeDevices
+   * too, but unlike the user's own exclusions the planner may go back to one of them when no other
+   * device could ever take the task (scheduler.ts), instead of leaving it pending forever.
+   */
+  failedOn?: string[]
   idempotencyKey?: string
 }
 

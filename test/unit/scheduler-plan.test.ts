@@ -116,3 +116,52 @@ describe('planAssignments', () => {
     assert.equal(plan.pendingReasons.get('t00001'), 'no devices in the cluster have reported yet')
   })
 })
+
+describe('planAssignments: a failover clone excluded from every device (soak seed 51)', () => {
+  // a task declared down on d1, then d2, then d3 (three leader kills in a 3-device cluster)
+  function chain (user: string[] = []): ClusterState {
+    const st = new ClusterState()
+    run(st, [submit([task('t', { req: { excludeDevices: user } })])])
+    let id = 't'
+    for (const d of ['d1', 'd2', 'd3']) {
+      run(st, [{ type: 'assign', at: T0, assignments: [{ taskId: id, attempt: 1, deviceId: d }] }, { type: 'deviceDown', at: T0 + 1, deviceId: d }])
+      id = `${id}-f1`
+    }
+    return st
+  }
+  const plan = (st: ClusterState, bids: ReturnType<typeof bid>[]) => planAssignments(st, bids, T0 + 10, { maxAssignments: 10, inflightByDevice: new Map() })
+
+  it('goes back to a device it failed on when no other could take it, and the state accepts that', () => {
+    const st = chain()
+    const clone = st.getTask('t-f1-f1-f1')!
+    assert.deepEqual(clone.task.failedOn, ['d1', 'd2', 'd3'])
+    assert.deepEqual(clone.task.requirements.excludeDevices, ['d1', 'd2', 'd3'])
+    const p = plan(st, [bid('d1'), bid('d2'), bid('d3')])
+    assert.equal(p.assignments.length, 1)
+    assert.equal(p.assignments[0]!.relaxed, true)
+    const out = st.apply({ type: 'assign', at: T0 + 10, assignments: p.assignments }, 20)
+    assert.equal(out.rejected, undefined)
+    assert.equal(st.getTask('t-f1-f1-f1')!.status, 'queued')
+  })
+
+  it('waits for a capable device outside the chain that is only busy, and never relaxes on its own', () => {
+    const st = chain()
+    assert.equal(plan(st, [bid('d1'), bid('d2'), bid('d4', { activeTasks: 4, maxConcurrentTasks: 4 })]).assignments.length, 0)
+    const p = plan(st, [bid('d1'), bid('d4')])
+    assert.deepEqual(p.assignments.map(a => [a.deviceId, a.relaxed]), [['d4', undefined]])
+  })
+
+  it('a user\'s own exclude_devices always hold, in the planner and in the state', () => {
+    const st = chain(['u'])
+    assert.deepEqual(st.getTask('t-f1-f1-f1')!.task.failedOn, ['d1', 'd2', 'd3'])
+    assert.equal(plan(st, [bid('u')]).assignments.length, 0)
+    const p = plan(st, [bid('u'), bid('d2')])
+    assert.deepEqual(p.assignments.map(a => [a.deviceId, a.relaxed]), [['d2', true]])
+    // a relaxed assignment to the user's excluded device is refused by every replica
+    const out = st.apply({ type: 'assign', at: T0 + 10, assignments: [{ taskId: 't-f1-f1-f1', attempt: 1, deviceId: 'u', relaxed: true }] }, 21)
+    assert.equal(out.rejected?.[0]?.reason, 'device is excluded')
+    // and an assignment back to a failed-on device without the planner's word is refused too
+    const out2 = st.apply({ type: 'assign', at: T0 + 10, assignments: [{ taskId: 't-f1-f1-f1', attempt: 1, deviceId: 'd2' }] }, 22)
+    assert.equal(out2.rejected?.[0]?.reason, 'device is excluded')
+  })
+})

@@ -31,7 +31,7 @@ export function applyAssign (s: State, cmd: Extract<Command, { type: 'assign' }>
 }
 
 /** Why an assignment cannot be applied, or undefined when it can. */
-function assignProblem (s: State, a: { taskId: string, attempt: number, deviceId: string }, at: number): string | undefined {
+function assignProblem (s: State, a: { taskId: string, attempt: number, deviceId: string, relaxed?: boolean }, at: number): string | undefined {
   const rec = s.tasks.get(a.taskId)
   if (rec === undefined) return 'unknown task'
   if (!canTransition(rec.status, 'queued')) return `task is ${rec.status}` // only a pending task
@@ -39,7 +39,9 @@ function assignProblem (s: State, a: { taskId: string, attempt: number, deviceId
   if (rec.notBefore !== undefined && rec.notBefore > at) return 'retry backoff has not passed'
   if (a.attempt !== rec.attempts.length + 1) return `attempt ${a.attempt} is not the next one (${rec.attempts.length + 1})`
   if (typeof a.deviceId !== 'string' || a.deviceId === '') return 'no device id'
-  if (rec.task.requirements.excludeDevices.includes(a.deviceId)) return 'device is excluded' // a failover clone never goes back
+  // a failover clone goes back to a device its chain failed on only when the planner says no other
+  // device could take it (relaxed); a user's own exclusions always hold
+  if (rec.task.requirements.excludeDevices.includes(a.deviceId) && !(a.relaxed === true && rec.task.failedOn?.includes(a.deviceId) === true)) return 'device is excluded'
   return undefined
 }
 
