@@ -28,6 +28,9 @@ interface Target {
   nextAt: number
 }
 
+/** how often to look while every target is connected (a disconnect event wakes us sooner) */
+const CONNECTED_POLL_MS = 10_000
+
 export class BootstrapRedialer {
   private readonly targets: Target[]
   private readonly rememberedAddrs = new Map<string, Multiaddr[]>()
@@ -37,8 +40,9 @@ export class BootstrapRedialer {
   private timer?: NodeJS.Timeout
   private readonly abort = new AbortController()
   private running = false
+  private inRound = false
 
-  constructor (private readonly libp2p: Pick<Libp2p, 'dial' | 'getConnections' | 'peerId' | 'peerStore'>, addrs: Multiaddr[], private readonly log: Logger, init: RedialInit = {}, remembered: RememberedPeer[] = []) {
+  constructor (private readonly libp2p: Pick<Libp2p, 'dial' | 'getConnections' | 'peerId' | 'peerStore' | 'addEventListener' | 'removeEventListener'>, addrs: Multiaddr[], private readonly log: Logger, init: RedialInit = {}, remembered: RememberedPeer[] = []) {
     this.minDelayMs = init.minDelayMs ?? 500
     this.maxDelayMs = init.maxDelayMs ?? 10_000
     this.dialTimeoutMs = init.dialTimeoutMs ?? 5_000
@@ -61,22 +65,40 @@ export class BootstrapRedialer {
   start (): void {
     if (this.targets.length === 0 || this.running) return
     this.running = true
+    this.libp2p.addEventListener('peer:disconnect', this.onDisconnect)
     void this.loop()
   }
 
   stop (): void {
     this.running = false
     this.abort.abort()
+    this.libp2p.removeEventListener('peer:disconnect', this.onDisconnect)
     if (this.timer != null) clearTimeout(this.timer)
+  }
+
+  /** a target went away: look again soon, instead of at the next slow poll */
+  private readonly onDisconnect = (e: CustomEvent<PeerId>): void => {
+    if (!this.running || this.inRound || !this.targets.some(t => t.peer?.equals(e.detail) === true)) return
+    this.next(this.minDelayMs)
   }
 
   private async loop (): Promise<void> {
     if (!this.running) return
     const now = Date.now()
-    await Promise.all(this.targets.filter(t => t.nextAt <= now && !this.connected(t)).map(async t => this.dialOnce(t)))
+    this.inRound = true
+    try {
+      await Promise.all(this.targets.filter(t => t.nextAt <= now && !this.connected(t)).map(async t => this.dialOnce(t)))
+    } finally { this.inRound = false }
     if (!this.running) return
-    // Poll cheaply: a connected target costs one map lookup per tick.
-    this.timer = setTimeout(() => { void this.loop() }, this.minDelayMs)
+    // While something is missing, poll at minDelayMs (each target keeps its own backoff). Once all
+    // are connected, a disconnect event wakes us; the slow poll only backs that up (an idle node
+    // should not wake twice a second for nothing).
+    this.next(this.targets.every(t => this.connected(t)) ? CONNECTED_POLL_MS : this.minDelayMs)
+  }
+
+  private next (ms: number): void {
+    if (this.timer != null) clearTimeout(this.timer)
+    this.timer = setTimeout(() => { void this.loop() }, ms)
     this.timer.unref()
   }
 
