@@ -1,9 +1,8 @@
 // ClusterCore: what it proposes always decodes (a command that would not is refused to its caller
 // and shares no entry), packing respects the entry caps, the wait honours the caller's deadline,
-// and a committed entry that cannot be applied halts the core instead of being skipped; under load
-// (entries on their way) commands are held for the next entry, never longer than HOLD_MAX_MS.
+// and a committed entry that cannot be applied halts the core instead of being skipped.
 import assert from 'node:assert/strict'
-import { ClusterCore, HOLD_DEPTH, HOLD_MAX_MS, packEntries, waitKey } from '../../src/node/cluster/core.js'
+import { ClusterCore, packEntries, waitKey } from '../../src/node/cluster/core.js'
 import { createLogger } from '../../src/node/log.js'
 import { NodeHaltedError, UnproposableCommandError, WaitTimeoutError } from '../../src/node/errors.js'
 import { decodeCommands, encodeCommands } from '../../src/protocol/codec.js'
@@ -116,43 +115,5 @@ describe('cluster core: entries', () => {
     assert.throws(() => core.snapshotData(), NodeHaltedError)
     assert.ok(await core.proposeAndWait(submit([task('later')]), 5000).then(() => undefined, (e: unknown) => e) instanceof NodeHaltedError)
     await tick()
-  })
-
-  it('group commit: proposes at once when the log is idle, holds while HOLD_DEPTH entries are on their way, goes when one applies', async () => {
-    const core = new ClusterCore(silent)
-    const inLog: Uint8Array[] = [] // proposed, not applied yet
-    let index = 1
-    core.bindProposer(data => { inLog.push(data) }, () => inLog.length)
-    const applyOldest = (): void => { core.applyEntry({ term: 1, index: ++index, type: 'normal', data: inLog.shift()! }) }
-    const waits: Array<Promise<unknown>> = []
-    for (let i = 0; i < HOLD_DEPTH; i++) {
-      waits.push(core.proposeAndWait(submit([task(`t${i}`)]), 5000))
-      await tick()
-      assert.equal(inLog.length, i + 1, 'below the depth every turn proposes its own entry')
-    }
-    const held = [submit([task('held1')]), submit([task('held2')])]
-    waits.push(core.proposeAndWait(held[0]!, 5000))
-    await tick()
-    waits.push(core.proposeAndWait(held[1]!, 5000))
-    await tick(); await tick()
-    assert.equal(inLog.length, HOLD_DEPTH, 'held while the entries ahead are not applied')
-    applyOldest()
-    await tick()
-    assert.equal(inLog.length, HOLD_DEPTH, 'one applied, the held commands went as ONE entry')
-    assert.deepEqual(decodeCommands(inLog[inLog.length - 1]!).map(c => waitKey(c)), held.map(c => waitKey(c)))
-    while (inLog.length > 0) applyOldest()
-    await Promise.all(waits)
-    for (const id of ['t0', 't1', 'held1', 'held2']) assert.ok(core.state.getTask(id) !== undefined, id)
-  })
-
-  it('group commit: a hold ends after HOLD_MAX_MS even when nothing applies', async () => {
-    const core = new ClusterCore(silent)
-    const inLog: Uint8Array[] = []
-    core.bindProposer(data => { inLog.push(data) }, () => HOLD_DEPTH + 5) // a log that never drains
-    void core.proposeAndWait(submit([task('late')]), 5000).catch(() => {})
-    await tick()
-    assert.equal(inLog.length, 0)
-    await new Promise(resolve => setTimeout(resolve, HOLD_MAX_MS + 30))
-    assert.equal(inLog.length, 1, 'proposed once the hold expired')
   })
 })

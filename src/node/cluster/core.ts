@@ -3,10 +3,6 @@
 // the entry caps allow (an entry's data is an encoded Command[]), so 10,000 submissions cost a
 // handful of fsyncs, not 10,000.
 //
-// Group commit under load: while HOLD_DEPTH of this leader's entries are written but not yet applied,
-// new commands wait in the buffer until one applies (at most HOLD_MAX_MS), so a busy leader proposes
-// fewer, fuller entries; an idle one proposes at once. See propose().
-//
 // Two promises, one each way:
 // - Nothing is proposed that the entry decoder would refuse. Each entry is encoded and then run
 //   through decodeCommands — the very function every node applies it with — before it is proposed.
@@ -28,16 +24,6 @@ import { realScheduler, type CancelTimer, type Scheduler } from '../scheduler.js
 
 /** How long proposeAndWait waits when its caller gives no deadline (leader-internal proposals). */
 export const DEFAULT_PROPOSE_WAIT_MS = 10_000
-/**
- * Hold new commands while this many entries are in the log but not applied here. Two, not one: a
- * task's result arrives while its assignment's entry is still on the way, and must not wait for it
- * (the latency bench showed no change at 2). Measured (issue 12, 6,000 single-task requests, 64 in
- * flight, 3 processes on 2 cores): every Ready, fsync and Raft message is a context switch on each
- * node; holding cut the entries per task and ~10 % of the CPU per task.
- */
-export const HOLD_DEPTH = 2
-/** a hold never lasts longer than this, whatever the log does (the apply normally ends it first) */
-export const HOLD_MAX_MS = 20
 
 interface Waiter { resolve: (o: ApplyOutcome) => void, reject: (e: Error) => void, timer: CancelTimer }
 
@@ -58,10 +44,6 @@ export class ClusterCore {
    */
   private readonly decodedAtProposal = new WeakMap<Uint8Array, Command[]>()
   private flushScheduled = false
-  /** a hold is on (see propose): cancels its deadline */
-  private holdTimer?: CancelTimer
-  /** how many entries the driver has in its log beyond the applied one (0 when not bound) */
-  private unapplied: () => number = () => 0
   private readonly waiters = new Map<string, Waiter>()
   private readonly listeners = new Set<EventListener>()
   private readonly haltListeners = new Set<(h: HaltInfo) => void>()
@@ -76,10 +58,7 @@ export class ClusterCore {
   }
 
   /** the driver's propose; throws when not leader */
-  bindProposer (fn: (data: Uint8Array) => void, unapplied?: () => number): void {
-    this.proposeFn = fn
-    if (unapplied !== undefined) this.unapplied = unapplied
-  }
+  bindProposer (fn: (data: Uint8Array) => void): void { this.proposeFn = fn }
 
   onEvent (l: EventListener): () => void {
     this.listeners.add(l)
@@ -112,27 +91,17 @@ export class ClusterCore {
     })
   }
 
-  /**
-   * Queue a command for the next batch (leader only): proposed at the end of this event-loop turn,
-   * or, while HOLD_DEPTH entries are on their way, when one of them applies (group commit).
-   */
+  /** Queue a command for the next batch (leader only). */
   propose (cmd: Command): void {
     this.buf.push(cmd)
     if (this.buf.length >= ENTRY_FLUSH_COMMANDS) { this.flush(); return }
     if (!this.flushScheduled) {
       this.flushScheduled = true
-      this.sched.immediate(() => { this.flushScheduled = false; this.flushOrHold() })
+      this.sched.immediate(() => { this.flushScheduled = false; this.flush() })
     }
   }
 
-  private flushOrHold (): void {
-    if (this.buf.length === 0) return
-    if (this.unapplied() < HOLD_DEPTH) { this.flush(); return }
-    this.holdTimer ??= this.sched.timeout(() => { this.holdTimer = undefined; this.flush() }, HOLD_MAX_MS)
-  }
-
   private flush (): void {
-    if (this.holdTimer !== undefined) { this.holdTimer(); this.holdTimer = undefined }
     if (this.buf.length === 0) return
     const cmds = this.buf
     this.buf = []
@@ -204,12 +173,6 @@ export class ClusterCore {
         const w = this.waiters.get(key)
         if (w !== undefined) { this.waiters.delete(key); w.timer(); w.resolve(out) }
       }
-    }
-    // a held buffer goes once the entries ahead of it drop below the depth (the driver counts this
-    // entry as applied once this returns: look on the next turn, with whatever else applied by then)
-    if (this.holdTimer !== undefined && !this.flushScheduled) {
-      this.flushScheduled = true
-      this.sched.immediate(() => { this.flushScheduled = false; this.flushOrHold() })
     }
   }
 

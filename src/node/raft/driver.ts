@@ -140,8 +140,6 @@ export class RaftDriver {
   get isLeader (): boolean { return this.role === 'leader' }
   get leaderId (): string | null { return this.leader }
   get appliedIndex (): number { return this.applied }
-  /** entries in the log (written or about to be) that are not applied yet: the leader's proposals on their way */
-  get unappliedEntries (): number { return Math.max(0, this.raft.raft.log.lastIndex() - this.applied) }
   get conf (): ConfState { return this.confState }
 
   step (msg: Message): void {
