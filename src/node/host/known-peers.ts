@@ -6,13 +6,12 @@
 // dialled forever.
 import { readFileSync, renameSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
+import type { RememberedPeer } from './redial.js'
 
 export const KNOWN_PEERS_FILE = 'peers.json'
 
-export interface KnownPeer {
-  id: string
-  addrs: string[]
-  /** ms since the epoch of the last identify */
+export interface KnownPeer extends RememberedPeer {
+  /** ms since the epoch of the last bid that announced these addresses (or the hourly refresh) */
   seenAt: number
 }
 

@@ -1,6 +1,6 @@
 // Keeps the node connected to its bootstrap addresses and to the members it remembers (known-peers.ts):
-// dial them at start, and while one has no live connection, redial it with exponential backoff. A plain loop instead of @libp2p/bootstrap because
-// that module dials once per discovery and forgets; a cluster whose only link is a bootstrap peer must
+// dial them at start, and while one has no live connection, redial it with exponential backoff. A
+// plain loop instead of @libp2p/bootstrap because that module dials once per discovery and forgets; a cluster whose only link is a bootstrap peer must
 // heal by itself after that peer restarts.
 import type { Libp2p, PeerId } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
@@ -22,6 +22,8 @@ export interface RememberedPeer { id: string, addrs: string[] }
 interface Target {
   /** a bootstrap address (dialled as is), or undefined for a remembered peer (dialled by id) */
   addr?: Multiaddr
+  /** a remembered peer's addresses, handed to the peer store before each dial */
+  remembered?: Multiaddr[]
   /** known from /p2p/ in the address, or learnt from the first successful dial */
   peer?: PeerId
   delayMs: number
@@ -33,7 +35,6 @@ const CONNECTED_POLL_MS = 10_000
 
 export class BootstrapRedialer {
   private readonly targets: Target[]
-  private readonly rememberedAddrs = new Map<string, Multiaddr[]>()
   private readonly minDelayMs: number
   private readonly maxDelayMs: number
   private readonly dialTimeoutMs: number
@@ -55,10 +56,9 @@ export class BootstrapRedialer {
     for (const r of remembered) {
       if (named.has(r.id) || r.id === libp2p.peerId.toString()) continue
       let peer: PeerId
-      let maddrs: Multiaddr[]
-      try { peer = peerIdFromString(r.id); maddrs = r.addrs.map(a => multiaddr(a)) } catch { continue }
-      this.rememberedAddrs.set(r.id, maddrs)
-      this.targets.push({ peer, delayMs: this.minDelayMs, nextAt: 0 })
+      let remembered: Multiaddr[]
+      try { peer = peerIdFromString(r.id); remembered = r.addrs.map(a => multiaddr(a)) } catch { continue }
+      this.targets.push({ peer, remembered, delayMs: this.minDelayMs, nextAt: 0 })
     }
   }
 
@@ -114,7 +114,7 @@ export class BootstrapRedialer {
         conn = await this.libp2p.dial(t.addr, { signal })
       } else {
         // libp2p tries every address it knows for the peer: the remembered ones and any newer
-        await this.libp2p.peerStore.merge(t.peer!, { multiaddrs: this.rememberedAddrs.get(t.peer!.toString()) ?? [] })
+        await this.libp2p.peerStore.merge(t.peer!, { multiaddrs: t.remembered ?? [] })
         conn = await this.libp2p.dial(t.peer!, { signal })
       }
       t.peer = conn.remotePeer

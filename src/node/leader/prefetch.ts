@@ -47,13 +47,14 @@ export class PrefetchEstimates {
     const avg = prev === undefined ? execMs : prev + ALPHA * (execMs - prev)
     this.byType.delete(taskType)
     this.byType.set(taskType, avg)
-    this.peakByType.set(taskType, Math.max(execMs, (this.peakByType.get(taskType) ?? 0) * PEAK_DECAY))
+    const peak = Math.max(execMs, (this.peakByType.get(taskType) ?? 0) * PEAK_DECAY)
+    this.peakByType.set(taskType, peak)
     if (this.byType.size > MAX_TYPES) {
       const oldest = this.byType.keys().next().value as string
       this.byType.delete(oldest)
       this.peakByType.delete(oldest)
     }
-    if (avg < QUEUED_WORK_MS && this.peakByType.get(taskType)! < QUEUED_WORK_MS) this.shortAvgMs += ALPHA * (execMs - this.shortAvgMs)
+    if (avg < QUEUED_WORK_MS && peak < QUEUED_WORK_MS) this.shortAvgMs += ALPHA * (execMs - this.shortAvgMs)
   }
 
   /** estimated execution time of a type, ms; undefined until one has finished */
