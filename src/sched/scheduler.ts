@@ -52,6 +52,11 @@ export interface PlanOptions {
    * a token. @default no limits
    */
   rateLimiter?: RateLimiter
+  /**
+   * Plan these records, in this order, instead of the state's ready queue: the leader placing the
+   * tasks of submissions it is about to propose (not in the state yet). @default the ready queue
+   */
+  candidates?: Iterable<TaskRecord>
 }
 
 /** relaxed: a failover clone goes back to a device its chain failed on (see bestDevice) */
@@ -107,7 +112,7 @@ export function planAssignments (state: ClusterState, bids: readonly DeviceBid[]
     if (setReasons) state.setPendingReason(rec.id, reason)
   }
 
-  for (const rec of state.readyIterator(now)) {
+  for (const rec of opts.candidates ?? state.readyIterator(now)) {
     if (assignments.length >= opts.maxAssignments || scanned >= maxScan || misses >= maxMisses) break
     scanned++
     if (opts.skip !== undefined && opts.skip.has(rec.id)) continue

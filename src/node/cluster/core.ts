@@ -48,6 +48,7 @@ export class ClusterCore {
   private readonly listeners = new Set<EventListener>()
   private readonly haltListeners = new Set<(h: HaltInfo) => void>()
   private proposeFn?: (data: Uint8Array) => void
+  private flushHook?: (cmds: Command[]) => void
   appliedCommands = 0
   /** Set once a committed entry could not be applied; from then on nothing is applied. */
   halted?: HaltInfo
@@ -59,6 +60,13 @@ export class ClusterCore {
 
   /** the driver's propose; throws when not leader */
   bindProposer (fn: (data: Uint8Array) => void): void { this.proposeFn = fn }
+
+  /**
+   * Called with each turn's commands just before they are packed into entries; it may append
+   * commands that must apply right after them, in the same entry where the caps allow (the leader
+   * places the tasks a turn submits: see LeaderLoop.placeSubmitted).
+   */
+  setFlushHook (fn: ((cmds: Command[]) => void) | undefined): void { this.flushHook = fn }
 
   onEvent (l: EventListener): () => void {
     this.listeners.add(l)
@@ -77,6 +85,16 @@ export class ClusterCore {
    * command could never be applied (it is then not proposed at all).
    */
   proposeAndWait (cmd: Command, timeoutMs = DEFAULT_PROPOSE_WAIT_MS): Promise<ApplyOutcome> {
+    const p = this.watch(cmd, timeoutMs)
+    if (this.halted === undefined) this.propose(cmd)
+    return p
+  }
+
+  /**
+   * Wait for `cmd` to be applied without proposing it (the caller hands it to the flush hook);
+   * rejects as proposeAndWait does.
+   */
+  watch (cmd: Command, timeoutMs = DEFAULT_PROPOSE_WAIT_MS): Promise<ApplyOutcome> {
     const key = waitKey(cmd)
     return new Promise<ApplyOutcome>((resolve, reject) => {
       if (this.halted !== undefined) { reject(new NodeHaltedError(this.halted.index)); return }
@@ -87,7 +105,6 @@ export class ClusterCore {
         reject(new WaitTimeoutError(`the cluster did not commit the request within ${Math.round(timeoutMs)} ms`))
       }, Math.max(0, timeoutMs))
       this.waiters.set(key, { resolve, reject, timer })
-      this.propose(cmd)
     })
   }
 
@@ -108,6 +125,9 @@ export class ClusterCore {
     if (this.proposeFn === undefined || this.halted !== undefined) {
       for (const c of cmds) this.failWaiter(waitKey(c), this.halted !== undefined ? new NodeHaltedError(this.halted.index) : new NoLeaderError())
       return
+    }
+    if (this.flushHook !== undefined) {
+      try { this.flushHook(cmds) } catch (err) { this.log.error('BUG: the flush hook threw; its commands are not proposed', err) }
     }
     const entries = packEntries(cmds, (cmd, err) => { this.refuse(cmd, err) }, this.decodedAtProposal)
     for (let i = 0; i < entries.length; i++) {

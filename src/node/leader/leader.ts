@@ -5,7 +5,7 @@
 // so a new leader rebuilds all of it from the replicated state and worker reports.
 import { planAssignments } from '../../sched/scheduler.js'
 import { planPreemptions } from '../../sched/preemption.js'
-import type { AttemptResult, ClusterEvent, ClusterSettingsPatch, TaskRecord } from '../../sched/commands.js'
+import type { AttemptResult, ClusterEvent, ClusterSettingsPatch, Command, TaskRecord } from '../../sched/commands.js'
 import { RateLimiter } from '../../sched/rate-limit.js'
 import { MAX_EVICT_IDS_PER_COMMAND } from '../../protocol/limits.js'
 import type { DeviceBid, ResourceUsage } from '../../sched/types.js'
@@ -95,10 +95,15 @@ export class LeaderLoop {
   /** preemption: waiting task → when a victim was proposed for it, and victims proposed (task id → when) */
   private readonly preemptedFor = new Map<string, number>()
   private readonly preemptVictims = new Map<string, number>()
+  /** tasks placed in the entry that submits them: dispatched once that entry applies (see placeSubmitted) */
+  private readonly placedWithSubmit = new Set<string>()
+  /** submitted tasks this leader proposed without a placement, not applied yet (task id → when) */
+  private readonly unplacedSubmits = new Map<string, number>()
 
   constructor (private readonly d: LeaderDeps) {
     this.sched = d.scheduler ?? realScheduler
     this.unsub = d.core.onEvent(e => { this.onApplied(e) })
+    d.core.setFlushHook(cmds => { this.placeSubmitted(cmds) })
   }
 
   get isActive (): boolean { return this.active }
@@ -108,6 +113,7 @@ export class LeaderLoop {
     this.active = true
     this.since = this.d.now()
     this.proposedKeys.clear(); this.proposed.clear(); this.downProposed.clear(); this.expireProposed.clear()
+    this.placedWithSubmit.clear(); this.unplacedSubmits.clear()
     this.timer = this.sched.interval(() => { this.periodic() }, PLAN_INTERVAL_MS, { unref: true })
     this.redispatchAll()
     // A new leader may not have applied the tail of its log yet (entries of earlier terms commit
@@ -129,7 +135,7 @@ export class LeaderLoop {
     this.resultsInflight.clear()
   }
 
-  close (): void { this.stepDown(); this.unsub() }
+  close (): void { this.stepDown(); this.unsub(); this.d.core.setFlushHook(undefined) }
 
   /** something changed that may let more work be placed */
   kick (): void {
@@ -241,19 +247,98 @@ export class LeaderLoop {
     }
   }
 
-  private proposeAssignments (assignments: Array<{ taskId: string, attempt: number, deviceId: string }>, now: number): void {
+  /**
+   * The tasks a turn submits go on devices in the very entry that submits them: an 'assign' right
+   * after their 'submit' commands, applied in order by every node. A task then costs one entry and
+   * one consensus round less before it runs — no round to commit the submission, then a plan, then
+   * a round for the assignment that the result's entry has to wait for (issue 12, latency
+   * breakdown). It is dispatched when that entry applies here, never before: a submission that
+   * never commits must not run.
+   *
+   * Only when the placement is exactly what plan() would do once the submissions apply: this leader
+   * is caught up, no task waits in the queue and no submission it proposed unplaced is still on its
+   * way (either would come first in queue order), and the turn's tasks are planned in queue order
+   * (priority, then submission order) by the same planner with the same in-flight counts. Workflows
+   * and batch chunks wait for the usual plan (their tasks enter the queue in ways the planner must
+   * see in the state). A placement the state machine refuses (a duplicate or refused submission)
+   * changes nothing and frees its slot here at once.
+   */
+  private placeSubmitted (cmds: Command[]): void {
+    if (!this.active || !this.caughtUp) return
+    let records: TaskRecord[] | undefined
+    const now = this.d.now()
     const state = this.d.core.state
-    // an assignment the state machine refuses (the task was cancelled or changed meanwhile) gives its
-    // device's reserved slot back at once, not after PROPOSAL_TTL_MS
-    this.d.core.proposeAndWait({ type: 'assign', at: now, assignments }).then(out => {
+    for (const c of cmds) {
+      if (c.type !== 'submit') continue
+      const placeable = c.workflow === undefined && c.chunk === undefined
+      for (const t of c.tasks) {
+        if (!placeable) { this.unplacedSubmits.set(t.id, now); continue }
+        if (state.getTask(t.id) !== undefined) continue // a retried submission: the task is in the state already
+        ;(records ??= []).push({ id: t.id, taskType: t.taskType, status: 'pending', priority: t.priority, task: t, attempts: [], progress: 0, createdAt: t.createdAt, submittedAt: c.at, submittedBy: c.principal })
+      }
+    }
+    if (records === undefined) return
+    this.expireUnplaced(now)
+    const slotsByDevice = new Map<string, number>()
+    const bids = state.readySize === 0 && this.unplacedSubmits.size === 0 ? this.effectiveBids(slotsByDevice) : []
+    let assignments: Array<{ taskId: string, attempt: number, deviceId: string, relaxed?: boolean }> = []
+    if (bids.length > 0) {
+      this.expireProposals(now)
+      records.sort((a, b) => a.priority - b.priority) // stable: submission order within a priority
+      assignments = planAssignments(state, bids, now, {
+        candidates: records,
+        maxAssignments: MAX_ASSIGN_PER_ROUND,
+        inflightByDevice: this.proposed,
+        skip: this.proposedKeys,
+        needsFreeSlot: t => !this.prefetch.isShort(t),
+        slotsByDevice,
+        rateLimiter: this.rateLimiter(now),
+        setReasons: false
+      }).assignments
+    }
+    const placed = new Set<string>()
+    for (const a of assignments) placed.add(a.taskId)
+    for (const r of records) if (!placed.has(r.id)) this.unplacedSubmits.set(r.id, now)
+    if (assignments.length === 0) return
+    const cmd: Command = { type: 'assign', at: now, assignments }
+    this.watchAssign(cmd)
+    cmds.push(cmd)
+    for (const a of assignments) {
+      this.proposed.set(a.deviceId, (this.proposed.get(a.deviceId) ?? 0) + 1)
+      this.proposedKeys.set(a.taskId, { deviceId: a.deviceId, at: now })
+      this.placedWithSubmit.add(a.taskId)
+      traceMark(a.taskId, 'assign.proposed')
+    }
+  }
+
+  /** submissions proposed unplaced that never applied (refused, or lost with a leader) stop holding placement back */
+  private expireUnplaced (now: number): void {
+    for (const [id, at] of this.unplacedSubmits) {
+      if (now - at < PROPOSAL_TTL_MS) break // insertion order = time order
+      this.unplacedSubmits.delete(id)
+    }
+  }
+
+  /** an assignment the state machine refuses gives its device's reserved slot back at once */
+  private watchAssign (cmd: Extract<Command, { type: 'assign' }>): void {
+    this.d.core.watch(cmd).then(out => {
       let freed = false
       for (const r of out.rejected ?? []) {
+        this.placedWithSubmit.delete(r.taskId)
         if (this.proposedKeys.get(r.taskId)?.deviceId !== r.deviceId) continue
         this.forgetProposal(r.taskId)
         freed = true
       }
       if (freed) this.kick()
     }, () => { /* not applied here (deposed, or timed out): the TTL forgets it */ })
+  }
+
+  private proposeAssignments (assignments: Array<{ taskId: string, attempt: number, deviceId: string }>, now: number): void {
+    const state = this.d.core.state
+    // (the task was cancelled or changed meanwhile)
+    const cmd: Command = { type: 'assign', at: now, assignments }
+    this.watchAssign(cmd)
+    this.d.core.propose(cmd)
     // Dispatch at once, while the assignment commits: this takes a whole consensus round off every
     // task's latency. Safe because results are keyed by (task, attempt, device) and applied after the
     // assign in log order; if this leader is deposed before the assign commits, the result reaches the
@@ -310,6 +395,11 @@ export class LeaderLoop {
     if (e.kind === 'schedule') {
       const ours = this.proposedKeys.get(e.taskId)?.deviceId === e.deviceId
       this.forgetProposal(e.taskId)
+      if (this.placedWithSubmit.delete(e.taskId) && ours && this.active) {
+        const rec = this.d.core.state.getTask(e.taskId)
+        if (rec !== undefined) this.queueDispatch(e.deviceId, { taskId: e.taskId, attempt: e.attempt, task: rec.task })
+        return
+      }
       // An assignment of an earlier term that commits under us (the log tail a new leader applies
       // after its first commit) was never in redispatchAll: its worker may not have it (all nodes
       // restarted, or the old leader died before dispatching). Send it; the worker dedups. Compare
@@ -323,6 +413,7 @@ export class LeaderLoop {
     if (e.kind === 'error' && e.status === 'cancelled' && e.deviceId !== undefined && this.active) {
       this.d.cancelOn(e.deviceId, e.taskId, e.attempt) // the worker kills the process; its late result is stale
     }
+    if (e.kind === 'submit') this.unplacedSubmits.delete(e.taskId)
     if (e.kind === 'complete' || e.kind === 'error' || e.kind === 'submit' || e.kind === 'retry' || e.kind === 'failover') {
       this.live.delete(e.taskId)
       this.kick()

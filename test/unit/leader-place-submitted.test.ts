@@ -1,0 +1,157 @@
+// The leader places the tasks a turn submits in the very entry that submits them ('assign' right
+// after 'submit'), and only when that is what its planner would do once they apply. A real
+// ClusterCore and LeaderLoop; the "log" is a list of proposed entries this test commits by hand.
+import assert from 'node:assert/strict'
+import { ClusterCore } from '../../src/node/cluster/core.js'
+import { LeaderLoop } from '../../src/node/leader/leader.js'
+import type { Assignment } from '../../src/node/worker/worker.js'
+import { silentLogger } from '../../src/node/host/log.js'
+import { decodeCommands } from '../../src/protocol/codec.js'
+import type { Command } from '../../src/sched/commands.js'
+import { TaskPriority, type DeviceBid, type TaskData } from '../../src/sched/types.js'
+import { bid, task } from './state-fixtures.js'
+
+const turn = async (): Promise<void> => { await new Promise(resolve => setImmediate(resolve)) }
+
+class Harness {
+  readonly core = new ClusterCore(silentLogger)
+  readonly entries: Uint8Array[] = []
+  readonly dispatched: Array<{ deviceId: string, items: Assignment[] }> = []
+  readonly leader: LeaderLoop
+  private index = 1
+  private seq = 0
+
+  constructor (readonly bids: DeviceBid[]) {
+    this.core.bindProposer(d => { this.entries.push(d) })
+    this.leader = new LeaderLoop({
+      selfId: bids[0]!.nodeId,
+      core: this.core,
+      bids: () => this.bids,
+      isMember: () => true,
+      lastSeen: () => Date.now(),
+      dispatch: async (deviceId, items) => {
+        this.dispatched.push({ deviceId, items })
+        return items.map(i => ({ taskId: i.taskId, attempt: i.attempt, accepted: true }))
+      },
+      cancelOn: () => {},
+      now: () => Date.now(),
+      deviceTimeoutMs: 3000,
+      log: silentLogger
+    })
+  }
+
+  /** leader, with its barrier entry applied (it places nothing before) */
+  async start (): Promise<void> {
+    this.leader.becomeLeader()
+    await turn()
+    this.commit()
+    await turn()
+    this.entries.length = 0
+  }
+
+  /** the commands of every entry proposed so far, in order, and forget them */
+  take (): Command[][] {
+    const out = this.entries.map(e => decodeCommands(e))
+    return out
+  }
+
+  /** apply every proposed entry, in order, as a commit would */
+  commit (): void {
+    for (const data of this.entries.splice(0)) this.core.applyEntry({ index: ++this.index, term: 1, type: 'normal', data })
+  }
+
+  submit (tasks: TaskData[], requestId = `r${++this.seq}`): void {
+    void this.core.proposeAndWait({ type: 'submit', requestId, principal: 'alice', at: Date.now(), tasks }).catch(() => {})
+  }
+
+  close (): void { this.leader.close() }
+}
+
+describe('leader: tasks placed in the entry that submits them', () => {
+  it('with an empty queue a submission and its placement are one entry; dispatch waits for that entry to apply', async () => {
+    const h = new Harness([bid('n1', { maxConcurrentTasks: 2 })])
+    try {
+      await h.start()
+      h.submit([task('a')])
+      await turn()
+      const entries = h.take()
+      assert.equal(entries.length, 1)
+      assert.deepEqual(entries[0]!.map(c => c.type), ['submit', 'assign'])
+      const a = entries[0]![1] as Extract<Command, { type: 'assign' }>
+      assert.deepEqual(a.assignments, [{ taskId: 'a', attempt: 1, deviceId: 'n1' }])
+      await turn()
+      assert.equal(h.dispatched.length, 0, 'nothing runs before its submission commits')
+      h.commit()
+      assert.equal(h.core.state.getTask('a')!.status, 'queued')
+      await turn()
+      assert.deepEqual(h.dispatched.map(d => [d.deviceId, d.items.map(i => i.taskId)]), [['n1', ['a']]])
+      assert.equal(h.entries.length, 0, 'no second assignment is proposed for it')
+    } finally { h.close() }
+  })
+
+  it('a task already waiting in the queue keeps its turn: the new submission goes unplaced', async () => {
+    const h = new Harness([bid('n1', { maxConcurrentTasks: 2 })])
+    try {
+      await h.start()
+      // no device runs 'render', so this one waits in the queue
+      h.submit([{ ...task('waiting'), taskType: 'render' }])
+      await turn()
+      assert.deepEqual(h.take()[0]!.map(c => c.type), ['submit'])
+      h.commit()
+      await turn()
+      h.entries.length = 0
+      h.submit([task('b')])
+      await turn()
+      assert.deepEqual(h.take()[0]!.map(c => c.type), ['submit'], 'placed by the usual plan once it applies, not with its submission')
+    } finally { h.close() }
+  })
+
+  it('within one turn the free slot goes to the most urgent task, as the queue would order them', async () => {
+    const h = new Harness([bid('n1', { maxConcurrentTasks: 1 })])
+    try {
+      await h.start()
+      h.submit([task('low', { priority: TaskPriority.LOW })])
+      h.submit([task('urgent', { priority: TaskPriority.URGENT })])
+      await turn()
+      const cmds = h.take().flat()
+      const assigns = cmds.filter(c => c.type === 'assign') as Array<Extract<Command, { type: 'assign' }>>
+      assert.deepEqual(assigns.flatMap(a => a.assignments.map(x => x.taskId)), ['urgent'])
+      assert.ok(cmds.findIndex(c => c.type === 'assign') > cmds.findIndex(c => c.type === 'submit' && c.tasks[0]!.id === 'urgent'), 'the placement comes after the submission it places')
+    } finally { h.close() }
+  })
+
+  it('a placement the state machine refuses gives its slot back at once', async () => {
+    const h = new Harness([bid('n1', { maxConcurrentTasks: 2 })])
+    try {
+      await h.start()
+      // the same request twice in one turn: the second is a duplicate, its task never exists
+      h.submit([task('a')], 'same')
+      h.submit([task('b')], 'same')
+      await turn()
+      const assigns = h.take().flat().filter(c => c.type === 'assign') as Array<Extract<Command, { type: 'assign' }>>
+      assert.deepEqual(assigns.flatMap(a => a.assignments.map(x => x.taskId)).sort(), ['a', 'b'])
+      h.commit()
+      await turn()
+      assert.equal(h.core.state.getTask('b'), undefined)
+      h.entries.length = 0
+      // 'a' holds one of the two slots; the refused 'b' must not hold the other until a timeout
+      h.submit([task('c')])
+      await turn()
+      const next = h.take().flat().filter(c => c.type === 'assign') as Array<Extract<Command, { type: 'assign' }>>
+      assert.deepEqual(next.flatMap(a => a.assignments.map(x => x.taskId)), ['c'])
+    } finally { h.close() }
+  })
+
+  it('workflows are left to the usual plan', async () => {
+    const h = new Harness([bid('n1', { maxConcurrentTasks: 4 })])
+    try {
+      await h.start()
+      void h.core.proposeAndWait({
+        type: 'submit', requestId: 'wf', principal: 'alice', at: Date.now(), tasks: [task('s1')],
+        workflow: { id: 'w1', name: 'w', steps: [{ name: 's1', task: task('s1'), dependsOn: [] }] }
+      }).catch(() => {})
+      await turn()
+      assert.deepEqual(h.take()[0]!.map(c => c.type), ['submit'])
+    } finally { h.close() }
+  })
+})
