@@ -335,7 +335,7 @@ export class LeaderLoop {
 
   private proposeAssignments (assignments: Array<{ taskId: string, attempt: number, deviceId: string }>, now: number): void {
     const state = this.d.core.state
-    // (the task was cancelled or changed meanwhile)
+    // one the state machine refuses (the task was cancelled or changed meanwhile) frees its slot at once
     const cmd: Command = { type: 'assign', at: now, assignments }
     this.watchAssign(cmd)
     this.d.core.propose(cmd)
