@@ -194,6 +194,54 @@ export function readCpuJiffies (root: string): { busy: number, total: number } |
 
 /** jiffies used by `pid` and every descendant, plus children it already reaped (cutime, cstime) */
 export function readTreeJiffies (root: string, pid: number): number | undefined {
+  return readTreeJiffiesByChildren(root, pid) ?? readTreeJiffiesByScan(root, pid)
+}
+
+/** utime + stime + cutime + cstime (fields 14..17) of one /proc/<pid>/stat text */
+function statJiffies (text: string): { ppid: number, jiffies: number } {
+  const rest = text.slice(text.lastIndexOf(')') + 2).split(' ')
+  return { ppid: Number(rest[1]), jiffies: Number(rest[11]) + Number(rest[12]) + Number(rest[13]) + Number(rest[14]) }
+}
+
+/** most processes walked in one tree: a node's executor children, not a fork bomb's */
+const MAX_TREE_PROCESSES = 4096
+
+/**
+ * The tree walked through /proc/<pid>/task/<tid>/children (Linux 3.5+ with CONFIG_PROC_CHILDREN):
+ * only this tree's processes are read, not every process on the device (a phone runs hundreds;
+ * the scan read them all every 10 s, 1.8 ms here with ~150). Undefined when the kernel does not
+ * offer the file, or `pid` is gone: the caller scans instead.
+ */
+function readTreeJiffiesByChildren (root: string, pid: number): number | undefined {
+  const procDir = join(root, 'proc')
+  const stack = [pid]
+  const seen = new Set<number>()
+  let sum = 0
+  while (stack.length > 0 && seen.size < MAX_TREE_PROCESSES) {
+    const p = stack.pop()!
+    if (seen.has(p)) continue
+    seen.add(p)
+    const text = readText(join(procDir, String(p), 'stat'))
+    const tids = text === undefined ? undefined : list(join(procDir, String(p), 'task'))
+    if (text === undefined || tids === undefined) {
+      if (p === pid) return undefined
+      continue // exited while we looked: its time is in its parent's cutime once reaped
+    }
+    sum += statJiffies(text).jiffies
+    for (const tid of tids) {
+      const children = readText(join(procDir, String(p), 'task', tid, 'children'))
+      if (children === undefined) {
+        if (p === pid) return undefined // no CONFIG_PROC_CHILDREN
+        continue
+      }
+      for (const c of children.split(' ')) if (/^\d+$/.test(c)) stack.push(Number(c))
+    }
+  }
+  return sum
+}
+
+/** the same sum from every process's stat (kernels without the children file) */
+function readTreeJiffiesByScan (root: string, pid: number): number | undefined {
   const procDir = join(root, 'proc')
   const names = list(procDir)
   if (names === undefined) return undefined
@@ -203,10 +251,9 @@ export function readTreeJiffies (root: string, pid: number): number | undefined 
     if (!/^\d+$/.test(name)) continue
     const text = readText(join(procDir, name, 'stat'))
     if (text === undefined) continue
-    const rest = text.slice(text.lastIndexOf(')') + 2).split(' ')
-    // rest[1] = ppid (field 4); utime, stime, cutime, cstime are fields 14..17
-    parent.set(Number(name), Number(rest[1]))
-    used.set(Number(name), Number(rest[11]) + Number(rest[12]) + Number(rest[13]) + Number(rest[14]))
+    const st = statJiffies(text)
+    parent.set(Number(name), st.ppid)
+    used.set(Number(name), st.jiffies)
   }
   if (!used.has(pid)) return undefined
   let sum = 0
