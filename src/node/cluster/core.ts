@@ -48,7 +48,7 @@ export class ClusterCore {
   private readonly listeners = new Set<EventListener>()
   private readonly haltListeners = new Set<(h: HaltInfo) => void>()
   private proposeFn?: (data: Uint8Array) => void
-  private flushHook?: (cmds: Command[]) => void
+  private flushHook?: (cmds: readonly Command[]) => Command[] | undefined
   appliedCommands = 0
   /** Set once a committed entry could not be applied; from then on nothing is applied. */
   halted?: HaltInfo
@@ -62,11 +62,11 @@ export class ClusterCore {
   bindProposer (fn: (data: Uint8Array) => void): void { this.proposeFn = fn }
 
   /**
-   * Called with each turn's commands just before they are packed into entries; it may append
-   * commands that must apply right after them, in the same entry where the caps allow (the leader
-   * places the tasks a turn submits: see LeaderLoop.placeSubmitted).
+   * Called with each turn's commands just before they are packed into entries; the commands it
+   * returns apply right after them, in the same entry where the caps allow (the leader places the
+   * tasks a turn submits: see LeaderLoop.placeSubmitted).
    */
-  setFlushHook (fn: ((cmds: Command[]) => void) | undefined): void { this.flushHook = fn }
+  setFlushHook (fn: ((cmds: readonly Command[]) => Command[] | undefined) | undefined): void { this.flushHook = fn }
 
   onEvent (l: EventListener): () => void {
     this.listeners.add(l)
@@ -127,7 +127,10 @@ export class ClusterCore {
       return
     }
     if (this.flushHook !== undefined) {
-      try { this.flushHook(cmds) } catch (err) { this.log.error('BUG: the flush hook threw; its commands are not proposed', err) }
+      try {
+        const more = this.flushHook(cmds)
+        if (more !== undefined) cmds.push(...more)
+      } catch (err) { this.log.error('BUG: the flush hook threw; the turn\'s commands go without its additions', err) }
     }
     const entries = packEntries(cmds, (cmd, err) => { this.refuse(cmd, err) }, this.decodedAtProposal)
     for (let i = 0; i < entries.length; i++) {

@@ -103,7 +103,7 @@ export class LeaderLoop {
   constructor (private readonly d: LeaderDeps) {
     this.sched = d.scheduler ?? realScheduler
     this.unsub = d.core.onEvent(e => { this.onApplied(e) })
-    d.core.setFlushHook(cmds => { this.placeSubmitted(cmds) })
+    d.core.setFlushHook(cmds => this.placeSubmitted(cmds))
   }
 
   get isActive (): boolean { return this.active }
@@ -211,14 +211,7 @@ export class LeaderLoop {
     const bids = this.effectiveBids(slotsByDevice)
     if (bids.length === 0) return
     this.expireProposals(now)
-    const { assignments, pendingReasons } = planAssignments(state, bids, now, {
-      maxAssignments: MAX_ASSIGN_PER_ROUND,
-      inflightByDevice: this.proposed,
-      skip: this.proposedKeys,
-      needsFreeSlot: t => !this.prefetch.isShort(t),
-      slotsByDevice,
-      rateLimiter: this.rateLimiter(now)
-    })
+    const { assignments, pendingReasons } = this.planOn(bids, slotsByDevice, now)
     for (const [id, reason] of pendingReasons) state.setPendingReason(id, reason)
     if (assignments.length > 0) this.proposeAssignments(assignments, now)
     this.preempt(bids, now)
@@ -263,8 +256,8 @@ export class LeaderLoop {
    * see in the state). A placement the state machine refuses (a duplicate or refused submission)
    * changes nothing and frees its slot here at once.
    */
-  private placeSubmitted (cmds: Command[]): void {
-    if (!this.active || !this.caughtUp) return
+  private placeSubmitted (cmds: readonly Command[]): Command[] | undefined {
+    if (!this.active || !this.caughtUp) return undefined
     let records: TaskRecord[] | undefined
     const now = this.d.now()
     const state = this.d.core.state
@@ -277,7 +270,7 @@ export class LeaderLoop {
         ;(records ??= []).push({ id: t.id, taskType: t.taskType, status: 'pending', priority: t.priority, task: t, attempts: [], progress: 0, createdAt: t.createdAt, submittedAt: c.at, submittedBy: c.principal })
       }
     }
-    if (records === undefined) return
+    if (records === undefined) return undefined
     this.expireUnplaced(now)
     const slotsByDevice = new Map<string, number>()
     const bids = state.readySize === 0 && this.unplacedSubmits.size === 0 ? this.effectiveBids(slotsByDevice) : []
@@ -285,30 +278,37 @@ export class LeaderLoop {
     if (bids.length > 0) {
       this.expireProposals(now)
       records.sort((a, b) => a.priority - b.priority) // stable: submission order within a priority
-      assignments = planAssignments(state, bids, now, {
-        candidates: records,
-        maxAssignments: MAX_ASSIGN_PER_ROUND,
-        inflightByDevice: this.proposed,
-        skip: this.proposedKeys,
-        needsFreeSlot: t => !this.prefetch.isShort(t),
-        slotsByDevice,
-        rateLimiter: this.rateLimiter(now),
-        setReasons: false
-      }).assignments
+      assignments = this.planOn(bids, slotsByDevice, now, records).assignments
     }
-    const placed = new Set<string>()
-    for (const a of assignments) placed.add(a.taskId)
-    for (const r of records) if (!placed.has(r.id)) this.unplacedSubmits.set(r.id, now)
-    if (assignments.length === 0) return
+    for (const a of assignments) {
+      this.reserve(a, now)
+      this.placedWithSubmit.add(a.taskId)
+    }
+    for (const r of records) if (!this.placedWithSubmit.has(r.id)) this.unplacedSubmits.set(r.id, now)
+    if (assignments.length === 0) return undefined
     const cmd: Command = { type: 'assign', at: now, assignments }
     this.watchAssign(cmd)
-    cmds.push(cmd)
-    for (const a of assignments) {
-      this.proposed.set(a.deviceId, (this.proposed.get(a.deviceId) ?? 0) + 1)
-      this.proposedKeys.set(a.taskId, { deviceId: a.deviceId, at: now })
-      this.placedWithSubmit.add(a.taskId)
-      traceMark(a.taskId, 'assign.proposed')
-    }
+    return [cmd]
+  }
+
+  /** The planner over the ready queue, or over `candidates` (whose reasons are not recorded). */
+  private planOn (bids: DeviceBid[], slotsByDevice: Map<string, number>, now: number, candidates?: TaskRecord[]): ReturnType<typeof planAssignments> {
+    return planAssignments(this.d.core.state, bids, now, {
+      maxAssignments: MAX_ASSIGN_PER_ROUND,
+      inflightByDevice: this.proposed,
+      skip: this.proposedKeys,
+      needsFreeSlot: t => !this.prefetch.isShort(t),
+      slotsByDevice,
+      rateLimiter: this.rateLimiter(now),
+      ...(candidates !== undefined ? { candidates, setReasons: false } : {})
+    })
+  }
+
+  /** an assignment proposed: its device's slot is held and the planner passes the task over until it applies */
+  private reserve (a: { taskId: string, deviceId: string }, now: number): void {
+    this.proposed.set(a.deviceId, (this.proposed.get(a.deviceId) ?? 0) + 1)
+    this.proposedKeys.set(a.taskId, { deviceId: a.deviceId, at: now })
+    traceMark(a.taskId, 'assign.proposed')
   }
 
   /** submissions proposed unplaced that never applied (refused, or lost with a leader) stop holding placement back */
@@ -344,11 +344,9 @@ export class LeaderLoop {
     // assign in log order; if this leader is deposed before the assign commits, the result reaches the
     // next leader as stale and the task runs again (execution is at-least-once, the outcome once).
     for (const a of assignments) {
-      this.proposed.set(a.deviceId, (this.proposed.get(a.deviceId) ?? 0) + 1)
-      this.proposedKeys.set(a.taskId, { deviceId: a.deviceId, at: now })
+      this.reserve(a, now)
       const rec = state.getTask(a.taskId)
       if (rec !== undefined) this.queueDispatch(a.deviceId, { taskId: a.taskId, attempt: a.attempt, task: rec.task })
-      traceMark(a.taskId, 'assign.proposed')
     }
   }
 
