@@ -151,13 +151,18 @@ export class NodeScheduler implements ClusterScheduler {
    * left of the deadline, never more.
    */
   private async write (local: (waitMs: number) => Promise<ApplyOutcome>, remote: { type: string } & Record<string, unknown>): Promise<any> {
-    const down = this.d.unavailable?.()
-    // out of Raft (its log cannot be written): it knows no leader to forward to, so say so at once
-    if (down !== undefined) throw new NodeError('unavailable', `this node cannot take writes now (${down}); it rejoins by itself when that clears — submit through another node meanwhile`)
     const deadline = this.d.now() + (this.d.writeDeadlineMs ?? 30_000)
     let attempt = 0
     let lastErr: Error | undefined // built only when needed: an Error's stack capture was ~1 % of a follower's CPU
     while (this.d.now() < deadline) {
+      // Out of Raft (its log cannot be written): it knows no leader to forward to, so say so at
+      // once — also when it left while this write was in flight (soak seed 93: a leader whose disk
+      // filled under a submission retried for no leader until the client gave up).
+      const down = this.d.unavailable?.()
+      if (down !== undefined) {
+        throw new NodeError('unavailable', `this node cannot take writes now (${down}); it rejoins by itself when that clears — submit through another node meanwhile` +
+          (attempt > 0 ? ' (this request was in flight when it left Raft and may have committed: retry it with the same idempotency key)' : ''))
+      }
       try {
         if (this.d.isLeader()) {
           const out = await local(deadline - this.d.now())
