@@ -3,9 +3,8 @@
 // and disk, with a random workload; the soak's task invariants checked after a heal.
 //   npx tsx scripts/sim-cluster.ts --seeds 1000 [--start 1] [--steps 300]
 //   SEED=42 npx tsx scripts/sim-cluster.ts [--steps 300] --trace      replays one seed exactly
-//   --quiesce-steps N: the hard bound on working off the backlog after the heal (default 20,000);
-//   a seed that fails only 'not quiescent' while the trace shows steady progress has merely queued
-//   more than its slots can run in that time: rerun it with a larger bound to tell that apart
+//   --quiesce-steps N: the base of the hard bound on working off the backlog after the heal
+//   (default 20,000; the bound adds twice what the backlog needs at a calm pace, see quiesceBound)
 import { arg, checkFlags, seedList } from './lib/sim-args.js'
 import { runClusterSeed, type ClusterSimResult } from '../test/sim/cluster-sim.js'
 import { SimFailure } from '../test/sim/simulator.js'

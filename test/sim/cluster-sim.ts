@@ -142,6 +142,25 @@ export function drawClusterParams (rng: Rng): ClusterSimParams {
  */
 const DEFAULT_QUIESCE_STEPS = 20_000
 const STALL_STEPS = 1200
+/**
+ * Steps one slot needs per task, beyond its run time, when the cluster is calm: an assignment's
+ * round, the dispatch, the result's round, each hop up to maxDelay ticks. Measured on seeds 4002
+ * (1,946 tasks left at the heal, 3 nodes x 1 slot, ~17 steps a task) and 4007 (4,320 left, 5 x 1,
+ * maxExec 2 s: ~32 steps a task with ~10 of running).
+ */
+const STEPS_PER_TASK_OVERHEAD = 20
+
+/**
+ * The hard bound after the heal: the base, plus twice the steps the backlog needs at the cluster's
+ * calm pace. A fixed bound failed seeds that had merely queued more than their slots could run
+ * (4007, 4018: quiescent at 27,520 and 23,770 steps, progressing all along); twice the calm pace
+ * still fails a drain that crawls (a scheduling bug that leaves slots idle), and the stall check
+ * catches one that stops.
+ */
+export function quiesceBound (base: number, backlog: number, p: ClusterSimParams): number {
+  const perTask = STEPS_PER_TASK_OVERHEAD + Math.ceil(p.node.exec.maxExecMs / p.node.tickMs)
+  return base + 2 * Math.ceil(backlog * perTask / (p.nodes * p.node.slots))
+}
 /** how often (steps) the quiescence test runs after the heal */
 const QUIESCE_CHECK_EVERY = 10
 
@@ -352,6 +371,13 @@ export class ClusterSimulation {
 
   // ---- heal, quiescence, checks ---------------------------------------------------------------
 
+  /** tasks not yet terminal, on the node that knows most of them */
+  backlog (): number {
+    let most = 0
+    for (const n of this.nodes) most = Math.max(most, n.proc.core.state.listTasks().filter(r => !TERMINAL_STATUSES.has(r.status)).length)
+    return most
+  }
+
   /** Heal everything, then run until every task is terminal on every node (bounded). */
   async quiesce (bound: number): Promise<number> {
     this.healedAtMs = this.sched.nowMs()
@@ -469,9 +495,10 @@ export function stateHash (snap: ReturnType<ClusterProcess['core']['state']['sna
 /** Run one seed; rejects with SimFailure (seed and replay command) on any violation. */
 export async function runClusterSeed (seed: number, opts: ClusterSimOptions): Promise<ClusterSimResult> {
   const sim = new ClusterSimulation(seed, opts)
-  const bound = opts.quiesceSteps ?? DEFAULT_QUIESCE_STEPS
+  let bound = opts.quiesceSteps ?? DEFAULT_QUIESCE_STEPS
   try {
     for (let i = 0; i < opts.steps; i++) await sim.runStep(true)
+    bound = quiesceBound(bound, sim.backlog(), sim.params)
     const q = await sim.quiesce(bound)
     const report = sim.checkFinal(bound)
     return sim.result(q, report)
