@@ -175,7 +175,7 @@ export const ConfChangeSchema = obj({ type: oneOf('addVoter', 'addLearner', 'rem
 
 /** Raft messages that may cross the wire (hup, beat, prop, snapStatus, unreachable are local only). */
 export const WIRE_RAFT_TYPES = ['app', 'appResp', 'vote', 'voteResp', 'preVote', 'preVoteResp', 'heartbeat',
-  'heartbeatResp', 'snap', 'transferLeader', 'timeoutNow', 'readIndex', 'readIndexResp'] as const
+  'heartbeatResp', 'snap', 'transferLeader', 'timeoutNow', 'readIndex', 'readIndexResp', 'durable'] as const
 
 export const RaftMessageSchema: Schema<Message> = obj({
   type: oneOf(...WIRE_RAFT_TYPES),
@@ -189,8 +189,9 @@ export const RaftMessageSchema: Schema<Message> = obj({
   reject: bool(),
   rejectHint: index(),
   snapshot: SnapshotSchema,
-  context: bytes({ max: L.MAX_CONTEXT_BYTES })
-}, { optional: ['logTerm', 'index', 'entries', 'commit', 'reject', 'rejectHint', 'snapshot', 'context'] }) as Schema<Message>
+  context: bytes({ max: L.MAX_CONTEXT_BYTES }),
+  durable: index()
+}, { optional: ['logTerm', 'index', 'entries', 'commit', 'reject', 'rejectHint', 'snapshot', 'context', 'durable'] }) as Schema<Message>
 
 export const RAFT_MESSAGES = { raft: RaftMessageSchema }
 

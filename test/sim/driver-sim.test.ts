@@ -87,4 +87,23 @@ describe('raft simulator: the production driver (pipelined fsync)', function () 
     }
     assert.match(caught, /ready order/)
   })
+
+  it('the checkers catch a leader that certifies entries its disk does not hold yet (commit inference)', async () => {
+    // Sabotage: the leader's appends say its whole log is durable the moment they leave, so a
+    // follower that is a majority with it commits entries the leader can still lose in a crash.
+    // Seeds 1-1,500 × 400 steps: 24, 75, 350 and 506 caught it (every seed runs clean without it).
+    const proto = RaftDriver.prototype as unknown as { certifiedDurable: () => number }
+    const certifiedDurable = proto.certifiedDurable
+    proto.certifiedDurable = function (this: { raft: { raft: { log: { lastIndex: () => number } } } }): number { return this.raft.raft.log.lastIndex() }
+    let caught = ''
+    try {
+      for (const seed of [24, 75, 350, 506]) {
+        if (caught !== '') break
+        try { await runDriverSeed(seed, 400) } catch (err) { caught = String(err) }
+      }
+    } finally {
+      proto.certifiedDurable = certifiedDurable
+    }
+    assert.match(caught, /leader completeness/)
+  })
 })

@@ -135,7 +135,8 @@ export class NodeScheduler implements ClusterScheduler {
     if (TRACE_ON) for (const t of tasks) traceMark(t.id, 'submit.sent')
     const res = await this.write(
       waitMs => this.d.core.proposeAndWait({ ...cmd, at: this.d.now() }, waitMs),
-      { type: 'submit', requestId, principal, tasks, ...extra })
+      { type: 'submit', requestId, principal, tasks, ...extra },
+      waitMs => this.d.core.watch(cmd, waitMs))
     const ids = res.taskIds as string[]
     if (TRACE_ON) for (const id of ids) traceMark(id, 'submit.acked')
     // read-your-writes: a follower answers status queries from its own applied state
@@ -149,8 +150,11 @@ export class NodeScheduler implements ClusterScheduler {
    * transport errors until the deadline; a definite answer (ok or a typed error) ends it. Every
    * wait inside (the local proposal, the leader's proposal for a forwarded request) gets what is
    * left of the deadline, never more.
+   * `applied`, when given, waits for this node to apply the forwarded command itself: its outcome
+   * is the leader's (the state machine is deterministic), and with commit inference a follower
+   * applies at its own fsync, before the leader's answer can be back (src/protocol/raft/commit-inference.ts).
    */
-  private async write (local: (waitMs: number) => Promise<ApplyOutcome>, remote: { type: string } & Record<string, unknown>): Promise<any> {
+  private async write (local: (waitMs: number) => Promise<ApplyOutcome>, remote: { type: string } & Record<string, unknown>, applied?: (waitMs: number) => Promise<ApplyOutcome>): Promise<any> {
     const deadline = this.d.now() + (this.d.writeDeadlineMs ?? 30_000)
     let attempt = 0
     let lastErr: Error | undefined // built only when needed: an Error's stack capture was ~1 % of a follower's CPU
@@ -172,7 +176,21 @@ export class NodeScheduler implements ClusterScheduler {
         }
         const { type, ...body } = remote
         const left = deadline - this.d.now()
-        const res = await this.d.leaderRequest(type, { ...body, waitMs: Math.max(0, Math.floor(left)) }, Math.max(1000, left))
+        const forwarded = this.d.leaderRequest(type, { ...body, waitMs: Math.max(0, Math.floor(left)) }, Math.max(1000, left))
+        if (applied !== undefined) {
+          // a wait that fails (superseded by a retry, timed out, this node halted) leaves the answer to the leader
+          const here = applied(left).then(out => ({ out }), async () => ({ res: await forwarded }))
+          here.catch(() => {}) // settled after the race, when the forward failed: the race reported it
+          const first = await Promise.race([forwarded.then(res => ({ res })), here])
+          if ('out' in first) {
+            forwarded.catch(() => {})
+            const out = first.out
+            if (out.reply === undefined) return {}
+            if (out.reply.ok) return out.reply
+            throw new NodeError(out.reply.error.type, out.reply.error.message, out.reply.error.field)
+          }
+        }
+        const res = await forwarded
         if (res.ok === true) return res
         if (res.notLeader === true) throw new NoLeaderError(res.error?.message)
         throw new NodeError(res.error.type, res.error.message, res.error.field)

@@ -87,6 +87,9 @@ export class RaftDriver {
   /** the fsync in progress, and the one every write since it started waits for (see durable()) */
   private fsyncRunning?: Promise<void>
   private nextFsync?: Promise<void>
+  /** leader: the durable index each follower was last told, in term durableToldTerm (see durabilityAdvanced) */
+  private readonly durableTold = new Map<string, number>()
+  private durableToldTerm = -1
   private applied: number
   private lastSnapshotIndex: number
   /** entry bytes applied since the last snapshot (see snapshotLogBytes) */
@@ -312,7 +315,45 @@ export class RaftDriver {
   /** an fsync finished: what was written before it started is durable (unless the log was overwritten since) */
   private noteDurable (covers: { epoch: number, index: number, term: number }): void {
     if (covers.term > this.durableTerm) this.durableTerm = covers.term
-    if (covers.epoch === this.logEpoch && covers.index > this.durableIndex) this.durableIndex = covers.index
+    if (covers.epoch === this.logEpoch && covers.index > this.durableIndex) {
+      this.durableIndex = covers.index
+      this.durabilityAdvanced()
+    }
+  }
+
+  /**
+   * Commit inference (src/protocol/raft/commit-inference.ts), the leader's half: tell the followers
+   * it may certify to that its log is durable up to here, unless its commit index already covers it
+   * (the commit reaches them with the next append). The follower's half is in finish().
+   */
+  private durabilityAdvanced (): void {
+    if (this.stopped) return
+    const core = this.raft.raft
+    const durable = this.certifiedDurable()
+    if (core.role !== 'leader' || durable <= core.log.committed) return
+    if (this.durableToldTerm !== core.term) { this.durableTold.clear(); this.durableToldTerm = core.term }
+    for (const to of core.trk.voters) {
+      if ((this.durableTold.get(to) ?? 0) >= durable || !this.raft.mayCertifyDurable(to, this.applied)) continue
+      this.durableTold.set(to, durable)
+      this.opts.send({ type: 'durable', from: core.id, to, term: core.term, index: durable })
+    }
+  }
+
+  /** how far this leader tells followers its log is durable (one place, so the simulator's sabotage test can make it lie) */
+  private certifiedDurable (): number { return this.durableIndex }
+
+  /** send one of the core's messages; a leader's append says how far its log is durable, when it may */
+  private out (m: Message): void {
+    if (m.type === 'app' && this.durableIndex > 0) {
+      const core = this.raft.raft
+      if (m.term === core.term && this.raft.mayCertifyDurable(m.to, this.applied)) {
+        const durable = this.certifiedDurable()
+        m.durable = durable
+        if (this.durableToldTerm !== core.term) { this.durableTold.clear(); this.durableToldTerm = core.term }
+        if ((this.durableTold.get(m.to) ?? 0) < durable) this.durableTold.set(m.to, durable)
+      }
+    }
+    this.opts.send(m)
   }
 
   /**
@@ -336,7 +377,7 @@ export class RaftDriver {
     for (const m of rd.messages) {
       if (m.type !== 'app' && m.type !== 'heartbeat' && m.type !== 'snap') break
       if (pipelined && ((m.commit ?? 0) > this.durableIndex || m.term > this.durableTerm)) break
-      this.opts.send(m)
+      this.out(m)
       n++
     }
     if (pipelined) this.stats.earlyPipelined += n
@@ -387,15 +428,17 @@ export class RaftDriver {
       this.writtenIndex = rd.entries[rd.entries.length - 1]!.index
     }
     if (this.opts.storage.flush === undefined) { // such a storage is durable when save() returns
+      const advanced = this.writtenIndex > this.durableIndex
       this.durableIndex = this.writtenIndex
       this.durableTerm = this.lastHard.term
+      if (advanced) this.durabilityAdvanced()
     }
   }
 
   /** after the disk: send the rest, apply (the caller advances) */
   private finish (rd: Ready, sentEarly: number, term: number): void {
     if (TIMELINE_ON) timeline(this.opts.id, `finish committed=${rd.committedEntries.length} sendNow=${rd.messages.length - sentEarly}`)
-    for (let i = sentEarly; i < rd.messages.length; i++) this.opts.send(rd.messages[i]!)
+    for (let i = sentEarly; i < rd.messages.length; i++) this.out(rd.messages[i]!)
     if (rd.snapshot !== undefined && rd.snapshot.meta.index > this.applied) {
       this.opts.restoreSnapshot(rd.snapshot.data, rd.snapshot.meta.index)
       this.applied = rd.snapshot.meta.index
@@ -419,6 +462,12 @@ export class RaftDriver {
     this.stats.applyMs += this.sched.monotonicMs() - t0
     for (const rs of rd.readStates) this.opts.onReadState?.(rs)
     if (rd.softState !== undefined) this.noteSoftState(rd.softState.role, rd.softState.leader, term)
+    // Commit inference, the follower's half: hand the core what is durable here; a commit it infers
+    // is applied by the next drain. Here, after this Ready's acknowledgement was queued, so that it
+    // leaves first (the frame writer flushes on the next setImmediate, and the drain is scheduled
+    // after it): applying an entry took the follower up to 5 ms, and the leader's round waited for
+    // that acknowledgement (latency bench, RC_RAFT_TRACE).
+    if (this.raft.raft.role === 'follower') this.raft.localDurable(this.durableIndex)
   }
 
   private noteSoftState (role: Role, leader: string | null, term: number): void {

@@ -15,6 +15,12 @@ export class RaftLog {
   private offset: number
   private unstableEnts: Entry[] = []
   private unstableSnap: Snapshot | undefined
+  /**
+   * The lowest index whose entry was replaced (a conflicting suffix overwritten, or the whole log by
+   * a snapshot) since the core last looked (takeOverwrite): what the driver reported durable there
+   * was another entry's durability. Infinity when nothing was replaced.
+   */
+  private overwrittenFrom = Number.POSITIVE_INFINITY
 
   constructor (readonly storage: RaftStorage) {
     this.offset = storage.lastIndex() + 1
@@ -103,6 +109,7 @@ export class RaftLog {
     if (ents.length === 0) return this.lastIndex()
     const after = ents[0].index
     if (after <= this.committed) throw new Error(`raft: append at ${after} would overwrite committed ${this.committed}`)
+    if (after <= this.lastIndex() && after < this.overwrittenFrom) this.overwrittenFrom = after
     const end = this.offset + this.unstableEnts.length
     if (after === end) {
       for (const e of ents) this.unstableEnts.push(e)
@@ -149,6 +156,16 @@ export class RaftLog {
     this.applied = i
   }
 
+  /** the last index handed to the driver to write (it may not be durable yet) */
+  lastHandedOut (): number { return this.offset - 1 }
+
+  /** the lowest index replaced since the last call (Infinity: none), and forget it */
+  takeOverwrite (): number {
+    const from = this.overwrittenFrom
+    this.overwrittenFrom = Number.POSITIVE_INFINITY
+    return from
+  }
+
   hasPendingSnapshot (): boolean { return this.unstableSnap !== undefined }
   pendingSnapshot (): Snapshot | undefined { return this.unstableSnap }
   unstableEntries (): Entry[] { return this.unstableEnts }
@@ -179,6 +196,7 @@ export class RaftLog {
 
   /** install a snapshot: the whole log is replaced by it */
   restore (s: Snapshot): void {
+    this.overwrittenFrom = 0
     this.committed = s.meta.index
     this.offset = s.meta.index + 1
     this.unstableEnts = []

@@ -21,6 +21,7 @@ import { applyConfChange, proposeConfChange } from './membership.js'
 import { stepFollower } from './step-follower.js'
 import { handleVoteRequest, hup, isTransfer, stepCandidate, tickElection } from './step-candidate.js'
 import { stepLeader, tickHeartbeat } from './step-leader.js'
+import { CommitInference } from './commit-inference.js'
 
 export { CAMPAIGN_TRANSFER } from './step-candidate.js'
 
@@ -62,6 +63,8 @@ export class Raft {
   readonly maxCommittedSizePerReady: number
   readonly cfg: RaftConfig
   readonly readOnly = new ReadOnly()
+  /** what a follower knows towards committing by itself (commit-inference.ts) */
+  readonly inference = new CommitInference()
   /** the current role's step and tick (set together with `role` in become*) */
   private stepRole: (r: Raft, m: Message) => void = stepFollower
   private tickRole: (r: Raft) => void = tickElection
@@ -175,7 +178,7 @@ export class Raft {
         // a preVote never changes our term
       } else if (m.type === 'preVoteResp' && m.reject !== true) {
         // a granted preVote carries the term we will campaign in
-      } else if (m.type === 'app' || m.type === 'heartbeat' || m.type === 'snap') {
+      } else if (m.type === 'app' || m.type === 'heartbeat' || m.type === 'snap' || m.type === 'durable') {
         this.becomeFollower(m.term, m.from)
       } else {
         this.becomeFollower(m.term, null)
@@ -248,6 +251,7 @@ export class Raft {
     this.trk.resetProgress(this.log.lastIndex())
     this.pendingConfIndex = 0
     this.readOnly.reset()
+    this.inference.resetTerm()
   }
 
   /** queue a message from this node, at the current term unless one is given */

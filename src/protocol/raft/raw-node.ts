@@ -5,12 +5,13 @@
 import type { ConfChange, ConfState, Entry, HardState, Message, MessageType, NodeId, RaftConfig, Ready, SoftState } from './types.js'
 import { RaftInputError } from './errors.js'
 import { Raft, type RaftStatus } from './raft.js'
+import { mayCertifyDurable, noteLocalDurable } from './commit-inference.js'
 
 /** Message types that only a local caller may produce; they never travel and are refused by step(). */
 export const LOCAL_MESSAGE_TYPES: ReadonlySet<MessageType> = new Set<MessageType>(['hup', 'beat', 'prop', 'snapStatus', 'unreachable'])
 const MESSAGE_TYPES: ReadonlySet<string> = new Set<MessageType>([
   'hup', 'beat', 'prop', 'app', 'appResp', 'vote', 'voteResp', 'preVote', 'preVoteResp', 'heartbeat', 'heartbeatResp',
-  'snap', 'snapStatus', 'unreachable', 'transferLeader', 'timeoutNow', 'readIndex', 'readIndexResp'
+  'snap', 'snapStatus', 'unreachable', 'transferLeader', 'timeoutNow', 'readIndex', 'readIndexResp', 'durable'
 ])
 
 export class RawNode {
@@ -61,6 +62,12 @@ export class RawNode {
   }
 
   status (): RaftStatus { return this.raft.status() }
+
+  /** The driver's fsync made this node's log durable up to index (a follower may infer a commit: commit-inference.ts). */
+  localDurable (index: number): void { noteLocalDurable(this.raft, index) }
+
+  /** May this leader tell `to` its log is durable (commit-inference.ts)? `applied`: what the driver has applied. */
+  mayCertifyDurable (to: NodeId, applied: number): boolean { return mayCertifyDurable(this.raft, to, applied) }
 
   hasReady (): boolean {
     const r = this.raft

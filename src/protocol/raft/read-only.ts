@@ -1,5 +1,5 @@
-// ReadIndex bookkeeping on the leader (etcd's readOnly, "safe" mode): each request records the commit
-// index at arrival; it is released once a quorum acknowledged a heartbeat sent after it, proving the
+// ReadIndex bookkeeping on the leader (etcd's readOnly, "safe" mode): each request records the last
+// index of the leader's log at arrival (not the commit index: see startReadIndex); it is released once a quorum acknowledged a heartbeat sent after it, proving the
 // leader was still leader when the request arrived (Raft thesis §6.4). Below the class: the leader's
 // handling of a read, from the request to the ReadState or readIndexResp.
 import type { Message, NodeId } from './types.js'
@@ -93,7 +93,11 @@ export function releaseWaitingReads (r: Raft): void {
 
 function startReadIndex (r: Raft, m: Message): void {
   const ctx = m.context as Uint8Array
-  if (!r.readOnly.add(r.log.committed, m, ctx)) return
+  // The read waits for everything this leader has appended, not only what it knows committed: a
+  // follower may have committed (and shown a client) an entry whose acknowledgement has not reached
+  // us yet (commit-inference.ts), and every such entry is in our log. Found by the driver simulator
+  // (seed 7): a read at the leader's commit index 10 after a follower had applied 11.
+  if (!r.readOnly.add(r.log.lastIndex(), m, ctx)) return
   r.readOnly.recvAck(r.id, ctx)
   bcastHeartbeat(r, ctx)
 }

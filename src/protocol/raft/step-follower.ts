@@ -4,6 +4,7 @@ import type { Message, Snapshot } from './types.js'
 import type { Raft } from './raft.js'
 import { ProposalDroppedError } from './errors.js'
 import { hup } from './step-candidate.js'
+import { noteLeaderDurable, noteMatched } from './commit-inference.js'
 
 const EMPTY = new Uint8Array(0)
 
@@ -13,6 +14,8 @@ export function stepFollower (r: Raft, m: Message): void {
     case 'app': r.electionElapsed = 0; r.lead = m.from; handleAppend(r, m); return
     case 'heartbeat': r.electionElapsed = 0; r.lead = m.from; handleHeartbeat(r, m); return
     case 'snap': r.electionElapsed = 0; r.lead = m.from; handleSnapshot(r, m); return
+    // only this term's leader sends it (after its fsync); not a sign of life for the election timer
+    case 'durable': r.lead = m.from; noteLeaderDurable(r, m.index ?? 0); return
     case 'transferLeader':
     case 'readIndex':
       // Not forwarded: a message on the wire always comes from its sender, and the caller
@@ -44,6 +47,7 @@ export function handleAppend (r: Raft, m: Message): void {
   const lastNew = r.log.maybeAppend(prevIndex, m.logTerm ?? 0, m.commit ?? 0, m.entries ?? [])
   if (lastNew >= 0) {
     r.send({ type: 'appResp', to: m.from, index: lastNew })
+    noteMatched(r, lastNew, m.durable)
     return
   }
   // Reject, with a hint for fast backtracking: the last index whose term is <= the leader's

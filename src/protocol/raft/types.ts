@@ -32,6 +32,7 @@ export type MessageType =
   | 'snap' | 'snapStatus' | 'unreachable'         // snapStatus/unreachable are local reports
   | 'transferLeader' | 'timeoutNow'
   | 'readIndex' | 'readIndexResp'
+  | 'durable'                                     // leader → follower: its log is durable up to index (commit-inference.ts)
 
 export interface Message {
   type: MessageType
@@ -52,6 +53,11 @@ export interface Message {
   snapshot?: Snapshot
   /** ReadIndex request id; TimeoutNow/vote campaign type ('transfer') */
   context?: Uint8Array
+  /**
+   * app (from a leader, set by its driver): the leader's log is on its disk up to this index, and
+   * the leader and this follower are a majority of its configuration (see commit-inference.ts)
+   */
+  durable?: number
 }
 
 export type Role = 'follower' | 'preCandidate' | 'candidate' | 'leader'
