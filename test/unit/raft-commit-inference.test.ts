@@ -113,4 +113,25 @@ describe('raft commit inference', () => {
     assert.equal(four.raw.status().role, 'leader')
     assert.equal(four.raw.mayCertifyDurable('b', four.raw.status().applied), false, 'two of four are no majority')
   })
+
+  it('the leader sends no commit-only append to a member that will infer the commit itself', () => {
+    const a = single('a', V)
+    a.raw.campaign()
+    flush(a)
+    for (const id of ['b', 'c']) a.raw.step(msg({ type: 'voteResp', from: id, to: 'a', term: 1 }))
+    const noop = a.raw.status().lastIndex
+    flush(a)
+    for (const id of ['b', 'c']) a.raw.step(msg({ type: 'appResp', from: id, to: 'a', term: 1, index: noop }))
+    flush(a) // both replicate now
+    a.raw.propose(new Uint8Array([1]))
+    const x = a.raw.status().lastIndex
+    const sent = flush(a).msgs.filter(m => m.type === 'app')
+    assert.deepEqual(sent.map(m => m.to).sort(), ['b', 'c'])
+    a.raw.noteDurableTold('b', x) // what the driver does when its append or 'durable' message says so
+    a.raw.step(msg({ type: 'appResp', from: 'b', to: 'a', term: 1, index: x }))
+    const after = flush(a).msgs.filter(m => m.type === 'app')
+    assert.equal(a.raw.status().commit, x)
+    assert.deepEqual(after.map(m => [m.to, m.entries?.length, m.commit]), [['c', 0, x]], 'c was not told: it hears the commit; b infers it')
+  })
 })
+

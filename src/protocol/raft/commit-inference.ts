@@ -17,6 +17,7 @@
 // Effect: a follower applies at its own fsync instead of a round trip later (its clients' answers,
 // its long-polls). Nothing changes on the leader; a follower's commit index may run ahead of it.
 import type { Raft } from './raft.js'
+import type { Progress } from './progress.js'
 
 export class CommitInference {
   /** in this term: the leader's log is durable up to here (c.) */
@@ -82,4 +83,17 @@ export function mayCertifyDurable (r: Raft, to: string, applied: number): boolea
   if (r.role !== 'leader' || r.pendingConfIndex > applied) return false
   const v = r.trk.voters
   return v.size <= 3 && v.has(r.id) && v.has(to) && to !== r.id
+}
+
+/**
+ * Leader side: will this member learn the current commit index by itself? It was sent every entry
+ * up to it (replicating, nothing lost that we know of) and told our log is durable that far; the
+ * entry at the commit index is of this term (maybeCommit counts only those). Then an append that
+ * carries nothing but the commit index is not needed — it and its answer were two of the four
+ * messages per entry on an idle cluster. If the member's copy is lost after all, it rejects a later
+ * append (we probe and send commit again) or learns the commit from the next heartbeat.
+ */
+export function willInferCommit (r: Raft, pr: Progress): boolean {
+  const c = r.log.committed
+  return pr.state === 'replicate' && pr.next - 1 >= c && pr.durableTold >= c
 }

@@ -48,6 +48,8 @@ export class Progress {
   recentActive = false
   /** probes at match rejected with a hint below it since the last acknowledgement (maybeLostTail) */
   rejectsAtMatch = 0
+  /** how far this member was told our log is durable, this term (commit-inference.ts) */
+  durableTold = 0
   readonly inflights: Inflights
   isLearner: boolean
 

@@ -69,6 +69,15 @@ export class RawNode {
   /** May this leader tell `to` its log is durable (commit-inference.ts)? `applied`: what the driver has applied. */
   mayCertifyDurable (to: NodeId, applied: number): boolean { return mayCertifyDurable(this.raft, to, applied) }
 
+  /** how far `to` was told this leader's log is durable, this term (0: never, or not a member) */
+  durableTold (to: NodeId): number { return this.raft.trk.progress.get(to)?.durableTold ?? 0 }
+
+  /** the driver told `to` this leader's log is durable up to index */
+  noteDurableTold (to: NodeId, index: number): void {
+    const pr = this.raft.trk.progress.get(to)
+    if (pr !== undefined && index > pr.durableTold) pr.durableTold = index
+  }
+
   hasReady (): boolean {
     const r = this.raft
     if (r.msgs.length > 0 || r.readStates.length > 0) return true

@@ -6,6 +6,7 @@ import type { Raft } from './raft.js'
 import type { Progress } from './progress.js'
 import { CompactedError, ProposalDroppedError } from './errors.js'
 import { releaseWaitingReads } from './read-only.js'
+import { willInferCommit } from './commit-inference.js'
 
 /** Throws ProposalDroppedError unless this node may take new entries now. */
 export function assertCanPropose (r: Raft): void {
@@ -42,6 +43,15 @@ export function maybeCommit (r: Raft): boolean {
 
 export function bcastAppend (r: Raft): void {
   for (const id of r.trk.progress.keys()) if (id !== r.id) sendAppend(r, id)
+}
+
+/** The commit index advanced: tell every member, but for those that infer it themselves (commit-inference.ts). */
+export function bcastCommit (r: Raft): void {
+  const last = r.log.lastIndex()
+  for (const [id, pr] of r.trk.progress) {
+    if (id === r.id || (pr.next > last && willInferCommit(r, pr))) continue
+    sendAppend(r, id)
+  }
 }
 
 export function bcastHeartbeat (r: Raft, ctx?: Uint8Array): void {

@@ -4,7 +4,7 @@
 import type { Message } from './types.js'
 import type { Raft } from './raft.js'
 import type { Progress } from './progress.js'
-import { bcastAppend, bcastHeartbeat, maybeCommit, sendAppend } from './replication.js'
+import { bcastCommit, bcastHeartbeat, maybeCommit, sendAppend } from './replication.js'
 import { handleReadIndex, recvReadAck } from './read-only.js'
 
 export function stepLeader (r: Raft, m: Message): void {
@@ -69,7 +69,7 @@ function handleAppendResponse (r: Raft, m: Message, pr: Progress): void {
   else if (pr.state === 'snapshot' && pr.match >= pr.pendingSnapshot) { pr.becomeProbe(); pr.becomeReplicate() }
   else if (pr.state === 'replicate') pr.inflights.freeLE(index)
 
-  if (maybeCommit(r)) bcastAppend(r)
+  if (maybeCommit(r)) bcastCommit(r)
   else if (oldPaused) sendAppend(r, m.from)
   // Pipelining: keep sending while the window allows and there is something to send.
   for (let i = 0; i < r.cfg.maxInflightMsgs && sendAppend(r, m.from, false); i++) { /* bounded */ }

@@ -1,7 +1,8 @@
-// client/scheduler.ts: a node that leaves Raft (its log's disk filled) answers writes with a clear
-// 'unavailable' at once — also a write that was already in flight when it left. Soak seed 93: the
-// leader's disk filled under a submission, its waiter was failed with "leadership changed", and the
-// write then retried for a leader this node could never know until the client timed out.
+// client/scheduler.ts, writes on a follower: a node that leaves Raft (its log's disk filled) answers
+// with a clear 'unavailable' at once — also a write that was already in flight when it left (soak
+// seed 93: the leader's disk filled under a submission, its waiter was failed with "leadership
+// changed", and the write then retried for a leader this node could never know until the client
+// timed out). And a forwarded submission is answered as soon as this node applies it itself.
 import assert from 'node:assert/strict'
 import { ClusterCore } from '../../src/node/cluster/core.js'
 import { NodeScheduler } from '../../src/node/client/scheduler.js'
@@ -10,6 +11,8 @@ import type { TaskHistory } from '../../src/node/client/history.js'
 import { NodeError } from '../../src/node/errors.js'
 import { silentLogger } from '../../src/node/host/log.js'
 import { mulberry32 } from '../../src/sched/rng.js'
+import { encodeCommands } from '../../src/protocol/codec.js'
+import type { Command } from '../../src/sched/commands.js'
 
 function node (): { client: NodeScheduler, core: ClusterCore, proposed: Uint8Array[], setDown: (why: string | undefined) => void, forwarded: () => number } {
   const core = new ClusterCore(silentLogger)
@@ -40,7 +43,7 @@ function node (): { client: NodeScheduler, core: ClusterCore, proposed: Uint8Arr
   }
 }
 
-describe('scheduler: a node out of Raft', () => {
+describe('scheduler: writes through a follower', () => {
   it('refuses a write with unavailable before proposing anything', async () => {
     const n = node()
     n.setDown('disk full')
@@ -62,4 +65,30 @@ describe('scheduler: a node out of Raft', () => {
     assert.ok(Date.now() - t0 < 2000, `answered after ${Date.now() - t0} ms`)
     assert.equal(n.forwarded(), 0, 'no forwarding to a leader it cannot know')
   })
+
+  it('a follower answers a forwarded submission when it applies it, before the leader\'s answer', async () => {
+    const core = new ClusterCore(silentLogger)
+    let forwarded: Record<string, unknown> | undefined
+    const client = new NodeScheduler({
+      nodeId: 'follower-under-test-01',
+      core,
+      leader: {} as unknown as LeaderLoop,
+      isLeader: () => false,
+      leaderRequest: async (type, body) => { forwarded = { type, ...body }; return await new Promise(() => {}) }, // the leader's answer never comes
+      now: () => Date.now(),
+      rng: mulberry32(2),
+      history: undefined as unknown as TaskHistory,
+      localPrincipal: 'local-admin',
+      writeDeadlineMs: 20_000
+    })
+    const p = client.submitTask({ taskType: 'echo', payload: { n: 1 } })
+    await new Promise(resolve => setImmediate(resolve))
+    assert.equal(forwarded?.type, 'submit')
+    // the entry as the leader proposed it reaches this node's log and is applied here
+    const cmd = { type: 'submit', requestId: forwarded!.requestId, principal: forwarded!.principal, at: Date.now(), tasks: forwarded!.tasks } as Command
+    core.applyEntry({ term: 1, index: 1, type: 'normal', data: encodeCommands([cmd]) })
+    const id = await p
+    assert.equal(core.state.getTask(id)?.status, 'pending')
+  })
 })
+
