@@ -78,7 +78,7 @@ export class Checker {
     // durable in order) everything this message's Ready wrote is too; its log may since be replaced.
     if (hs.term > m.term) return
     this.checkMessage(node, m, hs.term, hs.vote)
-    if (m.type === 'appResp' && m.reject !== true && !this.durableCovers(node, m.index ?? 0)) {
+    if (m.type === 'appResp' && m.reject !== true && !this.durableCovers(node, m.index ?? 0, m.term)) {
       throw new SimViolation('ready order', `${node.id} acknowledges index ${m.index ?? 0} to ${m.to} before it is durable`)
     }
     if ((m.type === 'app' || m.type === 'heartbeat') && !this.durableCovers(node, m.commit ?? 0)) {
@@ -92,15 +92,21 @@ export class Checker {
     return `durable snapshot ${st.snapshot().meta.index}, log ${st.firstIndex()}..${st.lastIndex()}, term at ${i} ${term(() => st.term(i))}; live term ${term(() => node.raw.raft.log.term(i))}`
   }
 
-  /** the node's durable log holds index i as its live log does (or a snapshot covers it) */
-  private durableCovers (node: CheckedNode, i: number): boolean {
+  /**
+   * the node's durable log holds index i as its live log does (or a snapshot covers it). With
+   * `ackTerm` (an acknowledgement of that term): a live entry of a later term at i came after the
+   * acknowledgement was made (a newer leader overwrote it while the acknowledging Ready's fsync ran;
+   * seed 20311), so the durable entry is what it acknowledged if its term is not later than ackTerm.
+   */
+  private durableCovers (node: CheckedNode, i: number, ackTerm?: number): boolean {
     const st = node.storage
     if (i <= st.snapshot().meta.index) return true
     if (i > st.lastIndex() || i < st.firstIndex()) return false
     // compacted in the live log (undefined): applied there, so committed; any durable copy is that entry
     let live: number | undefined
     try { live = node.raw.raft.log.term(i) } catch { live = undefined }
-    return live === undefined || st.term(i) === live
+    if (live === undefined || st.term(i) === live) return true
+    return ackTerm !== undefined && live > ackTerm && st.term(i) <= ackTerm
   }
 
   /** Ready contract: everything the Ready asked to persist is durable before any message leaves. */

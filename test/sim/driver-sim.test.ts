@@ -38,8 +38,9 @@ describe('raft simulator: the production driver (pipelined fsync)', function () 
     // (seed, steps) that failed before the fixes, on the simulator as of those commits: 1014 had
     // two leaders in term 4 (a role reported with a later term); 107, 133 and 172 stopped a
     // follower's Raft (a local snapshot older than a pipelined one from the leader); 10386: a sole
-    // voter told its learner a commit index covering an entry it had not written yet
-    for (const [seed, steps] of [[1014, 2000], [107, 1500], [133, 1500], [172, 1500], [10386, 1000]] as const) await runDriverSeed(seed, steps)
+    // voter told its learner a commit index covering an entry it had not written yet; 20311: the
+    // checker's own false alarm (a true acknowledgement of an entry a newer leader then overwrote)
+    for (const [seed, steps] of [[1014, 2000], [107, 1500], [133, 1500], [172, 1500], [10386, 1000], [20311, 1000]] as const) await runDriverSeed(seed, steps)
   })
 
   it('a seed replays exactly (same schedule, same outcome)', async () => {
