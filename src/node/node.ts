@@ -13,7 +13,7 @@ import { createLogger, type Logger } from './log.js'
 import { createHost, type Host } from './host/host.js'
 import { KnownPeers } from './host/known-peers.js'
 import { FramedChannel } from './transport/framed.js'
-import { BidGossip } from './gossip/bids.js'
+import { BidGossip, IDLE_BID_INTERVAL_MS } from './gossip/bids.js'
 import { ownBid } from './gossip/own-bid.js'
 import { PeerDialer } from './gossip/peer-dialer.js'
 import { SqliteStorage } from './raft/sqlite-storage.js'
@@ -271,7 +271,8 @@ class RetireNode implements ClusterNode {
       source: this.makeBid,
       incarnation: this.incarnation,
       log: this.log.child('gossip'),
-      ttlMs: Math.max(o.deviceTimeoutMs * 2, 5000)
+      // a bid outlives two device timeouts and three refreshes of an idle member
+      ttlMs: Math.max(o.deviceTimeoutMs * 2, 3 * IDLE_BID_INTERVAL_MS)
     })
     const dialer = new PeerDialer({ selfId: this.id, libp2p, connectedPeers: () => this.host.connectedPeers(), known: this.knownPeers, log: this.log })
     this.gossip.onBid(bid => {
@@ -382,6 +383,7 @@ class RetireNode implements ClusterNode {
       ownBid: () => ({ ...this.makeBid(), nodeId: this.id, incarnation: this.incarnation, seq: 0 }),
       lastSeen: id => this.exec.lastSeen(id),
       deviceTimeoutMs: this.opts.deviceTimeoutMs,
+      extraSilenceMs: b => this.gossip.extraSilenceMs(b),
       now: Date.now
     })
   }

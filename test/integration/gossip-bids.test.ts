@@ -23,7 +23,7 @@ describe('BidGossip (real gossipsub on loopback)', function () {
   const pool = new HostPool()
   const gossips: BidGossip[] = []
 
-  async function gossip (h: Host, src: () => BidFields, over: { intervalMs?: number, ttlMs?: number, minGapMs?: number } = {}): Promise<BidGossip> {
+  async function gossip (h: Host, src: () => BidFields, over: { intervalMs?: number, idleIntervalMs?: number, ttlMs?: number, minGapMs?: number } = {}): Promise<BidGossip> {
     const g = new BidGossip({ host: h, clusterName: pool.clusterName, source: src, log: silentLogger, intervalMs: 200, ...over })
     await g.start()
     gossips.push(g)
@@ -128,5 +128,37 @@ describe('BidGossip (real gossipsub on loopback)', function () {
     assert.equal(g.stats.published, 0)
     mode = 'ok'
     await eventually(() => g.get(a.peerId)?.name === 'fine')
+  })
+
+  it('an idle member refreshes its bid at the idle pace; a busy, fresh or draining node and a significant change at the busy pace', async () => {
+    const a = await pool.host()
+    const member = { member: true, leaderId: null, term: 1 }
+    let f = fields({ cluster: member })
+    const g = await gossip(a, () => f, { intervalMs: 50, idleIntervalMs: 600 })
+    const published = async (ms: number): Promise<number> => {
+      const p0 = g.stats.published
+      await new Promise(resolve => setTimeout(resolve, ms))
+      return g.stats.published - p0
+    }
+    // idle member: about 2 refreshes in 1.2 s (20 at the busy pace)
+    const idle = await published(1200)
+    assert.ok(idle >= 1 && idle <= 4, `idle member published ${idle} times in 1.2 s`)
+    assert.equal(g.extraSilenceMs({ ...f, nodeId: a.peerId, incarnation: 1, seq: 1 }), 550)
+    // a task starts: significant, published at the next tick, then the busy pace
+    f = fields({ cluster: member, activeTasks: 1 })
+    await eventually(() => g.get(a.peerId)?.activeTasks === 1, { timeoutMs: 500 })
+    assert.ok(await published(600) >= 5, 'a busy node refreshes at the busy pace')
+    assert.equal(g.extraSilenceMs(g.get(a.peerId)!), 0)
+    // a fresh node (not a member) looking for its cluster, and a draining one, also at the busy pace
+    for (const over of [{ cluster: { ...member, member: false } }, { cluster: member, device: { state: 'draining' as const } }]) {
+      f = fields(over)
+      await published(100)
+      assert.ok(await published(600) >= 5, `busy pace for ${JSON.stringify(over)}`)
+    }
+    // back to idle: a small load change is not significant and waits for the idle refresh
+    f = fields({ cluster: member })
+    await published(700)
+    f = fields({ cluster: member, cpuUsage: 12 })
+    assert.ok(await published(300) <= 1)
   })
 })

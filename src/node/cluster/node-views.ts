@@ -14,6 +14,8 @@ export interface NodeListInit {
   ownBid: () => DeviceBid
   lastSeen: (id: string) => number | undefined
   deviceTimeoutMs: number
+  /** how much longer than usual a device may be silent here with nothing wrong (an idle member's bids are rarer; BidGossip.extraSilenceMs) */
+  extraSilenceMs: (bid: DeviceBid) => number
   now: () => number
 }
 
@@ -36,7 +38,8 @@ export function nodeList (d: NodeListInit): NodeInfo[] {
       isLeader: b.nodeId === leaderId,
       isVoter: conf.voters.includes(b.nodeId),
       lastSeenMs: now - seen,
-      alive: now - seen <= d.deviceTimeoutMs,
+      // a follower hears other followers only through their bids, every 5 s from an idle member
+      alive: now - seen <= d.deviceTimeoutMs + d.extraSilenceMs(b),
       reliability: d.core.state.deviceReliability(now, b.nodeId)[0] ?? { deviceId: b.nodeId, ...NO_HISTORY }
     }
   }).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : a.id < b.id ? -1 : 1))

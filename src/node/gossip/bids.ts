@@ -1,6 +1,7 @@
 // Gossip of device bids (capabilities + load) on `retire-cluster/<cluster>/load/1`.
 //
-// Every node publishes its bid about once a second and at once on a significant change. A gossipsub
+// Every node publishes its bid at once on a significant change and otherwise about once a second,
+// or every 5 s while it is an idle Raft member (significance.ts, refreshMs). A gossipsub
 // topic validator decodes and checks each incoming bid BEFORE gossipsub forwards it or anything else
 // sees it: malformed, oversized or spoofed bids (nodeId ≠ signing peer) are rejected; stale ones
 // (not newer than what we hold) are ignored. Accepted bids land in a table of the freshest bid per
@@ -19,10 +20,13 @@ import type { Logger } from '../host/log.js'
 import { BidTable, type BidEntry } from './bid-table.js'
 import { decodeBid, encodeBid } from './bid-wire.js'
 import { InvalidGossipOptionError } from './errors.js'
-import { isSignificantChange, type BidFields } from './significance.js'
+import { isSignificantChange, refreshMs, type BidFields } from './significance.js'
 
 export type { BidFields } from './significance.js'
 export type { BidEntry } from './bid-table.js'
+
+/** refresh period of an idle Raft member's bid (significance.ts, refreshMs) */
+export const IDLE_BID_INTERVAL_MS = 5000
 
 export interface BidGossipInit {
   /** the libp2p host (its gossipsub service and peer id) */
@@ -32,9 +36,11 @@ export interface BidGossipInit {
   source: () => BidFields
   /** bumps on every restart; @default Date.now() at construction (grows across restarts on a sane clock) */
   incarnation?: number
-  /** heartbeat publish period @default 1000 */
+  /** refresh period of a busy node's bid, and how often the table is checked @default 1000 */
   intervalMs?: number
-  /** a node not heard from for this long is dropped from the table @default 5000 */
+  /** refresh period of an idle Raft member's bid (see refreshMs) @default 5000 */
+  idleIntervalMs?: number
+  /** a node not heard from for this long is dropped from the table @default 3 × idleIntervalMs */
   ttlMs?: number
   /** least time between two publishes triggered by poke() @default 100 */
   minGapMs?: number
@@ -59,6 +65,7 @@ export class BidGossip {
   private readonly incarnation: number
   private readonly now: () => number
   private readonly intervalMs: number
+  private readonly idleIntervalMs: number
   private readonly ttlMs: number
   private readonly minGapMs: number
   /** bids decoded by the validator, picked up by the message listener without decoding twice */
@@ -81,7 +88,8 @@ export class BidGossip {
     this.incarnation = init.incarnation ?? Date.now()
     if (!Number.isSafeInteger(this.incarnation) || this.incarnation < 0) throw new InvalidGossipOptionError('incarnation', 'must be a non-negative safe integer')
     this.intervalMs = init.intervalMs ?? 1000
-    this.ttlMs = init.ttlMs ?? 5000
+    this.idleIntervalMs = init.idleIntervalMs ?? IDLE_BID_INTERVAL_MS
+    this.ttlMs = init.ttlMs ?? 3 * Math.max(this.intervalMs, this.idleIntervalMs)
     this.minGapMs = init.minGapMs ?? 100
   }
 
@@ -124,6 +132,15 @@ export class BidGossip {
 
   lastSeen (nodeId: string): number | undefined {
     return this.table.get(nodeId)?.lastSeen
+  }
+
+  /**
+   * How much longer than a busy node's refresh `bid`'s sender may stay silent with nothing wrong:
+   * 0 for a busy node, the difference of the two periods for an idle member (a view of liveness
+   * that reads bids adds this, nodeList).
+   */
+  extraSilenceMs (bid: DeviceBid): number {
+    return refreshMs(bid, this.intervalMs, this.idleIntervalMs) - this.intervalMs
   }
 
   /** Called for every bid the table stores (newer than the one held), own bids included. */
@@ -171,7 +188,17 @@ export class BidGossip {
       this.init.log.info(`bid gossip: ${id} expired (silent for ${this.ttlMs} ms)`)
       for (const cb of this.expireListeners) this.safe(cb, id)
     }
-    this.publishNow()
+    if (this.pokeTimer != null) return // a publish is on its way
+    let fields: BidFields
+    try {
+      fields = this.init.source()
+    } catch (err) {
+      this.init.log.error(`bid gossip: bid source failed: ${(err as Error).message}`)
+      return
+    }
+    // half a tick of slack: the interval timer and lastPublishAt are both ms-jittery
+    const due = now - this.lastPublishAt >= refreshMs(fields, this.intervalMs, this.idleIntervalMs) - this.intervalMs / 2
+    if (due || this.lastPublished == null || isSignificantChange(this.lastPublished, fields)) this.publishNow(fields)
   }
 
   private publishNow (given?: BidFields): void {

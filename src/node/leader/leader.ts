@@ -42,7 +42,7 @@ const PLAN_INTERVAL_MS = 100
 const MAX_ASSIGN_PER_ROUND = 2000
 /** grace beyond timeout_seconds before the leader expires an attempt itself (the worker should) */
 const EXPIRE_GRACE_MS = 5000
-/** no new work for a device silent this long (bids come about once a second) */
+/** no new work for a device silent this long (the leader hears a member through Raft every 300 ms) */
 const SILENT_DEVICE_MS = 2500
 /** a proposed assignment not applied within this long is forgotten (rejected or lost) */
 const PROPOSAL_TTL_MS = 5000
