@@ -13,7 +13,7 @@ import { createLogger, type Logger } from './log.js'
 import { createHost, type Host } from './host/host.js'
 import { KnownPeers } from './host/known-peers.js'
 import { FramedChannel } from './transport/framed.js'
-import { BidGossip, IDLE_BID_INTERVAL_MS } from './gossip/bids.js'
+import { BidGossip } from './gossip/bids.js'
 import { ownBid } from './gossip/own-bid.js'
 import { PeerDialer } from './gossip/peer-dialer.js'
 import { SqliteStorage } from './raft/sqlite-storage.js'
@@ -271,8 +271,8 @@ class RetireNode implements ClusterNode {
       source: this.makeBid,
       incarnation: this.incarnation,
       log: this.log.child('gossip'),
-      // a bid outlives two device timeouts and three refreshes of an idle member
-      ttlMs: Math.max(o.deviceTimeoutMs * 2, 3 * IDLE_BID_INTERVAL_MS)
+      // a bid outlives two device timeouts (an idle member's: three of its refreshes, BidGossip)
+      ttlMs: Math.max(o.deviceTimeoutMs * 2, 5000)
     })
     const dialer = new PeerDialer({ selfId: this.id, libp2p, connectedPeers: () => this.host.connectedPeers(), known: this.knownPeers, log: this.log })
     this.gossip.onBid(bid => {

@@ -17,6 +17,8 @@ import { NodeScheduler } from '../../src/node/client/scheduler.js'
 import { handleClientRequest, makeLeaderRequest } from '../../src/node/client/service.js'
 import type { TaskHistory } from '../../src/node/client/history.js'
 import { BidTable } from '../../src/node/gossip/bid-table.js'
+import { refreshMs } from '../../src/node/gossip/significance.js'
+import { IDLE_BID_INTERVAL_MS } from '../../src/node/gossip/bids.js'
 import type { Logger } from '../../src/node/log.js'
 import type { CancelTimer, Scheduler } from '../../src/node/scheduler.js'
 import type { MemoryStorage } from '../../src/protocol/raft/memory-storage.js'
@@ -138,6 +140,8 @@ export class ClusterProcess {
   readonly bids = new BidTable()
   private readonly rpc: SimRpc
   private bidSeq = 0
+  private lastBidAt = -Infinity
+  private lastBidActive = -1
 
   constructor (readonly id: NodeId, readonly incarnation: number, durable: MemoryStorage, rng: Rng, private readonly env: ClusterNodeEnv, node: ClusterNode, skewMs: number) {
     const p = env.params
@@ -227,18 +231,28 @@ export class ClusterProcess {
     }
     this.driver.start()
     this.publishBid()
-    this.sched.interval(() => { this.publishBid() }, p.bidIntervalMs)
+    this.sched.interval(() => { this.bidTick() }, p.bidIntervalMs)
+  }
+
+  /** BidGossip's tick: expire, then publish when due (an idle member every IDLE_BID_INTERVAL_MS) or changed */
+  private bidTick (): void {
+    const now = this.sched.nowMs()
+    const p = this.env.params
+    this.bids.expire(now, b => Math.max(p.deviceTimeoutMs * 2, 5000, 3 * refreshMs(b, p.bidIntervalMs, IDLE_BID_INTERVAL_MS)), this.id)
+    const active = this.worker.activeCount
+    const every = refreshMs({ activeTasks: active, cluster: { member: true, leaderId: null, term: 0 } }, p.bidIntervalMs, IDLE_BID_INTERVAL_MS)
+    if (now - this.lastBidAt >= every - p.bidIntervalMs / 2 || active !== this.lastBidActive) this.publishBid()
   }
 
   private guard (f: () => void): void {
     try { f() } catch (err) { this.env.fail(err as Error) }
   }
 
-  /** what BidGossip publishes about once a second: enough of a device for the scheduler */
+  /** what BidGossip publishes: enough of a device for the scheduler */
   private publishBid (): void {
-    const now = this.sched.nowMs()
     const p = this.env.params
-    this.bids.expire(now, Math.max(p.deviceTimeoutMs * 2, 5000), this.id)
+    this.lastBidAt = this.sched.nowMs()
+    this.lastBidActive = this.worker.activeCount
     const bid: DeviceBid = {
       nodeId: this.id, name: this.id, incarnation: this.incarnation, seq: ++this.bidSeq, role: 'compute', platform: 'linux', arch: 'x64',
       cpuCores: 4, memoryGb: 8, storageGb: 100, gpu: false, sensors: [], internet: true, bandwidthMbps: 100,

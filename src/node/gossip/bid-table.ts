@@ -39,11 +39,11 @@ export class BidTable {
     return [...this.entries.values()]
   }
 
-  /** Drops entries not refreshed since `now - ttlMs`; returns the dropped node ids. */
-  expire (now: number, ttlMs: number, keep?: string): string[] {
-    const dropped: string[] = []
+  /** Drops entries not refreshed within their TTL (`ttlOf` their bid); returns the dropped entries. */
+  expire (now: number, ttlOf: (bid: DeviceBid) => number, keep?: string): BidEntry[] {
+    const dropped: BidEntry[] = []
     for (const [id, e] of this.entries) {
-      if (id !== keep && now - e.lastSeen > ttlMs) { this.entries.delete(id); dropped.push(id) }
+      if (id !== keep && now - e.lastSeen > ttlOf(e.bid)) { this.entries.delete(id); dropped.push(e) }
     }
     return dropped
   }

@@ -5,7 +5,7 @@
 // topic validator decodes and checks each incoming bid BEFORE gossipsub forwards it or anything else
 // sees it: malformed, oversized or spoofed bids (nodeId ≠ signing peer) are rejected; stale ones
 // (not newer than what we hold) are ignored. Accepted bids land in a table of the freshest bid per
-// node, which expires nodes that stay silent for `ttlMs`.
+// node, which expires nodes that stay silent for `ttlMs` (an idle member's bid: 3 of its refreshes, if longer).
 //
 //   const g = new BidGossip({ host, clusterName, source: () => currentBidFields(), log })
 //   await g.start()
@@ -40,7 +40,8 @@ export interface BidGossipInit {
   intervalMs?: number
   /** refresh period of an idle Raft member's bid (see refreshMs) @default 5000 */
   idleIntervalMs?: number
-  /** a node not heard from for this long is dropped from the table @default 3 × idleIntervalMs */
+  /** a node not heard from for this long is dropped from the table (one whose last bid was an idle
+   *  member's: for 3 idle refreshes, if that is longer) @default 5000 */
   ttlMs?: number
   /** least time between two publishes triggered by poke() @default 100 */
   minGapMs?: number
@@ -89,7 +90,7 @@ export class BidGossip {
     if (!Number.isSafeInteger(this.incarnation) || this.incarnation < 0) throw new InvalidGossipOptionError('incarnation', 'must be a non-negative safe integer')
     this.intervalMs = init.intervalMs ?? 1000
     this.idleIntervalMs = init.idleIntervalMs ?? IDLE_BID_INTERVAL_MS
-    this.ttlMs = init.ttlMs ?? 3 * Math.max(this.intervalMs, this.idleIntervalMs)
+    this.ttlMs = init.ttlMs ?? 5000
     this.minGapMs = init.minGapMs ?? 100
   }
 
@@ -184,9 +185,10 @@ export class BidGossip {
 
   private tick (): void {
     const now = this.now()
-    for (const id of this.table.expire(now, this.ttlMs, this.nodeId)) {
-      this.init.log.info(`bid gossip: ${id} expired (silent for ${this.ttlMs} ms)`)
-      for (const cb of this.expireListeners) this.safe(cb, id)
+    const ttlOf = (bid: DeviceBid): number => Math.max(this.ttlMs, 3 * refreshMs(bid, this.intervalMs, this.idleIntervalMs))
+    for (const { bid } of this.table.expire(now, ttlOf, this.nodeId)) {
+      this.init.log.info(`bid gossip: ${bid.nodeId} expired (silent for ${ttlOf(bid)} ms)`)
+      for (const cb of this.expireListeners) this.safe(cb, bid.nodeId)
     }
     if (this.pokeTimer != null) return // a publish is on its way
     let fields: BidFields
