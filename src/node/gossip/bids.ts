@@ -159,13 +159,8 @@ export class BidGossip {
   /** The source changed: publish now if the change is significant (at most once per minGapMs). */
   poke (): void {
     if (!this.running || this.pokeTimer != null) return
-    let next: BidFields
-    try {
-      next = this.init.source()
-    } catch (err) {
-      this.init.log.error(`bid gossip: bid source failed: ${(err as Error).message}`)
-      return
-    }
+    const next = this.readSource()
+    if (next === undefined) return
     if (this.lastPublished != null && !isSignificantChange(this.lastPublished, next)) return
     this.publishSoon(next)
   }
@@ -191,26 +186,16 @@ export class BidGossip {
       for (const cb of this.expireListeners) this.safe(cb, bid.nodeId)
     }
     if (this.pokeTimer != null) return // a publish is on its way
-    let fields: BidFields
-    try {
-      fields = this.init.source()
-    } catch (err) {
-      this.init.log.error(`bid gossip: bid source failed: ${(err as Error).message}`)
-      return
-    }
+    const fields = this.readSource()
+    if (fields === undefined) return
     // half a tick of slack: the interval timer and lastPublishAt are both ms-jittery
     const due = now - this.lastPublishAt >= refreshMs(fields, this.intervalMs, this.idleIntervalMs) - this.intervalMs / 2
     if (due || this.lastPublished == null || isSignificantChange(this.lastPublished, fields)) this.publishNow(fields)
   }
 
   private publishNow (given?: BidFields): void {
-    let fields: BidFields
-    try {
-      fields = given ?? this.init.source()
-    } catch (err) {
-      this.init.log.error(`bid gossip: bid source failed: ${(err as Error).message}`)
-      return
-    }
+    const fields = given ?? this.readSource()
+    if (fields === undefined) return
     const bid: DeviceBid = { ...fields, nodeId: this.nodeId, incarnation: this.incarnation, seq: this.seq + 1 }
     const problem = bidProblem(bid)
     let data: Uint8Array
@@ -229,6 +214,16 @@ export class BidGossip {
     this.pubsub.publish(this.topic, data).catch(err => {
       this.init.log.debug(`bid gossip: publish failed: ${(err as Error).message}`)
     })
+  }
+
+  /** this node's bid fields now; undefined (logged) when the source throws */
+  private readSource (): BidFields | undefined {
+    try {
+      return this.init.source()
+    } catch (err) {
+      this.init.log.error(`bid gossip: bid source failed: ${(err as Error).message}`)
+      return undefined
+    }
   }
 
   /** Runs inside gossipsub before the message is forwarded or delivered. Must not throw. */
