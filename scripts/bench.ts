@@ -17,6 +17,8 @@
 //   scripts/bundle.mjs for the run and removed after it): what `npm install -g retire-cluster` users
 //   get, ~20 MB less RSS per node and ~0.5 s faster to start than tsc's many files; --build tsc runs
 //   the checkout's dist/src, as the tests do.
+// idleCpuPercent: CPU of each node over --idle-seconds (default 10) once the cluster has been quiet
+//   for 8 s after its first leader (earlier, startup's compiling and first bids still show).
 // --peer runs ../shared/peers/run.sh NAME after our run (same machine, minutes apart) and prints its
 // JSON line and our ratios beside it. Absolute figures move 2-3x from hour to hour here: compare ratios.
 import { execFileSync } from 'node:child_process'
@@ -39,7 +41,8 @@ const { values } = parseArgs({
     breakdown: { type: 'boolean' },
     peer: { type: 'string' },
     build: { type: 'string', default: 'bundle' },
-    'time-limit': { type: 'string', default: '300' }
+    'time-limit': { type: 'string', default: '300' },
+    'idle-seconds': { type: 'string', default: '10' }
   }
 })
 const MODE = values.mode as string
@@ -51,6 +54,8 @@ const BATCH = Number(values.batch)
 const CONC = Number(values.concurrency)
 const SINGLE_CONC = Number(values['single-concurrency'])
 const LIMIT_MS = Number(values['time-limit']) * 1000
+const IDLE_S = Number(values['idle-seconds'])
+if (!(IDLE_S > 0)) throw new Error(`--idle-seconds: a positive number, not ${String(values['idle-seconds'])}`)
 const BREAKDOWN = values.breakdown ?? MODE === 'latency'
 const runs = (m: string): boolean => MODE === 'all' || MODE === m
 const BUILD = values.build as string
@@ -72,11 +77,12 @@ async function main (): Promise<void> {
   try {
     const leader = await waitForLeader(procs, 60_000)
     const follower = procs.find(p => p !== leader)!
-    await sleep(2000) // let bids settle so every device is schedulable
+    await sleep(8000) // bids settle (every device schedulable) and startup's work is over
     out.idleRssMb = Object.fromEntries(procs.map(p => [p.name, round(p.rssMb() ?? 0)]))
     const cpuIdle0 = procs.map(p => cpuSeconds(p.pid!))
-    await sleep(2000)
-    out.idleCpuPercent = Object.fromEntries(procs.map((p, i) => [p.name, round((cpuSeconds(p.pid!) - cpuIdle0[i]!) / 2 * 100)]))
+    await sleep(IDLE_S * 1000)
+    out.idleCpuPercent = Object.fromEntries(procs.map((p, i) => [p.name, Math.round((cpuSeconds(p.pid!) - cpuIdle0[i]!) / IDLE_S * 100 * 100) / 100]))
+    out.idleSeconds = IDLE_S
 
     // warm-up
     await runBatches(follower, 500, 500, 2)
