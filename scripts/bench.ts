@@ -2,7 +2,7 @@
 // Prints one JSON object. Usage:
 //   node dist/scripts/bench.js [--mode all|batch|single|latency] [--nodes 3] [--tasks 10000]
 //     [--batch 2000] [--concurrency 5] [--single-concurrency 64] [--latency 200] [--breakdown]
-//     [--peer bullmq|bullmq-durable|nats|rabbitmq|all]
+//     [--peer bullmq|bullmq-durable|nats|rabbitmq|all] [--bare] [--idle-seconds 10]
 // batch: TASKS echo tasks in batches of --batch, --concurrency batches in flight (POST /v1/batches).
 // single: TASKS echo tasks, one per POST /v1/tasks, --single-concurrency requests in flight, each
 //   then awaited (GET /v1/tasks/:id/wait): the path users take one task at a time. Two shapes:
@@ -19,10 +19,14 @@
 //   the checkout's dist/src, as the tests do.
 // idleCpuPercent: CPU of each node over --idle-seconds (default 10) once the cluster has been quiet
 //   for 8 s after its first leader (earlier, startup's compiling and first bids still show).
+//   idleRssMb is RSS at the start of that window, settledRssMb at its end: V8 gives startup's
+//   garbage back in between (on the bundle, 84-85 MB at 8 s, 77-80 MB at 18 s, then creeping up
+//   with the idle node's allocations until a collection). --bare runs scripts/bench-bare.ts after
+//   ours: three bare libp2p + gossipsub hosts measured the same way, and our ratios to them.
 // --peer runs ../shared/peers/run.sh NAME after our run (same machine, minutes apart) and prints its
 // JSON line and our ratios beside it. Absolute figures move 2-3x from hour to hour here: compare ratios.
 import { execFileSync } from 'node:child_process'
-import { closeSync, existsSync, fsyncSync, openSync, rmSync, writeSync } from 'node:fs'
+import { closeSync, existsSync, fsyncSync, openSync, rmSync, writeFileSync, writeSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -42,7 +46,8 @@ const { values } = parseArgs({
     peer: { type: 'string' },
     build: { type: 'string', default: 'bundle' },
     'time-limit': { type: 'string', default: '300' },
-    'idle-seconds': { type: 'string', default: '10' }
+    'idle-seconds': { type: 'string', default: '10' },
+    bare: { type: 'boolean' }
   }
 })
 const MODE = values.mode as string
@@ -83,6 +88,7 @@ async function main (): Promise<void> {
     await sleep(IDLE_S * 1000)
     out.idleCpuPercent = Object.fromEntries(procs.map((p, i) => [p.name, Math.round((cpuSeconds(p.pid!) - cpuIdle0[i]!) / IDLE_S * 100 * 100) / 100]))
     out.idleSeconds = IDLE_S
+    out.settledRssMb = Object.fromEntries(procs.map(p => [p.name, round(p.rssMb() ?? 0)]))
 
     // warm-up
     await runBatches(follower, 500, 500, 2)
@@ -123,6 +129,7 @@ async function main (): Promise<void> {
     // a checkout keeps running tsc's output (the tests, the demo)
     if (BUILD === 'bundle') execFileSync(process.execPath, [join(ROOT, 'scripts/bundle.mjs'), ROOT, '--clean'], { stdio: 'inherit' })
   }
+  if (values.bare === true) out.bare = runBare(out)
   if (values.peer !== undefined) out.peers = runPeers(values.peer, out)
   console.log(JSON.stringify(out, null, 2))
 }
@@ -232,6 +239,11 @@ async function hopBreakdown (procs: NodeProc[], leader: NodeProc, follower: Node
       }
     }
   }
+  // RC_BENCH_MARKS=<file>: every task's marks (ms since the epoch, as the nodes' RC_RAFT_TRACE
+  // timelines) for reading one task's path beside the Raft driver's
+  if (process.env.RC_BENCH_MARKS !== undefined) {
+    writeFileSync(process.env.RC_BENCH_MARKS, JSON.stringify(ids.map(id => [id, Object.fromEntries(per.get(id) ?? [])])))
+  }
   const outHops: Record<string, number> = {}
   for (const [hop, from] of HOPS) {
     const d: number[] = []
@@ -246,6 +258,24 @@ async function hopBreakdown (procs: NodeProc[], leader: NodeProc, follower: Node
     outHops[`${from} → ${hop}`] = Math.round(pct(d, 0.5))
   }
   return outHops
+}
+
+/**
+ * --bare: three bare libp2p hosts measured the same way (scripts/bench-bare.ts), right after our
+ * run, and our idle figures as ratios of theirs (mean over the nodes).
+ */
+function runBare (ours: Record<string, any>): Record<string, unknown> {
+  const text = execFileSync(process.execPath, [join(HERE, 'bench-bare.js'), '--idle-seconds', String(IDLE_S)], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] })
+  const bare = JSON.parse(text) as Record<string, any>
+  const mean = (o: Record<string, number> | undefined): number | undefined => {
+    const v = Object.values(o ?? {})
+    return v.length === 0 ? undefined : v.reduce((a, b) => a + b, 0) / v.length
+  }
+  const ratio = (k: string): number | undefined => {
+    const a = mean(ours[k]); const b = mean(bare[k])
+    return a === undefined || b === undefined || b === 0 ? undefined : Math.round(a / b * 100) / 100
+  }
+  return { ...bare, oursVsBare: { idleRss: ratio('idleRssMb'), settledRss: ratio('settledRssMb'), idleCpu: ratio('idleCpuPercent') } }
 }
 
 /** fdatasync of 4 KiB on this machine's temp dir, median of 50, ms */

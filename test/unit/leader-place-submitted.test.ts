@@ -18,6 +18,8 @@ class Harness {
   readonly entries: Uint8Array[] = []
   readonly dispatched: Array<{ deviceId: string, items: Assignment[] }> = []
   readonly leader: LeaderLoop
+  /** how often the leader has read the bid table */
+  bidReads = 0
   private index = 1
   private seq = 0
 
@@ -26,7 +28,7 @@ class Harness {
     this.leader = new LeaderLoop({
       selfId: bids[0]!.nodeId,
       core: this.core,
-      bids: () => this.bids,
+      bids: () => { this.bidReads++; return this.bids },
       isMember: () => true,
       lastSeen: () => Date.now(),
       dispatch: async (deviceId, items) => {
@@ -152,6 +154,26 @@ describe('leader: tasks placed in the entry that submits them', () => {
       }).catch(() => {})
       await turn()
       assert.deepEqual(h.take()[0]!.map(c => c.type), ['submit'])
+    } finally { h.close() }
+  })
+})
+
+describe('leader: the plan pass with nothing waiting', () => {
+  it('an empty queue is not planned (no bid list is built); a waiting task is', async () => {
+    const h = new Harness([bid('n1', { maxConcurrentTasks: 2 })])
+    try {
+      await h.start()
+      const before = h.bidReads
+      for (let i = 0; i < 5; i++) { h.leader.kick(); await turn() }
+      assert.equal(h.bidReads, before, 'an idle leader passes ten times a second: it must not build the bid list each time')
+      // no device runs 'render': the task waits in the queue, and the next pass plans it
+      h.submit([{ ...task('waiting'), taskType: 'render' }])
+      await turn()
+      h.commit()
+      await turn()
+      const after = h.bidReads
+      h.leader.kick(); await turn()
+      assert.ok(h.bidReads > after, 'a waiting task is planned (it may be placeable now)')
     } finally { h.close() }
   })
 })

@@ -206,6 +206,9 @@ export class LeaderLoop {
   private plan (): void {
     if (!this.active || !this.caughtUp) return
     const state = this.d.core.state
+    // Nothing waits: nothing to place or to preempt for (both walk the ready queue alone). An idle
+    // leader passes here ten times a second, and building the bid list was its largest allocation.
+    if (state.readySize === 0) return
     const now = this.d.now()
     const slotsByDevice = new Map<string, number>()
     const bids = this.effectiveBids(slotsByDevice)
