@@ -7,13 +7,13 @@
 // The hosts run tsc's output (many module files), not a bundle as our nodes do by default: a
 // bundled bare host would be a little smaller still.
 import { spawn, type ChildProcess } from 'node:child_process'
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { createHost, silentLogger } from '../src/node/host/index.js'
-import { cpuSeconds, sleep } from './lib/proc-cluster.js'
+import { cpuSeconds, rssMbOf, sleep } from './lib/proc-cluster.js'
 
 const TOPIC = 'bench-bare'
 
@@ -48,7 +48,6 @@ function start (...bootstrap: string[]): Bare {
   return b
 }
 
-const rssMb = (pid: number): number => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) / 1024
 const round = (x: number): number => Math.round(x * 10) / 10
 
 async function main (): Promise<void> {
@@ -66,11 +65,11 @@ async function main (): Promise<void> {
     if (hosts.some(h => h.peers < 2)) throw new Error(`the bare hosts did not all connect: peers ${hosts.map(h => h.peers).join(', ')}`)
     await sleep(8000) // as bench.ts: 8 s after the cluster formed
     const names = hosts.map((_, i) => `bare${i + 1}`)
-    const idleRssMb = Object.fromEntries(hosts.map((h, i) => [names[i], round(rssMb(h.proc.pid!))]))
+    const idleRssMb = Object.fromEntries(hosts.map((h, i) => [names[i], round(rssMbOf(h.proc.pid!) ?? 0)]))
     const cpu0 = hosts.map(h => cpuSeconds(h.proc.pid!))
     await sleep(idleS * 1000)
     const idleCpuPercent = Object.fromEntries(hosts.map((h, i) => [names[i], Math.round((cpuSeconds(h.proc.pid!) - cpu0[i]!) / idleS * 100 * 100) / 100]))
-    const settledRssMb = Object.fromEntries(hosts.map((h, i) => [names[i], round(rssMb(h.proc.pid!))]))
+    const settledRssMb = Object.fromEntries(hosts.map((h, i) => [names[i], round(rssMbOf(h.proc.pid!) ?? 0)]))
     console.log(JSON.stringify({ hosts: 3, idleSeconds: idleS, idleRssMb, idleCpuPercent, settledRssMb }, null, 2))
   } finally {
     for (const h of hosts) h.proc.kill('SIGTERM')

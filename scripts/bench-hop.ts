@@ -2,8 +2,8 @@
 // stack (libp2p TCP + Noise + yamux + FramedChannel) and through a plain TCP socket. Prints JSON.
 //   node dist/scripts/bench-hop.js [--round-trips 15000] [--gap-ms 10] [--gapped 300]
 // A child process answers; this one sends one request at a time (the shape of a Raft round) and
-// then 64 at a time, then one every --gap-ms (both sides asleep in between: the wake-up shows). Figures per round trip: wall time (p50, p99) and CPU on each side (user +
-// system, all threads). The first 2,000 round trips warm the JIT up and are not counted.
+// then 64 at a time, then one every --gap-ms (both sides asleep in between: the wake-up shows).
+// Figures per round trip: wall time (p50, p99) and CPU on each side (user + system, all threads). The first 2,000 round trips warm the JIT up and are not counted.
 import { fork } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { createServer, connect, type Socket } from 'node:net'

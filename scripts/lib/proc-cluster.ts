@@ -122,12 +122,15 @@ export class NodeProc {
   }
 
   /** RSS of the process in MB, from /proc */
-  rssMb (): number | undefined {
-    try {
-      const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${this.pid!}/status`, 'utf8'))
-      return m === null ? undefined : Number(m[1]) / 1024
-    } catch { return undefined }
-  }
+  rssMb (): number | undefined { return rssMbOf(this.pid!) }
+}
+
+/** RSS of a process in MB, from /proc; undefined once it is gone */
+export function rssMbOf (pid: number): number | undefined {
+  try {
+    const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))
+    return m === null ? undefined : Number(m[1]) / 1024
+  } catch { return undefined }
 }
 
 export interface ProcClusterOptions {

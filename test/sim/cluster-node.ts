@@ -17,7 +17,7 @@ import { NodeScheduler } from '../../src/node/client/scheduler.js'
 import { handleClientRequest, makeLeaderRequest } from '../../src/node/client/service.js'
 import type { TaskHistory } from '../../src/node/client/history.js'
 import { BidTable } from '../../src/node/gossip/bid-table.js'
-import { refreshMs } from '../../src/node/gossip/significance.js'
+import { bidTtlMs, refreshMs } from '../../src/node/gossip/significance.js'
 import { IDLE_BID_INTERVAL_MS } from '../../src/node/gossip/bids.js'
 import type { Logger } from '../../src/node/log.js'
 import type { CancelTimer, Scheduler } from '../../src/node/scheduler.js'
@@ -238,7 +238,7 @@ export class ClusterProcess {
   private bidTick (): void {
     const now = this.sched.nowMs()
     const p = this.env.params
-    this.bids.expire(now, b => Math.max(p.deviceTimeoutMs * 2, 5000, 3 * refreshMs(b, p.bidIntervalMs, IDLE_BID_INTERVAL_MS)), this.id)
+    this.bids.expire(now, b => bidTtlMs(b, Math.max(p.deviceTimeoutMs * 2, 5000), p.bidIntervalMs, IDLE_BID_INTERVAL_MS), this.id)
     const active = this.worker.activeCount
     const every = refreshMs({ activeTasks: active, cluster: { member: true, leaderId: null, term: 0 } }, p.bidIntervalMs, IDLE_BID_INTERVAL_MS)
     if (now - this.lastBidAt >= every - p.bidIntervalMs / 2 || active !== this.lastBidActive) this.publishBid()

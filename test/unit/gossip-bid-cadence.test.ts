@@ -2,7 +2,7 @@
 // and lives longer; anyone else's keeps the busy pace and the short TTL.
 import assert from 'node:assert/strict'
 import { BidTable } from '../../src/node/gossip/bid-table.js'
-import { refreshMs } from '../../src/node/gossip/significance.js'
+import { bidTtlMs, refreshMs } from '../../src/node/gossip/significance.js'
 import type { DeviceBid } from '../../src/sched/types.js'
 
 function bid (nodeId: string, over: Partial<DeviceBid> = {}): DeviceBid {
@@ -32,7 +32,7 @@ describe('bid cadence', () => {
     t.offer(bid('idle'), 0)
     t.offer(bid('busy', { activeTasks: 2 }), 0)
     t.offer(bid('self'), 0)
-    const ttlOf = (b: DeviceBid): number => Math.max(6000, 3 * refreshMs(b, 1000, 5000))
+    const ttlOf = (b: DeviceBid): number => bidTtlMs(b, 6000, 1000, 5000)
     assert.deepEqual(t.expire(6000, ttlOf, 'self').map(e => e.bid.nodeId), [])
     assert.deepEqual(t.expire(6001, ttlOf, 'self').map(e => e.bid.nodeId), ['busy'])
     assert.deepEqual(t.expire(15_000, ttlOf, 'self').map(e => e.bid.nodeId), [])

@@ -20,7 +20,7 @@ import type { Logger } from '../host/log.js'
 import { BidTable, type BidEntry } from './bid-table.js'
 import { decodeBid, encodeBid } from './bid-wire.js'
 import { InvalidGossipOptionError } from './errors.js'
-import { isSignificantChange, refreshMs, type BidFields } from './significance.js'
+import { bidTtlMs, isSignificantChange, refreshMs, type BidFields } from './significance.js'
 
 export type { BidFields } from './significance.js'
 export type { BidEntry } from './bid-table.js'
@@ -180,7 +180,7 @@ export class BidGossip {
 
   private tick (): void {
     const now = this.now()
-    const ttlOf = (bid: DeviceBid): number => Math.max(this.ttlMs, 3 * refreshMs(bid, this.intervalMs, this.idleIntervalMs))
+    const ttlOf = (bid: DeviceBid): number => bidTtlMs(bid, this.ttlMs, this.intervalMs, this.idleIntervalMs)
     for (const { bid } of this.table.expire(now, ttlOf, this.nodeId)) {
       this.init.log.info(`bid gossip: ${bid.nodeId} expired (silent for ${ttlOf(bid)} ms)`)
       for (const cb of this.expireListeners) this.safe(cb, bid.nodeId)

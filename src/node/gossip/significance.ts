@@ -41,3 +41,8 @@ export function refreshMs (bid: Pick<DeviceBid, 'activeTasks' | 'cluster' | 'dev
   const idle = bid.activeTasks === 0 && bid.cluster?.member === true && (bid.device === undefined || bid.device.state === 'active')
   return idle ? Math.max(busyMs, idleMs) : busyMs
 }
+
+/** How long a table keeps a bid unrefreshed: `ttlMs`, or three of its own refreshes if that is longer. */
+export function bidTtlMs (bid: Pick<DeviceBid, 'activeTasks' | 'cluster' | 'device'>, ttlMs: number, busyMs: number, idleMs: number): number {
+  return Math.max(ttlMs, 3 * refreshMs(bid, busyMs, idleMs))
+}
