@@ -137,17 +137,21 @@ async function main (): Promise<void> {
 /** throughput and CPU of one run over all node processes */
 async function measure (procs: NodeProc[], tasks: number, run: () => Promise<void>): Promise<Record<string, unknown>> {
   const cpu0 = procs.map(p => cpuSeconds(p.pid!))
+  const client0 = process.cpuUsage()
   const t0 = performance.now()
   await run()
   const seconds = (performance.now() - t0) / 1000
   const cpuUsed = procs.map((p, i) => cpuSeconds(p.pid!) - cpu0[i]!)
+  const client = process.cpuUsage(client0)
   return {
     tasks,
     seconds: round(seconds),
     tasksPerSec: round(tasks / seconds),
     // CPU the node processes spent (user + system), and per task summed over the nodes
     cpuSeconds: Object.fromEntries(procs.map((p, i) => [p.name, round(cpuUsed[i]!)])),
-    cpuMicrosPerTask: round(cpuUsed.reduce((a, b) => a + b, 0) / tasks * 1e6)
+    cpuMicrosPerTask: round(cpuUsed.reduce((a, b) => a + b, 0) / tasks * 1e6),
+    // the bench's own client (HTTP requests, JSON) runs on the same cores as the nodes
+    clientCpuMicrosPerTask: round((client.user + client.system) / tasks)
   }
 }
 

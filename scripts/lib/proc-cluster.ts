@@ -5,6 +5,7 @@ import { spawn, type ChildProcess } from 'node:child_process'
 import { appendFileSync, existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs'
 import { join, resolve, dirname } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { ApiClient } from '../../src/node/api/client.js'
 
 const here = dirname(fileURLToPath(import.meta.url))
 /** the CLI entry: works from scripts/lib (tsx) and from dist/scripts/lib (built) */
@@ -32,6 +33,8 @@ export class NodeProc {
   token = ''
   exited?: Promise<number | null>
   private stderrTail: string[] = []
+  /** the TypeScript client, for this start's API address and token (a restart may change both) */
+  private client?: { key: string, api: ApiClient }
 
   constructor (readonly opts: NodeProcOptions) {}
 
@@ -106,19 +109,14 @@ export class NodeProc {
     clearTimeout(t)
   }
 
+  /** One request through the project's TypeScript client; the answer whatever its status. */
   async api<T = any> (method: string, path: string, body?: unknown, timeoutMs = 15_000): Promise<{ status: number, body: T }> {
-    const ctrl = new AbortController()
-    const t = setTimeout(() => { ctrl.abort() }, timeoutMs)
-    try {
-      const res = await fetch(this.apiUrl + path, {
-        method,
-        headers: { authorization: `Bearer ${this.token}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
-        body: body === undefined ? undefined : JSON.stringify(body),
-        signal: ctrl.signal
-      })
-      const text = await res.text()
-      return { status: res.status, body: (text === '' ? undefined : JSON.parse(text)) as T }
-    } finally { clearTimeout(t) }
+    const key = `${this.apiUrl} ${this.token}`
+    if (this.client?.key !== key) {
+      this.client?.api.close()
+      this.client = { key, api: new ApiClient({ url: this.apiUrl, token: this.token }) }
+    }
+    return await this.client.api.call<T>(method, path, body, timeoutMs)
   }
 
   /** RSS of the process in MB, from /proc */
