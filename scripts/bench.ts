@@ -23,6 +23,9 @@
 //   garbage back in between (on the bundle, 84-85 MB at 8 s, 77-80 MB at 18 s, then creeping up
 //   with the idle node's allocations until a collection). --bare runs scripts/bench-bare.ts after
 //   ours: three bare libp2p + gossipsub hosts measured the same way, and our ratios to them.
+// cpuMicrosPerTask is the node processes' CPU; clientCpuMicrosPerTask the bench's own (its HTTP
+//   requests go through the project's ApiClient, as a user's TypeScript program would): on 2 cores the
+//   client competes with the nodes, as the peers' clients do with theirs.
 // --peer runs ../shared/peers/run.sh NAME after our run (same machine, minutes apart) and prints its
 // JSON line and our ratios beside it. Absolute figures move 2-3x from hour to hour here: compare ratios.
 import { execFileSync } from 'node:child_process'
