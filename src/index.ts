@@ -23,6 +23,8 @@ export type {
 } from './node/api-types.js'
 export { ParallelTaskGroup, TaskChain, GroupTimeoutError, ChainStepError } from './node/client/groups.js'
 export { NodeError, NoLeaderError, NotFoundError, ConflictError, WaitTimeoutError } from './node/errors.js'
+// a client for a node that runs elsewhere (`retire-cluster start`), over its HTTP API
+export { ApiClient, ApiClientError, type ApiClientOptions } from './node/api/client.js'
 
 // execution
 export { TaskExecutor, type ExecOutcome, type TaskExecutorOptions } from './node/executor/executor.js'

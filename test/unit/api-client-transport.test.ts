@@ -3,8 +3,12 @@
 // an error for a GET, and a POST is never sent twice.
 import { strict as assert } from 'node:assert'
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import type { AddressInfo, Socket } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { ApiClient, ApiClientError } from '../../src/node/api/client.js'
+import * as pkg from '../../src/index.js'
 
 type Handler = (req: IncomingMessage, res: ServerResponse, body: string) => void
 
@@ -91,5 +95,27 @@ describe('ApiClient transport', () => {
     arrived.length = 0
     await assert.rejects(c.request('POST', '/v1/tasks', { i: 1 }), (e: unknown) => e instanceof ApiClientError && e.status === 0 && e.type === 'unreachable')
     assert.deepEqual(arrived, ['POST'], 'a POST whose connection died is reported, not sent again')
+  })
+
+  it('is the package\'s client: fromDataDir reads the address and token a node wrote, ~/ is the home directory', async () => {
+    assert.equal(pkg.ApiClient, ApiClient)
+    const home = mkdtempSync(join(tmpdir(), 'rc-client-home-'))
+    const oldHome = process.env.HOME
+    try {
+      const s = await serve((req, res) => { json(res, 200, { auth: req.headers.authorization }) })
+      servers.push(s.server)
+      const dir = join(home, '.retire-cluster')
+      mkdirSync(dir)
+      writeFileSync(join(dir, 'node.json'), JSON.stringify({ apiUrl: s.url }))
+      writeFileSync(join(dir, 'api-token'), 'sekret\n')
+      process.env.HOME = home
+      const c = await ApiClient.fromDataDir('~/.retire-cluster')
+      clients.push(c)
+      assert.equal(c.url, s.url)
+      assert.deepEqual(await c.request('GET', '/v1/status'), { auth: 'Bearer sekret' })
+    } finally {
+      process.env.HOME = oldHome
+      rmSync(home, { recursive: true, force: true })
+    }
   })
 })

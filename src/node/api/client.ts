@@ -12,6 +12,7 @@
 import { Agent as HttpAgent, request as httpRequest, type IncomingMessage, type RequestOptions } from 'node:http'
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https'
 import { readFile } from 'node:fs/promises'
+import { homedir } from 'node:os'
 import { join } from 'node:path'
 import type { ClusterSettings, ClusterSettingsPatch, TaskRecord } from '../../sched/commands.js'
 import type { TaskStatus } from '../../sched/types.js'
@@ -73,8 +74,9 @@ export class ApiClient {
   /** Closes the sockets kept for reuse (a process that exits need not call it). */
   close (): void { this.agent.destroy() }
 
-  /** Reads `<dataDir>/node.json` (apiUrl) and `<dataDir>/api-token`, as the node wrote them. */
+  /** Reads `<dataDir>/node.json` (apiUrl) and `<dataDir>/api-token`, as the node wrote them; a leading `~/` is the home directory. */
   static async fromDataDir (dataDir: string): Promise<ApiClient> {
+    if (dataDir === '~' || dataDir.startsWith('~/')) dataDir = join(homedir(), dataDir.slice(1))
     const info = JSON.parse(await readFile(join(dataDir, 'node.json'), 'utf8')) as { apiUrl?: unknown }
     if (typeof info.apiUrl !== 'string' || info.apiUrl === '') throw new Error(`${join(dataDir, 'node.json')} has no apiUrl (was the node started with its API off?)`)
     const token = (await readFile(join(dataDir, 'api-token'), 'utf8')).trim()
