@@ -6,7 +6,7 @@ import { execFile } from 'node:child_process'
 import { createRequire } from 'node:module'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { Task, type TaskRecord } from '../../src/index.js'
+import { ApiClient, Task, type TaskRecord } from '../../src/index.js'
 import { startDemoNode } from '../../examples/_node.js'
 import { customHandler } from '../../examples/custom-handler.js'
 import { batch } from '../../examples/batches.js'
@@ -15,6 +15,7 @@ import { scoring } from '../../examples/requirements-scoring.js'
 import { taskQueue } from '../../examples/task-queue.js'
 import { instantiateMl } from '../../examples/templates.js'
 import { sandboxConfig } from '../../examples/sandbox-permissions.js'
+import { echoOverHttp } from '../../examples/api-client.js'
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..')
 const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc')
@@ -99,6 +100,19 @@ describe('examples (the code in README.md and docs/)', function () {
 
     it('batches: a 10-task batch completes and its progress says so', async () => {
       assert.deepEqual(await batch(node, 10), { completed: 10, total: 10 })
+    })
+  })
+
+  describe('against a real node over its HTTP API', () => {
+    let node: Awaited<ReturnType<typeof startDemoNode>>
+    before(async () => { node = await startDemoNode({ logLevel: 'silent', api: { host: '127.0.0.1', port: 0 } }) })
+    after(async () => { await node?.stopAndClean() })
+
+    it('api-client: ApiClient.fromDataDir finds the node and an echo comes back', async () => {
+      const client = await ApiClient.fromDataDir(node.dataDir)
+      try {
+        assert.deepEqual(await echoOverHttp(client, 'hi'), { message: 'hi' })
+      } finally { client.close() }
     })
   })
 
