@@ -68,10 +68,22 @@ describe('ApiClient transport', () => {
     const s = await serve(() => { /* never answers */ })
     servers.push(s.server)
     await assert.rejects(client(s.url, 200).queue(), (e: unknown) => e instanceof ApiClientError && e.status === 0 && e.type === 'unreachable' && /timed out/.test(e.message))
+    // an answer that starts and never ends (on a kept-alive socket) is a timeout too, and the GET is
+    // not sent again after it
+    let gets = 0
+    const slow = await serve((_req, res) => {
+      if (++gets === 1) { json(res, 200, { ok: true }); return }
+      res.writeHead(200, { 'content-type': 'application/json', 'content-length': 100 }); res.write('{"partial":')
+    })
+    servers.push(slow.server)
+    const c = client(slow.url, 200)
+    await c.queue()
+    await assert.rejects(c.queue(), (e: unknown) => e instanceof ApiClientError && e.status === 0 && /timed out/.test(e.message))
+    assert.equal(gets, 2)
     const port = (s.server.address() as AddressInfo).port
     s.server.closeAllConnections()
     await new Promise(resolve => s.server.close(resolve))
-    servers.pop()
+    servers.splice(servers.indexOf(s.server), 1)
     await assert.rejects(client(`http://127.0.0.1:${port}`).queue(), (e: unknown) => e instanceof ApiClientError && e.status === 0 && /connection refused/.test(e.message))
   })
 
