@@ -1,9 +1,10 @@
 // A program that does not run a node itself: it talks to one over the node's HTTP API with the
-// package's ApiClient (the node's address and token are in its data dir, as `retire-cluster start`
-// wrote them).
-// Run: npx tsx examples/api-client.ts [data-dir]   (a node must be running there; default ~/.retire-cluster)
+// package's ApiClient. Against your own node: `ApiClient.fromDataDir('~/.retire-cluster')` (the
+// address and token `retire-cluster start` wrote there).
+// Run: npx tsx examples/api-client.ts            (starts a throw-away node with its API on)
+//      npx tsx examples/api-client.ts <data-dir> (talks to the node running there)
 import { ApiClient } from '../src/index.js'
-import { runIfMain } from './_node.js'
+import { runIfMain, startDemoNode } from './_node.js'
 
 export async function echoOverHttp (client: ApiClient, message: string): Promise<unknown> {
   const id = await client.submitTask({ task_type: 'echo', payload: { message } })
@@ -13,6 +14,13 @@ export async function echoOverHttp (client: ApiClient, message: string): Promise
 }
 
 runIfMain(import.meta.url, async () => {
-  const client = await ApiClient.fromDataDir(process.argv[2] ?? '~/.retire-cluster')
-  await echoOverHttp(client, 'hi')
+  const dataDir = process.argv[2]
+  const node = dataDir === undefined ? await startDemoNode({ api: { host: '127.0.0.1', port: 0 } }) : undefined
+  const client = await ApiClient.fromDataDir(dataDir ?? node!.dataDir)
+  try {
+    await echoOverHttp(client, 'hi')
+  } finally {
+    client.close()
+    await node?.stopAndClean()
+  }
 })
