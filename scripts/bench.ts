@@ -13,6 +13,11 @@
 // latency: --latency sequential submit → result round trips on a follower; with --breakdown (the
 //   default when the mode is latency alone) the nodes run with RC_TRACE=1 and the output gives the
 //   median µs of every hop (see src/node/trace.ts).
+// startup (--startup-runs fresh clusters, default 3; 0 skips it in `all`): firstLeaderMs, from the
+//   spawn of the last of N fresh nodes started with --bootstrap-expect N (the first node is up, the
+//   others are spawned at once and bootstrap to it) until every node names the same leader; and
+//   joinToWorkMs, from the spawn of one more node (bootstrap address, default --bootstrap-expect 1)
+//   until a task that excludes every earlier device, submitted just before, has completed on it.
 // --build bundle (default): the nodes run the bundle the published package runs (dist/pkg, made by
 //   scripts/bundle.mjs for the run and removed after it): what `npm install -g retire-cluster` users
 //   get, ~20 MB less RSS per node and ~0.5 s faster to start than tsc's many files; --build tsc runs
@@ -34,7 +39,7 @@ import { tmpdir } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
-import { cpuSeconds, startProcCluster, waitForLeader, sleep, type NodeProc } from './lib/proc-cluster.js'
+import { cpuSeconds, startProcCluster, waitForLeader, sleep, NodeProc } from './lib/proc-cluster.js'
 
 const { values } = parseArgs({
   options: {
@@ -50,11 +55,12 @@ const { values } = parseArgs({
     build: { type: 'string', default: 'bundle' },
     'time-limit': { type: 'string', default: '300' },
     'idle-seconds': { type: 'string', default: '10' },
-    bare: { type: 'boolean' }
+    bare: { type: 'boolean' },
+    'startup-runs': { type: 'string', default: '3' }
   }
 })
 const MODE = values.mode as string
-if (!['all', 'batch', 'single', 'latency'].includes(MODE)) throw new Error(`--mode: all, batch, single or latency, not ${MODE}`)
+if (!['all', 'batch', 'single', 'latency', 'startup'].includes(MODE)) throw new Error(`--mode: all, batch, single, latency or startup, not ${MODE}`)
 const N = Number(values.nodes)
 const TASKS = Number(values.tasks)
 const LAT = Number(values.latency)
@@ -65,6 +71,8 @@ const LIMIT_MS = Number(values['time-limit']) * 1000
 const IDLE_S = Number(values['idle-seconds'])
 if (!(IDLE_S > 0)) throw new Error(`--idle-seconds: a positive number, not ${String(values['idle-seconds'])}`)
 const BREAKDOWN = values.breakdown ?? MODE === 'latency'
+const STARTUP_RUNS = Number(values['startup-runs'])
+if (!(STARTUP_RUNS >= 0) || (MODE === 'startup' && STARTUP_RUNS === 0)) throw new Error(`--startup-runs: a count (at least 1 with --mode startup), not ${String(values['startup-runs'])}`)
 const runs = (m: string): boolean => MODE === 'all' || MODE === m
 const BUILD = values.build as string
 if (!['bundle', 'tsc'].includes(BUILD)) throw new Error(`--build: bundle or tsc, not ${BUILD}`)
@@ -78,10 +86,24 @@ async function main (): Promise<void> {
   const fsyncMs = measureFsyncMs()
   // bin/retire-cluster.js runs dist/pkg where it exists, dist/src otherwise
   execFileSync(process.execPath, [join(ROOT, 'scripts/bundle.mjs'), ROOT, ...(BUILD === 'bundle' ? [] : ['--clean'])], { stdio: 'inherit' })
+  const out: Record<string, unknown> = { nodes: N, mode: MODE, build: BUILD, fsync4kMs: fsyncMs }
+  try {
+    if (MODE !== 'startup') await measureCluster(out, started)
+    if (runs('startup') && STARTUP_RUNS > 0) out.startup = await measureStartup(STARTUP_RUNS)
+  } finally {
+    // a checkout keeps running tsc's output (the tests, the demo)
+    if (BUILD === 'bundle') execFileSync(process.execPath, [join(ROOT, 'scripts/bundle.mjs'), ROOT, '--clean'], { stdio: 'inherit' })
+  }
+  if (values.bare === true && MODE !== 'startup') out.bare = runBare(out)
+  if (values.peer !== undefined) out.peers = runPeers(values.peer, out)
+  console.log(JSON.stringify(out, null, 2))
+}
+
+/** the one cluster the throughput, latency and idle figures come from */
+async function measureCluster (out: Record<string, unknown>, started: number): Promise<void> {
   const procs = await startProcCluster({ nodes: N, baseDir: join(tmpdir(), `rc-bench-${process.pid}`) })
   const peakRss = new Map<string, number>()
   const sampler = setInterval(() => { for (const p of procs) peakRss.set(p.name, Math.max(peakRss.get(p.name) ?? 0, p.rssMb() ?? 0)) }, 100)
-  const out: Record<string, unknown> = { nodes: N, mode: MODE, build: BUILD, fsync4kMs: fsyncMs }
   try {
     const leader = await waitForLeader(procs, 60_000)
     const follower = procs.find(p => p !== leader)!
@@ -129,12 +151,52 @@ async function main (): Promise<void> {
   } finally {
     clearInterval(sampler)
     await Promise.all(procs.map(async p => { await p.stop() }))
-    // a checkout keeps running tsc's output (the tests, the demo)
-    if (BUILD === 'bundle') execFileSync(process.execPath, [join(ROOT, 'scripts/bundle.mjs'), ROOT, '--clean'], { stdio: 'inherit' })
   }
-  if (values.bare === true) out.bare = runBare(out)
-  if (values.peer !== undefined) out.peers = runPeers(values.peer, out)
-  console.log(JSON.stringify(out, null, 2))
+}
+
+/**
+ * Start-up figures of fresh clusters (see the header): `runs` clusters one after another, each in
+ * a fresh directory, torn down with SIGKILL (nothing of them is reused).
+ */
+async function measureStartup (runs: number): Promise<Record<string, unknown>> {
+  const firstLeaderMs: number[] = []
+  const joinToWorkMs: number[] = []
+  for (let r = 0; r < runs; r++) {
+    const baseDir = join(tmpdir(), `rc-bench-startup-${process.pid}-${r}`)
+    const procs: NodeProc[] = []
+    try {
+      procs.push(...await startProcCluster({ nodes: N, baseDir }))
+      const lastSpawn = Math.max(...procs.map(p => p.spawnedAt))
+      await waitForLeader(procs, 30_000, 10)
+      firstLeaderMs.push(performance.now() - lastSpawn)
+      // every device has bid (a task that excludes them all must wait for the newcomer)
+      const known = await procs[0]!.api<any[]>('GET', '/v1/nodes')
+      const ids = (known.body ?? []).map((n: any) => n.id as string)
+      if (ids.length < N) throw new Error(`startup: ${ids.length} of ${N} devices known after the leader`)
+      const sub = await procs[1]!.api('POST', '/v1/tasks', { task_type: 'echo', payload: { join: r }, requirements: { exclude_devices: ids } })
+      if (sub.status !== 201) throw new Error(`startup: submit failed: ${sub.status} ${JSON.stringify(sub.body)}`)
+      const joiner = new NodeProc({ name: `node${N + 1}`, dataDir: join(baseDir, `node${N + 1}`), bootstrap: procs[0]!.info!.multiaddrs })
+      procs.push(joiner)
+      const startP = joiner.start()
+      await awaitCompleted(procs[1]!, sub.body.id)
+      joinToWorkMs.push(performance.now() - joiner.spawnedAt)
+      await startP
+      const rec = await procs[1]!.api('GET', `/v1/tasks/${sub.body.id}`)
+      if (rec.body?.deviceId !== joiner.peerId) throw new Error(`startup: the task ran on ${String(rec.body?.deviceId)}, not on the node that joined`)
+    } finally {
+      await Promise.all(procs.map(async p => { await p.kill9() }))
+      rmSync(baseDir, { recursive: true, force: true })
+    }
+  }
+  const summary = (xs: number[]): Record<string, number> => {
+    const s = [...xs].sort((a, b) => a - b)
+    return { median: round(pct(s, 0.5)), max: round(s[s.length - 1] ?? 0) }
+  }
+  return {
+    runs,
+    firstLeaderMs: { ...summary(firstLeaderMs), each: firstLeaderMs.map(round) },
+    joinToWorkMs: { ...summary(joinToWorkMs), each: joinToWorkMs.map(round) }
+  }
 }
 
 /** throughput and CPU of one run over all node processes */

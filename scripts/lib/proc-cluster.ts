@@ -32,6 +32,8 @@ export class NodeProc {
   info?: NodeInfoFile
   token = ''
   exited?: Promise<number | null>
+  /** performance.now() of this process when the node was last spawned (start-up figures) */
+  spawnedAt = 0
   private stderrTail: string[] = []
   /** the TypeScript client, for this start's API address and token (a restart may change both) */
   private client?: { key: string, api: ApiClient }
@@ -59,6 +61,7 @@ export class NodeProc {
     const nodeArgs = (process.env.RC_NODE_ARGS ?? '').split(' ').filter(a => a !== '')
     const child = spawn(process.execPath, [...nodeArgs, ...args], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ...o.env } })
     this.proc = child
+    this.spawnedAt = performance.now()
     this.exited = new Promise(res => child.once('exit', code => { res(code) }))
     child.stderr!.setEncoding('utf8')
     // RC_NODE_LOGS=1: every node's whole stderr also goes to <dataDir>/stderr.log (post-mortems)
@@ -162,7 +165,7 @@ export async function startProcCluster (o: ProcClusterOptions): Promise<NodeProc
 }
 
 /** wait until one leader is known to every live node and all of them see `expectNodes` devices */
-export async function waitForLeader (procs: NodeProc[], timeoutMs = 30_000): Promise<NodeProc> {
+export async function waitForLeader (procs: NodeProc[], timeoutMs = 30_000, pollMs = 200): Promise<NodeProc> {
   const deadline = Date.now() + timeoutMs
   let last = ''
   while (Date.now() < deadline) {
@@ -178,7 +181,7 @@ export async function waitForLeader (procs: NodeProc[], timeoutMs = 30_000): Pro
       }
       last = `leaders seen: ${[...leaders].map(x => x.slice(-8)).join(',') || 'none'}`
     } catch (err) { last = (err as Error).message }
-    await sleep(200)
+    await sleep(pollMs)
   }
   throw new Error(`no single leader within ${timeoutMs} ms (${last})`)
 }
