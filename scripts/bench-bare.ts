@@ -1,8 +1,9 @@
 // scripts/bench-bare: the yardstick for an idle node — three bare libp2p hosts on loopback (this
 // project's createHost: TCP, Noise, yamux, identify, gossipsub subscribed to one topic; no Raft,
 // no API, no sqlite, no executor), measured the way scripts/bench.ts measures our nodes: RSS 8 s
-// after the hosts are connected (`idleRssMb`), CPU over the next --idle-seconds
-// (`idleCpuPercent`), RSS at the end of that window (`settledRssMb`). Prints one JSON object.
+// after the hosts are connected (`idleRssMb`), CPU and main-thread wake-ups over the next
+// --idle-seconds (`idleCpuPercent`, `idleWakeupsPerSec`), RSS at the end of that window
+// (`settledRssMb`). Prints one JSON object.
 //   node dist/scripts/bench-bare.js [--idle-seconds 10]
 // The hosts run tsc's output (many module files), not a bundle as our nodes do by default: a
 // bundled bare host would be a little smaller still.
@@ -13,7 +14,7 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { createHost, silentLogger } from '../src/node/host/index.js'
-import { cpuSeconds, rssMbOf, sleep } from './lib/proc-cluster.js'
+import { cpuSeconds, rssMbOf, sleep, wakeups } from './lib/proc-cluster.js'
 
 const TOPIC = 'bench-bare'
 
@@ -67,10 +68,12 @@ async function main (): Promise<void> {
     const names = hosts.map((_, i) => `bare${i + 1}`)
     const idleRssMb = Object.fromEntries(hosts.map((h, i) => [names[i], round(rssMbOf(h.proc.pid!) ?? 0)]))
     const cpu0 = hosts.map(h => cpuSeconds(h.proc.pid!))
+    const wakeups0 = hosts.map(h => wakeups(h.proc.pid!))
     await sleep(idleS * 1000)
     const idleCpuPercent = Object.fromEntries(hosts.map((h, i) => [names[i], Math.round((cpuSeconds(h.proc.pid!) - cpu0[i]!) / idleS * 100 * 100) / 100]))
+    const idleWakeupsPerSec = Object.fromEntries(hosts.map((h, i) => [names[i], round((wakeups(h.proc.pid!) - wakeups0[i]!) / idleS)]))
     const settledRssMb = Object.fromEntries(hosts.map((h, i) => [names[i], round(rssMbOf(h.proc.pid!) ?? 0)]))
-    console.log(JSON.stringify({ hosts: 3, idleSeconds: idleS, idleRssMb, idleCpuPercent, settledRssMb }, null, 2))
+    console.log(JSON.stringify({ hosts: 3, idleSeconds: idleS, idleRssMb, idleCpuPercent, idleWakeupsPerSec, settledRssMb }, null, 2))
   } finally {
     for (const h of hosts) h.proc.kill('SIGTERM')
   }

@@ -28,6 +28,8 @@
 //   garbage back in between (on the bundle, 84-85 MB at 8 s, 77-80 MB at 18 s, then creeping up
 //   with the idle node's allocations until a collection). --bare runs scripts/bench-bare.ts after
 //   ours: three bare libp2p + gossipsub hosts measured the same way, and our ratios to them.
+// idleWakeupsPerSec: how often each node's main thread was woken over that window (voluntary
+//   context switches, /proc/<pid>/status): an idle phone's battery goes by wake-ups more than by CPU.
 // cpuMicrosPerTask is the node processes' CPU; clientCpuMicrosPerTask the bench's own (its HTTP
 //   requests go through the project's ApiClient, as a user's TypeScript program would): on 2 cores the
 //   client competes with the nodes, as the peers' clients do with theirs.
@@ -39,7 +41,7 @@ import { tmpdir } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
-import { cpuSeconds, startProcCluster, waitForLeader, sleep, NodeProc } from './lib/proc-cluster.js'
+import { cpuSeconds, startProcCluster, waitForLeader, sleep, wakeups, NodeProc } from './lib/proc-cluster.js'
 
 const { values } = parseArgs({
   options: {
@@ -110,8 +112,10 @@ async function measureCluster (out: Record<string, unknown>, started: number): P
     await sleep(8000) // bids settle (every device schedulable) and startup's work is over
     out.idleRssMb = Object.fromEntries(procs.map(p => [p.name, round(p.rssMb() ?? 0)]))
     const cpuIdle0 = procs.map(p => cpuSeconds(p.pid!))
+    const wakeups0 = procs.map(p => wakeups(p.pid!))
     await sleep(IDLE_S * 1000)
     out.idleCpuPercent = Object.fromEntries(procs.map((p, i) => [p.name, Math.round((cpuSeconds(p.pid!) - cpuIdle0[i]!) / IDLE_S * 100 * 100) / 100]))
+    out.idleWakeupsPerSec = Object.fromEntries(procs.map((p, i) => [p.name, round((wakeups(p.pid!) - wakeups0[i]!) / IDLE_S)]))
     out.idleSeconds = IDLE_S
     out.settledRssMb = Object.fromEntries(procs.map(p => [p.name, round(p.rssMb() ?? 0)]))
 
@@ -177,10 +181,13 @@ async function measureStartup (runs: number): Promise<Record<string, unknown>> {
       if (sub.status !== 201) throw new Error(`startup: submit failed: ${sub.status} ${JSON.stringify(sub.body)}`)
       const joiner = new NodeProc({ name: `node${N + 1}`, dataDir: join(baseDir, `node${N + 1}`), bootstrap: procs[0]!.info!.multiaddrs })
       procs.push(joiner)
-      const startP = joiner.start()
-      await awaitCompleted(procs[1]!, sub.body.id)
+      // start() resolves once the node wrote its node.json, which may come after the task is done;
+      // a node that fails to start ends the wait at once
+      const starting = joiner.start()
+      starting.catch(() => {}) // awaited below
+      await Promise.race([awaitCompleted(procs[1]!, sub.body.id), starting.then(async () => await new Promise<never>(() => {}))])
       joinToWorkMs.push(performance.now() - joiner.spawnedAt)
-      await startP
+      await starting
       const rec = await procs[1]!.api('GET', `/v1/tasks/${sub.body.id}`)
       if (rec.body?.deviceId !== joiner.peerId) throw new Error(`startup: the task ran on ${String(rec.body?.deviceId)}, not on the node that joined`)
     } finally {
@@ -344,7 +351,7 @@ function runBare (ours: Record<string, any>): Record<string, unknown> {
     const a = mean(ours[k]); const b = mean(bare[k])
     return a === undefined || b === undefined || b === 0 ? undefined : Math.round(a / b * 100) / 100
   }
-  return { ...bare, oursVsBare: { idleRss: ratio('idleRssMb'), settledRss: ratio('settledRssMb'), idleCpu: ratio('idleCpuPercent') } }
+  return { ...bare, oursVsBare: { idleRss: ratio('idleRssMb'), settledRss: ratio('settledRssMb'), idleCpu: ratio('idleCpuPercent'), idleWakeups: ratio('idleWakeupsPerSec') } }
 }
 
 /** fdatasync of 4 KiB on this machine's temp dir, median of 50, ms */

@@ -188,6 +188,18 @@ export async function waitForLeader (procs: NodeProc[], timeoutMs = 30_000, poll
 
 export const sleep = (ms: number): Promise<void> => new Promise(resolve => setTimeout(resolve, ms))
 
+/**
+ * How often the process's main thread went to sleep and was woken (voluntary context switches, from
+ * /proc): on an idle node, its event loop's wake-ups. What keeps an idle phone's CPU out of its
+ * deep sleep states is the count of wake-ups more than the CPU they use. 0 where /proc is missing.
+ */
+export function wakeups (pid: number): number {
+  try {
+    const m = /^voluntary_ctxt_switches:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))
+    return m === null ? 0 : Number(m[1])
+  } catch { return 0 }
+}
+
 /** user + system CPU seconds of a process, from /proc (Linux) */
 export function cpuSeconds (pid: number): number {
   try {
