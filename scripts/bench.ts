@@ -395,7 +395,7 @@ function runPeers (which: string, ours: Record<string, unknown>): Record<string,
 function ratios (ours: Record<string, any>, peer: Record<string, any>): Record<string, number | undefined> {
   const peerTput = num(peer.throughput?.tasks_per_s?.median)
   const peerP50 = num(peer.latency_ms?.p50?.median)
-  const r = (a: number | undefined, b: number | undefined): number | undefined => a === undefined || b === undefined || b === 0 ? undefined : round(a / b * 100) / 100
+  const r = (a: number | undefined, b: number | undefined): number | undefined => a === undefined || b === undefined || b === 0 ? undefined : Math.round(a / b * 100) / 100
   return {
     peerTasksPerSec: peerTput,
     peerLatencyP50Ms: peerP50,

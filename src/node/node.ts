@@ -278,6 +278,7 @@ class RetireNode implements ClusterNode {
     this.gossip.onBid(bid => {
       dialer.onBid(bid)
       this.exec.bidReceived(bid.nodeId)
+      this.autopilot?.noticeBid(bid.nodeId)
     })
     await this.gossip.start()
   }

@@ -70,6 +70,23 @@ describe('BidGossip (real gossipsub on loopback)', function () {
     assert.equal(gc.stats.published, before)
   })
 
+  it('bids reach a peer that connects after gossip started, without waiting for a refresh (published when it subscribes, and once more shortly after)', async () => {
+    // No refresh within the test: a bid gets across only through the publish on the peer's
+    // subscription and its resend, as when fresh nodes start together and decide who forms.
+    const slow = { intervalMs: 60_000 }
+    for (let round = 0; round < 6; round++) {
+      const a = await pool.host()
+      const ga = await gossip(a, () => fields({ name: 'a' }), slow)
+      const b = await pool.host({ bootstrap: [a.multiaddrs()[0]] })
+      const gb = await gossip(b, () => fields({ name: 'b' }), slow)
+      await eventually(() => ga.bids().length === 2 && gb.bids().length === 2, { timeoutMs: 3000 }).catch((err: Error) => {
+        throw new Error(`round ${round}: bids known ${ga.bids().length} and ${gb.bids().length}: ${err.message}`)
+      })
+      for (const g of gossips.splice(0)) await g.stop()
+      await pool.stopAll()
+    }
+  })
+
   it('rejects malformed, oversized and spoofed bids in the validator: they never reach the table', async () => {
     const [a, b, c] = await trio()
     const ga = await gossip(a, () => fields({ name: 'a' }))

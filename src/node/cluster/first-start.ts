@@ -1,7 +1,7 @@
 // A fresh node's first start (empty Raft storage): it listens a moment for an existing cluster,
 // then either waits to be added to one (autopilot adds it as a learner) or forms a new one with
 // the other fresh nodes — the decision is bootstrap.ts's, pure; this is the loop around it.
-import { decideBootstrap } from './bootstrap.js'
+import { decideBootstrap, settleTimeMs } from './bootstrap.js'
 import type { DeviceBid } from '../../sched/types.js'
 import type { Logger } from '../log.js'
 
@@ -45,8 +45,9 @@ export interface FirstStartInit {
 /** resolves once Raft started, or when `signal` aborts first (the node stopped) */
 export async function firstStart (d: FirstStartInit): Promise<void> {
   const started = d.startedAt ?? d.now()
+  let seen = ''
   while (!d.signal.aborted) {
-    const decision = decideBootstrap({
+    const view = {
       selfId: d.selfId,
       expect: d.expect,
       bids: d.bids(),
@@ -55,7 +56,11 @@ export async function firstStart (d: FirstStartInit): Promise<void> {
       announced: d.announced(),
       quietSettleMs: d.mdns ? BOOTSTRAP_QUIET_MDNS_MS : 0,
       ...(d.unheard !== undefined ? { unheard: d.unheard(), minSettleMs: BOOTSTRAP_MIN_SETTLE_MS } : {})
-    })
+    }
+    // what the decision waits on, each time it changes (a slow first leader is read from this)
+    const now = `${view.bids.length} bids, ${view.unheard ?? '?'} known nodes unheard, listening ${settleTimeMs(view)} ms`
+    if (now !== seen) { seen = now; d.log.debug(`bootstrap: ${now} (${Math.round(view.elapsedMs)} ms in)`) }
+    const decision = decideBootstrap(view)
     if (decision !== undefined) {
       if (decision.kind === 'form') {
         d.log.info(`forming a new cluster with voters ${decision.voters.map(v => v.slice(-8)).join(', ')}`)

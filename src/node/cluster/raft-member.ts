@@ -45,13 +45,19 @@ const HAND_OVER_WAIT_MS = 3000
  * then this often until a leader is known, instead of every founder waiting out a randomized
  * election timeout (1-2 s) — founders form within a moment of each other, and a campaign before
  * the others started Raft is simply not answered. Pre-vote makes a campaign against a live leader
- * harmless. The k-th founder by sorted id starts k times this later, if no leader is known by
- * then: a founder that started later may have seen the first one's bid say "member" and joined
- * instead of forming (it then waits for the leader's log), and the one that formed was not always
- * the first by id — it waited out an election timeout (bench --mode startup: 2.4 s to the first
- * leader in 2 of 5 runs, 1.35 s in the others).
+ * harmless.
  */
 const FOUNDER_CAMPAIGN_MS = 250
+/**
+ * The k-th founder by sorted id starts campaigning k times this after it started Raft, if no
+ * leader is known by then: a founder that started later may have seen the first one's bid say
+ * "member" and joined instead of forming (it then waits for the leader's log), so the one that
+ * formed is not always the first by id — it used to wait out an election timeout (bench --mode
+ * startup: 2.4 s to the first leader in 2 of 5 runs, 1.35 s in the others). Long enough for the
+ * first founder's campaign (two round trips) to have won on a LAN; if it has not, a second
+ * campaign costs one more election, not a split cluster.
+ */
+const FOUNDER_STAGGER_MS = 100
 const FOUNDER_CAMPAIGNS = 12
 
 export class RaftMember {
@@ -107,7 +113,7 @@ export class RaftMember {
     this.current.start()
     // the only voter: no one else can lead or vote, so elect now rather than after a timeout
     if (cs.voters.length === 1 && cs.voters[0] === this.d.selfId) this.current.campaign()
-    else if (this.founders?.includes(this.d.selfId) === true) this.campaignAsFounderAfter(this.founders.indexOf(this.d.selfId) * FOUNDER_CAMPAIGN_MS)
+    else if (this.founders?.includes(this.d.selfId) === true) this.campaignAsFounderAfter(this.founders.indexOf(this.d.selfId) * FOUNDER_STAGGER_MS)
   }
 
   private campaignAsFounderAfter (delayMs: number): void {

@@ -27,6 +27,14 @@ export type { BidEntry } from './bid-table.js'
 
 /** refresh period of an idle Raft member's bid (significance.ts, refreshMs) */
 export const IDLE_BID_INTERVAL_MS = 5000
+/**
+ * The bid sent when a peer subscribes goes once more this much later. Gossipsub drops what it sends
+ * to a peer before its own outbound stream to that peer is open, and the peer's subscription can
+ * arrive first (each side opens its stream when it sees the connection): the bid then reached that
+ * peer only with the next refresh, a second later — a fresh cluster's first leader waited for it
+ * in half of the runs (bench --mode startup, issue 12).
+ */
+const SUBSCRIBE_RESEND_MS = 250
 
 export interface BidGossipInit {
   /** the libp2p host (its gossipsub service and peer id) */
@@ -78,6 +86,7 @@ export class BidGossip {
   private lastPublishAt = -Infinity
   private timer?: NodeJS.Timeout
   private pokeTimer?: NodeJS.Timeout
+  private resendTimer?: NodeJS.Timeout
   private running = false
 
   constructor (private readonly init: BidGossipInit) {
@@ -111,6 +120,7 @@ export class BidGossip {
     this.running = false
     clearInterval(this.timer)
     clearTimeout(this.pokeTimer)
+    clearTimeout(this.resendTimer)
     this.pubsub.removeEventListener('message', this.onMessage)
     this.pubsub.removeEventListener('subscription-change', this.onSubscriptionChange)
     if (this.pubsub.topicValidators.get(this.topic) === this.validate) this.pubsub.topicValidators.delete(this.topic)
@@ -173,9 +183,13 @@ export class BidGossip {
     this.pokeTimer = setTimeout(() => { this.pokeTimer = undefined; if (this.running) this.publishNow() }, wait)
   }
 
-  /** A peer joined the topic: send it our bid now rather than at the next heartbeat. */
+  /** A peer joined the topic: send it our bid now rather than at the next refresh, and once more soon after. */
   private readonly onSubscriptionChange = (evt: CustomEvent<SubscriptionChangeData>): void => {
-    if (evt.detail.subscriptions.some(s => s.subscribe && s.topic === this.topic)) this.publishSoon()
+    if (!evt.detail.subscriptions.some(s => s.subscribe && s.topic === this.topic)) return
+    this.publishSoon()
+    if (this.resendTimer != null) return
+    this.resendTimer = setTimeout(() => { this.resendTimer = undefined; this.publishSoon() }, SUBSCRIBE_RESEND_MS)
+    this.resendTimer.unref()
   }
 
   private tick (): void {
