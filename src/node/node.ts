@@ -236,7 +236,13 @@ class RetireNode implements ClusterNode {
       rng: cryptoRng,
       log: this.log,
       heard: id => { this.exec.heard(id) },
-      onRoleChange: (role, _leaderId, term) => { this.exec.roleChanged(role, term); this.gossip.poke() },
+      onRoleChange: (role, _leaderId, term) => {
+        this.exec.roleChanged(role, term)
+        // timers that only the leader needs run only while it leads
+        this.handoff?.leading(role === 'leader')
+        this.autopilot?.leading(role === 'leader')
+        this.gossip.poke()
+      },
       onMembershipChange: () => { this.gossip.poke() }
     })
   }

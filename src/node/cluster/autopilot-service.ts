@@ -1,7 +1,7 @@
-// Runs the autopilot (autopilot.ts, pure) once a second on the leader: gathers what it reads — the
-// configuration, the fresh bids, who was heard when, each follower's replication progress — and
-// proposes the one membership change it returns. A change Raft refuses (one is still pending) is
-// simply tried again next round.
+// Runs the autopilot (autopilot.ts, pure) once a second on the leader (no timer on the others):
+// gathers what it reads — the configuration, the fresh bids, who was heard when, each follower's
+// replication progress — and proposes the one membership change it returns. A change Raft refuses
+// (one is still pending) is simply tried again next round.
 import { nextMembershipChange } from './autopilot.js'
 import type { RaftDriver } from '../raft/driver.js'
 import type { DeviceBid } from '../../sched/types.js'
@@ -23,18 +23,26 @@ export interface AutopilotServiceInit {
 const AUTOPILOT_INTERVAL_MS = 1000
 
 export class AutopilotService {
+  private started = false
   private cancel?: CancelTimer
   private roundSoon = false
 
   constructor (private readonly d: AutopilotServiceInit) {}
 
   start (): void {
-    this.cancel ??= realScheduler.interval(() => { this.round() }, AUTOPILOT_INTERVAL_MS, { unref: true })
+    this.started = true
+    this.leading(this.d.driver()?.isLeader === true)
+  }
+
+  /** The node became leader, or stopped being it: the rounds' timer runs only on the leader. */
+  leading (on: boolean): void {
+    if (on && this.started) this.cancel ??= realScheduler.interval(() => { this.round() }, AUTOPILOT_INTERVAL_MS, { unref: true })
+    else if (!on) { this.cancel?.(); this.cancel = undefined }
   }
 
   stop (): void {
-    this.cancel?.()
-    this.cancel = undefined
+    this.started = false
+    this.leading(false)
   }
 
   /**

@@ -33,24 +33,41 @@ export class HandoffController {
   private readonly deadlines = new Map<string, number>()
   private readonly proposed = new Map<string, number>()
 
-  private cancelTicks?: CancelTimer
+  private offEvents?: () => void
+  private cancelTick?: CancelTimer
+  private isLeader: () => boolean = () => false
 
   constructor (private readonly d: HandoffInit) {}
 
   /**
    * In a node: every node runs this, and it acts only while `isLeader()` (a new leader derives the
-   * same steps), on each applied event and every HANDOFF_INTERVAL_MS, until stop().
+   * same steps), on each applied event and, while `leading(true)`, every HANDOFF_INTERVAL_MS, until
+   * stop().
    */
   start (isLeader: () => boolean, onApplied: (listener: (e: ClusterEvent) => void) => () => void): void {
-    if (this.cancelTicks !== undefined) return
-    const offEvents = onApplied(e => { if (isLeader()) this.onEvent(e) })
-    const cancelTick = realScheduler.interval(() => { if (isLeader()) this.tick() }, HANDOFF_INTERVAL_MS, { unref: true })
-    this.cancelTicks = () => { offEvents(); cancelTick() }
+    if (this.offEvents !== undefined) return
+    this.isLeader = isLeader
+    this.offEvents = onApplied(e => { if (isLeader()) this.onEvent(e) })
+    if (isLeader()) this.leading(true)
+  }
+
+  /**
+   * The node became leader, or stopped being it: the tick runs only on the leader. A follower has
+   * nothing to hand off, and an idle phone's battery counts its wake-ups (bench: idleWakeupsPerSec).
+   */
+  leading (on: boolean): void {
+    if (on && this.cancelTick === undefined && this.offEvents !== undefined) {
+      this.cancelTick = realScheduler.interval(() => { if (this.isLeader()) this.tick() }, HANDOFF_INTERVAL_MS, { unref: true })
+    } else if (!on) {
+      this.cancelTick?.()
+      this.cancelTick = undefined
+    }
   }
 
   stop (): void {
-    this.cancelTicks?.()
-    this.cancelTicks = undefined
+    this.leading(false)
+    this.offEvents?.()
+    this.offEvents = undefined
   }
 
   /** one pass over the draining devices; call a few times a second while leader */
