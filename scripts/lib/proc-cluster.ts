@@ -57,6 +57,8 @@ export class NodeProc {
     args.push(...(o.extraArgs ?? []))
     // RC_LOG_LEVEL: the nodes' log level (debug adds a stats line a second)
     if (process.env.RC_LOG_LEVEL !== undefined) args.push('--log-level', process.env.RC_LOG_LEVEL)
+    // RC_START_FLAGS: extra `retire-cluster start` flags for every node (e.g. --no-direct-links)
+    args.push(...(process.env.RC_START_FLAGS ?? '').split(' ').filter(a => a !== ''))
     // RC_NODE_ARGS: extra node flags for the node processes (e.g. --cpu-prof for profiling)
     const nodeArgs = (process.env.RC_NODE_ARGS ?? '').split(' ').filter(a => a !== '')
     const child = spawn(process.execPath, [...nodeArgs, ...args], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ...o.env } })

@@ -13,6 +13,7 @@ import { createLogger, type Logger } from './log.js'
 import { createHost, type Host } from './host/host.js'
 import { KnownPeers } from './host/known-peers.js'
 import { FramedChannel } from './transport/framed.js'
+import { DirectLinks } from './transport/direct.js'
 import { BidGossip } from './gossip/bids.js'
 import { ownBid } from './gossip/own-bid.js'
 import { PeerDialer } from './gossip/peer-dialer.js'
@@ -106,6 +107,7 @@ class RetireNode implements ClusterNode {
   private raftCh!: FramedChannel
   private clientCh!: FramedChannel
   private execCh!: FramedChannel
+  private direct?: DirectLinks
   private latency!: LeaderLatency
   private gossip!: BidGossip
   private makeBid!: () => BidFields
@@ -251,10 +253,15 @@ class RetireNode implements ClusterNode {
   private async startChannels (): Promise<void> {
     const o = this.opts
     const libp2p = this.host.libp2p
-    this.raftCh = new FramedChannel(libp2p, RAFT_PROTOCOL, { maxFrameBytes: MAX_RAFT_FRAME_BYTES, onMessage: (from, b) => { this.raft.onMessage(from, b); return undefined }, log: this.log.child('raft') })
+    if (o.directLinks) {
+      this.direct = new DirectLinks(libp2p, this.log.child('direct'))
+      await this.direct.start(directListenHost(o.listen))
+    }
+    const direct = this.direct
+    this.raftCh = new FramedChannel(libp2p, RAFT_PROTOCOL, { direct, maxFrameBytes: MAX_RAFT_FRAME_BYTES, onMessage: (from, b) => { this.raft.onMessage(from, b); return undefined }, log: this.log.child('raft') })
     const client: ClientServiceDeps = { core: this.core, leader: this.leader, isLeader: () => this.raft.isLeader, leaderId: () => this.raft.leaderId, now: Date.now, log: this.log }
-    this.clientCh = new FramedChannel(libp2p, CLIENT_PROTOCOL, { onMessage: (from, b) => { this.exec.heard(from); return handleClientRequest(client, from, b) }, log: this.log.child('client') })
-    this.execCh = new FramedChannel(libp2p, EXEC_PROTOCOL, { onMessage: (from, b) => this.exec.onExec(from, b), log: this.log.child('exec') })
+    this.clientCh = new FramedChannel(libp2p, CLIENT_PROTOCOL, { onMessage: (from, b) => { this.exec.heard(from); return handleClientRequest(client, from, b) }, direct, log: this.log.child('client') })
+    this.execCh = new FramedChannel(libp2p, EXEC_PROTOCOL, { onMessage: (from, b) => this.exec.onExec(from, b), direct, log: this.log.child('exec') })
     await Promise.all([this.raftCh.start(), this.clientCh.start(), this.execCh.start()])
 
     this.latency = new LeaderLatency({ selfId: this.id, leaderId: () => this.raft.leaderId, request: (peer, bytes, opts) => this.execCh.request(peer, bytes, opts) })
@@ -421,10 +428,20 @@ class RetireNode implements ClusterNode {
     await this.api?.close().catch(() => {})
     await this.gossip?.stop().catch(() => {})
     await Promise.all([this.raftCh?.stop(), this.clientCh?.stop(), this.execCh?.stop()].map(p => p?.catch(() => {})))
+    await this.direct?.stop().catch(() => {})
     await this.executor?.close().catch(() => {})
     await this.host?.stop().catch(() => {})
     this.history?.close()
     this.monitor?.stop()
     this.storage?.close()
   }
+}
+
+/** the direct links listen where libp2p's first TCP address does (all interfaces by default) */
+function directListenHost (listen: string[]): string {
+  for (const a of listen) {
+    const m = /^\/(ip4|ip6)\/([^/]+)\/tcp\//.exec(a)
+    if (m != null) return m[2]
+  }
+  return '0.0.0.0'
 }

@@ -8,20 +8,35 @@ import { HostPool } from './host-fixtures.js'
 import { eventually } from '../helpers/eventually.js'
 import { YamuxStream } from '@chainsafe/libp2p-yamux/stream'
 import { YAMUX_HALF_WINDOW_UPDATES } from '../../src/node/host/yamux-window.js'
+import { DirectLinks } from '../../src/node/transport/direct.js'
 
 const PROTO = '/retire-cluster/test-framed/1.0.0'
 const enc = new TextEncoder()
 const dec = new TextDecoder()
 
-describe('FramedChannel (real libp2p on loopback)', function () {
+// The same behaviour over libp2p streams and over direct links (src/node/transport/direct.ts).
+for (const viaDirect of [false, true]) {
+describe(`FramedChannel (real libp2p on loopback${viaDirect ? ', direct links' : ''})`, function () {
   this.timeout(30_000)
   const pool = new HostPool()
   const channels: FramedChannel[] = []
+  const directs = new Map<Host, DirectLinks>()
   let a: Host
   let b: Host
 
+  async function directOf (h: Host): Promise<DirectLinks> {
+    let d = directs.get(h)
+    if (d == null) {
+      d = new DirectLinks(h.libp2p, silentLogger)
+      directs.set(h, d)
+      await d.start('127.0.0.1')
+    }
+    return d
+  }
+
   async function channel (h: Host, init: Partial<FramedChannelInit> & Pick<FramedChannelInit, 'onMessage'>): Promise<FramedChannel> {
-    const ch = new FramedChannel(h.libp2p, PROTO, { log: silentLogger, ...init })
+    const direct = viaDirect ? await directOf(h) : undefined
+    const ch = new FramedChannel(h.libp2p, PROTO, { log: silentLogger, direct, ...init })
     await ch.start()
     channels.push(ch)
     return ch
@@ -35,6 +50,8 @@ describe('FramedChannel (real libp2p on loopback)', function () {
 
   afterEach(async () => {
     for (const ch of channels.splice(0)) await ch.stop()
+    for (const d of directs.values()) await d.stop()
+    directs.clear()
     await pool.stopAll()
   })
 
@@ -79,7 +96,12 @@ describe('FramedChannel (real libp2p on loopback)', function () {
     assert.equal(res.filter(Boolean).length, N)
     // one long-lived stream per direction, not one per message
     const streams = b.libp2p.getConnections(a.libp2p.peerId).flatMap(c => c.streams).filter(s => s.protocol === PROTO)
-    assert.equal(streams.length, 1)
+    if (viaDirect) {
+      assert.equal(streams.length, 0, 'no libp2p stream: the frames went over the direct link')
+      assert.equal(directs.get(b)!.links(a.peerId), 1)
+    } else {
+      assert.equal(streams.length, 1)
+    }
     console.log(`      10k pipelined requests: ${ms.toFixed(0)} ms (${Math.round(N / (ms / 1000))} req/s)`)
   })
 
@@ -161,7 +183,7 @@ describe('FramedChannel (real libp2p on loopback)', function () {
     assert.ok(maxRunning <= 8, `at most 8 handlers at once, saw ${maxRunning}`)
   })
 
-  it('yamux sends a window update only once half the window is used: small messages cost no extra frames, big ones still flow', async () => {
+  ;(viaDirect ? it.skip : it)('yamux sends a window update only once half the window is used: small messages cost no extra frames, big ones still flow', async () => {
     assert.equal(YAMUX_HALF_WINDOW_UPDATES, true, 'the installed yamux has what src/node/host/yamux-window.ts relies on')
     // count the updates that leave: a call that refills the receive window sent one
     type W = { recvWindow: number, recvWindowCapacity: number, sendWindowUpdate: () => void }
@@ -191,3 +213,4 @@ describe('FramedChannel (real libp2p on loopback)', function () {
     }
   })
 })
+}

@@ -3,7 +3,7 @@
 // RESPONSE / ERROR frames carrying the request's id. Ids are per stream, so 32 bits never collide
 // among in-flight requests (bounded far below 2^32).
 import * as lp from 'it-length-prefixed'
-import type { Stream } from '@libp2p/interface'
+import type { ByteStream } from './socket-stream.js'
 import { MalformedFrameError } from './errors.js'
 
 export const KIND_ONEWAY = 0
@@ -79,7 +79,7 @@ export function encodeBatch (frames: OutFrame[], start: number, end: number): Ui
  * The stream's frames; a length prefix over maxFrameBytes throws (InvalidDataLengthError) before the
  * frame is buffered, so an oversized frame costs the reader nothing.
  */
-export async function * readFrames (stream: Stream, maxFrameBytes: number): AsyncGenerator<Uint8Array> {
+export async function * readFrames (stream: ByteStream, maxFrameBytes: number): AsyncGenerator<Uint8Array> {
   // cast: two copies of uint8arraylist in node_modules make otherwise identical types incompatible
   const source = stream.source as unknown as AsyncIterable<Uint8Array>
   for await (const frame of lp.decode(source, { maxDataLength: maxFrameBytes })) yield frame.subarray()

@@ -18,6 +18,8 @@ import { ChannelClosedError, FrameTooLargeError, InvalidChannelOptionError } fro
 import { MAX_HEADER_BYTES } from './frame.js'
 import { InboundStream, type MessageHandler } from './inbound.js'
 import { OutboundStream } from './outbound.js'
+import type { ByteStream } from './socket-stream.js'
+import type { DirectLinks } from './direct.js'
 import type { Logger } from '../host/log.js'
 
 export type { MessageHandler } from './inbound.js'
@@ -38,6 +40,8 @@ export interface FramedChannelInit {
   openTimeoutMs?: number
   /** request timeout when the caller gives none @default 10000 */
   defaultTimeoutMs?: number
+  /** open and accept streams over direct sockets when the peer offers them (direct.ts) */
+  direct?: DirectLinks
 }
 
 export interface RequestOptions {
@@ -62,14 +66,16 @@ export class FramedChannel {
   async start (): Promise<void> {
     if (this.started) return
     await this.libp2p.handle(this.protocol, ({ stream, connection }) => {
-      this.accept(stream, connection.remotePeer.toString())
+      this.accept(stream as unknown as ByteStream, connection.remotePeer.toString())
     }, { maxInboundStreams: 64, maxOutboundStreams: 64 })
+    this.init.direct?.register(this.protocol, (stream, peerId) => { this.accept(stream, peerId) })
     this.started = true
   }
 
   async stop (): Promise<void> {
     if (!this.started) return
     this.started = false
+    this.init.direct?.unregister(this.protocol)
     await this.libp2p.unhandle(this.protocol)
     for (const o of this.out.values()) if (o instanceof OutboundStream) o.close('channel stopped')
     this.out.clear()
@@ -128,14 +134,16 @@ export class FramedChannel {
   }
 
   private async open (peerId: string): Promise<OutboundStream> {
-    let stream: Stream
-    try {
-      stream = await this.libp2p.dialProtocol(peerIdFromString(peerId), this.protocol, {
-        signal: AbortSignal.timeout(this.init.openTimeoutMs ?? 5000)
-      })
-    } catch (err) {
-      throw new ChannelClosedError(peerId, this.protocol, `could not open a stream: ${(err as Error).message}`)
+    let stream: ByteStream | undefined
+    const direct = this.init.direct
+    if (direct != null) {
+      try {
+        stream = await direct.open(peerId, this.protocol, this.init.openTimeoutMs ?? 5000)
+      } catch (err) {
+        this.init.log.debug(`framed ${this.protocol}: no direct link to ${peerId} (${(err as Error).message}); using a libp2p stream`)
+      }
     }
+    if (stream == null) stream = await this.openLibp2p(peerId)
     if (!this.started) { stream.abort(new Error('channel stopped')); throw new ChannelClosedError(peerId, this.protocol, 'channel stopped') }
     return new OutboundStream(stream, {
       peerId,
@@ -148,7 +156,19 @@ export class FramedChannel {
     })
   }
 
-  private accept (stream: Stream, peerId: string): void {
+  private async openLibp2p (peerId: string): Promise<ByteStream> {
+    let stream: Stream
+    try {
+      stream = await this.libp2p.dialProtocol(peerIdFromString(peerId), this.protocol, {
+        signal: AbortSignal.timeout(this.init.openTimeoutMs ?? 5000)
+      })
+    } catch (err) {
+      throw new ChannelClosedError(peerId, this.protocol, `could not open a stream: ${(err as Error).message}`)
+    }
+    return stream as unknown as ByteStream
+  }
+
+  private accept (stream: ByteStream, peerId: string): void {
     if (!this.started) { stream.abort(new Error('channel stopped')); return }
     const s = new InboundStream(stream, {
       peerId,

@@ -1,7 +1,7 @@
 // A stream a peer opened to us: its ONEWAY and REQUEST frames go to the handler; answers go back on
 // the same stream. At most `maxPending` handlers run at once per stream; beyond that we stop reading,
 // which pushes back on the sender through the muxer's flow control.
-import type { Stream } from '@libp2p/interface'
+import type { ByteStream } from './socket-stream.js'
 import { MalformedFrameError } from './errors.js'
 import { KIND_ERROR, KIND_REQUEST, KIND_RESPONSE, MAX_HEADER_BYTES, parseFrame, readFrames } from './frame.js'
 import { FrameWriter } from './frame-writer.js'
@@ -32,7 +32,7 @@ export class InboundStream {
   private closed = false
   private ending = false
 
-  constructor (private readonly stream: Stream, private readonly init: InboundInit) {
+  constructor (private readonly stream: ByteStream, private readonly init: InboundInit) {
     this.writer = new FrameWriter(init.highWaterBytes)
     stream.sink(this.writer.source()).catch(err => { this.close(err as Error) })
     void this.read()

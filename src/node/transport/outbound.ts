@@ -1,7 +1,7 @@
 // One long-lived stream this node opened to a peer for one protocol: it carries our ONEWAY and
 // REQUEST frames, and the peer's RESPONSE / ERROR frames come back on it, matched by request id.
 // Requests are pipelined; `maxInFlight` bounds how many wait for a response at once.
-import type { Stream } from '@libp2p/interface'
+import type { ByteStream } from './socket-stream.js'
 import { ChannelClosedError, MalformedFrameError, RemoteHandlerError, RequestTimeoutError } from './errors.js'
 import { KIND_ERROR, KIND_ONEWAY, KIND_REQUEST, KIND_RESPONSE, parseFrame, readFrames } from './frame.js'
 import { FrameWriter } from './frame-writer.js'
@@ -34,7 +34,7 @@ export class OutboundStream {
   private slotWaiters: Array<() => void> = []
   private slotHead = 0
 
-  constructor (private readonly stream: Stream, private readonly init: OutboundInit) {
+  constructor (private readonly stream: ByteStream, private readonly init: OutboundInit) {
     this.writer = new FrameWriter(init.highWaterBytes)
     stream.sink(this.writer.source()).catch(err => { this.close(`write failed: ${(err as Error).message}`, err) })
     void this.readResponses()
@@ -43,6 +43,7 @@ export class OutboundStream {
   /** Queues a one-way frame, first waiting while the write queue is over its high-water mark. */
   async send (payload: Uint8Array): Promise<void> {
     if (!this.writer.writable) await this.writer.whenWritable()
+    this.checkOpen()
     if (this.closed) throw this.closedError('closed before the message was queued', true)
     this.writer.push({ kind: KIND_ONEWAY, id: 0, payload })
   }
@@ -51,6 +52,7 @@ export class OutboundStream {
     while (this.pending.size >= this.init.maxInFlight && !this.closed) {
       await new Promise<void>(resolve => { this.slotWaiters.push(resolve) })
     }
+    this.checkOpen()
     if (this.closed) throw this.closedError('closed before the request was sent', true)
     const id = this.nextId
     this.nextId = this.nextId === 0xffffffff ? 1 : this.nextId + 1
@@ -61,6 +63,11 @@ export class OutboundStream {
       this.pending.set(id, { resolve, reject, timer })
       this.writer.push({ kind: KIND_REQUEST, id, payload })
     })
+  }
+
+  /** a stream found dead (e.g. its connection went) closes before anything more is queued on it */
+  private checkOpen (): void {
+    if (!this.closed && this.stream.status !== 'open') this.close(`stream ${this.stream.status}`)
   }
 
   /** Ends the stream (reset) and fails every request still waiting. Idempotent. */

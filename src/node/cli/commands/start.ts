@@ -19,6 +19,7 @@ interface Flags {
   listen?: string[]
   bootstrap?: string[]
   mdns: boolean
+  directLinks: boolean
   role?: DeviceRole
   clusterKey?: string
   clusterName?: string
@@ -59,6 +60,7 @@ export function startCommand (io: CliIo): Command {
     .option('--listen <multiaddr>', 'listen address, repeatable (default /ip4/0.0.0.0/tcp/0)', collect)
     .option('--bootstrap <multiaddr>', 'address (with /p2p/<id>) of a cluster node, repeatable', collect)
     .option('--no-mdns', 'no LAN discovery')
+    .option('--no-direct-links', 'carry all traffic between members over libp2p streams (no direct TCP links)')
     .addOption(new Option('--role <role>', 'compute, mobile or storage').argParser(choiceOpt('--role', ROLES)))
     .option('--cluster-key <file>', 'cluster key file (see `retire-cluster key generate`)')
     .option('--cluster-name <name>', 'cluster name (nodes with other names ignore each other)')
@@ -133,6 +135,7 @@ export async function toNodeOptions (f: Flags): Promise<NodeOptions> {
   const o: NodeOptions = {
     dataDir: resolve(f.dataDir ?? defaultDataDir()),
     mdns: f.mdns,
+    directLinks: f.directLinks,
     api: f.api ? { host: f.apiHost ?? '127.0.0.1', port: f.apiPort ?? 0 } : false
   }
   if (f.listen !== undefined) o.listen = f.listen
