@@ -1,5 +1,7 @@
 // scripts/bench-hop: what one message between two node processes costs on this machine, through our
-// stack (libp2p TCP + Noise + yamux + FramedChannel) and through a plain TCP socket. Prints JSON.
+// stack over libp2p (TCP + Noise + yamux + FramedChannel), over a direct link (FramedChannel on a
+// socket of its own with sealed records: src/node/transport/direct.ts) and through a plain TCP
+// socket. Prints JSON.
 //   node dist/scripts/bench-hop.js [--round-trips 15000] [--gap-ms 10] [--gapped 300]
 // A child process answers; this one sends one request at a time (the shape of a Raft round) and
 // then 64 at a time, then one every --gap-ms (both sides asleep in between: the wake-up shows).
@@ -13,9 +15,11 @@ import { parseArgs } from 'node:util'
 import { fileURLToPath } from 'node:url'
 import { createHost, silentLogger } from '../src/node/host/index.js'
 import { FramedChannel } from '../src/node/transport/framed.js'
+import { DirectLinks } from '../src/node/transport/direct.js'
 import { cpuSeconds } from './lib/proc-cluster.js'
 
 const PROTO = '/retire-cluster/bench-hop/1.0.0'
+const PROTO_DIRECT = '/retire-cluster/bench-hop-direct/1.0.0'
 const role = process.argv[2]
 
 
@@ -24,6 +28,9 @@ async function serve (): Promise<void> {
   const host = await createHost({ dataDir: dir, listen: ['/ip4/127.0.0.1/tcp/0'], bootstrap: [], mdns: false, clusterName: 'bench-hop', log: silentLogger })
   const ch = new FramedChannel(host.libp2p, PROTO, { onMessage: (_peer, bytes) => bytes, log: silentLogger })
   await ch.start()
+  const direct = new DirectLinks(host.libp2p, silentLogger)
+  await direct.start('127.0.0.1')
+  await new FramedChannel(host.libp2p, PROTO_DIRECT, { onMessage: (_peer, bytes) => bytes, log: silentLogger, direct }).start()
   const tcp = createServer(c => { c.setNoDelay(true); c.on('data', d => { c.write(d) }) })
   await new Promise<void>(resolve => { tcp.listen(0, '127.0.0.1', resolve) })
   process.send!({ addr: host.multiaddrs()[0], port: (tcp.address() as { port: number }).port })
@@ -87,6 +94,22 @@ async function main (): Promise<void> {
   await Promise.all(Array.from({ length: 64 }, async () => { while (next++ < k) await ch.request(peer, payload) }))
   const c = process.cpuUsage(c0)
   out.libp2pPipelined64 = { requestsPerSec: Math.round(k / (performance.now() - t0) * 1000), cpuUsPerRequestHere: Math.round((c.user + c.system) / k) }
+  const direct = new DirectLinks(host.libp2p, silentLogger)
+  await direct.start('127.0.0.1')
+  const dch = new FramedChannel(host.libp2p, PROTO_DIRECT, { onMessage: () => undefined, log: silentLogger, direct })
+  await dch.start()
+  await dch.request(peer, payload)
+  if (direct.links(peer) !== 1) throw new Error('the direct channel did not open a direct link')
+  out.direct = await measure(n, child.pid!, async () => { await dch.request(peer, payload) })
+  out.directGapped = await measureGapped(gapped, gapMs, async () => { await dch.request(peer, payload) })
+  const t1 = performance.now()
+  const c1 = process.cpuUsage()
+  next = 0
+  await Promise.all(Array.from({ length: 64 }, async () => { while (next++ < k) await dch.request(peer, payload) }))
+  const cd = process.cpuUsage(c1)
+  out.directPipelined64 = { requestsPerSec: Math.round(k / (performance.now() - t1) * 1000), cpuUsPerRequestHere: Math.round((cd.user + cd.system) / k) }
+  await dch.stop()
+  await direct.stop()
   const sock: Socket = connect(port, '127.0.0.1')
   sock.setNoDelay(true)
   await new Promise<void>(resolve => { sock.once('connect', () => { resolve() }) })

@@ -3,10 +3,12 @@
 // when a link goes away. The records are sealed here by hand, independently of socket-stream.ts.
 import assert from 'node:assert/strict'
 import { createCipheriv } from 'node:crypto'
-import { connect, type Socket } from 'node:net'
+import { randomBytes } from 'node:crypto'
+import { connect, createServer, type Socket } from 'node:net'
 import { FramedChannel } from '../../src/node/transport/framed.js'
 import { DIRECT_PROTOCOL, DirectLinks } from '../../src/node/transport/direct.js'
 import { encodeBatch, KIND_REQUEST } from '../../src/node/transport/frame.js'
+import { SocketStream } from '../../src/node/transport/socket-stream.js'
 import type { Logger } from '../../src/node/host/log.js'
 import { silentLogger } from '../../src/node/host/log.js'
 import type { Host } from '../../src/node/host/host.js'
@@ -189,5 +191,44 @@ describe('direct links (real libp2p hosts on loopback)', function () {
     await eventually(() => dA.links(b.peerId) === 0)
     assert.equal(dec.decode(await cb.request(a.peerId, enc.encode('two'), { timeoutMs: 5000 })), 'two')
     assert.equal(dB.links(a.peerId), 1, 'a direct link again, not a libp2p stream')
+  })
+})
+
+describe('SocketStream (sealed records over a loopback socket)', function () {
+  this.timeout(30_000)
+
+  it('carries 24 MiB in order, in records of at most 1 MiB, and stops reading while its reader does not keep up', async () => {
+    const k1 = randomBytes(32)
+    const k2 = randomBytes(32)
+    let serverSocket: Socket | undefined
+    const server = createServer(s => { serverSocket = s })
+    await new Promise<void>(resolve => { server.listen(0, '127.0.0.1', resolve) })
+    const client = connect({ host: '127.0.0.1', port: (server.address() as { port: number }).port })
+    await new Promise<void>(resolve => { client.once('connect', resolve) })
+    await eventually(() => serverSocket != null)
+    const reader = new SocketStream(serverSocket!, { send: k2, receive: k1 }, 1 << 20)
+    const writer = new SocketStream(client, { send: k1, receive: k2 }, 1 << 20)
+    const data = randomBytes(24 << 20)
+    const sent = writer.sink((async function * () { for (let o = 0; o < data.byteLength; o += 3 << 20) yield data.subarray(o, o + (3 << 20)) })())
+    const it = reader.source[Symbol.asyncIterator]()
+    const first = await it.next()
+    // the reader takes one record and then nothing for a while: the socket must be paused
+    await new Promise(resolve => setTimeout(resolve, 500))
+    assert.equal(serverSocket!.isPaused(), true, 'reading stopped while the consumer is behind')
+    const got: Buffer[] = [Buffer.from(first.value!)]
+    assert.ok(first.value!.byteLength <= 1 << 20)
+    let total = first.value!.byteLength
+    while (total < data.byteLength) {
+      const r = await it.next()
+      assert.equal(r.done, false)
+      assert.ok(r.value!.byteLength <= 1 << 20)
+      got.push(Buffer.from(r.value!))
+      total += r.value!.byteLength
+    }
+    await sent
+    assert.ok(Buffer.concat(got).equals(data), 'every byte, in order')
+    assert.equal((await it.next()).done, true, 'the writer ended its side')
+    reader.abort(new Error('done'))
+    await new Promise<void>(resolve => { server.close(() => { resolve() }) })
   })
 })

@@ -39,6 +39,7 @@ export class SocketStream implements ByteStream {
   status: 'open' | 'closed' = 'open'
   private readonly opened: Uint8Array[] = []
   private openedHead = 0
+  private openedBytes = 0
   private pending: Buffer[] = []
   private pendingBytes = 0
   private paused = false
@@ -70,17 +71,11 @@ export class SocketStream implements ByteStream {
       this.abort(err as Error)
       return
     }
-    if (this.pendingBytes + this.queuedBytes() > READ_HIGH_WATER + this.maxRecordBytes && !this.paused) {
+    if (this.pendingBytes + this.openedBytes > READ_HIGH_WATER + this.maxRecordBytes && !this.paused) {
       this.paused = true
       this.socket.pause()
     }
     this.notify()
-  }
-
-  private queuedBytes (): number {
-    let n = 0
-    for (let i = this.openedHead; i < this.opened.length; i++) n += this.opened[i].byteLength
-    return n
   }
 
   /** moves every whole record from `pending` to `opened`, checking its tag */
@@ -105,7 +100,7 @@ export class SocketStream implements ByteStream {
       if (rec.byteLength === total) this.pending.shift()
       else this.pending[0] = rec.subarray(total)
       this.pendingBytes -= total
-      if (plain.byteLength > 0) this.opened.push(plain)
+      if (plain.byteLength > 0) { this.opened.push(plain); this.openedBytes += plain.byteLength }
     }
   }
 
@@ -141,8 +136,9 @@ export class SocketStream implements ByteStream {
     while (true) {
       if (this.openedHead < this.opened.length) {
         const c = this.opened[this.openedHead++]
+        this.openedBytes -= c.byteLength
         if (this.openedHead === this.opened.length) { this.opened.length = 0; this.openedHead = 0 }
-        if (this.paused && this.pendingBytes + this.queuedBytes() <= READ_HIGH_WATER) { this.paused = false; this.socket.resume() }
+        if (this.paused && this.pendingBytes + this.openedBytes <= READ_HIGH_WATER) { this.paused = false; this.socket.resume() }
         yield c
         continue
       }
