@@ -50,6 +50,20 @@ export interface NodeInfo extends DeviceBid {
   reliability?: DeviceReliabilityView
 }
 
+/** this node's direct links (src/node/transport/direct.ts) */
+export interface DirectLinkStatus {
+  /** the TCP port they listen on */
+  port: number
+  /** sockets open now (one per peer, protocol and direction) */
+  open: number
+  /** peers with at least one open link */
+  peers: number
+  /** times a link could not be opened and the traffic went over libp2p instead */
+  failures: number
+  /** sockets refused: a ticket unknown, used or expired */
+  refused: number
+}
+
 export interface RaftStatus {
   term: number, commitIndex: number, appliedIndex: number, leaderId: string | null, role: string, leaderChanges: number, voters: string[], learners: string[]
   /** present when this node stopped applying the log at a committed entry it could not apply (a bug; see its error log) */
@@ -102,6 +116,8 @@ export interface ClusterNode {
   onEvent (listener: (event: ClusterEvent | { kind: 'progress', taskId: string, attempt: number, deviceId: string, at: number, progress: number }) => void): () => void
   nodes (): Promise<NodeInfo[]>
   raftStatus (): RaftStatus
+  /** undefined when the node runs without direct links (`--no-direct-links`) */
+  directLinks? (): DirectLinkStatus | undefined
   multiaddrs (): string[]
   apiUrl (): string | undefined
   stop (): Promise<void>

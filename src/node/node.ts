@@ -45,7 +45,7 @@ import { TaskHistory } from './client/history.js'
 import { setDefaultScheduler } from './client/groups.js'
 import { startApiServer, type ApiServer } from './api/index.js'
 import { loadOrCreateToken, writeNodeJson } from './node-files.js'
-import type { ClusterNode, DrainStatus, NodeInfo, RaftStatus } from './api-types.js'
+import type { DirectLinkStatus, ClusterNode, DrainStatus, NodeInfo, RaftStatus } from './api-types.js'
 import type { BidFields } from './gossip/significance.js'
 import { MAX_RAFT_FRAME_BYTES } from '../protocol/limits.js'
 import { CLIENT_PROTOCOL, EXEC_PROTOCOL, RAFT_PROTOCOL } from '../protocol/ids.js'
@@ -403,6 +403,7 @@ class RetireNode implements ClusterNode {
   }
 
   raftStatus (): RaftStatus { return raftStatusOf(this.raft, this.core) }
+  directLinks (): DirectLinkStatus | undefined { return this.direct?.status() }
   multiaddrs (): string[] { return this.host.multiaddrs() }
   apiUrl (): string | undefined { return this.api?.url }
 

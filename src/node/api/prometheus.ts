@@ -39,6 +39,9 @@ export class ClusterMetrics {
   private readonly raftLeaderChanges = new Gauge({ name: `${P}raft_leader_changes`, help: 'Leader changes this node has seen since it started', registers: [this.registry] })
   private readonly raftIsLeader = new Gauge({ name: `${P}raft_is_leader`, help: '1 if this node is the leader', registers: [this.registry] })
   private readonly raftVoters = new Gauge({ name: `${P}raft_voters`, help: 'Number of Raft voters', registers: [this.registry] })
+  private readonly directOpen = new Gauge({ name: `${P}direct_links`, help: 'Direct links open now (one socket per peer, protocol and direction)', registers: [this.registry] })
+  private readonly directFailures = new Counter({ name: `${P}direct_link_failures_total`, help: 'Direct links that could not be opened (the traffic went over libp2p)', registers: [this.registry] })
+  private readonly directRefused = new Counter({ name: `${P}direct_link_refusals_total`, help: 'Direct-link sockets refused: unknown, used or expired ticket', registers: [this.registry] })
   private readonly devCpu = new Gauge({ name: `${P}device_cpu_usage_percent`, help: 'Device CPU usage', labelNames: ['device', 'name'], registers: [this.registry] })
   private readonly devMem = new Gauge({ name: `${P}device_memory_usage_percent`, help: 'Device memory usage', labelNames: ['device', 'name'], registers: [this.registry] })
   private readonly devActive = new Gauge({ name: `${P}device_active_tasks`, help: 'Tasks running on the device', labelNames: ['device', 'name'], registers: [this.registry] })
@@ -54,6 +57,7 @@ export class ClusterMetrics {
   private readonly external = new Gauge({ name: 'nodejs_external_memory_bytes', help: 'Memory of C++ objects bound to JS (buffers included), in bytes', registers: [this.registry] })
 
   private cpuCounted = 0
+  private directCounted = { failures: 0, refused: 0 }
   /** submit and start times by task id, bounded (Map keeps insertion order: oldest first) */
   private readonly submittedAt = new Map<string, number>()
   private readonly startedAt = new Map<string, number>()
@@ -120,6 +124,7 @@ export class ClusterMetrics {
   /** read everything the gauges show, just before a scrape */
   private async refresh (): Promise<void> {
     this.refreshRaft()
+    this.refreshDirect()
     const [queue, nodes] = await Promise.all([
       this.node.scheduler.getQueueStatistics().catch(() => undefined),
       this.node.nodes().catch(() => [])
@@ -137,6 +142,15 @@ export class ClusterMetrics {
     this.raftLeaderChanges.set(raft.leaderChanges)
     this.raftIsLeader.set(raft.leaderId === this.node.id ? 1 : 0)
     this.raftVoters.set(raft.voters.length)
+  }
+
+  private refreshDirect (): void {
+    const d = this.node.directLinks?.()
+    if (d === undefined) return
+    this.directOpen.set(d.open)
+    this.directFailures.inc(Math.max(0, d.failures - this.directCounted.failures))
+    this.directRefused.inc(Math.max(0, d.refused - this.directCounted.refused))
+    this.directCounted = { failures: d.failures, refused: d.refused }
   }
 
   private refreshQueue (queue: QueueStatistics): void {

@@ -28,6 +28,7 @@ async function getStatus (ctx: RouteContext): Promise<void> {
     name: node.name,
     apiUrl: node.apiUrl(),
     multiaddrs: node.multiaddrs(),
-    raft: node.raftStatus()
+    raft: node.raftStatus(),
+    directLinks: node.directLinks?.()
   })
 }

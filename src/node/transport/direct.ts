@@ -21,6 +21,7 @@ import type { Libp2p, PeerId } from '@libp2p/interface'
 import { FramedChannel } from './framed.js'
 import { LINK_KEY_BYTES, SocketStream, type ByteStream, type LinkKeys } from './socket-stream.js'
 import type { Logger } from '../host/log.js'
+import type { DirectLinkStatus } from '../api-types.js'
 
 export const DIRECT_PROTOCOL = '/retire-cluster/direct/1.0.0'
 const TICKET_BYTES = 32
@@ -48,6 +49,8 @@ export class DirectLinks {
   private readonly byPeer = new Map<string, Set<SocketStream>>()
   private readonly unidentified = new Set<Socket>()
   private readonly failedAt = new Map<string, number>()
+  private failures = 0
+  private refused = 0
   private readonly onDisconnect = (e: CustomEvent<PeerId>): void => { this.dropPeer(e.detail.toString()) }
 
   constructor (private readonly libp2p: Libp2p<any>, private readonly log: Logger, private readonly now: () => number = Date.now) {
@@ -86,6 +89,10 @@ export class DirectLinks {
     return n
   }
 
+  status (): DirectLinkStatus {
+    return { port: this.port, open: this.links(), peers: this.byPeer.size, failures: this.failures, refused: this.refused }
+  }
+
   /** the port the direct listener took */
   get listenPort (): number {
     return this.port
@@ -107,7 +114,10 @@ export class DirectLinks {
     try {
       return await this.connect(peerId, protocol, timeoutMs)
     } catch (err) {
-      this.failedAt.set(peerId, this.now())
+      this.failures++
+      const now = this.now()
+      for (const [p, t] of this.failedAt) if (now - t >= RETRY_AFTER_MS) this.failedAt.delete(p)
+      this.failedAt.set(peerId, now)
       throw err
     }
   }
@@ -200,6 +210,7 @@ export class DirectLinks {
       this.tickets.delete(key)
       const acceptor = t == null ? undefined : this.acceptors.get(t.protocol)
       if (t == null || t.expires <= this.now() || acceptor == null) {
+        this.refused++
         this.log.warn(`direct link refused from ${socket.remoteAddress ?? '?'}: ${t == null || t.expires <= this.now() ? 'unknown or expired ticket' : `no handler for ${t.protocol}`}`)
         socket.end(Buffer.from([0]))
         return
