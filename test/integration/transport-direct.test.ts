@@ -6,6 +6,7 @@ import { createCipheriv } from 'node:crypto'
 import { randomBytes } from 'node:crypto'
 import { connect, createServer, type Socket } from 'node:net'
 import { FramedChannel } from '../../src/node/transport/framed.js'
+import { ChannelClosedError } from '../../src/node/transport/errors.js'
 import { DIRECT_PROTOCOL, DirectLinks } from '../../src/node/transport/direct.js'
 import { encodeBatch, KIND_REQUEST } from '../../src/node/transport/frame.js'
 import { SocketStream } from '../../src/node/transport/socket-stream.js'
@@ -176,6 +177,15 @@ describe('direct links (real libp2p hosts on loopback)', function () {
     assert.equal(dB.links(), 0)
     const streams = b.libp2p.getConnections(a.libp2p.peerId).flatMap(c => c.streams).filter(s => s.protocol === PROTO)
     assert.equal(streams.length, 1)
+  })
+
+  it('a peer libp2p cannot reach fails the open at once (no second dial), and is not counted as a failed link', async () => {
+    const dB = await links(b)
+    const cb = await channel(b, dB, () => undefined)
+    await a.stop()
+    await eventually(() => !b.connectedPeers().includes(a.peerId))
+    await assert.rejects(cb.request(a.peerId, enc.encode('x'), { timeoutMs: 5000 }), (e: unknown) => e instanceof ChannelClosedError && /unreachable/.test(e.message))
+    assert.equal(dB.status().failures, 0)
   })
 
   it('closes a peer\'s links when its libp2p connection closes, and opens new ones after it reconnects', async () => {

@@ -19,6 +19,7 @@ import { createServer, connect, type Server, type Socket } from 'node:net'
 import { peerIdFromString } from '@libp2p/peer-id'
 import type { Libp2p, PeerId } from '@libp2p/interface'
 import { FramedChannel } from './framed.js'
+import { PeerUnreachableError } from './errors.js'
 import { LINK_KEY_BYTES, SocketStream, type ByteStream, type LinkKeys } from './socket-stream.js'
 import type { Logger } from '../host/log.js'
 import type { DirectLinkStatus } from '../api-types.js'
@@ -114,6 +115,7 @@ export class DirectLinks {
     try {
       return await this.connect(peerId, protocol, timeoutMs)
     } catch (err) {
+      if (err instanceof PeerUnreachableError) throw err
       this.failures++
       const now = this.now()
       for (const [p, t] of this.failedAt) if (now - t >= RETRY_AFTER_MS) this.failedAt.delete(p)
@@ -124,7 +126,14 @@ export class DirectLinks {
 
   private async connect (peerId: string, protocol: string, timeoutMs: number): Promise<ByteStream> {
     // the ticket first: asking for it dials the peer if libp2p is not connected to it
-    const reply = await this.control.request(peerId, Buffer.from(protocol), { timeoutMs })
+    let reply: Uint8Array
+    try {
+      reply = await this.control.request(peerId, Buffer.from(protocol), { timeoutMs })
+    } catch (err) {
+      // libp2p could not reach the peer either: a libp2p stream would fail the same way
+      if (this.libp2p.getConnections(peerIdFromString(peerId)).length === 0) throw new PeerUnreachableError(peerId, (err as Error).message)
+      throw err
+    }
     const conn = this.libp2p.getConnections(peerIdFromString(peerId)).find(c => c.status === 'open')
     if (conn == null) throw new Error('no libp2p connection to learn the address from')
     const addr = conn.remoteAddr.nodeAddress()

@@ -55,3 +55,11 @@ export class InvalidChannelOptionError extends TransportError {
     this.name = 'InvalidChannelOptionError'
   }
 }
+
+/** A direct link's ticket could not be asked for: libp2p has no connection to the peer, nor could it make one. */
+export class PeerUnreachableError extends TransportError {
+  constructor (readonly peerId: string, reason: string) {
+    super(`peer ${peerId} unreachable: ${reason}`)
+    this.name = 'PeerUnreachableError'
+  }
+}

@@ -14,7 +14,7 @@
 import { peerIdFromString } from '@libp2p/peer-id'
 import type { Libp2p, Stream } from '@libp2p/interface'
 import { MAX_FRAME_BYTES } from '../../protocol/limits.js'
-import { ChannelClosedError, FrameTooLargeError, InvalidChannelOptionError } from './errors.js'
+import { ChannelClosedError, FrameTooLargeError, InvalidChannelOptionError, PeerUnreachableError } from './errors.js'
 import { MAX_HEADER_BYTES } from './frame.js'
 import { InboundStream, type MessageHandler } from './inbound.js'
 import { OutboundStream } from './outbound.js'
@@ -140,6 +140,8 @@ export class FramedChannel {
       try {
         stream = await direct.open(peerId, this.protocol, this.init.openTimeoutMs ?? 5000)
       } catch (err) {
+        // unreachable over libp2p too: fail now rather than dial a second time
+        if (err instanceof PeerUnreachableError) throw new ChannelClosedError(peerId, this.protocol, `could not open a stream: ${err.message}`)
         this.init.log.debug(`framed ${this.protocol}: no direct link to ${peerId} (${(err as Error).message}); using a libp2p stream`)
       }
     }
