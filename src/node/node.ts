@@ -276,6 +276,10 @@ class RetireNode implements ClusterNode {
       latencyMs: () => this.latency.latencyMs,
       apiUrl: () => this.api?.url,
       multiaddrs: () => this.host.multiaddrs(),
+      peers: () => {
+        const connected = new Set(this.host.connectedPeers())
+        return this.knownPeers.list().filter(p => connected.has(p.id))
+      },
       now: Date.now
     })
     this.gossip = new BidGossip({

@@ -226,9 +226,10 @@ export const DeviceBidSchema: Schema<DeviceBid> = obj({
   cluster: obj({ member: bool(), leaderId: nullable(id()), term: count() }),
   apiUrl: str({ max: L.MAX_ADDR_LENGTH }),
   addrs: arr(str({ max: L.MAX_ADDR_LENGTH }), { max: 64 }),
+  peers: arr(obj({ id: id(), addrs: arr(str({ max: L.MAX_ADDR_LENGTH }), { max: 4 }) }), { max: 16 }),
   // the device policy's verdict (sched/device-policy.ts): cordoned/draining devices get no new work
   device: obj({ state: oneOf('active', 'cordoned', 'draining'), reason: str({ max: L.MAX_DEVICE_REASON_LENGTH }), drainLeftMs: num({ min: 0, max: L.MAX_DRAIN_LEFT_MS }) }, { optional: ['reason', 'drainLeftMs'] })
-}, { optional: ['battery', 'exclusiveBusy', 'cluster', 'apiUrl', 'addrs', 'device'] }) as Schema<DeviceBid>
+}, { optional: ['battery', 'exclusiveBusy', 'cluster', 'apiUrl', 'addrs', 'peers', 'device'] }) as Schema<DeviceBid>
 
 export const BID_MESSAGES = { bid: DeviceBidSchema }
 

@@ -124,6 +124,12 @@ export interface DeviceBid {
   apiUrl?: string
   /** listen multiaddrs, so members that only met through a third node can dial each other */
   addrs?: string[]
+  /**
+   * peers this node is connected to and the addresses they announced: a node that knows another
+   * only through a third (its one bootstrap address) can still dial it when the third dies before
+   * relaying that node's own bid
+   */
+  peers?: Array<{ id: string, addrs: string[] }>
   /** the device policy's verdict (src/sched/device-policy.ts); absent = active (older nodes) */
   device?: DeviceStatusData
 }

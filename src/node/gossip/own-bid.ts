@@ -9,6 +9,8 @@ import type { BidFields } from './significance.js'
 
 /** how many of this node's addresses a bid carries (a bid has a size cap; the first ones are the useful ones) */
 const MAX_BID_ADDRS = 8
+const MAX_BID_PEERS = 16
+const MAX_PEER_ADDRS = 4
 
 export interface OwnBidInit {
   name: string
@@ -22,6 +24,8 @@ export interface OwnBidInit {
   latencyMs: () => number
   apiUrl: () => string | undefined
   multiaddrs: () => string[]
+  /** connected peers and the addresses their bids announced (passed on: see DeviceBid.peers) */
+  peers?: () => Array<{ id: string, addrs: string[] }>
   now: () => number
 }
 
@@ -49,6 +53,8 @@ export function ownBid (d: OwnBidInit): () => BidFields {
     const url = d.apiUrl()
     if (url !== undefined) bid.apiUrl = url
     bid.addrs = d.multiaddrs().slice(0, MAX_BID_ADDRS)
+    const peers = d.peers?.().filter(p => p.addrs.length > 0).slice(0, MAX_BID_PEERS).map(p => ({ id: p.id, addrs: p.addrs.slice(0, MAX_PEER_ADDRS) }))
+    if (peers !== undefined && peers.length > 0) bid.peers = peers
     return bid
   }
 }

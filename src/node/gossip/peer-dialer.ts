@@ -24,17 +24,37 @@ export class PeerDialer {
 
   /** a bid arrived: dial its sender unless we are connected (or already dialling) */
   onBid (bid: DeviceBid): void {
-    if (bid.addrs === undefined || bid.addrs.length === 0 || bid.nodeId === this.d.selfId) return
-    const addrs = bid.addrs.map(a => a.split('/p2p/')[0]!)
-    this.d.known?.remember(bid.nodeId, addrs, Date.now())
-    if (this.d.connectedPeers().includes(bid.nodeId) || this.dialing.has(bid.nodeId)) return
-    this.dialing.add(bid.nodeId)
+    if (bid.nodeId === this.d.selfId) return
+    if (bid.addrs !== undefined && bid.addrs.length > 0) {
+      const addrs = bid.addrs.map(a => a.split('/p2p/')[0]!)
+      this.d.known?.remember(bid.nodeId, addrs, Date.now())
+      this.dial(bid.nodeId, addrs)
+    }
+    // the peers the sender is connected to: the ones we have not met yet are dialled too (their
+    // own bids may never reach us if the sender is the only node between us and dies first)
+    for (const p of bid.peers ?? []) {
+      if (p.id === this.d.selfId || p.id === bid.nodeId) continue
+      this.dial(p.id, p.addrs.map(a => a.split('/p2p/')[0]!))
+    }
+  }
+
+  private dial (id: string, addrs: string[]): void {
+    if (addrs.length === 0 || this.d.connectedPeers().includes(id) || this.dialing.has(id)) return
+    let peer: ReturnType<typeof peerIdFromString>
+    let mas: ReturnType<typeof multiaddr>[]
+    try {
+      peer = peerIdFromString(id)
+      mas = addrs.map(a => multiaddr(a))
+    } catch (err) {
+      this.d.log.debug(`not dialling ${id.slice(-8)}: ${(err as Error).message}`)
+      return
+    }
+    this.dialing.add(id)
     const { libp2p } = this.d
-    const peer = peerIdFromString(bid.nodeId)
     // hand libp2p every address the peer announced; it tries them (a LAN peer's 127.0.0.1 just fails)
-    libp2p.peerStore.merge(peer, { multiaddrs: addrs.map(a => multiaddr(a)) })
+    libp2p.peerStore.merge(peer, { multiaddrs: mas })
       .then(async () => { await libp2p.dial(peer) })
-      .catch(err => { this.d.log.debug(`dial ${bid.nodeId.slice(-8)} failed`, (err as Error).message) })
-      .finally(() => { this.dialing.delete(bid.nodeId) })
+      .catch(err => { this.d.log.debug(`dial ${id.slice(-8)} failed`, (err as Error).message) })
+      .finally(() => { this.dialing.delete(id) })
   }
 }
