@@ -9,8 +9,11 @@ import type { BidFields } from './significance.js'
 
 /** how many of this node's addresses a bid carries (a bid has a size cap; the first ones are the useful ones) */
 const MAX_BID_ADDRS = 8
+// passed-on peers stay far below the 16 KiB bid cap even beside 8 own addresses of the longest kind:
+// 16 × (id + 3 × 128) ≈ 7 KiB
 const MAX_BID_PEERS = 16
-const MAX_PEER_ADDRS = 4
+const MAX_PEER_ADDRS = 3
+const MAX_PEER_ADDR_LENGTH = 128
 
 export interface OwnBidInit {
   name: string
@@ -53,7 +56,10 @@ export function ownBid (d: OwnBidInit): () => BidFields {
     const url = d.apiUrl()
     if (url !== undefined) bid.apiUrl = url
     bid.addrs = d.multiaddrs().slice(0, MAX_BID_ADDRS)
-    const peers = d.peers?.().filter(p => p.addrs.length > 0).slice(0, MAX_BID_PEERS).map(p => ({ id: p.id, addrs: p.addrs.slice(0, MAX_PEER_ADDRS) }))
+    const peers = d.peers?.()
+      .map(p => ({ id: p.id, addrs: p.addrs.filter(a => a.length <= MAX_PEER_ADDR_LENGTH).slice(0, MAX_PEER_ADDRS) }))
+      .filter(p => p.addrs.length > 0)
+      .slice(0, MAX_BID_PEERS)
     if (peers !== undefined && peers.length > 0) bid.peers = peers
     return bid
   }
