@@ -84,6 +84,32 @@ describe('raft membership changes', () => {
     assert.equal(c.node('b').appliedCommands, 1)
   })
 
+  it('the voter left after a leader removed itself learns the commit from a refused vote (driver simulator seed 5152)', () => {
+    // b leads {a,b} and removes itself; a holds the change, but every append telling a of its commit
+    // is lost, and b holds one more entry than a. b applies the change and steps down: a still
+    // counts b as a voter, and b refuses a's votes for its shorter log. Without the commit in the
+    // refusal, a stays a pre-candidate for good.
+    const c = new InstantCluster(['a', 'b'])
+    c.elect('b')
+    const b = c.node('b').raw
+    const confIndex = b.raft.log.lastIndex() + 1
+    c.filter = m => !(m.from === 'b' && m.to === 'a' && (m.type === 'app' || m.type === 'heartbeat') &&
+      ((m.commit ?? 0) >= confIndex || (m.index ?? 0) >= confIndex))
+    b.proposeConfChange({ type: 'removeNode', nodeId: 'b' })
+    b.propose(new TextEncoder().encode('only on b'))
+    c.settle()
+    assert.equal(b.raft.role, 'follower')
+    assert.deepEqual(c.node('b').conf.voters, ['a'])
+    const a = c.node('a').raw
+    assert.ok(a.raft.log.lastIndex() >= confIndex && a.raft.log.committed < confIndex)
+    assert.deepEqual(a.status().voters.sort(), ['a', 'b'])
+    ticks(c, 60)
+    assert.equal(a.raft.role, 'leader')
+    assert.deepEqual(a.status().voters, ['a'])
+    c.propose('a', 'after')
+    assert.equal(c.node('a').appliedCommands, 1)
+  })
+
   it('bad conf changes are refused with a typed error naming the field, and change nothing', () => {
     const c = new InstantCluster(['a'])
     c.elect('a')

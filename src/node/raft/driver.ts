@@ -71,7 +71,11 @@ export class RaftDriver {
   readonly raft: RawNode
   private readonly opts: RaftDriverOptions
   private readonly sched: Scheduler
-  private cancelTick?: CancelTimer
+  /** ticks up to this monotonic time have been given to the core (a grid of tickMs from start()) */
+  private tickedTo = 0
+  /** the one timer, armed for the core's next timer event (see armTimer), and when it fires */
+  private cancelTimer?: CancelTimer
+  private timerAt = Infinity
   private scheduled = false
   private stopped = false
   /** Readies written and advanced, waiting for their fsync; finished strictly in order */
@@ -127,14 +131,23 @@ export class RaftDriver {
     })
   }
 
+  /**
+   * Ticks are counted, not timed one by one: the driver sleeps until the core's next timer event
+   * (a follower's election deadline, a leader's next heartbeat) and gives the core the ticks that
+   * passed before every message. An idle follower woke 10 times a second for ticks that only
+   * counted (issue 12's wake-ups); now once per heartbeat it receives, plus its deadline if no
+   * heartbeat comes. The same ticks reach the core at the same points of the tick grid as a
+   * fixed-period timer would give them.
+   */
   start (): void {
-    this.cancelTick = this.sched.interval(() => { this.raft.tick(); this.schedule() }, this.opts.tickMs, { unref: true })
+    this.tickedTo = this.sched.monotonicMs()
     this.schedule()
   }
 
   stop (): void {
     this.stopped = true
-    this.cancelTick?.()
+    this.cancelTimer?.()
+    this.cancelTimer = undefined
   }
 
   get isLeader (): boolean { return this.role === 'leader' }
@@ -145,6 +158,7 @@ export class RaftDriver {
   step (msg: Message): void {
     if (this.stopped) return
     if (TIMELINE_ON) timeline(this.opts.id, `recv ${describeMessage(msg)}`)
+    this.countTicks(this.sched.monotonicMs(), false)
     try { this.raft.step(msg) } catch (err) { this.opts.log.debug('raft step dropped', msg.type, err) }
     this.schedule()
   }
@@ -187,6 +201,49 @@ export class RaftDriver {
 
   reportUnreachable (peer: string): void {
     try { this.raft.reportUnreachable(peer) } catch { /* unknown peer */ }
+  }
+
+  /**
+   * Gives the core the whole ticks of the grid up to `now`. Only the timer (`fire`) lets them reach
+   * the core's next timer event; a message brings the count up to one tick short of it. After the
+   * event loop stalled past a deadline, the messages that waited in the sockets (the leader's
+   * heartbeats) are read before the timer's turn (it runs as an immediate), so a stall alone does
+   * not start an election — as a fixed-period timer, which skips the ticks a stall swallowed, did
+   * not either. At most one event per call; ticks beyond it are dropped.
+   */
+  private countTicks (now: number, fire: boolean): void {
+    const passed = Math.floor((now - this.tickedTo) / this.opts.tickMs)
+    if (passed <= 0) return
+    this.tickedTo += passed * this.opts.tickMs
+    const untilEvent = this.raft.ticksUntilTimerEvent()
+    // a node that can never campaign counts only what the leader lease looks at
+    const n = untilEvent === Infinity ? Math.min(passed, this.opts.electionTicks) : Math.min(passed, fire ? untilEvent : untilEvent - 1)
+    for (let i = 0; i < n; i++) this.raft.tick()
+  }
+
+  /** (Re)arms the timer for the core's next timer event if it is sooner than the armed one. */
+  private armTimer (): void {
+    if (this.stopped) return
+    const ticks = this.raft.ticksUntilTimerEvent()
+    const at = ticks === Infinity ? Infinity : this.tickedTo + ticks * this.opts.tickMs
+    // a later deadline (a heartbeat arrived) keeps the armed timer: it re-arms when it fires
+    if (at >= this.timerAt) return
+    this.cancelTimer?.()
+    this.cancelTimer = undefined
+    this.timerAt = at
+    if (at === Infinity) return
+    this.cancelTimer = this.sched.timeout(() => {
+      this.cancelTimer = undefined
+      const due = this.timerAt
+      this.timerAt = Infinity
+      // in the check phase, after this turn's socket reads (see countTicks)
+      this.sched.immediate(() => {
+        if (this.stopped) return
+        // a timer may fire a fraction of a ms early (ms rounding): it was due, count it as such
+        this.countTicks(Math.max(this.sched.monotonicMs(), due), true)
+        this.schedule()
+      })
+    }, Math.max(0, at - this.sched.monotonicMs()), { unref: true })
   }
 
   schedule (): void {
@@ -243,6 +300,8 @@ export class RaftDriver {
       this.raft.advance(rd)
       this.finishAfterFsync(rd, sentEarly, term, wrote && flush !== undefined && !commitOnly)
     }
+    // every input to the core ends in a drain: its next timer event may have come closer
+    this.armTimer()
   }
 
   /** queue this Ready's finish() behind its fsync and every earlier Ready's finish */

@@ -19,7 +19,7 @@ import { handleReadIndex, ReadOnly } from './read-only.js'
 import { appendEntries, assertCanPropose, bcastAppend } from './replication.js'
 import { applyConfChange, proposeConfChange } from './membership.js'
 import { stepFollower } from './step-follower.js'
-import { handleVoteRequest, hup, isTransfer, stepCandidate, tickElection } from './step-candidate.js'
+import { handleVoteRequest, hup, isTransfer, learnCommit, stepCandidate, tickElection } from './step-candidate.js'
 import { stepLeader, tickHeartbeat } from './step-leader.js'
 import { CommitInference } from './commit-inference.js'
 
@@ -122,6 +122,22 @@ export class Raft {
 
   tick (): void { this.tickRole(this) }
 
+  /**
+   * How many tick() calls from now the next one does more than count: a follower's or candidate's
+   * election, a leader's heartbeat, quorum check, abandoned transfer or snapshot timeout. Infinity
+   * when no tick can ever act (a node outside the voters never campaigns). A driver may sleep that
+   * long instead of ticking on a fixed period, as long as it counts the ticks that passed before
+   * every other input (electionElapsed also decides the leader lease on vote requests).
+   */
+  ticksUntilTimerEvent (): number {
+    if (this.role === 'leader') {
+      for (const pr of this.trk.progress.values()) if (pr.state === 'snapshot') return 1
+      return Math.max(1, Math.min(this.cfg.heartbeatTick - this.heartbeatElapsed, this.cfg.electionTick - this.electionElapsed))
+    }
+    if (!this.promotable()) return Infinity
+    return Math.max(1, this.randomizedElectionTimeout - this.electionElapsed)
+  }
+
   propose (datas: Uint8Array[]): void {
     for (const d of datas) {
       if (!(d instanceof Uint8Array)) throw new RaftInputError('data', 'must be a Uint8Array')
@@ -157,6 +173,7 @@ export class Raft {
   // ---- step ------------------------------------------------------------------------------------
 
   step (m: Message): void {
+    if ((m.type === 'voteResp' || m.type === 'preVoteResp') && m.reject === true) learnCommit(this, m)
     if (!this.stepTerm(m)) return
     switch (m.type) {
       case 'hup': hup(this, false); return

@@ -31,6 +31,9 @@ export class RawNode {
 
   tick (): void { this.raft.tick() }
 
+  /** see Raft.ticksUntilTimerEvent */
+  ticksUntilTimerEvent (): number { return this.raft.ticksUntilTimerEvent() }
+
   /** Start an election now (PreVote first if enabled). */
   campaign (): void { this.raft.step({ type: 'hup', from: this.raft.id, to: this.raft.id, term: 0 }) }
 

@@ -95,6 +95,28 @@ export function handleVoteRequest (r: Raft, m: Message): void {
     r.send({ type: respType, to: m.from, term: m.term })
     if (m.type === 'vote') { r.electionElapsed = 0; r.vote = m.from }
   } else {
-    r.send({ type: respType, to: m.from, reject: true })
+    r.send({ type: respType, to: m.from, reject: true, ...commitFact(r) })
   }
+}
+
+/**
+ * Our commit index and its entry's term, for a (pre)vote rejection. A node whose log is ahead of a
+ * candidate's may be one the candidate cannot do without and that cannot campaign itself: a leader
+ * that committed its own removal steps down at once, and if the append telling the others of that
+ * commit was lost, the one voter left still counts the removed node in its configuration and is
+ * refused for its shorter log, forever (found by the driver simulator, seed 5152: {n4} the new
+ * configuration, n4 asking n6, n6 removed). A committed (index, term) is true in every term, and
+ * a log holding that entry holds the committed prefix (Log Matching), so the candidate may commit
+ * it (learnCommit) and apply the change that lets it win.
+ */
+function commitFact (r: Raft): { commit?: number, logTerm?: number } {
+  const t = r.log.term(r.log.committed)
+  return r.log.committed > 0 && t !== undefined ? { commit: r.log.committed, logTerm: t } : {}
+}
+
+/** a (pre)vote answer told us of a commit: take it if our log holds that entry (see commitFact) */
+export function learnCommit (r: Raft, m: Message): void {
+  const c = m.commit
+  if (c === undefined || m.logTerm === undefined || c <= r.log.committed || c > r.log.lastIndex()) return
+  if (r.log.matchTerm(c, m.logTerm)) r.log.commitTo(c)
 }
