@@ -2,76 +2,14 @@
 // after 'submit'), and only when that is what its planner would do once they apply. A real
 // ClusterCore and LeaderLoop; the "log" is a list of proposed entries this test commits by hand.
 import assert from 'node:assert/strict'
-import { ClusterCore } from '../../src/node/cluster/core.js'
-import { LeaderLoop } from '../../src/node/leader/leader.js'
-import type { Assignment } from '../../src/node/worker/worker.js'
-import { silentLogger } from '../../src/node/host/log.js'
-import { decodeCommands } from '../../src/protocol/codec.js'
 import type { Command } from '../../src/sched/commands.js'
-import { TaskPriority, type DeviceBid, type TaskData } from '../../src/sched/types.js'
+import { TaskPriority } from '../../src/sched/types.js'
 import { bid, task } from './state-fixtures.js'
-
-const turn = async (): Promise<void> => { await new Promise(resolve => setImmediate(resolve)) }
-
-class Harness {
-  readonly core = new ClusterCore(silentLogger)
-  readonly entries: Uint8Array[] = []
-  readonly dispatched: Array<{ deviceId: string, items: Assignment[] }> = []
-  readonly leader: LeaderLoop
-  /** how often the leader has read the bid table */
-  bidReads = 0
-  private index = 1
-  private seq = 0
-
-  constructor (readonly bids: DeviceBid[]) {
-    this.core.bindProposer(d => { this.entries.push(d) })
-    this.leader = new LeaderLoop({
-      selfId: bids[0]!.nodeId,
-      core: this.core,
-      bids: () => { this.bidReads++; return this.bids },
-      isMember: () => true,
-      lastSeen: () => Date.now(),
-      dispatch: async (deviceId, items) => {
-        this.dispatched.push({ deviceId, items })
-        return items.map(i => ({ taskId: i.taskId, attempt: i.attempt, accepted: true }))
-      },
-      cancelOn: () => {},
-      now: () => Date.now(),
-      deviceTimeoutMs: 3000,
-      log: silentLogger
-    })
-  }
-
-  /** leader, with its barrier entry applied (it places nothing before) */
-  async start (): Promise<void> {
-    this.leader.becomeLeader()
-    await turn()
-    this.commit()
-    await turn()
-    this.entries.length = 0
-  }
-
-  /** the commands of every entry proposed so far, in order, and forget them */
-  take (): Command[][] {
-    const out = this.entries.map(e => decodeCommands(e))
-    return out
-  }
-
-  /** apply every proposed entry, in order, as a commit would */
-  commit (): void {
-    for (const data of this.entries.splice(0)) this.core.applyEntry({ index: ++this.index, term: 1, type: 'normal', data })
-  }
-
-  submit (tasks: TaskData[], requestId = `r${++this.seq}`): void {
-    void this.core.proposeAndWait({ type: 'submit', requestId, principal: 'alice', at: Date.now(), tasks }).catch(() => {})
-  }
-
-  close (): void { this.leader.close() }
-}
+import { LeaderHarness, turn } from './leader-harness.js'
 
 describe('leader: tasks placed in the entry that submits them', () => {
   it('with an empty queue a submission and its placement are one entry; dispatch waits for that entry to apply', async () => {
-    const h = new Harness([bid('n1', { maxConcurrentTasks: 2 })])
+    const h = new LeaderHarness([bid('n1', { maxConcurrentTasks: 2 })])
     try {
       await h.start()
       h.submit([task('a')])
@@ -92,7 +30,7 @@ describe('leader: tasks placed in the entry that submits them', () => {
   })
 
   it('a task already waiting in the queue keeps its turn: the new submission goes unplaced', async () => {
-    const h = new Harness([bid('n1', { maxConcurrentTasks: 2 })])
+    const h = new LeaderHarness([bid('n1', { maxConcurrentTasks: 2 })])
     try {
       await h.start()
       // no device runs 'render', so this one waits in the queue
@@ -109,7 +47,7 @@ describe('leader: tasks placed in the entry that submits them', () => {
   })
 
   it('within one turn the free slot goes to the most urgent task, as the queue would order them', async () => {
-    const h = new Harness([bid('n1', { maxConcurrentTasks: 1 })])
+    const h = new LeaderHarness([bid('n1', { maxConcurrentTasks: 1 })])
     try {
       await h.start()
       h.submit([task('low', { priority: TaskPriority.LOW })])
@@ -123,7 +61,7 @@ describe('leader: tasks placed in the entry that submits them', () => {
   })
 
   it('a placement the state machine refuses gives its slot back at once', async () => {
-    const h = new Harness([bid('n1', { maxConcurrentTasks: 2 })])
+    const h = new LeaderHarness([bid('n1', { maxConcurrentTasks: 2 })])
     try {
       await h.start()
       // the same request twice in one turn: the second is a duplicate, its task never exists
@@ -145,7 +83,7 @@ describe('leader: tasks placed in the entry that submits them', () => {
   })
 
   it('workflows are left to the usual plan', async () => {
-    const h = new Harness([bid('n1', { maxConcurrentTasks: 4 })])
+    const h = new LeaderHarness([bid('n1', { maxConcurrentTasks: 4 })])
     try {
       await h.start()
       void h.core.proposeAndWait({
@@ -160,7 +98,7 @@ describe('leader: tasks placed in the entry that submits them', () => {
 
 describe('leader: the plan pass with nothing waiting', () => {
   it('an empty queue is not planned (no bid list is built); a waiting task is', async () => {
-    const h = new Harness([bid('n1', { maxConcurrentTasks: 2 })])
+    const h = new LeaderHarness([bid('n1', { maxConcurrentTasks: 2 })])
     try {
       await h.start()
       const before = h.bidReads

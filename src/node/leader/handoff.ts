@@ -23,6 +23,8 @@ const REPROPOSE_MS = 2000
 const FINISH_MARGIN = 0.8
 /** how often a node that leads looks at the draining devices' tasks */
 const HANDOFF_INTERVAL_MS = 250
+/** ... and how often while no device drains and no hand-off clone waits (a drain starting is seen within it) */
+const IDLE_HANDOFF_INTERVAL_MS = 1000
 /** bound on the de-duplication map */
 const MAX_REMEMBERED = 10_000
 
@@ -57,7 +59,11 @@ export class HandoffController {
    */
   leading (on: boolean): void {
     if (on && this.cancelTick === undefined && this.offEvents !== undefined) {
-      this.cancelTick = realScheduler.interval(() => { if (this.isLeader()) this.tick() }, HANDOFF_INTERVAL_MS, { unref: true })
+      const pass = (): void => {
+        const busy = this.isLeader() && this.tick()
+        this.cancelTick = realScheduler.timeout(pass, busy ? HANDOFF_INTERVAL_MS : IDLE_HANDOFF_INTERVAL_MS, { unref: true })
+      }
+      this.cancelTick = realScheduler.timeout(pass, HANDOFF_INTERVAL_MS, { unref: true })
     } else if (!on) {
       this.cancelTick?.()
       this.cancelTick = undefined
@@ -70,8 +76,8 @@ export class HandoffController {
     this.offEvents = undefined
   }
 
-  /** one pass over the draining devices; call a few times a second while leader */
-  tick (): void {
+  /** one pass over the draining devices; call a few times a second while leader. True if any device drains or any hand-off is under way. */
+  tick (): boolean {
     const now = this.d.now()
     const state = this.d.state()
     const draining = new Set<string>()
@@ -87,12 +93,14 @@ export class HandoffController {
     }
     for (const id of [...this.deadlines.keys()]) if (!draining.has(id)) this.deadlines.delete(id)
     // undrained (or back to cordoned) devices: a clone not started yet is not needed
+    let clones = false
     for (const id of state.devicesWithTasks()) {
       if (draining.has(id)) continue
       for (const rec of state.runningOn(id)) {
-        if (rec.handoffTo !== undefined) this.propose('abort', rec, id, 'device no longer draining', now)
+        if (rec.handoffTo !== undefined) { clones = true; this.propose('abort', rec, id, 'device no longer draining', now) }
       }
     }
+    return draining.size > 0 || clones
   }
 
   /** an original ended on its own while its hand-off clone waits: the clone goes */

@@ -38,6 +38,12 @@ export interface LeaderDeps {
 
 /** how often the leader looks for work to place even with no trigger (retries coming due) */
 const PLAN_INTERVAL_MS = 100
+/**
+ * ... and how often while nothing is queued, running or proposed: then no pass can find anything to
+ * place, expire or declare down before the next event kicks it (a submit, a result, a retry), and
+ * an idle leader woke ten times a second for nothing (issue 12's wake-ups). Retention stays 1 s.
+ */
+const IDLE_PASS_INTERVAL_MS = 1000
 /** most assignments per round: bounds one log entry and one scheduling pass */
 const MAX_ASSIGN_PER_ROUND = 2000
 /** grace beyond timeout_seconds before the leader expires an attempt itself (the worker should) */
@@ -60,6 +66,8 @@ export class LeaderLoop {
   private caughtUp = false
   private epoch = 0
   private timer?: CancelTimer
+  /** the armed pass is the idle one (see IDLE_PASS_INTERVAL_MS) */
+  private passIdle = false
   private readonly sched: Scheduler
   private planScheduled = false
   private since = 0
@@ -114,7 +122,7 @@ export class LeaderLoop {
     this.since = this.d.now()
     this.proposedKeys.clear(); this.proposed.clear(); this.downProposed.clear(); this.expireProposed.clear()
     this.placedWithSubmit.clear(); this.unplacedSubmits.clear()
-    this.timer = this.sched.interval(() => { this.periodic() }, PLAN_INTERVAL_MS, { unref: true })
+    this.armPass(PLAN_INTERVAL_MS)
     this.redispatchAll()
     // A new leader may not have applied the tail of its log yet (entries of earlier terms commit
     // with its first own entry): planning now would place tasks that are already placed there and
@@ -129,6 +137,7 @@ export class LeaderLoop {
     if (!this.active) return
     this.active = false
     this.timer?.()
+    this.timer = undefined
     this.toDispatch.clear()
     this.resultBatchResolve?.(false)
     this.resultBatch = []; this.resultBatchPromise = undefined; this.resultBatchResolve = undefined
@@ -137,8 +146,30 @@ export class LeaderLoop {
 
   close (): void { this.stepDown(); this.unsub(); this.d.core.setFlushHook(undefined) }
 
+  /** the next pass in `ms`; then again at the interval its outcome calls for */
+  private armPass (ms: number): void {
+    this.timer?.()
+    this.passIdle = ms > PLAN_INTERVAL_MS
+    this.timer = this.sched.timeout(() => {
+      this.timer = undefined
+      if (!this.active) return
+      this.periodic()
+      if (this.active && this.timer === undefined) this.armPass(this.quiet() ? IDLE_PASS_INTERVAL_MS : PLAN_INTERVAL_MS)
+    }, ms, { unref: true })
+  }
+
+  /** nothing queued, running or on its way into the log: a pass can only evict */
+  private quiet (): boolean {
+    const state = this.d.core.state
+    return this.caughtUp && state.readySize === 0 && state.activeTasks().length === 0 &&
+      this.proposed.size === 0 && this.unplacedSubmits.size === 0 && this.toDispatch.size === 0 &&
+      this.resultsInflight.size === 0
+  }
+
   /** something changed that may let more work be placed */
   kick (): void {
+    // work may have come: back to the short pass (retries, placement, expiry, silent devices)
+    if (this.active && this.passIdle) this.armPass(PLAN_INTERVAL_MS)
     if (!this.active || this.planScheduled) return
     this.planScheduled = true
     this.sched.immediate(() => { this.planScheduled = false; this.plan() })
