@@ -51,71 +51,71 @@ async function withDriver (id: string, body: (d: RaftDriver, sched: CountingSche
 describe('RaftDriver ticks: counted, not timed', () => {
   it('a follower hearing heartbeats wakes once per election timeout, not per tick, and campaigns one election timeout after the last', async () => {
     await withDriver('b', async (d, sched, sent) => {
-    // 20 s of heartbeats every 300 ms (a fixed-period tick: 200 wake-ups)
-    for (let t = 300; t <= 20_000; t += 300) {
-      sched.timeout(() => { d.step(heartbeat('b')) }, t - sched.elapsedMs)
-      await sched.advanceTo(t)
-    }
-    assert.equal(d.leaderId, 'a')
-    assert.equal(sent.filter(m => m.type === 'preVote').length, 0, 'no election while the leader is heard')
-    // once per election timeout at most (it fires at the deadline it was armed for, finds the
-    // deadline moved by the heartbeats, and sleeps again), against 200 ticks of a fixed period
-    assert.ok(sched.fired <= 20_000 / (ELECTION_TICKS * TICK) + 1, `the driver's timer fired ${sched.fired} times in 20 s`)
-    // the leader falls silent: a pre-vote goes out within [1, 2) election timeouts (+1 tick of grid)
-    const silentFrom = sched.elapsedMs
-    let campaignedAt = -1
-    for (let t = silentFrom + 10; t <= silentFrom + 3000 && campaignedAt < 0; t += 10) {
-      await sched.advanceTo(t)
-      if (sent.some(m => m.type === 'preVote')) campaignedAt = t - silentFrom
-    }
-    assert.ok(campaignedAt >= ELECTION_TICKS * TICK && campaignedAt <= 2 * ELECTION_TICKS * TICK + TICK, `campaigned ${campaignedAt} ms after the last heartbeat`)
+      // 20 s of heartbeats every 300 ms (a fixed-period tick: 200 wake-ups)
+      for (let t = 300; t <= 20_000; t += 300) {
+        sched.timeout(() => { d.step(heartbeat('b')) }, t - sched.elapsedMs)
+        await sched.advanceTo(t)
+      }
+      assert.equal(d.leaderId, 'a')
+      assert.equal(sent.filter(m => m.type === 'preVote').length, 0, 'no election while the leader is heard')
+      // once per election timeout at most (it fires at the deadline it was armed for, finds the
+      // deadline moved by the heartbeats, and sleeps again), against 200 ticks of a fixed period
+      assert.ok(sched.fired <= 20_000 / (ELECTION_TICKS * TICK) + 1, `the driver's timer fired ${sched.fired} times in 20 s`)
+      // the leader falls silent: a pre-vote goes out within [1, 2) election timeouts (+1 tick of grid)
+      const silentFrom = sched.elapsedMs
+      let campaignedAt = -1
+      for (let t = silentFrom + 10; t <= silentFrom + 3000 && campaignedAt < 0; t += 10) {
+        await sched.advanceTo(t)
+        if (sent.some(m => m.type === 'preVote')) campaignedAt = t - silentFrom
+      }
+      assert.ok(campaignedAt >= ELECTION_TICKS * TICK && campaignedAt <= 2 * ELECTION_TICKS * TICK + TICK, `campaigned ${campaignedAt} ms after the last heartbeat`)
     })
   })
 
   it('a heartbeat read in the turn its deadline fell due is counted first: no election after a stall', async () => {
     await withDriver('b', async (d, sched, sent) => {
-    d.step(heartbeat('b'))
-    await sched.advanceTo(1)
-    // nothing more is heard until a heartbeat that waited in the socket is read in the very turn
-    // the election deadline falls due (its timer was armed first, so it fires first)
-    const deadline = d.raft.raft.randomizedElectionTimeout * TICK
-    sched.timeout(() => { d.step(heartbeat('b')) }, deadline - sched.elapsedMs)
-    await sched.advanceTo(deadline + 1)
-    assert.equal(sent.filter(m => m.type === 'preVote').length, 0)
+      d.step(heartbeat('b'))
+      await sched.advanceTo(1)
+      // nothing more is heard until a heartbeat that waited in the socket is read in the very turn
+      // the election deadline falls due (its timer was armed first, so it fires first)
+      const deadline = d.raft.raft.randomizedElectionTimeout * TICK
+      sched.timeout(() => { d.step(heartbeat('b')) }, deadline - sched.elapsedMs)
+      await sched.advanceTo(deadline + 1)
+      assert.equal(sent.filter(m => m.type === 'preVote').length, 0)
     })
   })
 
   it('a leader wakes once per heartbeat interval, not once per tick, and sends each heartbeat on time', async () => {
     await withDriver('a', async (d, sched, sent) => {
-    d.campaign()
-    await sched.advanceTo(1)
-    // grant the pre-vote and the vote from b
-    for (const type of ['preVote', 'vote'] as const) {
-      const req = sent.find(m => m.type === type && m.to === 'b')
-      assert.ok(req !== undefined, `a sent a ${type}`)
-      d.step({ type: type === 'preVote' ? 'preVoteResp' : 'voteResp', from: 'b', to: 'a', term: req.term })
-      await sched.advanceTo(sched.elapsedMs + 1)
-    }
-    assert.ok(d.isLeader)
-    const start = sched.elapsedMs
-    const firedBefore = sched.fired
-    sent.length = 0
-    const heartbeatsAt: number[] = []
-    // 3 s; b answers each heartbeat so the leader keeps its quorum (checkQuorum)
-    for (let t = start + 10; t <= start + 3000; t += 10) {
-      await sched.advanceTo(t)
-      for (const m of sent.splice(0)) {
-        if (m.type !== 'heartbeat' || m.to !== 'b') continue
-        heartbeatsAt.push(t)
-        d.step({ type: 'heartbeatResp', from: 'b', to: 'a', term: m.term })
+      d.campaign()
+      await sched.advanceTo(1)
+      // grant the pre-vote and the vote from b
+      for (const type of ['preVote', 'vote'] as const) {
+        const req = sent.find(m => m.type === type && m.to === 'b')
+        assert.ok(req !== undefined, `a sent a ${type}`)
+        d.step({ type: type === 'preVote' ? 'preVoteResp' : 'voteResp', from: 'b', to: 'a', term: req.term })
+        await sched.advanceTo(sched.elapsedMs + 1)
       }
-    }
-    assert.ok(d.isLeader, 'still leading')
-    const wakes = sched.fired - firedBefore
-    // heartbeats every 3 ticks and the quorum check every 10: 10 + 3 in 3 s; a per-tick timer fired 30 times
-    assert.ok(wakes >= 9 && wakes <= 13, `the leader's timer fired ${wakes} times in 3 s`)
-    assert.ok(heartbeatsAt.length >= 9 && heartbeatsAt.length <= 11, `${heartbeatsAt.length} heartbeats to b in 3 s`)
-    for (let i = 1; i < heartbeatsAt.length; i++) assert.equal(heartbeatsAt[i]! - heartbeatsAt[i - 1]!, 3 * TICK)
+      assert.ok(d.isLeader)
+      const start = sched.elapsedMs
+      const firedBefore = sched.fired
+      sent.length = 0
+      const heartbeatsAt: number[] = []
+      // 3 s; b answers each heartbeat so the leader keeps its quorum (checkQuorum)
+      for (let t = start + 10; t <= start + 3000; t += 10) {
+        await sched.advanceTo(t)
+        for (const m of sent.splice(0)) {
+          if (m.type !== 'heartbeat' || m.to !== 'b') continue
+          heartbeatsAt.push(t)
+          d.step({ type: 'heartbeatResp', from: 'b', to: 'a', term: m.term })
+        }
+      }
+      assert.ok(d.isLeader, 'still leading')
+      const wakes = sched.fired - firedBefore
+      // heartbeats every 3 ticks and the quorum check every 10: 10 + 3 in 3 s; a per-tick timer fired 30 times
+      assert.ok(wakes >= 9 && wakes <= 13, `the leader's timer fired ${wakes} times in 3 s`)
+      assert.ok(heartbeatsAt.length >= 9 && heartbeatsAt.length <= 11, `${heartbeatsAt.length} heartbeats to b in 3 s`)
+      for (let i = 1; i < heartbeatsAt.length; i++) assert.equal(heartbeatsAt[i]! - heartbeatsAt[i - 1]!, 3 * TICK)
     })
   })
 })
