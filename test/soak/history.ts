@@ -25,6 +25,8 @@ export type HistoryEvent =
   | { t: number, type: 'nemesis', phase: 'start' | 'end' | 'info', kind: string, node?: string, detail?: string }
   | { t: number, type: 'leader', node: string, peerId: string }
   | { t: number, type: 'heal', phase: 'all-healed' | 'workload-stopped' | 'settled' }
+  // the bound's allowance for the sleeps still to run once healed (see run.ts backlogAllowanceMs)
+  | { t: number, type: 'heal', phase: 'backlog', allowanceMs: number }
 
 export class HistoryWriter {
   private buf: string[] = []
