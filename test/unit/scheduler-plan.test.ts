@@ -25,6 +25,27 @@ describe('planAssignments', () => {
     assert.equal(out.events.length, 8)
   })
 
+  it('locality: the local device keeps tasks while under half its slots are taken and its score is within the margin', () => {
+    const st = stateWith(6)
+    // equal devices: 'B' is local; without the preference ties go to the smaller id
+    const bids = [bid('A', { maxConcurrentTasks: 4 }), bid('B', { maxConcurrentTasks: 4 }), bid('C', { maxConcurrentTasks: 4 })]
+    const plain = planAssignments(st, bids, T0, { maxAssignments: 1, inflightByDevice: new Map(), setReasons: false })
+    assert.deepEqual(plain.assignments.map(a => a.deviceId), ['A'])
+    const plan = planAssignments(st, bids, T0, { maxAssignments: 6, inflightByDevice: new Map(), localDeviceId: 'B' })
+    // B takes 2 (half of 4), then the burst spreads by score and in-flight load as before
+    assert.deepEqual(plan.assignments.map(a => a.deviceId), ['B', 'B', 'A', 'C', 'A', 'C'])
+    // the leader's own slots (slotsByDevice, without prefetch) set the half: 2 own slots → 1 task
+    const own = planAssignments(st, bids, T0, { maxAssignments: 2, inflightByDevice: new Map(), localDeviceId: 'B', slotsByDevice: new Map([['B', 2]]), setReasons: false })
+    assert.deepEqual(own.assignments.map(a => a.deviceId), ['B', 'A'])
+    // a much better device wins: the local one is more than LOCAL_SCORE_MARGIN behind
+    const strong = [bid('A', { maxConcurrentTasks: 4, cpuUsage: 0 }), bid('B', { maxConcurrentTasks: 4, cpuUsage: 60 })]
+    const far = planAssignments(st, strong, T0, { maxAssignments: 1, inflightByDevice: new Map(), localDeviceId: 'B', setReasons: false })
+    assert.deepEqual(far.assignments.map(a => a.deviceId), ['A'])
+    // a local device that cannot run the task is no preference at all
+    const cannot = planAssignments(stateWith(1, { taskType: 'render' }, 'r'), [bid('A', { taskTypes: ['render'] }), bid('B')], T0, { maxAssignments: 1, inflightByDevice: new Map(), localDeviceId: 'B', setReasons: false })
+    assert.deepEqual(cannot.assignments.map(a => a.deviceId), ['A'])
+  })
+
   it('prefers the less loaded device and respects free slots and existing in-flight work', () => {
     const st = stateWith(3)
     const bids = [bid('busy', { cpuUsage: 90, activeTasks: 3 }), bid('idle', { cpuUsage: 5, maxConcurrentTasks: 2 })]

@@ -333,6 +333,7 @@ export class LeaderLoop {
       skip: this.proposedKeys,
       needsFreeSlot: t => !this.prefetch.isShort(t),
       slotsByDevice,
+      localDeviceId: this.d.selfId,
       rateLimiter: this.rateLimiter(now),
       ...(candidates !== undefined ? { candidates, setReasons: false } : {})
     })
