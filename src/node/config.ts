@@ -58,9 +58,12 @@ export interface NodeOptions {
   /** snapshot the state machine every this many applied entries. @default 10000 */
   snapshotEntries?: number
   /**
-   * ... or once the entries applied since the last snapshot hold this many bytes, whichever comes
-   * first: raft.db stays about this size plus a snapshot however busy the log. 32 MiB is a few
-   * seconds of a full-speed batch load and a small file on any device. @default 33554432 (32 MiB)
+   * ... or once the entries applied since the last snapshot hold this many bytes — or twice the last
+   * snapshot's size, if that is more — whichever comes first: raft.db stays about this size (or
+   * twice the state's) plus a snapshot however busy the log. 32 MiB is a few seconds of a full-speed
+   * batch load and a small file on any device; a state larger than half of it (retention keeps up to
+   * 100,000 tasks, ~40-50 MB) is not re-encoded more often than its size in log comes.
+   * @default 33554432 (32 MiB)
    */
   snapshotLogBytes?: number
   /** how long a write (submit, cancel) keeps retrying through elections before failing. @default 30000 */

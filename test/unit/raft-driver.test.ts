@@ -72,6 +72,35 @@ describe('RaftDriver with a deferred fsync', () => {
     }
   })
 
+  it('a byte-triggered snapshot waits for twice the last snapshot\'s size of log (a big state is not re-encoded every 32 MiB)', async () => {
+    const storage = new MemoryStorage()
+    bootstrapStorage(storage, { voters: ['a'], learners: [] })
+    let applied = 0
+    const snapshots: number[] = []
+    const d = new RaftDriver({
+      id: 'a', storage, tickMs: 5, electionTicks: 3, rng: mulberry32(1), log: createLogger('t', 'silent'),
+      send: () => {}, apply: e => { applied = e.index },
+      // the state is 8 KiB whatever the log: the log trigger is 1 KiB
+      snapshotData: () => { snapshots.push(applied); return new Uint8Array(8 * 1024) },
+      restoreSnapshot: () => {}, snapshotEntries: 1_000_000, snapshotLogBytes: 1024, applied: 1
+    })
+    d.start()
+    try {
+      await eventually(() => d.isLeader, { timeoutMs: 5000 })
+      // 40 entries of 1 KiB: the first snapshot after 1 KiB (no earlier state), then one per 16 KiB
+      for (let i = 0; i < 40; i++) {
+        const before = d.appliedIndex
+        d.propose(new Uint8Array(1024))
+        await eventually(() => d.appliedIndex > before, { timeoutMs: 2000 })
+      }
+      assert.equal(snapshots.length, 3, `snapshots at ${JSON.stringify(snapshots)}`)
+      const [first, second, third] = snapshots as [number, number, number]
+      assert.ok(second - first >= 16 && third - second >= 16, `snapshots at ${JSON.stringify(snapshots)}`)
+    } finally {
+      d.stop()
+    }
+  })
+
   it('never tells a follower of a commit before the leader\'s own copy is on disk', async () => {
     // three drivers wired in-process; the leader's fsync is held at a gate
     const ids = ['a', 'b', 'c']
