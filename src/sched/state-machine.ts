@@ -151,6 +151,9 @@ export class ClusterState {
     return m
   }
 
+  /** how many tasks are queued or running (activeTasks().length without building the list) */
+  get activeCount (): number { return this.s.byStatus.get('queued')!.size + this.s.byStatus.get('running')!.size }
+
   activeTasks (): TaskRecord[] {
     return [...this.s.byStatus.get('queued')!, ...this.s.byStatus.get('running')!].map(id => this.s.tasks.get(id) as TaskRecord)
   }

@@ -38,5 +38,5 @@ function rates (s: Sample, prev: Sample): string {
 
 function counts (d: StatsLineInit): string {
   const st = d.core.state
-  return `tasks=${st.size} ready=${st.readySize} active=${st.activeTasks().length} worker=${d.workerActive()}`
+  return `tasks=${st.size} ready=${st.readySize} active=${st.activeCount} worker=${d.workerActive()}`
 }

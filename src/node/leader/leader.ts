@@ -161,7 +161,7 @@ export class LeaderLoop {
   /** nothing queued, running or on its way into the log: a pass can only evict */
   private quiet (): boolean {
     const state = this.d.core.state
-    return this.caughtUp && state.readySize === 0 && state.activeTasks().length === 0 &&
+    return this.caughtUp && state.readySize === 0 && state.activeCount === 0 &&
       this.proposed.size === 0 && this.unplacedSubmits.size === 0 && this.toDispatch.size === 0 &&
       this.resultsInflight.size === 0
   }
