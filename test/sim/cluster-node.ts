@@ -49,6 +49,9 @@ export interface ClusterNodeParams {
   bidIntervalMs: number
   /** each node's wall clock is off by up to this many ms (either way) */
   maxClockSkewMs: number
+  /** a snapshot is encoded this many items a slice, a slice every this many simulated ms (0: the next immediate) */
+  snapshotSliceItems: number
+  snapshotSliceGapMs: number
 }
 
 export interface ClusterNodeEnv {
@@ -154,7 +157,10 @@ export class ClusterProcess {
       onSave: entries => { this.guard(() => env.checker.onPersist(node, entries)) }
     })
     this.rpc = new SimRpc(id, incarnation, this.sched, env)
-    this.core = new ClusterCore(log, this.sched)
+    this.core = new ClusterCore(log, this.sched, {
+      snapshotSliceItems: p.snapshotSliceItems,
+      nextSlice: fn => { if (p.snapshotSliceGapMs > 0) this.sched.timeout(fn, p.snapshotSliceGapMs); else this.sched.immediate(fn) }
+    })
     const snap = this.disk.snapshot()
     if (snap.data.byteLength > 0) this.core.restore(snap.data)
     this.executor = new SimExecutor(p.slots, this.sched, rng, p.exec)
@@ -203,6 +209,7 @@ export class ClusterProcess {
         this.exec.roleChanged(role, term)
       },
       snapshotData: () => this.core.snapshotData(),
+      snapshotAsync: () => this.core.snapshotInSlices(),
       restoreSnapshot: data => { this.core.restore(data) },
       snapshotEntries: p.snapshotEntries,
       applied: snap.meta.index

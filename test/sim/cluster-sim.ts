@@ -112,7 +112,9 @@ export function drawClusterParams (rng: Rng): ClusterSimParams {
         hangRate: maybe(0.3, () => rng() * 0.05)
       },
       bidIntervalMs: 1000,
-      maxClockSkewMs: 0 // drawn from its own stream (see the constructor)
+      maxClockSkewMs: 0, // drawn from its own stream (see the constructor)
+      snapshotSliceItems: 1000, // likewise
+      snapshotSliceGapMs: 0
     },
     drop: maybe(0.5, () => rng() * 0.1),
     duplicate: maybe(0.3, () => rng() * 0.05),
@@ -205,6 +207,10 @@ export class ClusterSimulation {
     const extra = mulberry32(seed ^ 0x51de)
     if (extra() < 0.3) this.params.node.maxClockSkewMs = pick(extra, [50, 500, 2000])
     if (extra() < 0.3) { this.params.stallRate = extra() * 0.01; this.params.stallMaxMs = pick(extra, [200, 1000, 5000]) }
+    // snapshots encoded in slices of a few records, spread over simulated time, so entries committed
+    // meanwhile are held, and leader snapshots, restarts and stops land in the middle of one
+    const slices = mulberry32(seed ^ 0x5a1c)
+    if (slices() < 0.5) { this.params.node.snapshotSliceItems = pick(slices, [1, 3, 10]); this.params.node.snapshotSliceGapMs = pick(slices, [0, 1, 5, 30]) }
     const skews = this.params.node.maxClockSkewMs === 0 ? [] : Array.from({ length: this.params.nodes }, () => randInt(extra, -this.params.node.maxClockSkewMs, this.params.node.maxClockSkewMs + 1))
     const p = this.params
     // ids as a real node makes them, from simulated time and the seed (a global: one run at a time)

@@ -101,6 +101,62 @@ describe('RaftDriver with a deferred fsync', () => {
     }
   })
 
+  it('a snapshot encoded over several turns is stored at the index it was started at, one at a time; a stop snapshot does not wait for it', async () => {
+    const storage = new MemoryStorage()
+    bootstrapStorage(storage, { voters: ['a'], learners: [] })
+    let applied = 0
+    const started: number[] = []
+    const finishers: Array<() => void> = []
+    const d = new RaftDriver({
+      id: 'a', storage, tickMs: 5, electionTicks: 3, rng: mulberry32(1), log: createLogger('t', 'silent'),
+      send: () => {}, apply: e => { applied = e.index },
+      snapshotData: () => new Uint8Array([0xee, applied & 255]),
+      snapshotAsync: () => {
+        const at = applied
+        started.push(at)
+        return new Promise(resolve => { finishers.push(() => { resolve(new Uint8Array([0xaa, at & 255])) }) })
+      },
+      restoreSnapshot: () => {}, snapshotEntries: 5, applied: 1
+    })
+    d.start()
+    try {
+      await eventually(() => d.isLeader, { timeoutMs: 5000 })
+      const propose = async (n: number): Promise<void> => {
+        for (let i = 0; i < n; i++) {
+          const before = d.appliedIndex
+          d.propose(new Uint8Array([i]))
+          await eventually(() => d.appliedIndex > before, { timeoutMs: 2000 })
+        }
+      }
+      await propose(6)
+      assert.equal(started.length, 1, 'the count triggered one')
+      const at = started[0]!
+      // it is being encoded: the node goes on committing and applying, and starts no second one
+      await propose(12)
+      assert.equal(started.length, 1)
+      assert.ok(d.appliedIndex >= at + 12)
+      assert.ok(storage.snapshot().meta.index < at, 'nothing stored yet')
+      finishers.shift()!()
+      await eventually(() => storage.snapshot().meta.index === at, { timeoutMs: 2000 })
+      assert.deepEqual([...storage.snapshot().data], [0xaa, at & 255])
+      assert.ok(storage.firstIndex() > 1 && storage.firstIndex() <= at, `compacted to ${storage.firstIndex()}`)
+      // entries applied meanwhile still count towards the next one
+      await propose(1)
+      assert.equal(started.length, 2)
+      // a stop snapshot while one is encoded is taken in one go, at the applied index; the late one is dropped
+      const stopAt = d.appliedIndex
+      ;(d as unknown as { bytesSinceSnapshot: number }).bytesSinceSnapshot = 2 * 1024 * 1024
+      d.snapshotBeforeStop()
+      assert.equal(storage.snapshot().meta.index, stopAt)
+      assert.deepEqual([...storage.snapshot().data], [0xee, stopAt & 255])
+      finishers.shift()!()
+      await new Promise(resolve => setTimeout(resolve, 20))
+      assert.equal(storage.snapshot().meta.index, stopAt, 'the older one encoded in slices is not stored over it')
+    } finally {
+      d.stop()
+    }
+  })
+
   it('never tells a follower of a commit before the leader\'s own copy is on disk', async () => {
     // three drivers wired in-process; the leader's fsync is held at a gate
     const ids = ['a', 'b', 'c']

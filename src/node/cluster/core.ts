@@ -12,7 +12,7 @@
 //   core halts (`halted`, logged at error level with the index), applies nothing after it, and tells
 //   the node (onHalt), which stops its Raft. Skipping it would lose every acknowledged command in
 //   it, and diverge from any node that could read it.
-import { encodeCommands, decodeCommands, encodeValue, decodeValue } from '../../protocol/codec.js'
+import { encodeCommands, decodeCommands } from '../../protocol/codec.js'
 import { DecodeError, EncodeError } from '../../protocol/errors.js'
 import { ENTRY_FLUSH_COMMANDS, ENTRY_PACK_TARGET_BYTES, MAX_COMMANDS_PER_ENTRY } from '../../protocol/limits.js'
 import { ClusterState } from '../../sched/state-machine.js'
@@ -21,6 +21,7 @@ import type { Entry } from '../../protocol/raft/types.js'
 import { NodeHaltedError, NoLeaderError, UnproposableCommandError, WaitTimeoutError } from '../errors.js'
 import type { Logger } from '../log.js'
 import { realScheduler, type CancelTimer, type Scheduler } from '../scheduler.js'
+import { decodeSnapshot, sliceEncoder, SNAPSHOT_SLICE_ITEMS } from './snapshot-codec.js'
 
 /** How long proposeAndWait waits when its caller gives no deadline (leader-internal proposals). */
 export const DEFAULT_PROPOSE_WAIT_MS = 10_000
@@ -28,6 +29,18 @@ export const DEFAULT_PROPOSE_WAIT_MS = 10_000
 interface Waiter { resolve: (o: ApplyOutcome) => void, reject: (e: Error) => void, timer: CancelTimer }
 
 export type EventListener = (e: ClusterEvent, index: number) => void
+
+export interface ClusterCoreOptions {
+  /** items of the snapshot encoded a turn (see snapshot-codec.ts) @default SNAPSHOT_SLICE_ITEMS */
+  snapshotSliceItems?: number
+  /** runs the next piece of a snapshot: the next turn by default; the simulator stretches it over time */
+  nextSlice?: (fn: () => void) => void
+}
+
+/** A snapshot in slices was given up: a snapshot in one go, or one from the leader, came first. */
+export class SnapshotAbandonedError extends Error {
+  constructor (why: string) { super(`snapshot abandoned: ${why}`); this.name = 'SnapshotAbandonedError' }
+}
 
 /** Why and where this node stopped applying the log. */
 export interface HaltInfo { index: number, reason: string }
@@ -52,10 +65,21 @@ export class ClusterCore {
   appliedCommands = 0
   /** Set once a committed entry could not be applied; from then on nothing is applied. */
   halted?: HaltInfo
+  /**
+   * Entries handed to applyEntry while a snapshot is encoded in slices: the snapshot shares objects
+   * with the live state, so they wait, in order, and are applied the moment it is encoded.
+   */
+  private held?: Entry[]
+  /** bumped whenever a snapshot in slices must be given up (see snapshotInSlices) */
+  private sliceRun = 0
+  private readonly sliceItems: number
+  private readonly nextSlice: (fn: () => void) => void
 
   /** `sched`: timers (the seeded simulator passes simulated time) @default realScheduler */
-  constructor (private readonly log: Logger, private readonly sched: Scheduler = realScheduler) {
+  constructor (private readonly log: Logger, private readonly sched: Scheduler = realScheduler, opts: ClusterCoreOptions = {}) {
     this.state = new ClusterState()
+    this.sliceItems = opts.snapshotSliceItems ?? SNAPSHOT_SLICE_ITEMS
+    this.nextSlice = opts.nextSlice ?? (fn => { sched.immediate(fn) })
   }
 
   /** the driver's propose; throws when not leader */
@@ -170,6 +194,7 @@ export class ClusterCore {
 
   /** Apply one committed entry (called by the Raft driver, in log order). Never skips one: see halt. */
   applyEntry (entry: Entry): void {
+    if (this.held !== undefined) { this.held.push(entry); return }
     if (this.halted !== undefined) return
     if (entry.data.byteLength === 0) return // a new leader's no-op
     let cmds: Command[] | undefined = this.decodedAtProposal.get(entry.data)
@@ -214,14 +239,63 @@ export class ClusterCore {
     }
   }
 
-  /** The state machine's snapshot. Refused once halted: a snapshot would record the bad entry as applied. */
+  /**
+   * The state machine's snapshot, in one go (a graceful stop; tests). Refused once halted: a
+   * snapshot would record the bad entry as applied. Entries held for a snapshot in slices are
+   * applied first (that snapshot is given up), so the bytes are the state as of every entry handed in.
+   */
   snapshotData (): Uint8Array {
+    this.releaseHeld('a snapshot in one go was asked for')
     if (this.halted !== undefined) throw new NodeHaltedError(this.halted.index)
-    return encodeValue(this.state.snapshot())
+    return sliceEncoder(this.state.snapshot(), Infinity).finish()
+  }
+
+  /**
+   * The snapshot of the state as of the entries handed in so far, encoded a slice a turn so the node
+   * keeps answering (heartbeats, appends, clients) while it is encoded; entries handed in meanwhile
+   * are held and applied, in order, as soon as the last slice is done. Rejects with
+   * SnapshotAbandonedError when a snapshot in one go or a restore comes first.
+   */
+  snapshotInSlices (): Promise<Uint8Array> {
+    if (this.halted !== undefined) return Promise.reject(new NodeHaltedError(this.halted.index))
+    if (this.held !== undefined) return Promise.reject(new SnapshotAbandonedError('another one is being encoded'))
+    const run = ++this.sliceRun
+    const enc = sliceEncoder(this.state.snapshot(), this.sliceItems)
+    this.held = []
+    return new Promise<Uint8Array>((resolve, reject) => {
+      const step = (): void => {
+        if (run !== this.sliceRun) { reject(new SnapshotAbandonedError('the state changed under it')); return }
+        let data: Uint8Array
+        try {
+          if (!enc.step()) { this.nextSlice(step); return }
+          data = enc.finish()
+        } catch (err) {
+          this.releaseHeld('its encoding failed')
+          reject(err)
+          return
+        }
+        this.releaseHeld('done')
+        resolve(data)
+      }
+      this.nextSlice(step)
+    })
+  }
+
+  /** Ends a snapshot in slices (if one runs) and applies what it held. */
+  private releaseHeld (why: string): void {
+    const held = this.held
+    if (held === undefined) return
+    this.held = undefined
+    this.sliceRun++
+    if (held.length > 0) this.log.debug(`applying ${held.length} entries held while a snapshot was encoded (${why})`)
+    for (const e of held) this.applyEntry(e)
   }
 
   restore (data: Uint8Array): void {
-    this.state = data.byteLength === 0 ? new ClusterState() : ClusterState.restore(decodeValue(data) as never)
+    // held entries come before the snapshot's index (the driver restores only a newer snapshot): drop them
+    this.held = undefined
+    this.sliceRun++
+    this.state = data.byteLength === 0 ? new ClusterState() : ClusterState.restore(decodeSnapshot(data) as never)
   }
 }
 

@@ -244,6 +244,7 @@ export class RaftMember {
       onConfState: cs => { this.confChanged(cs) },
       onRoleChange: (role, leaderId, term) => { this.roleChanged(role, leaderId, term) },
       snapshotData: () => core.snapshotData(),
+      snapshotAsync: () => core.snapshotInSlices(),
       restoreSnapshot: data => { core.restore(data) },
       snapshotEntries: this.d.snapshotEntries,
       snapshotLogBytes: this.d.snapshotLogBytes,

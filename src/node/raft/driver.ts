@@ -36,6 +36,12 @@ export interface RaftDriverOptions {
   onStorageError?: (err: Error) => void
   /** the state machine's snapshot, and how to restore one received from the leader */
   snapshotData: () => Uint8Array
+  /**
+   * The snapshot encoded over several turns, as of the entries applied when called (the state
+   * machine holds back entries applied meanwhile until it is encoded); used for the snapshots taken
+   * while running, snapshotData for the one before a stop. Without it every snapshot is taken in one go.
+   */
+  snapshotAsync?: () => Promise<Uint8Array>
   restoreSnapshot: (data: Uint8Array, index: number) => void
   /** take a snapshot (and compact the log) every this many applied entries */
   snapshotEntries: number
@@ -107,6 +113,8 @@ export class RaftDriver {
   private bytesSinceSnapshot = 0
   /** the size of the last snapshot taken or restored (see SNAPSHOT_LOG_FACTOR) */
   private lastSnapshotBytes: number
+  /** a snapshot is being encoded (snapshotAsync) */
+  private snapshotting = false
   private role: Role = 'follower'
   private leader: string | null = null
   private confState: ConfState
@@ -561,6 +569,7 @@ export class RaftDriver {
 
   private maybeSnapshot (force = false): void {
     if (this.stopped) return // e.g. stopped by the state machine halting at an entry it could not apply
+    if (this.snapshotting && !force) return
     const since = this.applied - this.lastSnapshotIndex
     const byteTrigger = Math.max(this.opts.snapshotLogBytes ?? Infinity, SNAPSHOT_LOG_FACTOR * this.lastSnapshotBytes)
     if (!force && since < this.opts.snapshotEntries && this.bytesSinceSnapshot < byteTrigger) return
@@ -568,20 +577,43 @@ export class RaftDriver {
     // fsync (pipelining): ours would be older than the storage's, which refuses it. That one is
     // restored when its Ready finishes.
     if (this.opts.storage.snapshot().meta.index >= this.applied) return
-    const data = this.opts.snapshotData()
+    const index = this.applied
+    const conf = this.confState
+    const counted = this.bytesSinceSnapshot
+    if (force || this.opts.snapshotAsync === undefined) {
+      this.storeSnapshot(index, conf, since, counted, this.opts.snapshotData())
+      return
+    }
+    // A snapshot of a full retention takes seconds to encode: in one go it held the event loop
+    // longer than an election timeout (docs/performance.md). In slices, the node keeps answering.
+    this.snapshotting = true
+    this.opts.snapshotAsync().then(data => {
+      this.snapshotting = false
+      // stopped, or a newer snapshot came from the leader while this one was encoded
+      if (this.stopped || this.opts.storage.snapshot().meta.index >= index) return
+      this.storeSnapshot(index, conf, since, counted, data)
+    }, (err: Error) => {
+      this.snapshotting = false
+      // given up for a snapshot in one go or one from the leader (the state machine says so): not a failure
+      if (err.name !== 'SnapshotAbandonedError') this.opts.log.warn('raft: encoding a snapshot failed; the log is kept as it is', err)
+    })
+  }
+
+  /** `counted`: the entry bytes counted since the last snapshot when this one's state was taken */
+  private storeSnapshot (index: number, conf: ConfState, since: number, counted: number, data: Uint8Array): void {
     try {
-      this.opts.storage.createSnapshot(this.applied, this.confState, data)
+      this.opts.storage.createSnapshot(index, conf, data)
       // keep a tail of entries so slightly-behind followers catch up without a full snapshot
       // (at most half of what came since the last snapshot: a byte-triggered one has few, big entries)
       const keep = Math.min(5000, Math.floor(this.opts.snapshotEntries / 2), Math.floor(since / 2))
-      if (this.applied - keep > this.opts.storage.firstIndex()) this.opts.storage.compact(this.applied - keep)
+      if (index - keep > this.opts.storage.firstIndex()) this.opts.storage.compact(index - keep)
     } catch (err) {
       // the snapshot is an optimisation: a failed one (full disk) leaves the log as it was
       this.storageFailed('a snapshot', err as Error)
       return
     }
-    this.lastSnapshotIndex = this.applied
+    this.lastSnapshotIndex = index
     this.lastSnapshotBytes = data.byteLength
-    this.bytesSinceSnapshot = 0
+    this.bytesSinceSnapshot = Math.max(0, this.bytesSinceSnapshot - counted)
   }
 }
