@@ -169,6 +169,9 @@ async function measureCluster (out: Record<string, unknown>, started: number): P
       if (BREAKDOWN) out.hopsMedianMicros = await hopBreakdown(procs, leader, follower, ids)
     }
     out.peakRssMb = Object.fromEntries([...peakRss].map(([k, v]) => [k, round(v)]))
+    // leader changes each node saw (1 is the first election): more means the cluster lost its
+    // leader under the load (a snapshot that held the event loop past the election timeout did)
+    out.raftLeaderChanges = Object.fromEntries(await Promise.all(procs.map(async p => [p.name, (await p.api<any>('GET', '/v1/status')).body?.raft?.leaderChanges])))
     const leaderStatus = await leader.api('GET', '/v1/nodes')
     out.devices = (leaderStatus.body as any[]).map(n => ({ name: n.name, isLeader: n.isLeader, active: n.activeTasks }))
   } finally {

@@ -9,7 +9,7 @@
 //
 // "Flat" means: after the first retention period, the live records stay near rate × retention and
 // RSS, snapshot and file sizes stop growing with the number of tasks run (see docs/concepts.md).
-import { existsSync, statSync, writeFileSync } from 'node:fs'
+import { existsSync, readdirSync, statSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
@@ -42,12 +42,20 @@ function fileBytes (p: string): number {
   for (const f of [p, `${p}-wal`, `${p}-shm`]) if (existsSync(f)) n += statSync(f).size
   return n
 }
+/** raft.db with its -wal and -shm, and its snapshot files */
+function raftBytes (dir: string): number {
+  let n = fileBytes(join(dir, 'raft.db'))
+  for (const f of readdirSync(dir)) if (f.startsWith('raft.db.snap-')) { try { n += statSync(join(dir, f)).size } catch { /* replaced meanwhile */ } }
+  return n
+}
 function snapshotBytes (dir: string): number {
   try {
     const db = new Database(join(dir, 'raft.db'), { readonly: true, fileMustExist: true })
     try {
-      const r = db.prepare('SELECT length(data) AS n FROM snapshot').get() as { n: number } | undefined
-      return r?.n ?? 0
+      // a snapshot the node took while running is in a file of its own the row names (sqlite-storage.ts)
+      const r = db.prepare('SELECT * FROM snapshot').get() as { data: Buffer, file?: string | null } | undefined
+      if (r?.file != null) return statSync(join(dir, r.file)).size
+      return r?.data.byteLength ?? 0
     } finally { db.close() }
   } catch { return -1 }
 }
@@ -70,7 +78,7 @@ async function sample (procs: NodeProc[], done: number, t0: number): Promise<Row
     rows.push({
       tasks: done, elapsedS: Math.round((Date.now() - t0) / 1000), node: p.name, rssMb: Math.round(p.rssMb() ?? -1),
       heapMb: Math.round(m.heap / 1048576), externalMb: Math.round(m.external / 1048576),
-      snapshotMb: mb(snapshotBytes(p.opts.dataDir)), raftDbMb: mb(fileBytes(join(p.opts.dataDir, 'raft.db'))),
+      snapshotMb: mb(snapshotBytes(p.opts.dataDir)), raftDbMb: mb(raftBytes(p.opts.dataDir)),
       historyDbMb: mb(fileBytes(join(p.opts.dataDir, 'history.db'))),
       liveTasks: q.body?.stored ?? -1, evicted: q.body?.evicted ?? -1,
       appliedIndex: st.body?.raft.appliedIndex ?? -1

@@ -128,3 +128,14 @@ export function encodeValue (value: unknown, maxBytes = Number.MAX_SAFE_INTEGER)
 export function decodeValue (bytes: Uint8Array, maxBytes = Number.MAX_SAFE_INTEGER): unknown {
   return unpack(bytes, maxBytes)
 }
+/** Values written one after another (a snapshot in pieces), each as encodeValue wrote it; checked as decodeValue checks one. */
+export function decodeValues (bytes: Uint8Array, maxBytes = Number.MAX_SAFE_INTEGER): unknown[] {
+  if (!(bytes instanceof Uint8Array)) throw new DecodeError('malformed', 'input is not bytes')
+  if (bytes.byteLength > maxBytes) throw new DecodeError('too_large', `${bytes.byteLength} bytes, over the ${maxBytes}-byte cap`)
+  if (bytes.byteLength === 0) throw new DecodeError('empty', 'zero-length input')
+  try {
+    return packr.unpackMultiple(plainView(bytes))
+  } catch (err) {
+    throw new DecodeError('malformed', (err as Error).message ?? String(err))
+  }
+}

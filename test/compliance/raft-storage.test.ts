@@ -3,7 +3,7 @@
 // restarted process would see: MemoryStorage.crashCopy(), or a fresh SqliteStorage on the same file.
 // A seeded differential test then drives both with the same random operations and compares them.
 import assert from 'node:assert/strict'
-import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs'
+import { existsSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import Database from 'better-sqlite3'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -426,6 +426,74 @@ describe('SqliteStorage specifics', () => {
     const db = (r as unknown as { db: { pragma: (p: string, o: { simple: boolean }) => unknown } }).db
     assert.equal(db.pragma('auto_vacuum', { simple: true }), 2)
     assert.deepEqual(r.entries(2, 3).map(e => e.index), [2])
+    r.close()
+  })
+
+  it('a snapshot in a file of its own: written off the event loop, named by the row, read back after reopen; the replaced file goes once the row is durable', async () => {
+    const path = join(dir, 'snapfile.db')
+    const s = new SqliteStorage(path, { conf: { voters: ['a'], learners: [] }, deferredSync: true })
+    s.save({ entries: range(2, 40, 1), hardState: { term: 1, vote: 'a', commit: 40 } })
+    await s.flush()
+    const big = new Uint8Array(2 * 1048576).fill(7)
+    const f1 = await s.writeSnapshotFile(20, [big.subarray(0, 1000), big.subarray(1000)])
+    assert.equal(f1, 'snapfile.db.snap-20')
+    assert.equal(statSync(join(dir, f1)).size, big.byteLength)
+    s.createSnapshotFromFile(20, { voters: ['a'], learners: [] }, f1)
+    s.compact(15)
+    // the row holds no bytes: the database does not keep room for a snapshot it will not hold
+    const db = (s as unknown as { db: Database.Database }).db
+    assert.equal(db.prepare('SELECT length(data) FROM snapshot').pluck().get(), 0)
+    assert.deepEqual(s.snapshot().data, big)
+    const f2 = await s.writeSnapshotFile(30, [new Uint8Array([1, 2]), new Uint8Array([3])])
+    assert.throws(() => s.createSnapshotFromFile(31, { voters: ['a'], learners: [] }, f2), RaftInputError)
+    s.createSnapshotFromFile(30, { voters: ['a'], learners: [] }, f2)
+    await s.flush()
+    await new Promise(resolve => setTimeout(resolve, 50))
+    assert.equal(existsSync(join(dir, f1)), false, 'the replaced file was removed')
+    // a crash between a file and its row leaves a file no row names: gone at the next open
+    writeFileSync(join(dir, 'snapfile.db.snap-35.tmp'), 'half')
+    writeFileSync(join(dir, 'snapfile.db.snap-36'), 'whole, never named')
+    s.close()
+    const r = new SqliteStorage(path, { deferredSync: true })
+    assert.equal(r.snapshot().meta.index, 30)
+    assert.deepEqual([...r.snapshot().data], [1, 2, 3])
+    assert.deepEqual(readdirSync(dir).filter(n => n.startsWith('snapfile.db.snap-')), [f2])
+    // a snapshot from the leader is written in the row, and the file it replaces goes
+    r.save({ snapshot: { meta: { index: 50, term: 2, conf: { voters: ['a'], learners: [] } }, data: new Uint8Array([9]) } })
+    await r.flush()
+    await new Promise(resolve => setTimeout(resolve, 50))
+    assert.deepEqual([...r.snapshot().data], [9])
+    assert.deepEqual(readdirSync(dir).filter(n => n.startsWith('snapfile.db.snap-')), [])
+    // a file for an index at or below the stored snapshot is refused before anything is written
+    await assert.rejects(r.writeSnapshotFile(50, [new Uint8Array(1)]), SnapshotOutOfDateError)
+    r.close()
+  })
+
+  it('a database whose snapshot row names a missing file refuses to open (a damaged data directory)', async () => {
+    const path = join(dir, 'lostfile.db')
+    const s = new SqliteStorage(path, { conf: { voters: ['a'], learners: [] } })
+    s.save({ entries: range(2, 10, 1), hardState: { term: 1, vote: 'a', commit: 10 } })
+    const f = await s.writeSnapshotFile(8, [new Uint8Array([5])])
+    s.createSnapshotFromFile(8, { voters: ['a'], learners: [] }, f)
+    s.close()
+    rmSync(join(dir, f))
+    assert.throws(() => new SqliteStorage(path), /ENOENT/)
+  })
+
+  it('adds the snapshot file column to a database made before it, keeping its snapshot', () => {
+    const path = join(dir, 'nofilecol.db')
+    const old = new Database(path)
+    old.exec(`CREATE TABLE hard_state (id INTEGER PRIMARY KEY CHECK (id = 0), term INTEGER NOT NULL, vote TEXT, commit_index INTEGER NOT NULL);
+      CREATE TABLE log_start (id INTEGER PRIMARY KEY CHECK (id = 0), idx INTEGER NOT NULL, term INTEGER NOT NULL);
+      CREATE TABLE entries (idx INTEGER PRIMARY KEY, term INTEGER NOT NULL, type INTEGER NOT NULL, data BLOB NOT NULL);
+      CREATE TABLE snapshot (id INTEGER PRIMARY KEY CHECK (id = 0), idx INTEGER NOT NULL, term INTEGER NOT NULL, data BLOB NOT NULL);
+      CREATE TABLE conf_state (id INTEGER PRIMARY KEY CHECK (id = 0), voters TEXT NOT NULL, learners TEXT NOT NULL);
+      INSERT INTO hard_state VALUES (0, 3, 'a', 12); INSERT INTO log_start VALUES (0, 12, 3);
+      INSERT INTO snapshot VALUES (0, 12, 3, x'0a0b'); INSERT INTO conf_state VALUES (0, '["a"]', '[]');`)
+    old.close()
+    const r = new SqliteStorage(path)
+    assert.equal(r.snapshot().meta.index, 12)
+    assert.deepEqual([...r.snapshot().data], [10, 11])
     r.close()
   })
 

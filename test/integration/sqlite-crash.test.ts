@@ -4,9 +4,9 @@
 // is torn, the log is contiguous, and the hard state is at least as new as the last print.
 import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
-import { mkdtempSync, rmSync } from 'node:fs'
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
-import { join, dirname } from 'node:path'
+import { basename, join, dirname } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { SqliteStorage } from '../../src/node/raft/sqlite-storage.js'
 import { checkEntryData } from '../fixtures/sqlite-writer.js'
@@ -76,6 +76,9 @@ function verify (db: string, lastPrinted: number): { last: number, snapIndex: nu
     }
     // index 1 is the bootstrap snapshot (empty data); later ones are the writer's checksummed snapshots
     if (snapIndex > 1) assert.ok(checkEntryData(s.snapshot().data, snapIndex, s.snapshot().meta.term), 'snapshot data corrupt')
+    // a snapshot file no row names (killed between the file and its row, or before the replaced one was removed) is gone
+    const files = readdirSync(dirname(db)).filter(n => n.startsWith(`${basename(db)}.snap-`))
+    assert.ok(files.length <= 1, `snapshot files left: ${files.join(', ')}`)
     return { last, snapIndex }
   } finally {
     s.close()

@@ -159,6 +159,7 @@ export class ClusterProcess {
     this.rpc = new SimRpc(id, incarnation, this.sched, env)
     this.core = new ClusterCore(log, this.sched, {
       snapshotSliceItems: p.snapshotSliceItems,
+      heldApplyBytesPerTurn: p.snapshotSliceItems < 1000 ? 1 : undefined, // one held entry a turn, with the small slices
       nextSlice: fn => { if (p.snapshotSliceGapMs > 0) this.sched.timeout(fn, p.snapshotSliceGapMs); else this.sched.immediate(fn) }
     })
     const snap = this.disk.snapshot()

@@ -4,7 +4,7 @@
 // done; a snapshot in one go or a restore in the middle gives it up without losing an entry.
 import assert from 'node:assert/strict'
 import { ClusterCore, SnapshotAbandonedError } from '../../src/node/cluster/core.js'
-import { decodeSnapshot, sliceEncoder } from '../../src/node/cluster/snapshot-codec.js'
+import { decodeSnapshot, joinParts, sliceEncoder } from '../../src/node/cluster/snapshot-codec.js'
 import { createLogger } from '../../src/node/log.js'
 import { encodeCommands, encodeValue } from '../../src/protocol/codec.js'
 import { DecodeError } from '../../src/protocol/errors.js'
@@ -26,9 +26,9 @@ function commands (n: number, prefix = 't'): Command[] {
 }
 
 /** a core fed entries of one command each, from index 2; slices run when `turn()` is called */
-function harness (sliceItems: number): { core: ClusterCore, feed: (cmds: Command[]) => void, turn: () => number } {
+function harness (sliceItems: number, heldApplyBytesPerTurn?: number): { core: ClusterCore, feed: (cmds: Command[]) => void, turn: () => number } {
   const queued: Array<() => void> = []
-  const core = new ClusterCore(silent, undefined, { snapshotSliceItems: sliceItems, nextSlice: fn => { queued.push(fn) } })
+  const core = new ClusterCore(silent, undefined, { snapshotSliceItems: sliceItems, nextSlice: fn => { queued.push(fn) }, heldApplyBytesPerTurn })
   let index = 1
   return {
     core,
@@ -48,18 +48,26 @@ describe('cluster core: snapshots in slices', () => {
     let steps = 0
     while (!enc.step()) steps++
     assert.ok(steps >= 95 / 7 - 1, `only ${steps} steps for 95 tasks in slices of 7`)
-    const pieced = enc.finish()
-    const whole = sliceEncoder(snap, Infinity).finish()
+    const parts = enc.finish()
+    assert.ok(parts.length > 10, `${parts.length} parts`)
+    const pieced = joinParts(parts)
+    const wholeParts = sliceEncoder(snap, Infinity).finish()
+    assert.equal(wholeParts.length, 1)
+    const whole = wholeParts[0]!
     assert.deepEqual(whole, encodeValue(snap)) // what nodes wrote before: a snapshot in one go is read as ever
     assert.deepEqual(decodeSnapshot(pieced), decodeSnapshot(whole))
     assert.deepEqual(image(ClusterState.restore(decodeSnapshot(pieced))), image(st))
   })
 
   it('refuses malformed pieces with a DecodeError', () => {
-    assert.throws(() => decodeSnapshot(encodeValue({ version: 2 })), DecodeError)
-    assert.throws(() => decodeSnapshot(encodeValue({ version: 2, pieces: { tasks: 'x' } })), DecodeError)
-    assert.throws(() => decodeSnapshot(encodeValue({ version: 2, pieces: { tasks: [7] } })), DecodeError)
-    assert.throws(() => decodeSnapshot(encodeValue({ version: 2, pieces: { tasks: [encodeValue({ a: 1 })] } })), DecodeError)
+    const join = (...vs: unknown[]): Uint8Array => joinParts(vs.map(v => encodeValue(v).slice()))
+    assert.throws(() => decodeSnapshot(join({ version: 2 })), DecodeError)
+    assert.throws(() => decodeSnapshot(join({ version: 2, pieces: { tasks: 'x' } })), DecodeError)
+    assert.throws(() => decodeSnapshot(join({ version: 2, pieces: { tasks: 2 } }, [1])), DecodeError, 'a piece missing')
+    assert.throws(() => decodeSnapshot(join({ version: 2, pieces: { tasks: 1 } }, { a: 1 })), DecodeError, 'a piece not a list')
+    assert.throws(() => decodeSnapshot(join({ version: 2, pieces: { tasks: 1 } }, [1], [2])), DecodeError, 'a value too many')
+    assert.throws(() => decodeSnapshot(join({ version: 1, tasks: [] }, [2])), DecodeError, 'a plain snapshot with more after it')
+    assert.throws(() => decodeSnapshot(join({ version: 2, pieces: { tasks: 1 } }, [1]).subarray(0, 20)), DecodeError, 'truncated')
   })
 
   it('holds entries committed while it encodes and applies them, in order, once it is done', async () => {
@@ -76,7 +84,7 @@ describe('cluster core: snapshots in slices', () => {
       if (turns++ === 2) feed(later)
       if (turns < 4) assert.equal(core.appliedCommands, appliedBefore, 'nothing is applied while the slices run')
     }
-    const data = await p
+    const data = joinParts(await p)
     assert.ok(turns >= 8, `${turns} turns`)
     assert.deepEqual(decodeSnapshot(data), before, 'the snapshot is the state when it started')
     // the held entries were applied after it: the same state as a core that never held them
@@ -85,6 +93,34 @@ describe('cluster core: snapshots in slices', () => {
     ref.feed(later)
     assert.deepEqual(image(core.state), image(ref.core.state))
     assert.equal(core.state.getTask('b9')?.status, 'pending')
+  })
+
+  it('applies the held entries a few a turn once it is encoded; entries arriving meanwhile queue behind them', async () => {
+    const { core, feed, turn } = harness(5, 1) // one held entry a turn
+    const first = commands(20, 'a')
+    const during = commands(10, 'b') // 1 submit entry + 10 entries for 5 tasks
+    const after = commands(10, 'c')
+    feed(first)
+    const p = core.snapshotInSlices()
+    turn()
+    feed(during)
+    while (core.appliedCommands === first.length) turn() // the slices, then the first held entry
+    await p
+    const counts: number[] = [core.appliedCommands]
+    feed(after) // while the held entries are still being applied
+    assert.equal(core.state.getTask('c0'), undefined, 'behind the held ones')
+    while (turn() > 0) counts.push(core.appliedCommands)
+    assert.ok(counts.length >= during.length, `applied over ${counts.length} turns: ${counts.join(' ')}`)
+    assert.equal(core.appliedCommands, first.length + during.length + after.length)
+    const ref = harness(5)
+    ref.feed(first); ref.feed(during); ref.feed(after)
+    assert.deepEqual(image(core.state), image(ref.core.state))
+    // applying at once again: the next one is taken
+    feed(commands(1, 'd'))
+    assert.equal(core.state.getTask('d0')?.status, 'completed')
+    const again = core.snapshotInSlices()
+    while (turn() > 0) { /* */ }
+    assert.ok((await again).length > 1)
   })
 
   it('a snapshot in one go in the middle applies what was held first and gives the slices up', async () => {

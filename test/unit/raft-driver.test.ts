@@ -114,7 +114,7 @@ describe('RaftDriver with a deferred fsync', () => {
       snapshotAsync: () => {
         const at = applied
         started.push(at)
-        return new Promise(resolve => { finishers.push(() => { resolve(new Uint8Array([0xaa, at & 255])) }) })
+        return new Promise(resolve => { finishers.push(() => { resolve([new Uint8Array([0xaa]), new Uint8Array([at & 255])]) }) })
       },
       restoreSnapshot: () => {}, snapshotEntries: 5, applied: 1
     })

@@ -124,6 +124,13 @@ export interface RaftStorage {
   save (update: { entries?: Entry[], hardState?: HardState, snapshot?: Snapshot }): void
   /** make a snapshot at index (already applied) and drop log entries up to compactIndex */
   createSnapshot (index: number, conf: ConfState, data: Uint8Array): Snapshot
+  /**
+   * optional, together: write a snapshot's data (the concatenation of `parts`) to a file of its own
+   * without blocking; then make the snapshot at index from that file; or remove a file not used
+   */
+  writeSnapshotFile? (index: number, parts: Uint8Array[]): Promise<string>
+  createSnapshotFromFile? (index: number, conf: ConfState, file: string): Snapshot
+  discardSnapshotFile? (file: string): Promise<void>
   compact (compactIndex: number): void
   /** optional: a storage that writes without fsync makes everything saved so far durable here */
   flush? (): Promise<void>
