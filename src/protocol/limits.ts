@@ -16,9 +16,17 @@ const MiB = 1024 * KiB
  *  be split by the caller. */
 export const MAX_FRAME_BYTES = 4 * MiB
 
-/** Largest frame on the Raft stream: it must carry a whole snapshot ('snap' is not chunked), so it
- *  is much bigger than the others. Only cluster members (pnet + noise) can open this stream. */
+/** Largest frame on the Raft stream: a snapshot up to this size goes in one 'snap' frame, so it is
+ *  much bigger than the others. Only cluster members (pnet + noise) can open this stream. */
 export const MAX_RAFT_FRAME_BYTES = 64 * MiB
+
+/** A snapshot bigger than this crosses the Raft stream in 'snapChunk' frames of this size
+ *  (src/node/cluster/snapshot-transfer.ts): heartbeats pass between them, and a state over
+ *  MAX_RAFT_FRAME_BYTES (a full retention reached 68 MB in the soak) can still be sent. */
+export const SNAPSHOT_CHUNK_BYTES = 1 * MiB
+
+/** The whole of a snapshot sent in chunks: what a receiver agrees to put together (one per sender). */
+export const MAX_SNAPSHOT_TRANSFER_BYTES = 1024 * MiB
 
 /** One task's payload (encoded size). Tasks are commands, not data transfer: put data in files. */
 export const MAX_TASK_PAYLOAD_BYTES = 1 * MiB

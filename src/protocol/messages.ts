@@ -193,7 +193,18 @@ export const RaftMessageSchema: Schema<Message> = obj({
   durable: index()
 }, { optional: ['logTerm', 'index', 'entries', 'commit', 'reject', 'rejectHint', 'snapshot', 'context', 'durable'] }) as Schema<Message>
 
-export const RAFT_MESSAGES = { raft: RaftMessageSchema }
+/**
+ * One piece of a 'snap' message too big for one frame: `msg` is that message with empty snapshot
+ * data; the pieces' `data`, in `offset` order, make up its `total` bytes (snapshot-transfer.ts).
+ */
+export const SnapChunkSchema = obj({
+  msg: RaftMessageSchema,
+  offset: count(),
+  total: count(),
+  data: bytes({ max: L.SNAPSHOT_CHUNK_BYTES })
+}, { strict: true }) as Schema<{ msg: Message, offset: number, total: number, data: Uint8Array }>
+
+export const RAFT_MESSAGES = { raft: RaftMessageSchema, snapChunk: SnapChunkSchema }
 
 // ---- gossip: device bid -----------------------------------------------------------------------
 

@@ -1,10 +1,10 @@
 // Snapshots on real nodes (libp2p on 127.0.0.1, sqlite files): taken in slices while the cluster
 // works and written to raft.db.snap-<index> (one per node, named by raft.db's row); a follower
 // that was away while the leader compacted past it is caught up from the leader's snapshot, read
-// from that file; and a whole cluster restarted on its data dirs restores from the files with every
+// from that file and sent in pieces (over SNAPSHOT_CHUNK_BYTES); and a whole cluster restarted on its data dirs restores from the files with every
 // task intact. Enough tasks that the snapshot has several pieces (SNAPSHOT_SLICE_ITEMS = 1,000).
 import assert from 'node:assert/strict'
-import { readdirSync } from 'node:fs'
+import { readdirSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import Database from 'better-sqlite3'
 import { startLocalCluster, waitForAgreedLeader, waitForBids, addrsOf, base, type LocalCluster } from '../helpers/local-cluster.js'
@@ -12,6 +12,7 @@ import { eventually } from '../helpers/eventually.js'
 import { startNode, type NodeOptions } from '../../src/node/node.js'
 import type { ClusterNode } from '../../src/node/api-types.js'
 import type { ClusterState } from '../../src/sched/state-machine.js'
+import { SNAPSHOT_CHUNK_BYTES } from '../../src/protocol/limits.js'
 
 const OPTS: Partial<NodeOptions> = { snapshotEntries: 8, maxConcurrentTasks: 16 }
 
@@ -67,6 +68,9 @@ describe('snapshots in files on real nodes', function () {
     const leader = await waitForAgreedLeader(c.nodes)
     const second = await runBatch(c.nodes.find(n => n !== leader)!, 'second', 2500)
     await eventually(() => raftDb(leader.dataDir).logStart > awayApplied + 1, { timeoutMs: 20_000, message: 'the leader compacted past the absent follower' })
+    // over one chunk: the leader sends it in 'snapChunk' pieces (snapshot-transfer.ts)
+    const leaderSnap = raftDb(leader.dataDir).snapFile
+    assert.ok(leaderSnap !== null && statSync(join(leader.dataDir, leaderSnap)).size > SNAPSHOT_CHUNK_BYTES, 'the snapshot to send is over one chunk')
 
     const back = await startNode({ ...base, ...OPTS, name: awayName, dataDir: awayDir, bootstrap: addrsOf(leader) })
     c.nodes.push(back)

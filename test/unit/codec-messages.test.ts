@@ -107,6 +107,8 @@ const execSamples: Record<keyof typeof EXEC_MESSAGES, unknown[]> = {
 /** every (table, type, body) sample, for round-trips and fuzzing */
 const allSamples: Array<{ table: SchemaTable, type: string, body: unknown }> = [
   ...raftMessages.map(body => ({ table: RAFT_MESSAGES, type: 'raft', body })),
+  // a piece of a snapshot sent in chunks (src/node/cluster/snapshot-transfer.ts)
+  { table: RAFT_MESSAGES, type: 'snapChunk', body: { msg: { type: 'snap', from: 'a', to: 'b', term: 4, snapshot: { meta: { index: 100, term: 4, conf: { voters: ['a', 'b'], learners: [] } }, data: new Uint8Array(0) } }, offset: 4096, total: 10_000, data: new Uint8Array(4096).fill(9) } },
   { table: BID_MESSAGES, type: 'bid', body: bid },
   ...Object.entries(clientSamples).flatMap(([type, bodies]) => bodies.map(body => ({ table: CLIENT_MESSAGES as SchemaTable, type, body }))),
   ...Object.entries(execSamples).flatMap(([type, bodies]) => bodies.map(body => ({ table: EXEC_MESSAGES as SchemaTable, type, body })))

@@ -1,6 +1,6 @@
 // A real ClusterCore and LeaderLoop for unit tests; the "log" is a list of proposed entries the
 // test commits by hand, and the leader's timers go to the scheduler the test passes (real by default).
-import { ClusterCore } from '../../src/node/cluster/core.js'
+import { ClusterCore, type ClusterCoreOptions } from '../../src/node/cluster/core.js'
 import { LeaderLoop } from '../../src/node/leader/leader.js'
 import type { Assignment } from '../../src/node/worker/worker.js'
 import { silentLogger } from '../../src/node/host/log.js'
@@ -12,7 +12,7 @@ import type { Scheduler } from '../../src/node/scheduler.js'
 export const turn = async (): Promise<void> => { await new Promise(resolve => setImmediate(resolve)) }
 
 export class LeaderHarness {
-  readonly core = new ClusterCore(silentLogger)
+  readonly core: ClusterCore
   readonly entries: Uint8Array[] = []
   readonly dispatched: Array<{ deviceId: string, items: Assignment[] }> = []
   readonly leader: LeaderLoop
@@ -21,7 +21,8 @@ export class LeaderHarness {
   private index = 1
   private seq = 0
 
-  constructor (readonly bids: DeviceBid[], scheduler?: Scheduler) {
+  constructor (readonly bids: DeviceBid[], scheduler?: Scheduler, coreOpts?: ClusterCoreOptions) {
+    this.core = new ClusterCore(silentLogger, undefined, coreOpts)
     this.core.bindProposer(d => { this.entries.push(d) })
     this.leader = new LeaderLoop({
       selfId: bids[0]!.nodeId,

@@ -93,6 +93,12 @@ export class ClusterCore {
     this.heldBytesPerTurn = opts.heldApplyBytesPerTurn ?? HELD_APPLY_BYTES_PER_TURN
   }
 
+  /**
+   * Entries are held (a snapshot is being encoded, or what it held is still being applied): the
+   * state is behind the log, so the leader places no work on it meanwhile (see LeaderLoop.plan).
+   */
+  get holding (): boolean { return this.held !== undefined }
+
   /** the driver's propose; throws when not leader */
   bindProposer (fn: (data: Uint8Array) => void): void { this.proposeFn = fn }
 

@@ -12,6 +12,7 @@ import type { ClusterCore } from './core.js'
 import type { Logger } from '../log.js'
 import { realScheduler, type CancelTimer } from '../scheduler.js'
 import { readDisk } from '../system/signals.js'
+import { SnapshotAssembler, snapshotFrames, type SnapChunk } from './snapshot-transfer.js'
 
 export interface RaftMemberInit {
   selfId: string
@@ -67,6 +68,8 @@ export class RaftMember {
   private down?: string
   private cancelRetry?: CancelTimer
   private stopped = false
+  /** snapshots arriving in pieces, one per sender (snapshot-transfer.ts) */
+  private readonly snapshots = new SnapshotAssembler()
   /** the voters this node founded a cluster with, in this process (see FOUNDER_CAMPAIGN_MS) */
   private founders?: string[]
   private founderTimer?: ReturnType<typeof setTimeout>
@@ -148,6 +151,7 @@ export class RaftMember {
 
   stop (): void {
     this.stopped = true
+    this.snapshots.close()
     this.cancelRetry?.()
     clearTimeout(this.founderTimer)
     this.current?.snapshotBeforeStop() // the next start restores it rather than replaying the log
@@ -156,35 +160,72 @@ export class RaftMember {
 
   /** one inbound frame of the Raft protocol */
   onMessage (from: string, bytes: Uint8Array): void {
-    let msg: Message
+    let decoded: ReturnType<typeof decode<typeof RAFT_MESSAGES>>
     try {
-      msg = decode(bytes, RAFT_MESSAGES, MAX_RAFT_FRAME_BYTES).body as Message
+      decoded = decode(bytes, RAFT_MESSAGES, MAX_RAFT_FRAME_BYTES)
     } catch (err) {
       this.d.log.warn(`raft: rejected a malformed message from ${from.slice(-8)}`, (err as Error).message)
       return
     }
-    if (msg.from !== from) { this.d.log.warn(`raft: message claims to be from ${msg.from.slice(-8)} but came from ${from.slice(-8)}; dropped`); return }
-    if (msg.to !== this.d.selfId) return
-    // Only members speak Raft to a member: a stranger's message with a high term would otherwise
-    // depose a healthy leader. A fresh node (no configuration yet) listens to whoever leads.
-    if (this.current !== undefined && this.isMember && !this.isInConf(from)) {
-      this.d.log.warn(`raft: dropped '${msg.type}' from ${from.slice(-8)}, which is not a member`)
-      return
+    let msg: Message
+    if (decoded.type === 'snapChunk') {
+      const c = decoded.body as SnapChunk
+      if (c.msg.from !== from || !this.mayStep(from, c.msg)) return
+      let whole: Message | undefined
+      try { whole = this.snapshots.add(from, c) } catch (err) {
+        this.d.log.warn(`raft: rejected a snapshot piece from ${from.slice(-8)}`, (err as Error).message)
+        return
+      }
+      if (whole === undefined) { this.d.heard(from); return }
+      msg = whole
+    } else {
+      msg = decoded.body as Message
     }
+    if (!this.mayStep(from, msg)) return
     this.d.heard(from)
     this.current?.step(msg)
   }
 
+  /** the checks every Raft message from `from` passes before it reaches the core */
+  private mayStep (from: string, msg: Message): boolean {
+    if (msg.from !== from) { this.d.log.warn(`raft: message claims to be from ${msg.from.slice(-8)} but came from ${from.slice(-8)}; dropped`); return false }
+    if (msg.to !== this.d.selfId) return false
+    // Only members speak Raft to a member: a stranger's message with a high term would otherwise
+    // depose a healthy leader. A fresh node (no configuration yet) listens to whoever leads.
+    if (this.current !== undefined && this.isMember && !this.isInConf(from)) {
+      this.d.log.warn(`raft: dropped '${msg.type}' from ${from.slice(-8)}, which is not a member`)
+      return false
+    }
+    return true
+  }
+
   private send (m: Message): void {
+    if (m.type === 'snap') { void this.sendSnapshot(m); return }
     let bytes: Uint8Array
     try { bytes = encode('raft', m, MAX_RAFT_FRAME_BYTES) } catch (err) { this.d.log.error('raft message not encodable', err); return }
-    const sent = this.d.send(m.to, bytes)
-    if (m.type === 'snap') {
-      // handed to the stream is as much as we can know; a lost one is retried by the core's timeout
-      sent.then(() => { this.current?.reportSnapshot(m.to, true) }, () => { this.current?.reportSnapshot(m.to, false); this.current?.reportUnreachable(m.to) })
-    } else {
-      sent.catch(() => { this.current?.reportUnreachable(m.to) })
+    this.d.send(m.to, bytes).catch(() => { this.current?.reportUnreachable(m.to) })
+  }
+
+  /** a snapshot, in one frame or in pieces (snapshot-transfer.ts), each sent once the one before is handed over */
+  private async sendSnapshot (m: Message): Promise<void> {
+    const driver = this.current
+    try {
+      const frames = snapshotFrames(m)
+      if (frames.length > 1) this.d.log.info(`raft: sending a snapshot at index ${m.snapshot!.meta.index} to ${m.to.slice(-8)} in ${frames.length} pieces`)
+      for (const f of frames) {
+        if (this.stopped || this.current !== driver) return
+        await this.d.send(m.to, f)
+      }
+    } catch (err) {
+      // not encodable, replaced by a newer snapshot meanwhile, or the peer unreachable: the core
+      // tries again (with the newest snapshot) after it hears it failed
+      this.d.log.debug(`raft: a snapshot to ${m.to.slice(-8)} was not sent`, (err as Error).message)
+      driver?.reportSnapshot(m.to, false)
+      driver?.reportUnreachable(m.to)
+      return
     }
+    // handed to the stream is as much as we can know; a lost one is retried by the core's timeout
+    driver?.reportSnapshot(m.to, true)
   }
 
   private roleChanged (role: string, leaderId: string | null, term: number): void {

@@ -235,7 +235,11 @@ export class LeaderLoop {
   }
 
   private plan (): void {
-    if (!this.active || !this.caughtUp) return
+    // The core holds entries back while a snapshot is encoded: its state is behind the log by up to
+    // seconds, and an assignment the leader proposed (and dispatched) before could look pending and
+    // unproposed once its proposal's TTL ran out: it would be placed twice. The pass after the
+    // held entries are applied places the work.
+    if (!this.active || !this.caughtUp || this.d.core.holding) return
     const state = this.d.core.state
     // Nothing waits: nothing to place or to preempt for (both walk the ready queue alone). An idle
     // leader passes here ten times a second, and building the bid list was its largest allocation.
@@ -291,7 +295,7 @@ export class LeaderLoop {
    * changes nothing and frees its slot here at once.
    */
   private placeSubmitted (cmds: readonly Command[]): Command[] | undefined {
-    if (!this.active || !this.caughtUp) return undefined
+    if (!this.active || !this.caughtUp || this.d.core.holding) return undefined // see plan()
     let records: TaskRecord[] | undefined
     const now = this.d.now()
     const state = this.d.core.state
