@@ -42,6 +42,7 @@ import { HandoffController } from './leader/handoff.js'
 import { NodeScheduler } from './client/scheduler.js'
 import { handleClientRequest, makeLeaderRequest, type ClientServiceDeps } from './client/service.js'
 import { TaskHistory } from './client/history.js'
+import { TERMINAL_STATUSES } from '../sched/types.js'
 import { setDefaultScheduler } from './client/groups.js'
 import { startApiServer, type ApiServer } from './api/index.js'
 import { loadOrCreateToken, writeNodeJson } from './node-files.js'
@@ -317,6 +318,11 @@ class RetireNode implements ClusterNode {
       onProgress: l => this.progress.subscribe(l)
     })
     this.core.onEvent(e => { this.history.onApplied(e, id => this.core.state.getTask(id)) })
+    // the events before a snapshot this node restored were never applied here (see backfill)
+    this.core.onRestore(() => {
+      const st = this.core.state
+      this.history.backfill([...TERMINAL_STATUSES].flatMap(status => st.listTasks({ status })))
+    })
     this.handoff = new HandoffController({
       state: () => this.core.state,
       bids: () => this.gossip.bids(),

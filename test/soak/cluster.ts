@@ -22,6 +22,7 @@ export interface SoakNodeOptions {
   deviceTimeoutMs: number
   maxConcurrent: number
   logLevel: string
+  snapshotEntries?: number
 }
 
 /** how a node process is started and reached: on loopback (NodeProc) or in a netns host (NsNode) */
@@ -69,7 +70,8 @@ export class SoakNode {
 
   constructor (readonly name: string, readonly dataDir: string, readonly logPath: string, expect: number, o: SoakNodeOptions,
     net?: { lab: NetLab, host: number }) {
-    const extraArgs = ['--device-timeout-ms', String(o.deviceTimeoutMs), '--max-concurrent', String(o.maxConcurrent), '--log-level', o.logLevel]
+    const extraArgs = ['--device-timeout-ms', String(o.deviceTimeoutMs), '--max-concurrent', String(o.maxConcurrent), '--log-level', o.logLevel,
+      ...(o.snapshotEntries === undefined ? [] : ['--snapshot-entries', String(o.snapshotEntries)])]
     this.b = net === undefined
       ? loopBackend(new NodeProc({ name, dataDir, bootstrapExpect: expect, extraArgs }))
       : nsBackend(new NsNode({ lab: net.lab, host: net.host, dataDir, bootstrapExpect: expect, extraArgs }))

@@ -13,6 +13,7 @@ import { Nemesis, planFaults, PROCESS_FAULTS, type ExtraFault } from './nemesis.
 import { Workload } from './workload.js'
 import type { NetLab } from '../netlab/netlab.js'
 import { mountTmpfs, unmount } from './disk-faults.js'
+import { mulberry32 } from '../../src/sched/rng.js'
 
 export interface SoakOptions {
   seed: number
@@ -38,6 +39,8 @@ export interface SoakOptions {
   clients?: number
   deviceTimeoutMs?: number
   maxConcurrent?: number
+  /** the nodes' --snapshot-entries (default: drawn from the seed, see runSoak) */
+  snapshotEntries?: number
   log?: (line: string) => void
 }
 
@@ -79,9 +82,14 @@ export async function runSoak (o: SoakOptions): Promise<SoakResult> {
   const runDir = join(o.baseDir ?? tmpdir(), `rc-soak-${o.seed}-${process.pid}-${t0}`)
   mkdirSync(runDir, { recursive: true })
   const h = new HistoryWriter(join(runDir, 'history.jsonl'))
-  const config = { nodes, netns: o.lab !== undefined, tmpfsNode: o.tmpfsNode, faultMs, boundMs, kinds, maxConcurrent, deviceTimeoutMs: o.deviceTimeoutMs ?? 1500, clients: o.clients ?? 3 }
+  // snapshots under the faults (killed mid-write, copied and lost, a full disk): two seeds in three
+  // take one every 50 or 300 entries; the default (10,000) is more than a run writes. Its own
+  // stream, so no other choice of a seed changed.
+  const snapshotEntries = o.snapshotEntries ?? [50, 300, undefined][Math.floor(mulberry32(o.seed ^ 0x5a1c)() * 3)]
+  const config = { nodes, netns: o.lab !== undefined, tmpfsNode: o.tmpfsNode, faultMs, boundMs, kinds, maxConcurrent, deviceTimeoutMs: o.deviceTimeoutMs ?? 1500, clients: o.clients ?? 3, snapshotEntries }
   h.add({ t: Date.now(), type: 'run', seed: o.seed, nodes, config })
-  const cluster = new SoakCluster(runDir, nodes, { deviceTimeoutMs: config.deviceTimeoutMs, maxConcurrent, logLevel: 'info' }, o.lab)
+  if (snapshotEntries !== undefined) log(`soak seed=${o.seed}: the nodes snapshot every ${snapshotEntries} log entries`)
+  const cluster = new SoakCluster(runDir, nodes, { deviceTimeoutMs: config.deviceTimeoutMs, maxConcurrent, logLevel: 'info', snapshotEntries }, o.lab)
   liveClusters.add(cluster)
   const nemesis = new Nemesis(cluster, h, planFaults(o.seed, kinds), o.extra, o.heal)
   let report: CheckReport | undefined

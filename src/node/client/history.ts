@@ -7,6 +7,7 @@ import Database from 'better-sqlite3'
 import type { TaskMetrics } from '../api-types.js'
 import type { ClusterEvent, TaskRecord } from '../../sched/commands.js'
 import { NodeError } from '../errors.js'
+import { TERMINAL_STATUSES } from '../../sched/types.js'
 
 export interface HistoryRow {
   taskId: string
@@ -97,6 +98,33 @@ export class TaskHistory {
       startedAt: cur?.startedAt ?? cur?.assignedAt ?? rec.submittedAt,
       finishedAt: rec.finishedAt ?? e.at
     })
+  }
+
+  /**
+   * After the state was restored from a snapshot (at start, or one from the leader): the rows of
+   * the finished tasks it holds, as onApplied would have written them. A node caught up by a
+   * snapshot never applies the events before it, and one killed before its last rows were written
+   * restarts from its snapshot past them; its metrics counted fewer tasks than the others' (found by
+   * the fault soak once its seeds took snapshots). Rows already there stay (INSERT OR IGNORE).
+   */
+  backfill (tasks: Iterable<TaskRecord>): number {
+    const since = this.now() - this.retentionMs
+    let added = 0
+    try {
+      this.db.transaction(() => {
+        for (const rec of tasks) {
+          // a terminal record that was not replaced is one whose last event was final (a completion,
+          // a final error, a cancel); a replaced one (failover, hand-off) was not recorded
+          if (!TERMINAL_STATUSES.has(rec.status) || rec.replacedBy !== undefined) continue
+          const cur = rec.attempts[rec.attempts.length - 1]
+          const finishedAt = rec.finishedAt ?? rec.endedAt ?? 0
+          if (finishedAt < since) continue
+          added += this.insert.run(rec.id, cur?.attempt ?? rec.attempts.length, cur?.deviceId ?? '', rec.taskType, rec.status, rec.submittedAt,
+            cur?.startedAt ?? cur?.assignedAt ?? rec.submittedAt, finishedAt).changes
+        }
+      })()
+    } catch { /* a full disk: metrics count what history holds, as for live rows */ }
+    return added
   }
 
   /**

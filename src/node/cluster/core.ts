@@ -68,6 +68,7 @@ export class ClusterCore {
   private readonly waiters = new Map<string, Waiter>()
   private readonly listeners = new Set<EventListener>()
   private readonly haltListeners = new Set<(h: HaltInfo) => void>()
+  private readonly restoreListeners = new Set<() => void>()
   private proposeFn?: (data: Uint8Array) => void
   private flushHook?: (cmds: readonly Command[]) => Command[] | undefined
   appliedCommands = 0
@@ -112,6 +113,12 @@ export class ClusterCore {
   onEvent (l: EventListener): () => void {
     this.listeners.add(l)
     return () => { this.listeners.delete(l) }
+  }
+
+  /** Called after the state was replaced by a snapshot's (at start, or one from the leader). */
+  onRestore (l: () => void): () => void {
+    this.restoreListeners.add(l)
+    return () => { this.restoreListeners.delete(l) }
   }
 
   /** Called once, when this core halts (see `halted`). */
@@ -334,6 +341,9 @@ export class ClusterCore {
     this.held = undefined
     this.sliceRun++
     this.state = data.byteLength === 0 ? new ClusterState() : ClusterState.restore(decodeSnapshot(data) as never)
+    for (const l of this.restoreListeners) {
+      try { l() } catch (err) { this.log.error('a restore listener failed', err) }
+    }
   }
 }
 

@@ -33,6 +33,7 @@ interface Flags {
   apiPort?: number
   maxConcurrent?: number
   deviceTimeoutMs?: number
+  snapshotEntries?: number
   name?: string
   logLevel?: NodeOptions['logLevel']
   json?: boolean
@@ -74,6 +75,7 @@ export function startCommand (io: CliIo): Command {
     .option('--api-port <n>', 'API port, 0 = any free port (default 0)', intOpt('--api-port', 0))
     .option('--max-concurrent <n>', 'tasks this device runs at once (default: cores, at least 2)', intOpt('--max-concurrent', 1))
     .option('--device-timeout-ms <n>', 'declare a silent device down after this long (default 3000)', intOpt('--device-timeout-ms', 100))
+    .option('--snapshot-entries <n>', 'snapshot the replicated state every this many log entries (default 10000; or 32 MiB of log)', intOpt('--snapshot-entries', 2))
     .option('--name <name>', 'device name (default: host name)')
     .option('--sensors <list>', 'sensors this device offers to tasks, comma separated (e.g. gps,camera)', listOpt)
     .option('--internet', 'this device reaches the internet (tasks with requires_internet may run here)')
@@ -150,6 +152,7 @@ export async function toNodeOptions (f: Flags): Promise<NodeOptions> {
   if (f.handlers !== undefined) o.handlers = f.handlers.map(h => /^[./\\]|\.[cm]?[jt]s$/.test(h) ? resolve(h) : h)
   if (f.maxConcurrent !== undefined) o.maxConcurrentTasks = f.maxConcurrent
   if (f.deviceTimeoutMs !== undefined) o.deviceTimeoutMs = f.deviceTimeoutMs
+  if (f.snapshotEntries !== undefined) o.snapshotEntries = f.snapshotEntries
   if (f.name !== undefined) o.name = f.name
   if (f.logLevel !== undefined) o.logLevel = f.logLevel
   if (f.sensors !== undefined) o.sensors = f.sensors
