@@ -68,12 +68,12 @@ function pack (value: unknown, maxBytes: number, what: string, kept = false): Ui
 }
 
 /** msgpack bytes → value, with every failure (garbage, truncation, trailing bytes, deep nesting) as DecodeError. */
-function unpack (bytes: Uint8Array, maxBytes: number): unknown {
+function unpack (bytes: Uint8Array, maxBytes: number, multiple = false): unknown {
   if (!(bytes instanceof Uint8Array)) throw new DecodeError('malformed', 'input is not bytes')
   if (bytes.byteLength > maxBytes) throw new DecodeError('too_large', `${bytes.byteLength} bytes, over the ${maxBytes}-byte cap`)
   if (bytes.byteLength === 0) throw new DecodeError('empty', 'zero-length input')
   try {
-    return packr.unpack(plainView(bytes))
+    return multiple ? packr.unpackMultiple(plainView(bytes)) : packr.unpack(plainView(bytes))
   } catch (err) {
     throw new DecodeError('malformed', (err as Error).message ?? String(err))
   }
@@ -130,12 +130,5 @@ export function decodeValue (bytes: Uint8Array, maxBytes = Number.MAX_SAFE_INTEG
 }
 /** Values written one after another (a snapshot in pieces), each as encodeValue wrote it; checked as decodeValue checks one. */
 export function decodeValues (bytes: Uint8Array, maxBytes = Number.MAX_SAFE_INTEGER): unknown[] {
-  if (!(bytes instanceof Uint8Array)) throw new DecodeError('malformed', 'input is not bytes')
-  if (bytes.byteLength > maxBytes) throw new DecodeError('too_large', `${bytes.byteLength} bytes, over the ${maxBytes}-byte cap`)
-  if (bytes.byteLength === 0) throw new DecodeError('empty', 'zero-length input')
-  try {
-    return packr.unpackMultiple(plainView(bytes))
-  } catch (err) {
-    throw new DecodeError('malformed', (err as Error).message ?? String(err))
-  }
+  return unpack(bytes, maxBytes, true) as unknown[]
 }
