@@ -128,6 +128,15 @@ export function encodeValue (value: unknown, maxBytes = Number.MAX_SAFE_INTEGER)
 export function decodeValue (bytes: Uint8Array, maxBytes = Number.MAX_SAFE_INTEGER): unknown {
   return unpack(bytes, maxBytes)
 }
+/** Byte strings one after another in one buffer (the first itself when it is the only one). */
+export function concatBytes (parts: Uint8Array[]): Uint8Array {
+  if (parts.length === 1) return parts[0]!
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0))
+  let at = 0
+  for (const p of parts) { out.set(p, at); at += p.byteLength }
+  return out
+}
+
 /** Values written one after another (a snapshot in pieces), each as encodeValue wrote it; checked as decodeValue checks one. */
 export function decodeValues (bytes: Uint8Array, maxBytes = Number.MAX_SAFE_INTEGER): unknown[] {
   return unpack(bytes, maxBytes, true) as unknown[]

@@ -4,9 +4,9 @@
 // done; a snapshot in one go or a restore in the middle gives it up without losing an entry.
 import assert from 'node:assert/strict'
 import { ClusterCore, SnapshotAbandonedError } from '../../src/node/cluster/core.js'
-import { decodeSnapshot, joinParts, sliceEncoder } from '../../src/node/cluster/snapshot-codec.js'
+import { decodeSnapshot, sliceEncoder } from '../../src/node/cluster/snapshot-codec.js'
 import { createLogger } from '../../src/node/log.js'
-import { encodeCommands, encodeValue } from '../../src/protocol/codec.js'
+import { concatBytes, encodeCommands, encodeValue } from '../../src/protocol/codec.js'
 import { DecodeError } from '../../src/protocol/errors.js'
 import { ClusterState } from '../../src/sched/state-machine.js'
 import type { Command } from '../../src/sched/commands.js'
@@ -50,7 +50,7 @@ describe('cluster core: snapshots in slices', () => {
     assert.ok(steps >= 95 / 7 - 1, `only ${steps} steps for 95 tasks in slices of 7`)
     const parts = enc.finish()
     assert.ok(parts.length > 10, `${parts.length} parts`)
-    const pieced = joinParts(parts)
+    const pieced = concatBytes(parts)
     const wholeParts = sliceEncoder(snap, Infinity).finish()
     assert.equal(wholeParts.length, 1)
     const whole = wholeParts[0]!
@@ -60,7 +60,7 @@ describe('cluster core: snapshots in slices', () => {
   })
 
   it('refuses malformed pieces with a DecodeError', () => {
-    const join = (...vs: unknown[]): Uint8Array => joinParts(vs.map(v => encodeValue(v).slice()))
+    const join = (...vs: unknown[]): Uint8Array => concatBytes(vs.map(v => encodeValue(v).slice()))
     assert.throws(() => decodeSnapshot(join({ version: 2 })), DecodeError)
     assert.throws(() => decodeSnapshot(join({ version: 2, pieces: { tasks: 'x' } })), DecodeError)
     assert.throws(() => decodeSnapshot(join({ version: 2, pieces: { tasks: 2 } }, [1])), DecodeError, 'a piece missing')
@@ -84,7 +84,7 @@ describe('cluster core: snapshots in slices', () => {
       if (turns++ === 2) feed(later)
       if (turns < 4) assert.equal(core.appliedCommands, appliedBefore, 'nothing is applied while the slices run')
     }
-    const data = joinParts(await p)
+    const data = concatBytes(await p)
     assert.ok(turns >= 8, `${turns} turns`)
     assert.deepEqual(decodeSnapshot(data), before, 'the snapshot is the state when it started')
     // the held entries were applied after it: the same state as a core that never held them

@@ -18,6 +18,17 @@ class GatedStorage extends MemoryStorage {
   open (): void { for (const g of this.gates.splice(0)) g() }
 }
 
+/** one voter over MemoryStorage (instant disk) that applies with `apply`; `over` sets the snapshot options */
+function soleVoter (apply: (e: Entry) => void, over: Partial<ConstructorParameters<typeof RaftDriver>[0]>): { d: RaftDriver, storage: MemoryStorage } {
+  const storage = new MemoryStorage()
+  bootstrapStorage(storage, { voters: ['a'], learners: [] })
+  const d = new RaftDriver({
+    id: 'a', storage, tickMs: 5, electionTicks: 3, rng: mulberry32(1), log: createLogger('t', 'silent'),
+    send: () => {}, apply, snapshotData: () => new Uint8Array(0), restoreSnapshot: () => {}, snapshotEntries: 1_000_000, applied: 1, ...over
+  })
+  return { d, storage }
+}
+
 describe('RaftDriver with a deferred fsync', () => {
   it('applies an entry only after its write was flushed', async () => {
     const storage = new GatedStorage()
@@ -73,16 +84,13 @@ describe('RaftDriver with a deferred fsync', () => {
   })
 
   it('a byte-triggered snapshot waits for twice the last snapshot\'s size of log (a big state is not re-encoded every 32 MiB)', async () => {
-    const storage = new MemoryStorage()
-    bootstrapStorage(storage, { voters: ['a'], learners: [] })
     let applied = 0
     const snapshots: number[] = []
-    const d = new RaftDriver({
-      id: 'a', storage, tickMs: 5, electionTicks: 3, rng: mulberry32(1), log: createLogger('t', 'silent'),
-      send: () => {}, apply: e => { applied = e.index },
+    const { d } = soleVoter(e => { applied = e.index }, {
       // the state is 8 KiB whatever the log: the log trigger is 1 KiB
       snapshotData: () => { snapshots.push(applied); return new Uint8Array(8 * 1024) },
-      restoreSnapshot: () => {}, snapshotEntries: 1_000_000, snapshotLogBytes: 1024, applied: 1
+      snapshotEntries: 1_000_000,
+      snapshotLogBytes: 1024
     })
     d.start()
     try {
@@ -102,21 +110,17 @@ describe('RaftDriver with a deferred fsync', () => {
   })
 
   it('a snapshot encoded over several turns is stored at the index it was started at, one at a time; a stop snapshot does not wait for it', async () => {
-    const storage = new MemoryStorage()
-    bootstrapStorage(storage, { voters: ['a'], learners: [] })
     let applied = 0
     const started: number[] = []
     const finishers: Array<() => void> = []
-    const d = new RaftDriver({
-      id: 'a', storage, tickMs: 5, electionTicks: 3, rng: mulberry32(1), log: createLogger('t', 'silent'),
-      send: () => {}, apply: e => { applied = e.index },
+    const { d, storage } = soleVoter(e => { applied = e.index }, {
       snapshotData: () => new Uint8Array([0xee, applied & 255]),
       snapshotAsync: () => {
         const at = applied
         started.push(at)
         return new Promise(resolve => { finishers.push(() => { resolve([new Uint8Array([0xaa]), new Uint8Array([at & 255])]) }) })
       },
-      restoreSnapshot: () => {}, snapshotEntries: 5, applied: 1
+      snapshotEntries: 5
     })
     d.start()
     try {

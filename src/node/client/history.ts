@@ -46,6 +46,21 @@ const RETRY_FLUSH_MS = 2000
 const FLUSH_EVERY_MS = 200
 const FLUSH_ROWS = 2000
 
+/** A finished attempt's row: `at` when the record has no finishedAt (the event's, or the record's endedAt). */
+function rowOf (rec: TaskRecord, attempt: number, deviceId: string | undefined, at: number): HistoryRow {
+  const cur = rec.attempts[rec.attempts.length - 1]
+  return {
+    taskId: rec.id,
+    attempt,
+    deviceId: deviceId ?? cur?.deviceId ?? '',
+    taskType: rec.taskType,
+    status: rec.status,
+    submittedAt: rec.submittedAt,
+    startedAt: cur?.startedAt ?? cur?.assignedAt ?? rec.submittedAt,
+    finishedAt: rec.finishedAt ?? at
+  }
+}
+
 export class TaskHistory {
   private readonly db: Database.Database
   private readonly insert: Database.Statement
@@ -87,17 +102,7 @@ export class TaskHistory {
     if (e.kind !== 'complete' && !(e.kind === 'error' && e.final)) return
     const rec = getTask(e.taskId)
     if (rec === undefined) return
-    const cur = rec.attempts[rec.attempts.length - 1]
-    this.record({
-      taskId: rec.id,
-      attempt: e.attempt,
-      deviceId: e.deviceId ?? cur?.deviceId ?? '',
-      taskType: rec.taskType,
-      status: rec.status,
-      submittedAt: rec.submittedAt,
-      startedAt: cur?.startedAt ?? cur?.assignedAt ?? rec.submittedAt,
-      finishedAt: rec.finishedAt ?? e.at
-    })
+    this.record(rowOf(rec, e.attempt, e.deviceId, e.at))
   }
 
   /**
@@ -116,11 +121,9 @@ export class TaskHistory {
           // a terminal record that was not replaced is one whose last event was final (a completion,
           // a final error, a cancel); a replaced one (failover, hand-off) was not recorded
           if (!TERMINAL_STATUSES.has(rec.status) || rec.replacedBy !== undefined) continue
-          const cur = rec.attempts[rec.attempts.length - 1]
-          const finishedAt = rec.finishedAt ?? rec.endedAt ?? 0
-          if (finishedAt < since) continue
-          added += this.insert.run(rec.id, cur?.attempt ?? rec.attempts.length, cur?.deviceId ?? '', rec.taskType, rec.status, rec.submittedAt,
-            cur?.startedAt ?? cur?.assignedAt ?? rec.submittedAt, finishedAt).changes
+          const r = rowOf(rec, rec.attempts[rec.attempts.length - 1]?.attempt ?? rec.attempts.length, undefined, rec.endedAt ?? 0)
+          if (r.finishedAt < since) continue
+          added += this.insert.run(r.taskId, r.attempt, r.deviceId, r.taskType, r.status, r.submittedAt, r.startedAt, r.finishedAt).changes
         }
       })()
     } catch { /* a full disk: metrics count what history holds, as for live rows */ }

@@ -12,7 +12,7 @@
 //   core halts (`halted`, logged at error level with the index), applies nothing after it, and tells
 //   the node (onHalt), which stops its Raft. Skipping it would lose every acknowledged command in
 //   it, and diverge from any node that could read it.
-import { encodeCommands, decodeCommands } from '../../protocol/codec.js'
+import { encodeCommands, decodeCommands, concatBytes } from '../../protocol/codec.js'
 import { DecodeError, EncodeError } from '../../protocol/errors.js'
 import { ENTRY_FLUSH_COMMANDS, ENTRY_PACK_TARGET_BYTES, MAX_COMMANDS_PER_ENTRY } from '../../protocol/limits.js'
 import { ClusterState } from '../../sched/state-machine.js'
@@ -21,7 +21,7 @@ import type { Entry } from '../../protocol/raft/types.js'
 import { NodeHaltedError, NoLeaderError, UnproposableCommandError, WaitTimeoutError } from '../errors.js'
 import type { Logger } from '../log.js'
 import { realScheduler, type CancelTimer, type Scheduler } from '../scheduler.js'
-import { decodeSnapshot, joinParts, sliceEncoder, SNAPSHOT_SLICE_ITEMS } from './snapshot-codec.js'
+import { decodeSnapshot, sliceEncoder, SNAPSHOT_SLICE_ITEMS } from './snapshot-codec.js'
 
 /** How long proposeAndWait waits when its caller gives no deadline (leader-internal proposals). */
 export const DEFAULT_PROPOSE_WAIT_MS = 10_000
@@ -275,7 +275,7 @@ export class ClusterCore {
   snapshotData (): Uint8Array {
     this.releaseHeld('a snapshot in one go was asked for')
     if (this.halted !== undefined) throw new NodeHaltedError(this.halted.index)
-    return joinParts(sliceEncoder(this.state.snapshot(), Infinity).finish())
+    return concatBytes(sliceEncoder(this.state.snapshot(), Infinity).finish())
   }
 
   /**

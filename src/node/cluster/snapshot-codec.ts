@@ -62,15 +62,6 @@ export function sliceEncoder (snap: object, sliceItems = SNAPSHOT_SLICE_ITEMS): 
   }
 }
 
-/** The parts as one buffer (for a storage without snapshot files; small states). */
-export function joinParts (parts: Uint8Array[]): Uint8Array {
-  if (parts.length === 1) return parts[0]!
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0))
-  let at = 0
-  for (const p of parts) { out.set(p, at); at += p.byteLength }
-  return out
-}
-
 /** Bytes of either kind (one value, or a header and its pieces) → the snapshot value ClusterState.restore takes. */
 export function decodeSnapshot (data: Uint8Array): unknown {
   const values = decodeValues(data)

@@ -6,6 +6,7 @@
 // Time and timers come from an injected Scheduler, so the seeded simulator (test/sim) runs this very
 // code on simulated time, network and disk.
 import { RawNode } from '../../protocol/raft/raw-node.js'
+import { concatBytes } from '../../protocol/codec.js'
 import type { ConfChange, ConfState, Entry, HardState, Message, RaftConfig, RaftStorage, Ready, ReadState, Role } from '../../protocol/raft/types.js'
 import type { Logger } from '../log.js'
 import { realScheduler, type CancelTimer, type Scheduler } from '../scheduler.js'
@@ -597,7 +598,7 @@ export class RaftDriver {
       if (superseded()) return
       const bytes = parts.reduce((n, p) => n + p.byteLength, 0)
       if (storage.writeSnapshotFile === undefined || storage.createSnapshotFromFile === undefined) {
-        const data = concat(parts, bytes)
+        const data = concatBytes(parts)
         this.storeSnapshot(index, since, counted, bytes, () => { storage.createSnapshot(index, conf, data) })
         return
       }
@@ -636,12 +637,4 @@ export class RaftDriver {
     this.lastSnapshotBytes = bytes
     this.bytesSinceSnapshot = Math.max(0, this.bytesSinceSnapshot - counted)
   }
-}
-
-function concat (parts: Uint8Array[], bytes: number): Uint8Array {
-  if (parts.length === 1) return parts[0]!
-  const out = new Uint8Array(bytes)
-  let at = 0
-  for (const p of parts) { out.set(p, at); at += p.byteLength }
-  return out
 }

@@ -215,9 +215,9 @@ export class SqliteStorage implements RaftStorage {
    * a follower far behind), and kept only while someone holds it: the bytes are the size of the
    * whole state (tens of MB), and were held for nothing between two snapshots. Asked for after
    * a newer snapshot replaced this one (a 'snap' message held back across a snapshot), it throws:
-   * that message is not sent and the core sends the newer snapshot on its retry.
+   * that message is not sent and the core sends the newer snapshot on its retry. `rowBytes`: what of
+   * it lives in the database (0 for a snapshot in a file).
    */
-  /** `rowBytes`: what of it lives in the database (0 for a snapshot in a file) */
   private lazySnapshot (meta: Snapshot['meta'], data: Uint8Array | undefined, rowBytes: number): Snapshot {
     let held = data !== undefined ? new WeakRef(data) : undefined
     const read = (): Uint8Array => {
