@@ -68,12 +68,12 @@ function pack (value: unknown, maxBytes: number, what: string, kept = false): Ui
 }
 
 /** msgpack bytes → value, with every failure (garbage, truncation, trailing bytes, deep nesting) as DecodeError. */
-function unpack (bytes: Uint8Array, maxBytes: number, multiple = false): unknown {
+function unpack (bytes: Uint8Array, maxBytes: number): unknown {
   if (!(bytes instanceof Uint8Array)) throw new DecodeError('malformed', 'input is not bytes')
   if (bytes.byteLength > maxBytes) throw new DecodeError('too_large', `${bytes.byteLength} bytes, over the ${maxBytes}-byte cap`)
   if (bytes.byteLength === 0) throw new DecodeError('empty', 'zero-length input')
   try {
-    return multiple ? packr.unpackMultiple(plainView(bytes)) : packr.unpack(plainView(bytes))
+    return packr.unpack(plainView(bytes))
   } catch (err) {
     throw new DecodeError('malformed', (err as Error).message ?? String(err))
   }
@@ -137,7 +137,22 @@ export function concatBytes (parts: Uint8Array[]): Uint8Array {
   return out
 }
 
-/** Values written one after another (a snapshot in pieces), each as encodeValue wrote it; checked as decodeValue checks one. */
-export function decodeValues (bytes: Uint8Array, maxBytes = Number.MAX_SAFE_INTEGER): unknown[] {
-  return unpack(bytes, maxBytes, true) as unknown[]
+/**
+ * The value at `offset` of values written one after another (a snapshot in pieces), each as
+ * encodeValue wrote it, and the offset just past it: one value decoded per call, so a reader can
+ * take a few a turn. Checked as decodeValue checks one; a value cut short is a DecodeError.
+ */
+export function decodeValueAt (bytes: Uint8Array, offset: number): { value: unknown, end: number } {
+  if (!(bytes instanceof Uint8Array)) throw new DecodeError('malformed', 'input is not bytes')
+  if (!(Number.isInteger(offset) && offset >= 0 && offset < bytes.byteLength)) throw new DecodeError('empty', `no value at offset ${offset} of ${bytes.byteLength} bytes`)
+  let value: unknown
+  let end = 0
+  try {
+    // msgpackr reads the rest of its input as more values unless told to stop after the first
+    packr.unpackMultiple(plainView(bytes).subarray(offset), (v: unknown, _start?: number, stop?: number) => { value = v; end = stop ?? 0; return false })
+  } catch (err) {
+    throw new DecodeError('malformed', (err as Error).message ?? String(err))
+  }
+  if (end <= 0) throw new DecodeError('malformed', `no value at offset ${offset}`)
+  return { value, end: offset + end }
 }

@@ -53,7 +53,7 @@ import {
 } from './state/queries.js'
 import { stagedBatches } from './state/batch-chunks.js'
 import { clusterSettings, maxQueueSizeOf, maxRetainedTasksOf, retentionMsOf, roleOf } from './state/settings.js'
-import { restoreState, takeSnapshot, type Snapshot } from './state/snapshot.js'
+import { restoreState, restoreSteps, takeSnapshot, type Snapshot } from './state/snapshot.js'
 import { createState, errorReply, type ClusterStateOptions, type IllegalTransitions, type State } from './state/state.js'
 import { reliabilityConfigOf } from './state/reliability.js'
 import { countsAt, healthAt, placementReliability, reliabilityScore, type DeviceHealth, type ReliabilityConfig } from './reliability.js'
@@ -273,6 +273,13 @@ export class ClusterState {
   static restore (snap: unknown, opts: ClusterStateOptions = {}): ClusterState {
     const st = new ClusterState(opts)
     st.s = restoreState(snap, opts)
+    return st
+  }
+
+  /** restore() a slice of `sliceItems` records per next(), for a caller that takes turns in between */
+  static * restoreInSteps (snap: unknown, sliceItems: number, opts: ClusterStateOptions = {}): Generator<void, ClusterState, void> {
+    const st = new ClusterState(opts)
+    st.s = yield * restoreSteps(snap, opts, sliceItems)
     return st
   }
 }

@@ -211,7 +211,7 @@ export class ClusterProcess {
       },
       snapshotData: () => this.core.snapshotData(),
       snapshotAsync: () => this.core.snapshotInSlices(),
-      restoreSnapshot: data => { this.core.restore(data) },
+      restoreSnapshot: (data, index) => { this.core.restoreInSlices(data, index) },
       snapshotEntries: p.snapshotEntries,
       applied: snap.meta.index
     })

@@ -4,7 +4,7 @@
 // done; a snapshot in one go or a restore in the middle gives it up without losing an entry.
 import assert from 'node:assert/strict'
 import { ClusterCore, SnapshotAbandonedError } from '../../src/node/cluster/core.js'
-import { decodeSnapshot, sliceEncoder } from '../../src/node/cluster/snapshot-codec.js'
+import { decodeSnapshot, sliceDecoder, sliceEncoder } from '../../src/node/cluster/snapshot-codec.js'
 import { createLogger } from '../../src/node/log.js'
 import { concatBytes, encodeCommands, encodeValue } from '../../src/protocol/codec.js'
 import { DecodeError } from '../../src/protocol/errors.js'
@@ -152,5 +152,112 @@ describe('cluster core: snapshots in slices', () => {
     assert.equal(core.state.getTask('b1'), undefined)
     feed(commands(10, 'c'))
     assert.equal(core.state.getTask('c9')?.status, 'pending')
+  })
+})
+
+describe('cluster core: a snapshot from the leader restored in slices', () => {
+  /** a leader's state of n tasks and its snapshot in pieces of `slice` items */
+  function leaderSnapshot (n: number, slice: number, prefix = 'z'): { state: ClusterState, data: Uint8Array, appliedTo: number } {
+    const state = new ClusterState()
+    const cmds = commands(n, prefix)
+    cmds.forEach((c, i) => state.apply(c, i + 2))
+    const enc = sliceEncoder(state.snapshot(), slice)
+    while (!enc.step()) { /* every piece */ }
+    return { state, data: concatBytes(enc.finish()), appliedTo: cmds.length + 1 }
+  }
+
+  it('decodes a value a step and gives what decodeSnapshot gives', () => {
+    const { data } = leaderSnapshot(60, 7)
+    const dec = sliceDecoder(data)
+    let steps = 1
+    while (!dec.step()) steps++
+    assert.ok(steps > 60 / 7, `${steps} steps`)
+    assert.deepEqual(dec.finish(), decodeSnapshot(data))
+    const plain = sliceDecoder(encodeValue(new ClusterState().snapshot()).slice())
+    assert.equal(plain.step(), true, 'a snapshot in one value is one step')
+  })
+
+  it('builds the state over turns, holds the entries that follow it, and applies them after, in order', () => {
+    const { core, feed, turn } = harness(4)
+    feed(commands(12, 'a')) // the follower's own, older state
+    const { state: leaderState, data, appliedTo } = leaderSnapshot(40, 4)
+    const old = image(core.state)
+    core.restoreInSlices(data, appliedTo)
+    assert.equal(core.holding, true)
+    // entries after the snapshot's index arrive while it is restored: results for its tasks, new tasks
+    const after = [assign('z1', 1, 'd2'), finished(result('z1', 1, 'd2', 'completed', { result: 'late' })), ...commands(10, 'n')]
+    let turns = 0
+    while (turn() > 0) {
+      if (turns++ === 3) {
+        assert.deepEqual(image(core.state), old, 'reads see the state as it was until the new one is in place')
+        for (const c of after) core.applyEntry({ term: 2, index: appliedTo + 1 + after.indexOf(c), type: 'normal', data: encodeCommands([c]) })
+      }
+    }
+    assert.ok(turns > 10, `restored over ${turns} turns`)
+    assert.equal(core.holding, false)
+    const ref = ClusterState.restore(decodeSnapshot(data)) // (the fixtures number requests anew: no replay)
+    after.forEach((c, i) => ref.apply(c, appliedTo + 1 + i))
+    assert.deepEqual(image(core.state), image(ref))
+    assert.equal(core.state.getTask('a0'), undefined, 'nothing of the old state is left')
+    assert.equal(core.state.getTask('z1')?.status, 'completed')
+    assert.deepEqual(image(ClusterState.restore(decodeSnapshot(data))), image(leaderState))
+  })
+
+  it('tells the restore listeners once the new state is in place, not before', () => {
+    const { core, turn } = harness(4)
+    const { data, appliedTo } = leaderSnapshot(30, 4)
+    const seen: Array<string | undefined> = []
+    core.onRestore(() => { seen.push(core.state.getTask('z0')?.status) })
+    core.restoreInSlices(data, appliedTo)
+    turn()
+    assert.deepEqual(seen, [])
+    while (turn() > 0) { /* */ }
+    assert.deepEqual(seen, ['completed'])
+  })
+
+  it('a snapshot in one go (the stop snapshot) in the middle finishes the restore first, then applies what was held', () => {
+    const { core, turn } = harness(4)
+    const { data, appliedTo } = leaderSnapshot(40, 4)
+    core.restoreInSlices(data, appliedTo)
+    turn(); turn()
+    core.applyEntry({ term: 2, index: appliedTo + 1, type: 'normal', data: encodeCommands(commands(10, 'n').slice(0, 1)) })
+    const whole = ClusterState.restore(decodeSnapshot(core.snapshotData()))
+    assert.equal(whole.getTask('z39')?.status, 'pending', 'the snapshot\'s tasks')
+    assert.equal(whole.getTask('n9')?.status, 'pending', 'and the held entry')
+    assert.equal(core.holding, false)
+    while (turn() > 0) { /* the rest of the steps notice */ }
+    assert.equal(core.state.getTask('n9')?.status, 'pending')
+    assert.equal(core.state.getTask('z39')?.status, 'pending')
+  })
+
+  it('a newer snapshot in the middle replaces it; one in one go too', () => {
+    const { core, turn } = harness(4)
+    const first = leaderSnapshot(40, 4, 'p')
+    const second = leaderSnapshot(20, 4, 'q')
+    core.restoreInSlices(first.data, first.appliedTo)
+    turn(); turn()
+    core.restoreInSlices(second.data, second.appliedTo + 100)
+    while (turn() > 0) { /* */ }
+    assert.deepEqual(image(core.state), image(second.state))
+    core.restoreInSlices(first.data, first.appliedTo + 200)
+    turn()
+    core.restore(concatBytes(sliceEncoder(second.state.snapshot(), Infinity).finish()))
+    while (turn() > 0) { /* */ }
+    assert.deepEqual(image(core.state), image(second.state))
+    assert.equal(core.holding, false)
+  })
+
+  it('a snapshot that cannot be decoded halts the core at its index, with nothing applied after', () => {
+    const { core, turn } = harness(4)
+    const { data, appliedTo } = leaderSnapshot(40, 4)
+    const bad = data.slice(0, data.byteLength - 9) // the last piece cut short
+    const halts: number[] = []
+    core.onHalt(h => { halts.push(h.index) })
+    core.restoreInSlices(bad, appliedTo)
+    core.applyEntry({ term: 2, index: appliedTo + 1, type: 'normal', data: encodeCommands(commands(10, 'n').slice(0, 1)) })
+    while (turn() > 0) { /* */ }
+    assert.deepEqual(halts, [appliedTo])
+    assert.match(core.halted?.reason ?? '', /snapshot could not be restored/)
+    assert.equal(core.state.getTask('n0'), undefined)
   })
 })

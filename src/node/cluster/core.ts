@@ -21,7 +21,7 @@ import type { Entry } from '../../protocol/raft/types.js'
 import { NodeHaltedError, NoLeaderError, UnproposableCommandError, WaitTimeoutError } from '../errors.js'
 import type { Logger } from '../log.js'
 import { realScheduler, type CancelTimer, type Scheduler } from '../scheduler.js'
-import { decodeSnapshot, sliceEncoder, SNAPSHOT_SLICE_ITEMS } from './snapshot-codec.js'
+import { decodeSnapshot, sliceDecoder, sliceEncoder, SNAPSHOT_SLICE_ITEMS } from './snapshot-codec.js'
 
 /** How long proposeAndWait waits when its caller gives no deadline (leader-internal proposals). */
 export const DEFAULT_PROPOSE_WAIT_MS = 10_000
@@ -82,6 +82,8 @@ export class ClusterCore {
   private held?: Entry[]
   /** bumped whenever a snapshot in slices must be given up (see snapshotInSlices) */
   private sliceRun = 0
+  /** a snapshot from the leader being restored a slice a turn (see restoreInSlices) */
+  private restoring?: { finishNow: () => void }
   private readonly sliceItems: number
   private readonly nextSlice: (fn: () => void) => void
   private readonly heldBytesPerTurn: number
@@ -310,8 +312,9 @@ export class ClusterCore {
     })
   }
 
-  /** Ends a snapshot in slices (if one runs) and applies what it held. */
+  /** Ends a snapshot in slices (if one runs) or a restore in slices (at once), and applies what it held. */
   private releaseHeld (why: string): void {
+    this.restoring?.finishNow()
     const held = this.held
     if (held === undefined) return
     this.held = undefined
@@ -336,11 +339,72 @@ export class ClusterCore {
     this.nextSlice(() => { this.drainHeld(run) })
   }
 
+  /** A snapshot's state in place of this one, in one go (at start, before anything is served). */
   restore (data: Uint8Array): void {
     // held entries come before the snapshot's index (the driver restores only a newer snapshot): drop them
     this.held = undefined
+    this.restoring = undefined
     this.sliceRun++
-    this.state = data.byteLength === 0 ? new ClusterState() : ClusterState.restore(decodeSnapshot(data) as never)
+    this.install(data.byteLength === 0 ? new ClusterState() : ClusterState.restore(decodeSnapshot(data) as never))
+  }
+
+  /**
+   * The leader's snapshot (of `index`) in place of this state, decoded and built a slice a turn: at
+   * 50 MB, 1-2 s in one go, during which this follower answered nothing. As while a snapshot is
+   * encoded, the entries handed in meanwhile (they follow the snapshot) are held and applied once it
+   * is in place; reads see the state as it was until then. A snapshot that cannot be restored halts
+   * the core (its entries could not be applied either).
+   */
+  restoreInSlices (data: Uint8Array, index: number): void {
+    if (data.byteLength === 0) { this.restore(data); return }
+    this.held = [] // any held before come before the snapshot: dropped
+    const run = ++this.sliceRun
+    const dec = sliceDecoder(data)
+    let build: Generator<void, ClusterState, void> | undefined
+    /** one slice of work; the new state once it is built */
+    const advance = (): ClusterState | undefined => {
+      if (build === undefined) {
+        if (dec.step()) build = ClusterState.restoreInSteps(dec.finish(), this.sliceItems)
+        return undefined
+      }
+      const r = build.next()
+      return r.done === true ? r.value : undefined
+    }
+    /** false when it failed (the core is halted) */
+    const complete = (work: () => ClusterState | undefined): ClusterState | false | undefined => {
+      try {
+        return work()
+      } catch (err) {
+        this.restoring = undefined
+        this.held = undefined
+        this.sliceRun++
+        this.halt(index, `the leader's snapshot could not be restored: ${(err as Error).message}`)
+        return false
+      }
+    }
+    const job = {
+      finishNow: () => {
+        this.restoring = undefined
+        const state = complete(() => { for (;;) { const st = advance(); if (st !== undefined) return st } })
+        if (state !== false && state !== undefined) this.install(state)
+      }
+    }
+    const step = (): void => {
+      // a restore in one go, a newer snapshot or a snapshot in one go (finishNow) came first
+      if (this.restoring !== job || run !== this.sliceRun) return
+      const state = complete(advance)
+      if (state === false) return
+      if (state === undefined) { this.nextSlice(step); return }
+      this.restoring = undefined
+      this.install(state)
+      this.nextSlice(() => { this.drainHeld(run) })
+    }
+    this.restoring = job
+    this.nextSlice(step)
+  }
+
+  private install (state: ClusterState): void {
+    this.state = state
     for (const l of this.restoreListeners) {
       try { l() } catch (err) { this.log.error('a restore listener failed', err) }
     }

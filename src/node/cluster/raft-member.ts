@@ -286,7 +286,7 @@ export class RaftMember {
       onRoleChange: (role, leaderId, term) => { this.roleChanged(role, leaderId, term) },
       snapshotData: () => core.snapshotData(),
       snapshotAsync: () => core.snapshotInSlices(),
-      restoreSnapshot: data => { core.restore(data) },
+      restoreSnapshot: (data, index) => { core.restoreInSlices(data, index) },
       snapshotEntries: this.d.snapshotEntries,
       snapshotLogBytes: this.d.snapshotLogBytes,
       onStorageError: err => { this.onStorageError(err) },
