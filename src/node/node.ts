@@ -321,7 +321,7 @@ class RetireNode implements ClusterNode {
     // the events before a snapshot this node restored were never applied here (see backfill)
     this.core.onRestore(() => {
       const st = this.core.state
-      this.history.backfill([...TERMINAL_STATUSES].flatMap(status => st.listTasks({ status })))
+      void this.history.backfill([...TERMINAL_STATUSES].flatMap(status => st.listTasks({ status })))
     })
     this.handoff = new HandoffController({
       state: () => this.core.state,

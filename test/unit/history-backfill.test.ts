@@ -22,7 +22,7 @@ describe('task history: backfill after a snapshot restore', () => {
   before(() => { dir = mkdtempSync(join(tmpdir(), 'rc-history-')) })
   after(() => { rmSync(dir, { recursive: true, force: true }) })
 
-  it('writes the rows the applied events would have, and nothing twice', () => {
+  it('writes the rows the applied events would have, and nothing twice', async () => {
     const cmds: Command[] = [
       submit([task('ok1'), task('ok2'), task('bad', { req: { maxRetries: 0 } }), task('gone'), task('moved'), task('waiting')]),
       assign('ok1', 1, 'd1'), assign('ok2', 1, 'd2'), assign('bad', 1, 'd1'), assign('moved', 1, 'd3'),
@@ -40,13 +40,36 @@ describe('task history: backfill after a snapshot restore', () => {
     const restored = new TaskHistory(join(dir, 'restored.db'), () => new Map(), { now })
     const fromState = ClusterState.restore(JSON.parse(JSON.stringify(st.snapshot())))
     const all = [...TERMINAL_STATUSES].flatMap(status => fromState.listTasks({ status }))
-    assert.equal(restored.backfill(all), 4)
+    assert.equal(await restored.backfill(all), 4)
     assert.deepEqual(rows(join(dir, 'restored.db')), rows(join(dir, 'live.db')))
     assert.equal((rows(join(dir, 'live.db')) as Array<{ task_id: string }>).map(r => r.task_id).join(), 'bad,gone,ok1,ok2')
-    assert.equal(live.backfill(all), 0, 'rows already written stay as they are')
+    assert.equal(await live.backfill(all), 0, 'rows already written stay as they are')
     // rows past the history's retention are not written back
     const late = new TaskHistory(join(dir, 'late.db'), () => new Map(), { now: () => T0 + 26 * 3_600_000 })
-    assert.equal(late.backfill(all), 0)
+    assert.equal(await late.backfill(all), 0)
     live.close(); restored.close(); late.close()
+  })
+
+  it('writes a slice a turn and stops once the history is closed', async () => {
+    const cmds: Command[] = [submit(Array.from({ length: 10 }, (_, i) => task(`s${i}`)))]
+    for (let i = 0; i < 10; i++) cmds.push(assign(`s${i}`, 1, 'd1'), finished(result(`s${i}`, 1, 'd1', 'completed', { result: i })))
+    const st = new ClusterState()
+    cmds.forEach((c, i) => st.apply(c, i + 2))
+    const all = st.listTasks({ status: 'completed' })
+    const now = (): number => T0 + 1000
+    const h = new TaskHistory(join(dir, 'sliced.db'), () => new Map(), { now })
+    const turns: Array<() => void> = []
+    const done = h.backfill(all, 3, fn => { turns.push(fn) })
+    const seen: number[] = [rows(join(dir, 'sliced.db')).length]
+    while (turns.length > 0) { turns.shift()!(); await new Promise(resolve => setImmediate(resolve)); seen.push(rows(join(dir, 'sliced.db')).length) }
+    assert.equal(await done, 10)
+    assert.deepEqual(seen, [3, 6, 9, 10], 'three rows a turn')
+    h.close()
+    const stopping = new TaskHistory(join(dir, 'stopping.db'), () => new Map(), { now })
+    const cut = stopping.backfill(all, 3, fn => { turns.push(fn) })
+    stopping.close() // a node stopping in the middle: the first slice only, and no error
+    while (turns.length > 0) turns.shift()!()
+    assert.equal(await cut, 3)
+    assert.equal(rows(join(dir, 'stopping.db')).length, 3)
   })
 })

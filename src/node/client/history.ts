@@ -45,6 +45,8 @@ const RETRY_FLUSH_MS = 2000
 /** rows wait at most this long for their transaction, or until FLUSH_ROWS are waiting */
 const FLUSH_EVERY_MS = 200
 const FLUSH_ROWS = 2000
+/** finished tasks written back a turn after a snapshot restore (see backfill) */
+const BACKFILL_SLICE_ROWS = 2000
 
 /** A finished attempt's row: `at` when the record has no finishedAt (the event's, or the record's endedAt). */
 function rowOf (rec: TaskRecord, attempt: number, deviceId: string | undefined, at: number): HistoryRow {
@@ -111,22 +113,30 @@ export class TaskHistory {
    * snapshot never applies the events before it, and one killed before its last rows were written
    * restarts from its snapshot past them; its metrics counted fewer tasks than the others' (found by
    * the fault soak once its seeds took snapshots). Rows already there stay (INSERT OR IGNORE).
+   * `sliceRows` tasks a transaction, one transaction a turn (`nextTurn`): 100,000 rows in one took
+   * 0.15 s (all there) to 0.4 s (none) here, after a restore that itself takes turns. Resolves with
+   * the rows added; stops early (with what it added) if the history is closed meanwhile.
    */
-  backfill (tasks: Iterable<TaskRecord>): number {
+  async backfill (tasks: readonly TaskRecord[], sliceRows = BACKFILL_SLICE_ROWS,
+    nextTurn: (fn: () => void) => void = setImmediate): Promise<number> {
     const since = this.now() - this.retentionMs
     let added = 0
-    try {
-      this.db.transaction(() => {
-        for (const rec of tasks) {
-          // a terminal record that was not replaced is one whose last event was final (a completion,
-          // a final error, a cancel); a replaced one (failover, hand-off) was not recorded
-          if (!TERMINAL_STATUSES.has(rec.status) || rec.replacedBy !== undefined) continue
-          const r = rowOf(rec, rec.attempts[rec.attempts.length - 1]?.attempt ?? rec.attempts.length, undefined, rec.endedAt ?? 0)
-          if (r.finishedAt < since) continue
-          added += this.insert.run(r.taskId, r.attempt, r.deviceId, r.taskType, r.status, r.submittedAt, r.startedAt, r.finishedAt).changes
-        }
-      })()
-    } catch { /* a full disk: metrics count what history holds, as for live rows */ }
+    const slice = this.db.transaction((from: number) => {
+      for (let i = from; i < Math.min(tasks.length, from + sliceRows); i++) {
+        const rec = tasks[i]!
+        // a terminal record that was not replaced is one whose last event was final (a completion,
+        // a final error, a cancel); a replaced one (failover, hand-off) was not recorded
+        if (!TERMINAL_STATUSES.has(rec.status) || rec.replacedBy !== undefined) continue
+        const r = rowOf(rec, rec.attempts[rec.attempts.length - 1]?.attempt ?? rec.attempts.length, undefined, rec.endedAt ?? 0)
+        if (r.finishedAt < since) continue
+        added += this.insert.run(r.taskId, r.attempt, r.deviceId, r.taskType, r.status, r.submittedAt, r.startedAt, r.finishedAt).changes
+      }
+    })
+    for (let from = 0; from < tasks.length; from += sliceRows) {
+      if (from > 0) await new Promise<void>(resolve => { nextTurn(resolve) })
+      if (!this.db.open) break
+      try { slice(from) } catch { break } // a full disk: metrics count what history holds, as for live rows
+    }
     return added
   }
 
