@@ -161,6 +161,53 @@ describe('RaftDriver with a deferred fsync', () => {
     }
   })
 
+  it('compacts the log after a snapshot a slice a turn, and stops quietly when stopped', async () => {
+    const calls: number[] = []
+    const { d, storage } = soleVoter(() => {}, { snapshotEntries: 60, compactSliceMs: -1 }) // every slice over budget: one entry
+    const compact = storage.compact.bind(storage)
+    storage.compact = (i: number) => { calls.push(i); compact(i) }
+    d.start()
+    try {
+      await eventually(() => d.isLeader, { timeoutMs: 5000 })
+      for (let i = 0; i < 70; i++) d.propose(new Uint8Array([1, 2, 3, i]))
+      await eventually(() => storage.snapshot().meta.index >= 60, { timeoutMs: 5000 })
+      const target = storage.snapshot().meta.index - 30 // keep: half the interval
+      await eventually(() => storage.firstIndex() === target + 1, { timeoutMs: 5000 })
+      assert.ok(calls.length >= 25, `${calls.length} slices: ${calls.join(' ')}`)
+      for (let i = 1; i < calls.length; i++) assert.equal(calls[i], calls[i - 1]! + 1, 'one entry a slice')
+      // stopped in the middle of the next one (its storage closed): the rest is not done, and no error
+      const before = calls.length
+      storage.compact = (i: number) => {
+        calls.push(i)
+        compact(i)
+        if (calls.length === before + 2) { d.stop(); storage.close() }
+      }
+      for (let i = 0; i < 70; i++) d.propose(new Uint8Array([1, 2, 3, i]))
+      await eventually(() => calls.length >= before + 2, { timeoutMs: 5000 })
+      await new Promise(resolve => setTimeout(resolve, 20))
+      assert.equal(calls.length, before + 2)
+    } finally {
+      d.stop()
+    }
+  })
+
+  it('a compaction\'s slices grow while each takes under half its budget', async () => {
+    const calls: number[] = []
+    const { d, storage } = soleVoter(() => {}, { snapshotEntries: 80, compactSliceMs: 1000 })
+    const compact = storage.compact.bind(storage)
+    storage.compact = (i: number) => { calls.push(i); compact(i) }
+    d.start()
+    try {
+      await eventually(() => d.isLeader, { timeoutMs: 5000 })
+      for (let i = 0; i < 90; i++) d.propose(new Uint8Array([i]))
+      await eventually(() => storage.snapshot().meta.index >= 80 && storage.firstIndex() > storage.snapshot().meta.index - 40, { timeoutMs: 5000 })
+      const sizes = calls.map((c, i) => c - (i === 0 ? 1 : calls[i - 1]!))
+      assert.deepEqual(sizes.slice(0, 4), [1, 2, 4, 8], `slices ${sizes.join(' ')}`)
+    } finally {
+      d.stop()
+    }
+  })
+
   it('never tells a follower of a commit before the leader\'s own copy is on disk', async () => {
     // three drivers wired in-process; the leader's fsync is held at a gate
     const ids = ['a', 'b', 'c']
