@@ -428,6 +428,7 @@ class RetireNode implements ClusterNode {
     if (this.stopping.signal.aborted) return
     this.stopping.abort()
     await this.raft?.handOver()
+    await this.raft?.snapshotBeforeStop().catch(err => { this.log.warn('the snapshot before stopping failed', err) })
     this.idleGc?.stop()
     this.latency?.stop()
     this.stopStatsLine?.()

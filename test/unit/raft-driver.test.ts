@@ -72,11 +72,11 @@ describe('RaftDriver with a deferred fsync', () => {
       await eventually(() => d.isLeader, { timeoutMs: 5000 })
       d.propose(new Uint8Array(512 * 1024))
       await eventually(() => bytes === 512 * 1024, { timeoutMs: 2000 })
-      d.snapshotBeforeStop()
+      await d.snapshotBeforeStop()
       assert.equal(storage.snapshot().meta.index, 1, 'half a MiB: a restart replays it, no snapshot')
       d.propose(new Uint8Array(768 * 1024))
       await eventually(() => bytes === (512 + 768) * 1024 && d.appliedIndex === applied, { timeoutMs: 2000 })
-      d.snapshotBeforeStop()
+      await d.snapshotBeforeStop()
       assert.equal(storage.snapshot().meta.index, d.appliedIndex, 'the next start restores this instead of replaying the log')
     } finally {
       d.stop()
@@ -109,7 +109,7 @@ describe('RaftDriver with a deferred fsync', () => {
     }
   })
 
-  it('a snapshot encoded over several turns is stored at the index it was started at, one at a time; a stop snapshot does not wait for it', async () => {
+  it('a snapshot encoded over several turns is stored at the index it was started at, one at a time; a stop snapshot waits for it, then takes its own the same way', async () => {
     let applied = 0
     const started: number[] = []
     const finishers: Array<() => void> = []
@@ -147,15 +147,24 @@ describe('RaftDriver with a deferred fsync', () => {
       // entries applied meanwhile still count towards the next one
       await propose(1)
       assert.equal(started.length, 2)
-      // a stop snapshot while one is encoded is taken in one go, at the applied index; the late one is dropped
+      // a stop snapshot while one is encoded: that one is stored first, then the stop's own, in slices too
+      const second = started[1]!
+      await propose(2)
+      assert.equal(started.length, 2)
       const stopAt = d.appliedIndex
       ;(d as unknown as { bytesSinceSnapshot: number }).bytesSinceSnapshot = 2 * 1024 * 1024
-      d.snapshotBeforeStop()
-      assert.equal(storage.snapshot().meta.index, stopAt)
-      assert.deepEqual([...storage.snapshot().data], [0xee, stopAt & 255])
-      finishers.shift()!()
+      let stopped = false
+      const stopping = d.snapshotBeforeStop().then(() => { stopped = true })
       await new Promise(resolve => setTimeout(resolve, 20))
-      assert.equal(storage.snapshot().meta.index, stopAt, 'the older one encoded in slices is not stored over it')
+      assert.equal(stopped, false, 'it waits for the one under way')
+      finishers.shift()!()
+      await eventually(() => started.length === 3, { timeoutMs: 2000 })
+      assert.equal(storage.snapshot().meta.index, second)
+      assert.equal(started[2], stopAt, 'then its own, at the applied index, through snapshotAsync (never in one go)')
+      finishers.shift()!()
+      await stopping
+      assert.equal(storage.snapshot().meta.index, stopAt)
+      assert.deepEqual([...storage.snapshot().data], [0xaa, stopAt & 255])
     } finally {
       d.stop()
     }

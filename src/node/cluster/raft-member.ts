@@ -149,12 +149,16 @@ export class RaftMember {
     this.d.log.info(d.isLeader ? 'leadership hand-over timed out; stopping anyway' : `handed leadership to ${target.slice(-8)}`)
   }
 
+  /** Before a graceful stop: the next start restores this snapshot rather than replaying the log. */
+  async snapshotBeforeStop (): Promise<void> {
+    await this.current?.snapshotBeforeStop()
+  }
+
   stop (): void {
     this.stopped = true
     this.snapshots.close()
     this.cancelRetry?.()
     clearTimeout(this.founderTimer)
-    this.current?.snapshotBeforeStop() // the next start restores it rather than replaying the log
     this.current?.stop()
   }
 

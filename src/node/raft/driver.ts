@@ -126,8 +126,9 @@ export class RaftDriver {
   private bytesSinceSnapshot = 0
   /** the size of the last snapshot taken or restored (see SNAPSHOT_LOG_FACTOR) */
   private lastSnapshotBytes: number
-  /** a snapshot is being encoded (snapshotAsync) */
+  /** a snapshot is being encoded (snapshotAsync), and its run, settled once it is stored or given up */
   private snapshotting = false
+  private snapshotRun?: Promise<void>
   /** the log is being compacted up to compactTarget, a slice a turn (see compactTo) */
   private compacting = false
   private compactTarget = 0
@@ -575,17 +576,23 @@ export class RaftDriver {
   }
 
   /**
-   * Before a graceful stop: a snapshot of what is applied when over 1 MiB of log came since the last
-   * one, so the next start restores it instead of replaying that log (issue 14: a follower restarted
-   * after the soak replayed 168 entries / 16 MB, ~3 s of CPU; encoding the snapshot costs ~0.3 s).
+   * Before a graceful stop (after the leadership hand-over): a snapshot of what is applied when over
+   * 1 MiB of log came since the last one, so the next start restores it instead of replaying that
+   * log (issue 14: a follower restarted after the soak replayed 168 entries / 16 MB, ~3 s of CPU).
+   * Taken as the others are, in slices and to a file where the state machine and storage can (at 50
+   * MB it held the event loop 2.8-3.1 s in one go); one under way is let finish first. Resolves once
+   * it is stored (or given up).
    */
-  snapshotBeforeStop (): void {
-    if (this.bytesSinceSnapshot >= 1024 * 1024) this.maybeSnapshot(true)
+  async snapshotBeforeStop (): Promise<void> {
+    if (this.snapshotRun !== undefined) await this.snapshotRun
+    if (this.bytesSinceSnapshot < 1024 * 1024) return
+    this.maybeSnapshot(true)
+    await this.snapshotRun
   }
 
   private maybeSnapshot (force = false): void {
     if (this.stopped) return // e.g. stopped by the state machine halting at an entry it could not apply
-    if (this.snapshotting && !force) return
+    if (this.snapshotting) return
     const since = this.applied - this.lastSnapshotIndex
     const byteTrigger = Math.max(this.opts.snapshotLogBytes ?? Infinity, SNAPSHOT_LOG_FACTOR * this.lastSnapshotBytes)
     if (!force && since < this.opts.snapshotEntries && this.bytesSinceSnapshot < byteTrigger) return
@@ -596,7 +603,7 @@ export class RaftDriver {
     const index = this.applied
     const conf = this.confState
     const counted = this.bytesSinceSnapshot
-    if (force || this.opts.snapshotAsync === undefined) {
+    if (this.opts.snapshotAsync === undefined) {
       const data = this.opts.snapshotData()
       this.storeSnapshot(index, since, counted, data.byteLength, () => { this.opts.storage.createSnapshot(index, conf, data) })
       return
@@ -608,7 +615,7 @@ export class RaftDriver {
     const storage = this.opts.storage
     const superseded = (): boolean => this.stopped || storage.snapshot().meta.index >= index // a newer one came from the leader
     this.snapshotting = true
-    this.opts.snapshotAsync().then(async parts => {
+    this.snapshotRun = this.opts.snapshotAsync().then(async parts => {
       if (superseded()) return
       const bytes = parts.reduce((n, p) => n + p.byteLength, 0)
       if (storage.writeSnapshotFile === undefined || storage.createSnapshotFromFile === undefined) {
@@ -628,7 +635,7 @@ export class RaftDriver {
     }, (err: Error) => {
       // given up for a snapshot in one go or one from the leader (the state machine says so): not a failure
       if (err.name !== 'SnapshotAbandonedError') this.opts.log.warn('raft: encoding a snapshot failed; the log is kept as it is', err)
-    }).finally(() => { this.snapshotting = false })
+    }).finally(() => { this.snapshotting = false; this.snapshotRun = undefined })
   }
 
   /**
