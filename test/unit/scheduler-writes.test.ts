@@ -11,7 +11,9 @@ import type { TaskHistory } from '../../src/node/client/history.js'
 import { NodeError } from '../../src/node/errors.js'
 import { silentLogger } from '../../src/node/host/log.js'
 import { mulberry32 } from '../../src/sched/rng.js'
-import { encodeCommands } from '../../src/protocol/codec.js'
+import { encodeCommands, encodeValue } from '../../src/protocol/codec.js'
+import { ClusterState } from '../../src/sched/state-machine.js'
+import { assign, finished, result, submit, task } from './state-fixtures.js'
 import type { Command } from '../../src/sched/commands.js'
 
 function node (): { client: NodeScheduler, core: ClusterCore, proposed: Uint8Array[], setDown: (why: string | undefined) => void, forwarded: () => number } {
@@ -90,5 +92,26 @@ describe('scheduler: writes through a follower', () => {
     const id = await p
     assert.equal(core.state.getTask(id)?.status, 'pending')
   })
-})
 
+  it('a waiter whose task finished inside a snapshot restored from the leader is answered at the restore', async () => {
+    const n = node()
+    const entry = (index: number, cmds: Command[]): void => { n.core.applyEntry({ term: 1, index, type: 'normal', data: encodeCommands(cmds) }) }
+    entry(2, [submit([task('w1')])])
+    const t0 = Date.now()
+    const waiting = n.client.waitForResult('w1', { timeoutMs: 20_000 })
+    // a task submitted after the snapshot's index: not in it, its entry comes after the restore
+    const visible = (n.client as unknown as { appliedLocally: (id: string, ms: number) => Promise<boolean> }).appliedLocally('w2', 10_000)
+    await new Promise(resolve => setTimeout(resolve, 20))
+    // the leader's state: w1 assigned and finished in entries this node never applied
+    const leader = new ClusterState()
+    leader.apply(submit([task('w1')]), 2)
+    leader.apply(assign('w1', 1, 'd1'), 3)
+    leader.apply(finished(result('w1', 1, 'd1', 'completed', { result: 42 })), 4)
+    n.core.restore(encodeValue(leader.snapshot()))
+    const rec = await waiting
+    assert.equal(rec.status, 'completed')
+    assert.ok(Date.now() - t0 < 2000, `answered after ${Date.now() - t0} ms`)
+    entry(5, [submit([task('w2')])])
+    assert.equal(await visible, true, 'a task not in the snapshot is waited for on')
+  })
+})

@@ -55,6 +55,10 @@ export class NodeScheduler implements ClusterScheduler {
     this.reqPrefix = `${d.nodeId.slice(-12)}:${d.now().toString(36)}:`
     this.live = new LiveTaskReader({ state: () => d.core.state, leader: d.leader, isLeader: d.isLeader, leaderRequest: d.leaderRequest })
     d.core.onEvent(e => { this.wake(e) })
+    // A snapshot restored (from the leader: this node was far behind) replaces the state without an
+    // event per task: a task that finished inside it would wake no waiter until its timeout (300 s
+    // by default). Every waiter looks again; one whose task is not there yet waits on.
+    d.core.onRestore(() => { this.wakeAll() })
   }
 
   // ---- writes ---------------------------------------------------------------------------------
@@ -266,11 +270,21 @@ export class NodeScheduler implements ClusterScheduler {
     for (const fn of list) fn()
   }
 
+  private wakeAll (): void {
+    const lists = [...this.waiters.values()]
+    this.waiters.clear()
+    for (const list of lists) for (const fn of list) fn()
+  }
+
   /** wait (bounded) until this node has applied the task, so reads right after a write see it */
   private async appliedLocally (taskId: string, timeoutMs: number): Promise<boolean> {
-    if (this.d.core.state.getTask(taskId) !== undefined) return true
-    const ok = await this.taskChanged(taskId, timeoutMs)
-    return ok && this.d.core.state.getTask(taskId) !== undefined
+    const deadline = this.d.now() + timeoutMs
+    while (this.d.core.state.getTask(taskId) === undefined) {
+      // woken by a restore that does not hold it yet (it follows the snapshot): wait on
+      const left = deadline - this.d.now()
+      if (left <= 0 || !await this.taskChanged(taskId, left)) return false
+    }
+    return true
   }
 
   async listTasks (filter: { status?: TaskStatus, deviceId?: string, limit?: number, order?: 'oldest' | 'newest' } = {}): Promise<TaskRecord[]> {
