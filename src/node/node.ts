@@ -314,7 +314,11 @@ class RetireNode implements ClusterNode {
       history: this.history,
       localPrincipal: 'local-admin',
       writeDeadlineMs: this.opts.writeDeadlineMs,
-      unavailable: () => this.raft.storageDown,
+      unavailable: () => {
+        if (this.stopping.signal.aborted) return 'it is stopping'
+        const down = this.raft.storageDown
+        return down === undefined ? undefined : `${down}; it rejoins by itself when that clears`
+      },
       onProgress: l => this.progress.subscribe(l)
     })
     this.core.onEvent(e => { this.history.onApplied(e, id => this.core.state.getTask(id)) })
@@ -437,6 +441,10 @@ class RetireNode implements ClusterNode {
     this.worker?.stop()
     this.leader?.close()
     this.raft?.stop()
+    // what still waits for a commit never gets one now: answered at once (a write: 'unavailable',
+    // it is stopping). Each waiter's timer (10-30 s) otherwise kept the process alive that long —
+    // a node made leader by a peer's hand-over while the whole cluster stopped took 10 s to exit.
+    this.core.failAllWaiters()
     await this.api?.close().catch(() => {})
     await this.gossip?.stop().catch(() => {})
     await Promise.all([this.raftCh?.stop(), this.clientCh?.stop(), this.execCh?.stop()].map(p => p?.catch(() => {})))

@@ -168,7 +168,7 @@ export class NodeScheduler implements ClusterScheduler {
       // filled under a submission retried for no leader until the client gave up).
       const down = this.d.unavailable?.()
       if (down !== undefined) {
-        throw new NodeError('unavailable', `this node cannot take writes now (${down}); it rejoins by itself when that clears — submit through another node meanwhile` +
+        throw new NodeError('unavailable', `this node cannot take writes now (${down}) — submit through another node meanwhile` +
           (attempt > 0 ? ' (this request was in flight when it left Raft and may have committed: retry it with the same idempotency key)' : ''))
       }
       try {
