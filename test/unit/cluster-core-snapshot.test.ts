@@ -123,6 +123,27 @@ describe('cluster core: snapshots in slices', () => {
     assert.ok((await again).length > 1)
   })
 
+  it('a snapshot asked while the last one\'s held entries are still being applied applies them all first, then starts', async () => {
+    const { core, feed, turn } = harness(5, 1) // one held entry a turn
+    feed(commands(20, 'a'))
+    const first = core.snapshotInSlices()
+    turn()
+    feed(commands(10, 'b'))
+    while (core.state.getTask('b0') === undefined) turn() // encoded; the first held entry applied
+    await first
+    assert.equal(core.holding, true, 'still applying what it held')
+    const second = core.snapshotInSlices() // e.g. the stop snapshot right after a snapshot
+    while (turn() > 0) { /* its slices */ }
+    const snap = ClusterState.restore(decodeSnapshot(concatBytes(await second)))
+    assert.equal(snap.getTask('b9')?.status, 'pending', 'every held entry is in it')
+    assert.equal(core.holding, false)
+    // while one is being encoded, a second is still refused
+    const third = core.snapshotInSlices()
+    await assert.rejects(core.snapshotInSlices(), SnapshotAbandonedError)
+    while (turn() > 0) { /* */ }
+    assert.ok((await third).length > 1)
+  })
+
   it('a snapshot in one go in the middle applies what was held first and gives the slices up', async () => {
     const { core, feed, turn } = harness(3)
     feed(commands(30, 'a'))

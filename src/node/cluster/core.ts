@@ -82,6 +82,8 @@ export class ClusterCore {
   private held?: Entry[]
   /** bumped whenever a snapshot in slices must be given up (see snapshotInSlices) */
   private sliceRun = 0
+  /** the sliceRun of the snapshot being encoded in slices (encoding while it equals sliceRun) */
+  private encodingRun?: number
   /** a snapshot from the leader being restored a slice a turn (see restoreInSlices) */
   private restoring?: { finishNow: () => void }
   private readonly sliceItems: number
@@ -289,8 +291,14 @@ export class ClusterCore {
    */
   snapshotInSlices (): Promise<Uint8Array[]> {
     if (this.halted !== undefined) return Promise.reject(new NodeHaltedError(this.halted.index))
-    if (this.held !== undefined) return Promise.reject(new SnapshotAbandonedError('another one is being encoded, or its held entries applied'))
+    if (this.held !== undefined) {
+      if (this.encodingRun === this.sliceRun || this.restoring !== undefined) return Promise.reject(new SnapshotAbandonedError('another one is being encoded, or a snapshot restored'))
+      // the last one's held entries are still being applied, a few a turn: all of them now (the
+      // stop snapshot can come right after a snapshot; given up, a restart replayed the log instead)
+      this.releaseHeld('another snapshot was asked for')
+    }
     const run = ++this.sliceRun
+    this.encodingRun = run
     const enc = sliceEncoder(this.state.snapshot(), this.sliceItems)
     this.held = []
     return new Promise<Uint8Array[]>((resolve, reject) => {
@@ -300,6 +308,7 @@ export class ClusterCore {
         try {
           if (!enc.step()) { this.nextSlice(step); return }
           parts = enc.finish()
+          this.encodingRun = undefined
         } catch (err) {
           this.releaseHeld('its encoding failed')
           reject(err)
