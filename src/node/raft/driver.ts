@@ -126,8 +126,7 @@ export class RaftDriver {
   private bytesSinceSnapshot = 0
   /** the size of the last snapshot taken or restored (see SNAPSHOT_LOG_FACTOR) */
   private lastSnapshotBytes: number
-  /** a snapshot is being encoded (snapshotAsync), and its run, settled once it is stored or given up */
-  private snapshotting = false
+  /** the snapshot being encoded (snapshotAsync) and stored, settled once it is stored or given up */
   private snapshotRun?: Promise<void>
   /** the log is being compacted up to compactTarget, a slice a turn (see compactTo) */
   private compacting = false
@@ -592,7 +591,7 @@ export class RaftDriver {
 
   private maybeSnapshot (force = false): void {
     if (this.stopped) return // e.g. stopped by the state machine halting at an entry it could not apply
-    if (this.snapshotting) return
+    if (this.snapshotRun !== undefined) return
     const since = this.applied - this.lastSnapshotIndex
     const byteTrigger = Math.max(this.opts.snapshotLogBytes ?? Infinity, SNAPSHOT_LOG_FACTOR * this.lastSnapshotBytes)
     if (!force && since < this.opts.snapshotEntries && this.bytesSinceSnapshot < byteTrigger) return
@@ -614,7 +613,6 @@ export class RaftDriver {
     // writing 50 MB into the database held the event loop ~0.7-1.5 s), and only the row is written here.
     const storage = this.opts.storage
     const superseded = (): boolean => this.stopped || storage.snapshot().meta.index >= index // a newer one came from the leader
-    this.snapshotting = true
     this.snapshotRun = this.opts.snapshotAsync().then(async parts => {
       if (superseded()) return
       const bytes = parts.reduce((n, p) => n + p.byteLength, 0)
@@ -635,7 +633,7 @@ export class RaftDriver {
     }, (err: Error) => {
       // given up for a snapshot in one go or one from the leader (the state machine says so): not a failure
       if (err.name !== 'SnapshotAbandonedError') this.opts.log.warn('raft: encoding a snapshot failed; the log is kept as it is', err)
-    }).finally(() => { this.snapshotting = false; this.snapshotRun = undefined })
+    }).finally(() => { this.snapshotRun = undefined })
   }
 
   /**
@@ -660,8 +658,8 @@ export class RaftDriver {
   }
 
   /**
-   * Drops the log up to `target` (never past the stored snapshot), COMPACT_SLICE_BYTES of entries a
-   * turn, the first slice now. A later target extends a compaction under way; a snapshot from the
+   * Drops the log up to `target` (never past the stored snapshot), a slice of about
+   * COMPACT_SLICE_MS a turn, the first slice now. A later target extends a compaction under way; a snapshot from the
    * leader (which drops the whole log) ends it.
    */
   private compactTo (target: number): void {
