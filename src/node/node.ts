@@ -101,6 +101,8 @@ class RetireNode implements ClusterNode {
   private hostStartedAt = 0
   private history!: TaskHistory
   private readonly progress = new ProgressFeed()
+  /** woken when Raft tells of another leader (or none): forwarded writes go again at once */
+  private readonly leaderListeners = new Set<() => void>()
   private exec!: ExecService
   private leader!: LeaderLoop
   private worker!: Worker
@@ -245,6 +247,7 @@ class RetireNode implements ClusterNode {
         this.handoff?.leading(role === 'leader')
         this.autopilot?.leading(role === 'leader')
         this.gossip.poke()
+        for (const l of [...this.leaderListeners]) l()
       },
       onMembershipChange: () => { this.gossip.poke() }
     })
@@ -309,6 +312,8 @@ class RetireNode implements ClusterNode {
       leader: this.leader,
       isLeader: () => this.raft.isLeader,
       leaderRequest: makeLeaderRequest(this.clientCh, () => this.raft.leaderId, this.id),
+      leaderId: () => this.raft.leaderId,
+      onLeaderChange: l => { this.leaderListeners.add(l); return () => { this.leaderListeners.delete(l) } },
       now: Date.now,
       rng: cryptoRng,
       history: this.history,

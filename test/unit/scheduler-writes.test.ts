@@ -114,4 +114,52 @@ describe('scheduler: writes through a follower', () => {
     entry(5, [submit([task('w2')])])
     assert.equal(await visible, true, 'a task not in the snapshot is waited for on')
   })
+
+  it('a write forwarded to a leader that is then replaced goes to the new one at once, under the same requestId', async () => {
+    const core = new ClusterCore(silentLogger)
+    let leaderId: string | null = 'old-leader'
+    const listeners = new Set<() => void>()
+    const sent: Array<{ to: string | null, requestId: unknown, body: Record<string, unknown> }> = []
+    const client = new NodeScheduler({
+      nodeId: 'follower-under-test-02',
+      core,
+      leader: {} as unknown as LeaderLoop,
+      isLeader: () => false,
+      leaderId: () => leaderId,
+      onLeaderChange: l => { listeners.add(l); return () => { listeners.delete(l) } },
+      leaderRequest: async (_type, body) => {
+        const to = leaderId
+        sent.push({ to, requestId: body.requestId, body })
+        // the old leader is cut off: it never answers; the new one does
+        if (to === 'old-leader') return await new Promise(() => {})
+        return { ok: true, taskIds: (body.tasks as Array<{ id: string }>).map(t => t.id), duplicate: false }
+      },
+      now: () => Date.now(),
+      rng: mulberry32(3),
+      history: undefined as unknown as TaskHistory,
+      localPrincipal: 'local-admin',
+      writeDeadlineMs: 20_000
+    })
+    const t0 = Date.now()
+    const p = client.submitTask({ taskType: 'echo', payload: { n: 2 } })
+    await new Promise(resolve => setTimeout(resolve, 30))
+    assert.deepEqual(sent.map(s => s.to), ['old-leader'])
+    // an election starts (no leader known): nothing is sent meanwhile
+    leaderId = null
+    for (const l of [...listeners]) l()
+    await new Promise(resolve => setTimeout(resolve, 30))
+    assert.equal(sent.filter(s => s.to !== 'old-leader').length, 0)
+    leaderId = 'new-leader'
+    for (const l of [...listeners]) l()
+    await new Promise(resolve => setTimeout(resolve, 30))
+    assert.deepEqual(sent.map(s => s.to), ['old-leader', 'new-leader'], 'sent again at once, not at the old request\'s timeout')
+    assert.equal(sent[0]!.requestId, sent[1]!.requestId, 'one requestId: the state machine records a second arrival once')
+    // the new leader's entry reaches this node (read-your-writes waits for it)
+    const b = sent[1]!.body
+    core.applyEntry({ term: 2, index: 1, type: 'normal', data: encodeCommands([{ type: 'submit', requestId: b.requestId, principal: b.principal, at: Date.now(), tasks: b.tasks } as Command]) })
+    const id = await p
+    assert.ok(Date.now() - t0 < 3000, `answered after ${Date.now() - t0} ms`)
+    assert.equal(typeof id, 'string')
+    assert.equal(listeners.size, 0, 'no listener left behind')
+  })
 })

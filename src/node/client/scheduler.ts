@@ -27,6 +27,10 @@ export interface SchedulerDeps {
   isLeader: () => boolean
   /** send a client request to the leader; rejects with NoLeaderError when there is none */
   leaderRequest: (type: string, body: Record<string, unknown>, timeoutMs: number) => Promise<any>
+  /** the leader this node knows of, and a subscription to its changes (returns unsubscribe): a write
+   * forwarded to a leader that is then replaced is sent again to the new one at once */
+  leaderId?: () => string | null
+  onLeaderChange?: (listener: () => void) => () => void
   now: () => number
   rng: Rng
   history: TaskHistory
@@ -180,21 +184,38 @@ export class NodeScheduler implements ClusterScheduler {
         }
         const { type, ...body } = remote
         const left = deadline - this.d.now()
+        const target = this.d.leaderId?.() ?? null
         const forwarded = this.d.leaderRequest(type, { ...body, waitMs: Math.max(0, Math.floor(left)) }, Math.max(1000, left))
+        const racers: Array<Promise<{ res: any } | { out: ApplyOutcome } | { moved: true }>> = [forwarded.then(res => ({ res }))]
         if (applied !== undefined) {
           // a wait that fails (superseded by a retry, timed out, this node halted) leaves the answer to the leader
           const here = applied(left).then(out => ({ out }), async () => ({ res: await forwarded }))
           here.catch(() => {}) // settled after the race, when the forward failed: the race reported it
-          const first = await Promise.race([forwarded.then(res => ({ res })), here])
-          if ('out' in first) {
-            forwarded.catch(() => {})
-            const out = first.out
-            if (out.reply === undefined) return {}
-            if (out.reply.ok) return out.reply
-            throw new NodeError(out.reply.error.type, out.reply.error.message, out.reply.error.field)
-          }
+          racers.push(here)
         }
-        const res = await forwarded
+        // A leader cut off or dead answers nothing until the request times out (5 s and more: soak seed
+        // 13 lost its clients' submissions to a partitioned leader while the majority had elected
+        // another within 1.4 s). Once this node knows of another leader, or of none, the request goes
+        // again: the same requestId makes a second arrival the first one's answer.
+        const watch = target !== null ? this.leaderMoves(target) : undefined
+        if (watch !== undefined) racers.push(watch.moved.then(() => ({ moved: true as const })))
+        let first
+        try { first = await Promise.race(racers) } finally { watch?.cancel() }
+        if ('moved' in first) {
+          forwarded.catch(() => {})
+          lastErr = new NoLeaderError(`the leader changed while this ${type} was in flight`)
+          // to a leader already known: at once; while there is none, the usual pauses
+          if (this.d.leaderId?.() !== null || this.d.isLeader()) continue
+          throw lastErr
+        }
+        if ('out' in first) {
+          forwarded.catch(() => {})
+          const out = first.out
+          if (out.reply === undefined) return {}
+          if (out.reply.ok) return out.reply
+          throw new NodeError(out.reply.error.type, out.reply.error.message, out.reply.error.field)
+        }
+        const res = first.res
         if (res.ok === true) return res
         if (res.notLeader === true) throw new NoLeaderError(res.error?.message)
         throw new NodeError(res.error.type, res.error.message, res.error.field)
@@ -206,6 +227,18 @@ export class NodeScheduler implements ClusterScheduler {
       await this.sleep(Math.min(delay, Math.max(0, deadline - this.d.now())))
     }
     throw lastErr ?? new NoLeaderError()
+  }
+
+  /** resolves once this node's leader is no longer `from` (another, or none); cancel unsubscribes */
+  private leaderMoves (from: string): { moved: Promise<void>, cancel: () => void } | undefined {
+    const subscribe = this.d.onLeaderChange
+    const current = this.d.leaderId
+    if (subscribe === undefined || current === undefined) return undefined
+    let cancel = (): void => {}
+    const moved = new Promise<void>(resolve => {
+      cancel = subscribe(() => { if (current() !== from) { cancel(); resolve() } })
+    })
+    return { moved, cancel: () => { cancel() } }
   }
 
   // ---- reads ----------------------------------------------------------------------------------
