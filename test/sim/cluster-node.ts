@@ -140,6 +140,8 @@ export class ClusterProcess {
   readonly exec: ExecService
   readonly executor: SimExecutor
   readonly client: NodeScheduler
+  /** as node.ts: a forwarded write goes again when the leader changes */
+  private readonly leaderListeners = new Set<() => void>()
   readonly bids = new BidTable()
   private readonly rpc: SimRpc
   private bidSeq = 0
@@ -208,6 +210,7 @@ export class ClusterProcess {
         env.trace(`${id}: ${role}, leader ${leaderId ?? 'none'}, term ${term}`)
         if (role === 'leader') this.guard(() => env.checker.onLeader(node, term))
         this.exec.roleChanged(role, term)
+        for (const l of [...this.leaderListeners]) l()
       },
       snapshotData: () => this.core.snapshotData(),
       snapshotAsync: () => this.core.snapshotInSlices(),
@@ -223,6 +226,8 @@ export class ClusterProcess {
       leader: this.leader,
       isLeader: () => this.driver.isLeader,
       leaderRequest: makeLeaderRequest(this.rpc.channel('client'), () => this.driver.leaderId, id),
+      leaderId: () => this.driver.leaderId,
+      onLeaderChange: l => { this.leaderListeners.add(l); return () => { this.leaderListeners.delete(l) } },
       now: this.sched.nowMs,
       rng,
       history: undefined as unknown as TaskHistory, // only metrics read it; the simulation does not
