@@ -20,6 +20,7 @@ import type { Logger } from '../host/log.js'
 import { BidTable, type BidEntry } from './bid-table.js'
 import { decodeBid, encodeBid } from './bid-wire.js'
 import { InvalidGossipOptionError } from './errors.js'
+import { realScheduler, type CancelTimer } from '../scheduler.js'
 import { bidTtlMs, isSignificantChange, refreshMs, type BidFields } from './significance.js'
 
 export type { BidFields } from './significance.js'
@@ -84,7 +85,7 @@ export class BidGossip {
   private seq = 0
   private lastPublished?: BidFields
   private lastPublishAt = -Infinity
-  private timer?: NodeJS.Timeout
+  private cancelTick?: CancelTimer
   private pokeTimer?: NodeJS.Timeout
   private resendTimer?: NodeJS.Timeout
   private running = false
@@ -111,14 +112,15 @@ export class BidGossip {
     this.pubsub.addEventListener('subscription-change', this.onSubscriptionChange)
     this.pubsub.subscribe(this.topic)
     this.publishNow()
-    this.timer = setInterval(() => { this.tick() }, this.intervalMs)
-    this.timer.unref()
+    // on the shared beat when whole seconds (src/node/scheduler.ts): one wake-up for the idle timers
+    this.cancelTick = realScheduler.interval(() => { this.tick() }, this.intervalMs, { unref: true })
   }
 
   async stop (): Promise<void> {
     if (!this.running) return
     this.running = false
-    clearInterval(this.timer)
+    this.cancelTick?.()
+    this.cancelTick = undefined
     clearTimeout(this.pokeTimer)
     clearTimeout(this.resendTimer)
     this.pubsub.removeEventListener('message', this.onMessage)

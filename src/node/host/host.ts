@@ -66,6 +66,12 @@ export interface Host {
 }
 
 /** Starts a libp2p node for this cluster. */
+/** gossipsub's heartbeat while a node starts (a new peer is grafted within a second), and after */
+const STARTUP_HEARTBEAT_MS = 500
+const STARTUP_HEARTBEAT_FOR_MS = 30_000
+const SETTLED_HEARTBEAT_MS = 1000
+const SCORE_DECAY_MS = 5000
+
 export async function createHost (opts: HostOptions): Promise<Host> {
   const listen = opts.listen ?? ['/ip4/0.0.0.0/tcp/0']
   if (typeof opts.clusterName !== 'string' || opts.clusterName === '') throw new InvalidHostOptionError('clusterName', 'must be a non-empty string')
@@ -92,14 +98,17 @@ export async function createHost (opts: HostOptions): Promise<Host> {
         allowPublishToZeroTopicPeers: true,
         // A LAN cluster is a handful of devices: a fast heartbeat grafts new peers within a second, and
         // a small mesh degree keeps an old phone from relaying every bid to everyone several times.
-        heartbeatInterval: opts.heartbeatMs ?? 500,
+        heartbeatInterval: opts.heartbeatMs ?? STARTUP_HEARTBEAT_MS,
         D: 4,
         Dlo: 3,
         Dhi: 8,
         Dout: 1, // the spec wants Dout < Dlo and Dout <= D/2
         Dlazy: 4,
         // Bids are ~1 KB; anything near this is hostile. The topic validator checks the exact cap.
-        maxInboundDataLength: 1 << 20
+        maxInboundDataLength: 1 << 20,
+        // Peer scores decay every 5 s, not every second (one wake-up less a second on an idle
+        // node); a behaviour penalty decays as fast per second as with the defaults (0.2 a second).
+        scoreParams: { decayInterval: SCORE_DECAY_MS, behaviourPenaltyDecay: 0.2 ** (SCORE_DECAY_MS / 1000) }
       })
     }
   })
@@ -110,6 +119,16 @@ export async function createHost (opts: HostOptions): Promise<Host> {
     if (id.equals(libp2p.peerId) || libp2p.getConnections(id).length > 0) return
     libp2p.dial(id).catch(err => { opts.log.debug('dial to discovered peer failed', id.toString(), (err as Error).message) })
   })
+
+  // The fast start-up heartbeat has done its work once the first peers are grafted; from then on one
+  // a second is enough (our own bids go to every peer anyway: floodPublish) and halves gossipsub's
+  // wake-ups. gossipsub reads the interval each time it schedules the next heartbeat.
+  if (opts.heartbeatMs === undefined) {
+    setTimeout(() => {
+      const pubsub = libp2p.services.pubsub as unknown as { opts?: { heartbeatInterval?: number } }
+      if (pubsub.opts !== undefined) pubsub.opts.heartbeatInterval = SETTLED_HEARTBEAT_MS
+    }, STARTUP_HEARTBEAT_FOR_MS).unref()
+  }
 
   const redialer = new BootstrapRedialer(libp2p, bootstrap, opts.log, opts.redial, opts.remembered)
   redialer.start()
