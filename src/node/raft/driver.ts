@@ -556,6 +556,7 @@ export class RaftDriver {
       this.applied = e.index
     }
     this.stats.applyMs += this.sched.monotonicMs() - t0
+    if (TIMELINE_ON && rd.committedEntries.length > 0) timeline(this.opts.id, `applied in ${(this.sched.monotonicMs() - t0).toFixed(3)} ms`)
     for (const rs of rd.readStates) this.opts.onReadState?.(rs)
     if (rd.softState !== undefined) this.noteSoftState(rd.softState.role, rd.softState.leader, term)
     // Commit inference, the follower's half: hand the core what is durable here; a commit it infers
