@@ -68,7 +68,7 @@ export interface Host {
 /** Starts a libp2p node for this cluster. */
 /** gossipsub's heartbeat while a node starts (a new peer is grafted within a second), and after */
 const STARTUP_HEARTBEAT_MS = 500
-const STARTUP_HEARTBEAT_FOR_MS = 30_000
+const STARTUP_HEARTBEAT_FOR_MS = 10_000
 const SETTLED_HEARTBEAT_MS = 1000
 const SCORE_DECAY_MS = 5000
 
