@@ -65,13 +65,14 @@ export interface Host {
   stop(): Promise<void>
 }
 
-/** Starts a libp2p node for this cluster. */
 /** gossipsub's heartbeat while a node starts (a new peer is grafted within a second), and after */
 const STARTUP_HEARTBEAT_MS = 500
 const STARTUP_HEARTBEAT_FOR_MS = 10_000
 const SETTLED_HEARTBEAT_MS = 1000
+/** how often gossipsub decays peer scores (its default: every second) */
 const SCORE_DECAY_MS = 5000
 
+/** Starts a libp2p node for this cluster. */
 export async function createHost (opts: HostOptions): Promise<Host> {
   const listen = opts.listen ?? ['/ip4/0.0.0.0/tcp/0']
   if (typeof opts.clusterName !== 'string' || opts.clusterName === '') throw new InvalidHostOptionError('clusterName', 'must be a non-empty string')
