@@ -297,6 +297,7 @@ export class LeaderLoop {
   private placeSubmitted (cmds: readonly Command[]): Command[] | undefined {
     if (!this.active || !this.caughtUp || this.d.core.holding) return undefined // see plan()
     let records: TaskRecord[] | undefined
+    let seen: Set<string> | undefined
     const now = this.d.now()
     const state = this.d.core.state
     for (const c of cmds) {
@@ -305,6 +306,11 @@ export class LeaderLoop {
       for (const t of c.tasks) {
         if (!placeable) { this.unplacedSubmits.set(t.id, now); continue }
         if (state.getTask(t.id) !== undefined) continue // a retried submission: the task is in the state already
+        // The same task twice in one turn (a forward and its resend after a leader change arriving
+        // in one TCP burst, soak seed 13): placed once. Placed twice, each copy reserved a slot and
+        // only one was given back: a batch's six tasks kept six slots for good.
+        if ((seen ??= new Set()).has(t.id)) continue
+        seen.add(t.id)
         ;(records ??= []).push({ id: t.id, taskType: t.taskType, status: 'pending', priority: t.priority, task: t, attempts: [], progress: 0, createdAt: t.createdAt, submittedAt: c.at, submittedBy: c.principal })
       }
     }
@@ -345,6 +351,8 @@ export class LeaderLoop {
 
   /** an assignment proposed: its device's slot is held and the planner passes the task over until it applies */
   private reserve (a: { taskId: string, deviceId: string }, now: number): void {
+    // one reservation per task: its slot count and its key go together (forgetProposal undoes both)
+    this.forgetProposal(a.taskId)
     this.proposed.set(a.deviceId, (this.proposed.get(a.deviceId) ?? 0) + 1)
     this.proposedKeys.set(a.taskId, { deviceId: a.deviceId, at: now })
     traceMark(a.taskId, 'assign.proposed')
