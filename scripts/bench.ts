@@ -46,7 +46,7 @@ import { tmpdir } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
-import { cpuSeconds, startProcCluster, waitForLeader, sleep, wakeups, NodeProc } from './lib/proc-cluster.js'
+import { cpuSeconds, ioCalls, startProcCluster, waitForLeader, sleep, wakeups, NodeProc } from './lib/proc-cluster.js'
 
 const { values } = parseArgs({
   options: {
@@ -249,12 +249,16 @@ async function measureRuns (procs: NodeProc[], tasks: number, run: () => Promise
 /** throughput and CPU of one run over all node processes */
 async function measure (procs: NodeProc[], tasks: number, run: () => Promise<void>): Promise<Record<string, unknown>> {
   const cpu0 = procs.map(p => cpuSeconds(p.pid!))
+  const io0 = procs.map(p => ioCalls(p.pid!))
+  const wake0 = procs.map(p => wakeups(p.pid!))
   const client0 = process.cpuUsage()
   const t0 = performance.now()
   await run()
   const seconds = (performance.now() - t0) / 1000
   const cpuUsed = procs.map((p, i) => cpuSeconds(p.pid!) - cpu0[i]!)
   const client = process.cpuUsage(client0)
+  const io = procs.map((p, i) => { const now = ioCalls(p.pid!); return { reads: now.reads - io0[i]!.reads, writes: now.writes - io0[i]!.writes } })
+  const perTask = (xs: number[]): number => round(xs.reduce((a, b) => a + b, 0) / tasks)
   return {
     tasks,
     seconds: round(seconds),
@@ -263,7 +267,12 @@ async function measure (procs: NodeProc[], tasks: number, run: () => Promise<voi
     cpuSeconds: Object.fromEntries(procs.map((p, i) => [p.name, round(cpuUsed[i]!)])),
     cpuMicrosPerTask: round(cpuUsed.reduce((a, b) => a + b, 0) / tasks * 1e6),
     // the bench's own client (HTTP requests, JSON) runs on the same cores as the nodes
-    clientCpuMicrosPerTask: round((client.user + client.system) / tasks)
+    clientCpuMicrosPerTask: round((client.user + client.system) / tasks),
+    // what the nodes' CPU per task is made of on a VM, where a system call or a wake-up is dear:
+    // read and write calls (sockets and files, all threads) and main-thread wake-ups per task,
+    // summed over the nodes
+    syscallsPerTask: { reads: perTask(io.map(x => x.reads)), writes: perTask(io.map(x => x.writes)) },
+    wakeupsPerTask: perTask(procs.map((p, i) => wakeups(p.pid!) - wake0[i]!))
   }
 }
 

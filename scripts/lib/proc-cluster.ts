@@ -202,6 +202,14 @@ export function wakeups (pid: number): number {
   } catch { return 0 }
 }
 
+/** read and write system calls a process made, all threads (sockets, files, pipes), from /proc (Linux) */
+export function ioCalls (pid: number): { reads: number, writes: number } {
+  try {
+    const f = readFileSync(`/proc/${pid}/io`, 'utf8')
+    return { reads: Number(/^syscr:\s+(\d+)/m.exec(f)?.[1] ?? 0), writes: Number(/^syscw:\s+(\d+)/m.exec(f)?.[1] ?? 0) }
+  } catch { return { reads: 0, writes: 0 } }
+}
+
 /** user + system CPU seconds of a process, from /proc (Linux) */
 export function cpuSeconds (pid: number): number {
   try {
