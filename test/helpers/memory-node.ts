@@ -83,7 +83,8 @@ export function memoryNode (name = 'mem-1'): ClusterNode {
     submitWorkflow: async (w) => ({ id: `w${++seq}`, taskIds: ((w as { steps?: Array<{ task: unknown }> }).steps ?? []).map(s => submit(s.task)) }),
     cancelTask: async (id) => {
       const r = get(id)
-      if (['completed', 'failed', 'cancelled', 'timeout'].includes(r.status)) throw typedError('conflict', `task ${id} is already ${r.status}`)
+      if (r.status === 'cancelled') return r // as the state machine: a cancel again answers the same
+      if (['completed', 'failed', 'timeout'].includes(r.status)) throw typedError('conflict', `task ${id} is already ${r.status}`)
       r.status = 'cancelled'; r.finishedAt = Date.now()
       emit({ kind: 'error', taskId: id, attempt: 1, at: Date.now(), error: { type: 'cancelled', message: 'cancelled' }, final: true, status: 'cancelled' })
       return r

@@ -348,6 +348,22 @@ describe('ClusterState: cancel', () => {
     assert.equal(st.getTask('b')!.status, 'pending')
     assert.equal(st.apply(cancel('b', 'admin:root'), 12).reply?.ok, true)
   })
+
+  it('a cancel applied twice (resent after its answer was lost) answers ok both times; a failed-over original stays a conflict', () => {
+    const st = fresh()
+    run(st, [submit([task('a'), task('b')]), assign('a', 1, 'd1'), assign('b', 1, 'd2')])
+    assert.deepEqual(st.apply(cancel('a'), 9).reply, { ok: true, taskIds: ['a'], duplicate: false })
+    const again = st.apply(cancel('a'), 10)
+    assert.deepEqual(again.reply, { ok: true, taskIds: ['a'], duplicate: true })
+    assert.deepEqual(again.events, [])
+    assert.equal(st.getTask('a')!.status, 'cancelled')
+    // b's device fails: b ends 'cancelled', replaced by its clone, which runs on; cancelling b says so
+    st.apply({ type: 'deviceDown', at: T0 + 100, deviceId: 'd2' }, 11)
+    assert.ok(st.getTask('b')!.replacedBy !== undefined)
+    const replaced = st.apply(cancel('b'), 12)
+    assert.equal(replaced.reply?.ok === false && replaced.reply.error.type, 'conflict')
+    assert.match(replaced.reply?.ok === false ? replaced.reply.error.message : '', /failed over to/)
+  })
 })
 
 describe('ClusterState: deviceDown and failover', () => {

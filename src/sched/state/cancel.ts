@@ -16,6 +16,11 @@ export function applyCancel (s: State, cmd: Extract<Command, { type: 'cancel' }>
   if (rec === undefined) return errorReply('not_found', `task ${cmd.taskId} not found`, 'taskId')
   const verdict = canCancel(roleOf(s, cmd.principal), rec.submittedBy === cmd.principal)
   if (!verdict.ok) return errorReply('permission_denied', `principal '${cmd.principal}': ${verdict.reason}`)
+  // Cancelling a cancelled task is what was asked for: the same answer again, nothing changed. A
+  // cancel resent after a timeout or a leader change (its first copy committed, the answer lost)
+  // used to get 409 "already cancelled" for a cancel that had worked. One failed over or handed off
+  // was not cancelled by anyone: its clone runs on, and the conflict below names it.
+  if (rec.status === 'cancelled' && rec.replacedBy === undefined) return { ok: true, taskIds: [rec.id], duplicate: true }
   if (!canTransition(rec.status, 'cancelled')) { // it has ended already
     const hint = rec.replacedBy !== undefined ? `; it was failed over to ${rec.replacedBy}` : ''
     return errorReply('conflict', `task ${rec.id} is already ${rec.status}${hint}`, 'taskId')
