@@ -48,25 +48,44 @@ import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { cpuSeconds, ioCalls, startProcCluster, waitForLeader, sleep, wakeups, NodeProc } from './lib/proc-cluster.js'
 
-const { values } = parseArgs({
-  options: {
-    mode: { type: 'string', default: 'all' },
-    nodes: { type: 'string', default: '3' },
-    tasks: { type: 'string', default: '10000' },
-    latency: { type: 'string', default: '200' },
-    batch: { type: 'string', default: '2000' },
-    concurrency: { type: 'string', default: '5' },
-    'single-concurrency': { type: 'string', default: '64' },
-    breakdown: { type: 'boolean' },
-    peer: { type: 'string' },
-    build: { type: 'string', default: 'bundle' },
-    'time-limit': { type: 'string', default: '300' },
-    'idle-seconds': { type: 'string', default: '10' },
-    bare: { type: 'boolean' },
-    'startup-runs': { type: 'string', default: '3' },
-    runs: { type: 'string', default: '3' }
+const USAGE = `usage: node dist/scripts/bench.js [--mode all|batch|single|latency|startup] [--nodes 3]
+  [--tasks 10000] [--batch 2000] [--concurrency 5] [--single-concurrency 64] [--latency 200]
+  [--breakdown] [--peer bullmq|bullmq-durable|nats|rabbitmq|all] [--bare] [--idle-seconds 10]
+  [--runs 3] [--startup-runs 3] [--build bundle|tsc] [--time-limit 300]
+Prints one JSON object: throughput, CPU, system calls and wake-ups per task, latency, idle CPU and
+memory of a real cluster on loopback (what each figure means: the comment at the top of
+scripts/bench.ts; past runs and how to read them: docs/performance.md).`
+
+// an unknown or malformed flag: its message and the usage, not a stack trace
+const { values } = (() => {
+  try {
+    return parseArgs({
+      options: {
+        help: { type: 'boolean', short: 'h' },
+        mode: { type: 'string', default: 'all' },
+        nodes: { type: 'string', default: '3' },
+        tasks: { type: 'string', default: '10000' },
+        latency: { type: 'string', default: '200' },
+        batch: { type: 'string', default: '2000' },
+        concurrency: { type: 'string', default: '5' },
+        'single-concurrency': { type: 'string', default: '64' },
+        breakdown: { type: 'boolean' },
+        peer: { type: 'string' },
+        build: { type: 'string', default: 'bundle' },
+        'time-limit': { type: 'string', default: '300' },
+        'idle-seconds': { type: 'string', default: '10' },
+        bare: { type: 'boolean' },
+        'startup-runs': { type: 'string', default: '3' },
+        runs: { type: 'string', default: '3' }
+      }
+    })
+  } catch (err) {
+    console.error(`bench: ${(err as Error).message}\n${USAGE}`)
+    process.exit(2)
   }
-})
+})()
+if (values.help === true) { console.log(USAGE); process.exit(0) }
+
 const MODE = values.mode as string
 if (!['all', 'batch', 'single', 'latency', 'startup'].includes(MODE)) throw new Error(`--mode: all, batch, single, latency or startup, not ${MODE}`)
 const N = Number(values.nodes)
