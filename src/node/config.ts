@@ -55,7 +55,8 @@ export interface NodeOptions {
   deadVoterTimeoutMs?: number
   /** log lines; 'silent' for tests. @default 'info' */
   logLevel?: 'debug' | 'info' | 'warn' | 'error' | 'silent'
-  /** snapshot the state machine every this many applied entries. @default 10000 */
+  /** snapshot the state machine every this many applied entries, once they hold at least half the
+   * last snapshot's size (a large state is not re-encoded for a few small entries). @default 10000 */
   snapshotEntries?: number
   /**
    * ... or once the entries applied since the last snapshot hold this many bytes — or twice the last

@@ -109,6 +109,30 @@ describe('RaftDriver with a deferred fsync', () => {
     }
   })
 
+  it('the entry count starts a snapshot only once the log since the last holds half its size (a big state is not re-encoded every few small entries)', async () => {
+    let applied = 0
+    const snapshots: number[] = []
+    const { d } = soleVoter(e => { applied = e.index }, {
+      // the state is 8 KiB whatever the log; entries of 100 bytes; the count trigger is 5 entries
+      snapshotData: () => { snapshots.push(applied); return new Uint8Array(8 * 1024) },
+      snapshotEntries: 5
+    })
+    d.start()
+    try {
+      await eventually(() => d.isLeader, { timeoutMs: 5000 })
+      for (let i = 0; i < 100; i++) {
+        const before = d.appliedIndex
+        d.propose(new Uint8Array(100))
+        await eventually(() => d.appliedIndex > before, { timeoutMs: 2000 })
+      }
+      // the first after 5 entries (no earlier state), then one per 4 KiB of log (~41 entries), not per 5
+      assert.ok(snapshots.length >= 2 && snapshots.length <= 3, `snapshots at ${JSON.stringify(snapshots)}`)
+      for (let i = 1; i < snapshots.length; i++) assert.ok(snapshots[i]! - snapshots[i - 1]! >= 40, `snapshots at ${JSON.stringify(snapshots)}`)
+    } finally {
+      d.stop()
+    }
+  })
+
   it('a snapshot encoded over several turns is stored at the index it was started at, one at a time; a stop snapshot waits for it, then takes its own the same way', async () => {
     let applied = 0
     const started: number[] = []

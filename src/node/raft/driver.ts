@@ -84,6 +84,16 @@ const HEARTBEAT_TICKS = 3
  */
 const SNAPSHOT_LOG_FACTOR = 2
 
+/**
+ * The entry count (snapshotEntries) starts a snapshot only once the log since the last one holds at
+ * least this share of that snapshot's size, so encoding costs at most twice the log's bytes. A
+ * snapshot costs its state's size whatever the log holds: with 100,000 retained tasks (~50 MB) and
+ * one task per entry, 10,000 entries (~3 MB) meant 1-3.5 s of encoding per 10,000 tasks, and a node
+ * holds its applied state back while it encodes (a leader places nothing meanwhile). Small states
+ * (under twice what snapshotEntries entries hold) snapshot by the count as before.
+ */
+const SNAPSHOT_ENTRY_MIN_LOG_SHARE = 0.5
+
 /** Readies whose fsync may be in flight at once (a deeper pipeline only adds latency) */
 const MAX_PIPELINED_READIES = 4
 
@@ -595,7 +605,8 @@ export class RaftDriver {
     if (this.snapshotRun !== undefined) return
     const since = this.applied - this.lastSnapshotIndex
     const byteTrigger = Math.max(this.opts.snapshotLogBytes ?? Infinity, SNAPSHOT_LOG_FACTOR * this.lastSnapshotBytes)
-    if (!force && since < this.opts.snapshotEntries && this.bytesSinceSnapshot < byteTrigger) return
+    const countDue = since >= this.opts.snapshotEntries && this.bytesSinceSnapshot >= SNAPSHOT_ENTRY_MIN_LOG_SHARE * this.lastSnapshotBytes
+    if (!force && !countDue && this.bytesSinceSnapshot < byteTrigger) return
     // A snapshot from the leader may already be written by a later Ready still waiting for its
     // fsync (pipelining): ours would be older than the storage's, which refuses it. That one is
     // restored when its Ready finishes.
