@@ -265,11 +265,17 @@ async function measureRuns (procs: NodeProc[], tasks: number, run: () => Promise
   }
 }
 
+/** a node's Raft commit index (its /v1/status) */
+async function commitIndex (p: NodeProc): Promise<number> {
+  return Number((await p.api<any>('GET', '/v1/status')).body?.raft?.commitIndex ?? 0)
+}
+
 /** throughput and CPU of one run over all node processes */
 async function measure (procs: NodeProc[], tasks: number, run: () => Promise<void>): Promise<Record<string, unknown>> {
   const cpu0 = procs.map(p => cpuSeconds(p.pid!))
   const io0 = procs.map(p => ioCalls(p.pid!))
   const wake0 = procs.map(p => wakeups(p.pid!))
+  const entries0 = await commitIndex(procs[0]!)
   const client0 = process.cpuUsage()
   const t0 = performance.now()
   await run()
@@ -278,6 +284,7 @@ async function measure (procs: NodeProc[], tasks: number, run: () => Promise<voi
   const client = process.cpuUsage(client0)
   const io = procs.map((p, i) => { const now = ioCalls(p.pid!); return { reads: now.reads - io0[i]!.reads, writes: now.writes - io0[i]!.writes } })
   const perTask = (xs: number[]): number => round(xs.reduce((a, b) => a + b, 0) / tasks)
+  const entries = await commitIndex(procs[0]!) - entries0
   return {
     tasks,
     seconds: round(seconds),
@@ -291,7 +298,10 @@ async function measure (procs: NodeProc[], tasks: number, run: () => Promise<voi
     // read and write calls (sockets and files, all threads) and main-thread wake-ups per task,
     // summed over the nodes
     syscallsPerTask: { reads: perTask(io.map(x => x.reads)), writes: perTask(io.map(x => x.writes)) },
-    wakeupsPerTask: perTask(procs.map((p, i) => wakeups(p.pid!) - wake0[i]!))
+    wakeupsPerTask: perTask(procs.map((p, i) => wakeups(p.pid!) - wake0[i]!)),
+    // Raft log entries committed per task (the commit index moved): group commit packs the commands
+    // of one turn into one entry, so this says how much of a run rode in shared entries
+    entriesPerTask: Math.round(entries / tasks * 1000) / 1000
   }
 }
 
