@@ -181,6 +181,24 @@ export class LeaderLoop {
     this.detectDownDevices()
     this.expireOverdue()
     this.evictExpired()
+    this.forgetEnded()
+  }
+
+  /**
+   * Per-task bookkeeping whose task has ended or never came (the cluster simulator's quiescence
+   * check found each of these kept for as long as the node led): a submission proposed unplaced
+   * that never applied (a retried workflow, a dropped staging) held placement back and kept the
+   * pass at its busy pace until the next submission; a worker's progress report that arrived after
+   * its task ended stayed in `live`.
+   */
+  private forgetEnded (): void {
+    this.expireUnplaced(this.d.now())
+    if (this.live.size === 0) return
+    const state = this.d.core.state
+    for (const id of this.live.keys()) {
+      const status = state.getTask(id)?.status
+      if (status !== 'queued' && status !== 'running') this.live.delete(id)
+    }
   }
 
   /**
@@ -358,6 +376,28 @@ export class LeaderLoop {
     let slots = 0
     for (const n of this.proposed.values()) slots += n
     return { slots, tasks: this.proposedKeys.size }
+  }
+
+  /**
+   * The per-task bookkeeping a quiescent cluster (every task ended, nothing on its way into the log)
+   * must have emptied, by name, where not empty: an entry kept past its task's end holds a slot, a
+   * dispatch or memory for as long as this node leads — months, on a quiet cluster. The cluster
+   * simulator asks once it is quiescent. (Preemption holds and devices declared down are kept by
+   * time and per device: bounded, not asked.)
+   */
+  leftovers (): Record<string, number> {
+    const sizes: Record<string, number> = {
+      proposedKeys: this.proposedKeys.size,
+      proposed: this.proposed.size,
+      toDispatch: this.toDispatch.size,
+      expireProposed: this.expireProposed.size,
+      resultsInflight: this.resultsInflight.size,
+      resultBatch: this.resultBatch.length,
+      live: this.live.size,
+      placedWithSubmit: this.placedWithSubmit.size,
+      unplacedSubmits: this.unplacedSubmits.size
+    }
+    return Object.fromEntries(Object.entries(sizes).filter(([, n]) => n > 0))
   }
 
   /** an assignment proposed: its device's slot is held and the planner passes the task over until it applies */
@@ -626,15 +666,21 @@ export class LeaderLoop {
 
   private expireOverdue (): void {
     const now = this.d.now()
+    // the attempts an expiry was proposed for that are still active: the rest have ended (kept, the
+    // set grew by every attempt that ever timed out for as long as this node led)
+    const stillActive = this.expireProposed.size > 0 ? new Set<string>() : undefined
     for (const rec of this.d.core.state.activeTasks()) {
       const cur = rec.attempts[rec.attempts.length - 1]
       if (cur === undefined) continue
       const limitMs = rec.task.requirements.timeoutSeconds * 1000 + EXPIRE_GRACE_MS
       const k = key(rec.id, cur.attempt)
-      if (now - (cur.startedAt ?? cur.assignedAt) <= limitMs || this.expireProposed.has(k)) continue
+      if (this.expireProposed.has(k)) { stillActive?.add(k); continue }
+      if (now - (cur.startedAt ?? cur.assignedAt) <= limitMs) continue
       this.expireProposed.add(k)
+      stillActive?.add(k)
       this.d.core.propose({ type: 'expire', at: now, taskId: rec.id, attempt: cur.attempt })
     }
+    if (stillActive !== undefined) for (const k of this.expireProposed) if (!stillActive.has(k)) this.expireProposed.delete(k)
   }
 
   liveOf (rec: TaskRecord): TaskRecord {
