@@ -116,8 +116,11 @@ describe('chaos: retries, cancel and timeouts (3 node processes)', function () {
     const w = workers[1]!
     const pidFile = join(tmp, 'cancel.pid')
     const id = await submit({ task_type: 'pid_sleep', payload: { duration: 30, pidFile }, requirements: pinnedTo(w) })
-    await until(id, x => x.status === 'running' && existsSync(pidFile), 15_000, 'running with its pid written')
-    const pid = Number(readFileSync(pidFile, 'utf8'))
+    // the file can exist before its pid is written (a run read it empty: pid 0, which kill(0, 0)
+    // reports alive for good, as the caller's own process group)
+    const written = (): number => existsSync(pidFile) ? Number(readFileSync(pidFile, 'utf8')) : 0
+    await until(id, x => x.status === 'running' && written() > 0, 15_000, 'running with its pid written')
+    const pid = written()
     assert.ok(alive(pid), 'the task process runs')
     const t0 = Date.now()
     const res = await leader.api('DELETE', `/v1/tasks/${id}`)
