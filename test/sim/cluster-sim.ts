@@ -461,6 +461,11 @@ export class ClusterSimulation {
     // nothing is on its way into the log, so the leader holds nothing for any task
     const left = this.byId(leaders[0]!)!.proc.leader.leftovers()
     if (Object.keys(left).length > 0) return `leader ${leaders[0]!} still holds per-task bookkeeping: ${JSON.stringify(left)}`
+    // ... and no worker for any attempt
+    for (const n of this.nodes) {
+      const w = n.proc.worker.leftovers()
+      if (Object.keys(w).length > 0) return `${n.id}'s worker still holds per-attempt bookkeeping: ${JSON.stringify(w)}`
+    }
     return undefined
   }
 

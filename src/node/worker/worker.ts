@@ -88,6 +88,22 @@ export class Worker {
   ) {}
 
   get activeCount (): number { return this.running.size + this.waiting.size }
+
+  /**
+   * What this worker keeps per attempt that a quiescent cluster (every task ended, every result
+   * committed) must have emptied, by name, where not empty; `done` is bounded by count and age and
+   * not asked. The cluster simulator asks every node once it is quiescent.
+   */
+  leftovers (): Record<string, number> {
+    const sizes: Record<string, number> = {
+      running: this.running.size,
+      waiting: this.waiting.size,
+      unacked: this.unacked.size,
+      inflight: this.inflight.size,
+      resendAfterAck: this.resendAfterAck.size
+    }
+    return Object.fromEntries(Object.entries(sizes).filter(([, n]) => n > 0))
+  }
   get capacity (): number { return this.executor.maxConcurrentTasks * MAX_PREFETCH_MULTIPLIER }
   get unackedCount (): number { return this.unacked.size }
   runningKeys (): string[] { return [...this.running.keys(), ...this.waiting.entries().map(e => e.task.id)] }
