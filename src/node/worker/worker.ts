@@ -88,6 +88,9 @@ export class Worker {
   ) {}
 
   get activeCount (): number { return this.running.size + this.waiting.size }
+  get capacity (): number { return this.executor.maxConcurrentTasks * MAX_PREFETCH_MULTIPLIER }
+  get unackedCount (): number { return this.unacked.size }
+  runningKeys (): string[] { return [...this.running.keys(), ...this.waiting.entries().map(e => e.task.id)] }
 
   /**
    * What this worker keeps per attempt that a quiescent cluster (every task ended, every result
@@ -104,9 +107,6 @@ export class Worker {
     }
     return Object.fromEntries(Object.entries(sizes).filter(([, n]) => n > 0))
   }
-  get capacity (): number { return this.executor.maxConcurrentTasks * MAX_PREFETCH_MULTIPLIER }
-  get unackedCount (): number { return this.unacked.size }
-  runningKeys (): string[] { return [...this.running.keys(), ...this.waiting.entries().map(e => e.task.id)] }
 
   assign (items: Assignment[]): AssignReply[] {
     const replies: AssignReply[] = []
