@@ -13,12 +13,25 @@ export async function echoOverHttp (client: ApiClient, message: string): Promise
   return record.result
 }
 
+/** Many tasks, one request each; their outcomes come over one event stream opened before them. */
+export async function squaresOverHttp (client: ApiClient, n: number): Promise<unknown[]> {
+  const results = await client.openResults()
+  try {
+    const ids = await Promise.all(Array.from({ length: n }, (_, i) => client.submitTask({ task_type: 'echo', payload: { square: i * i } })))
+    const outcomes = await Promise.all(ids.map(id => results.wait(id)))
+    return outcomes.map(o => o.result)           // [{ square: 0 }, { square: 1 }, { square: 4 }, ...]
+  } finally {
+    results.close()
+  }
+}
+
 runIfMain(import.meta.url, async () => {
   const dataDir = process.argv[2]
   const node = dataDir === undefined ? await startDemoNode({ api: { host: '127.0.0.1', port: 0 } }) : undefined
   const client = await ApiClient.fromDataDir(dataDir ?? node!.dataDir)
   try {
     await echoOverHttp(client, 'hi')
+    console.log(await squaresOverHttp(client, 5))
   } finally {
     client.close()
     await node?.stopAndClean()

@@ -14,7 +14,9 @@
 //   `single`, 64 clients that each submit and wait for the result before the next submit (a
 //   closed loop: throughput = 64 / latency under load); and `singlePipelined`, the peers' shape
 //   (../shared/peers: every task its own call, all in flight, every result checked): the same
-//   64 requests in flight submit everything, then every result is awaited, 64 waits in flight.
+//   64 requests in flight submit everything, then every result is awaited, 64 waits in flight; and
+//   `singleStreamed`, the peers' shape as they run it: the results come over one event stream
+//   opened first (ApiClient.openResults, as BullMQ's QueueEvents), one request per task.
 // latency: --latency sequential submit → result round trips on a follower; with --breakdown (the
 //   default when the mode is latency alone) the nodes run with RC_TRACE=1 and the output gives the
 //   median µs of every hop (see src/node/trace.ts).
@@ -161,6 +163,8 @@ async function measureCluster (out: Record<string, unknown>, started: number): P
       Object.assign(out.single as object, { requestsInFlight: SINGLE_CONC })
       out.singlePipelined = await measureRuns(procs, TASKS, async () => { await runSinglesPipelined(follower, TASKS, SINGLE_CONC) })
       Object.assign(out.singlePipelined as object, { requestsInFlight: SINGLE_CONC })
+      out.singleStreamed = await measureRuns(procs, TASKS, async () => { await runSinglesStreamed(follower, TASKS, SINGLE_CONC) })
+      Object.assign(out.singleStreamed as object, { requestsInFlight: SINGLE_CONC })
     }
     if (runs('latency')) {
       if (BREAKDOWN) await Promise.all(procs.map(async p => await p.api('GET', '/v1/debug/trace'))) // forget earlier marks
@@ -324,6 +328,32 @@ async function runSinglesPipelined (p: NodeProc, total: number, conc: number): P
   await Promise.all(Array.from({ length: conc }, waiter))
 }
 
+/**
+ * The peers' shape as they run it (BullMQ's QueueEvents, a RabbitMQ reply queue): one result
+ * stream opened first, then one POST per task with `conc` in flight, every outcome taken from the
+ * stream (ApiClient.openResults) and checked.
+ */
+async function runSinglesStreamed (p: NodeProc, total: number, conc: number): Promise<void> {
+  const results = await p.apiClient().openResults()
+  try {
+    const waits: Array<Promise<void>> = []
+    let next = 0
+    const submitter = async (): Promise<void> => {
+      while (next < total) {
+        const i = next++
+        const id = await submitOne(p, i)
+        waits.push(results.wait(id, 120_000).then(o => {
+          if (o.status !== 'completed' || (o.result as { i?: number } | undefined)?.i !== i) throw new Error(`task ${id} ended ${o.status} with ${JSON.stringify(o.result)}`)
+        }))
+      }
+    }
+    await Promise.all(Array.from({ length: conc }, submitter))
+    await Promise.all(waits)
+  } finally {
+    results.close()
+  }
+}
+
 /** one task per request, `conc` requests in flight; each task's result is awaited too */
 async function runSingles (p: NodeProc, total: number, conc: number): Promise<void> {
   let next = 0
@@ -479,6 +509,7 @@ function ratios (ours: Record<string, any>, peer: Record<string, any>): Record<s
     peerLatencyP50Ms: peerP50,
     singleThroughputVsPeer: r(num(ours.single?.tasksPerSec), peerTput),
     singlePipelinedThroughputVsPeer: r(num(ours.singlePipelined?.tasksPerSec), peerTput),
+    singleStreamedThroughputVsPeer: r(num(ours.singleStreamed?.tasksPerSec), peerTput),
     batchThroughputVsPeer: r(num(ours.batch?.tasksPerSec), peerTput),
     latencyP50VsPeer: r(num(ours.latencyMs?.p50), peerP50)
   }

@@ -25,6 +25,7 @@ export { ParallelTaskGroup, TaskChain, GroupTimeoutError, ChainStepError } from 
 export { NodeError, NoLeaderError, NotFoundError, ConflictError, WaitTimeoutError } from './node/errors.js'
 // a client for a node that runs elsewhere (`retire-cluster start`), over its HTTP API
 export { ApiClient, ApiClientError, type ApiClientOptions } from './node/api/client.js'
+export { ResultStream, type TaskOutcome, type ResultStreamOptions } from './node/api/result-stream.js'
 
 // execution
 export { TaskExecutor, type ExecOutcome, type TaskExecutorOptions } from './node/executor/executor.js'

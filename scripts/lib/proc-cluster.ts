@@ -116,12 +116,17 @@ export class NodeProc {
 
   /** One request through the project's TypeScript client; the answer whatever its status. */
   async api<T = any> (method: string, path: string, body?: unknown, timeoutMs = 15_000): Promise<{ status: number, body: T }> {
+    return await this.apiClient().call<T>(method, path, body, timeoutMs)
+  }
+
+  /** the project's TypeScript client for this start's API address and token */
+  apiClient (): ApiClient {
     const key = `${this.apiUrl} ${this.token}`
     if (this.client?.key !== key) {
       this.client?.api.close()
       this.client = { key, api: new ApiClient({ url: this.apiUrl, token: this.token }) }
     }
-    return await this.client.api.call<T>(method, path, body, timeoutMs)
+    return this.client.api
   }
 
   /** RSS of the process in MB, from /proc */

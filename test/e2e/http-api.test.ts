@@ -228,6 +228,72 @@ describe('e2e: HTTP API', function () {
     assert.equal(complete.data.attempt, 1)
   })
 
+  it('?kinds= keeps only the kinds named; an unknown kind is a 400', async () => {
+    assert.equal((await call('GET', '/v1/events?kinds=complete,bogus')).status, 400)
+    assert.equal((await call('GET', '/v1/events?kinds=complete,bogus')).json.error.field, 'kinds')
+    const client = cluster.clients[0]
+    const res = await client.openStream('/v1/events?kinds=complete')
+    let text = ''
+    res.setEncoding('utf8')
+    res.on('data', (c: string) => { text += c })
+    await eventually(() => text.includes(': connected'), { timeoutMs: 5000 })
+    const ids = new Set<string>()
+    for (let i = 0; i < 5; i++) ids.add(await client.submitTask({ task_type: 'echo', payload: { kinds: i } }))
+    await eventually(() => [...ids].every(id => text.includes(`"taskId":"${id}"`)), { timeoutMs: 15_000 })
+    res.destroy()
+    const kinds = [...text.matchAll(/^event: (\w+)$/gm)].map(m => m[1])
+    assert.ok(kinds.length >= 5, `${kinds.length} events`)
+    assert.deepEqual(new Set(kinds), new Set(['complete']))
+  })
+
+  it('gives the outcomes of many tasks over one result stream (ApiClient.openResults)', async () => {
+    const client = cluster.clients[0]
+    const results = await client.openResults({ fallbackMs: 60_000 })
+    try {
+      const ids = await Promise.all(Array.from({ length: 40 }, async (_, i) => await client.submitTask({ task_type: 'echo', payload: { i } })))
+      const outcomes = await Promise.all(ids.map(async id => await results.wait(id, 30_000)))
+      outcomes.forEach((o, i) => {
+        assert.equal(o.status, 'completed')
+        assert.equal(o.taskId, ids[i])
+        assert.deepEqual(o.result, { i })
+        assert.equal(o.attempt, 1)
+      })
+      // an outcome that came before its wait is kept for it
+      const early = await client.submitTask({ task_type: 'echo', payload: { early: true } })
+      await client.waitTask(early)
+      assert.deepEqual((await results.wait(early, 1000)).result, { early: true })
+      // a final error is an outcome too
+      const long = await client.submitTask({ task_type: 'sleep', payload: { duration: 30 } })
+      const waited = results.wait(long, 30_000)
+      await client.cancelTask(long)
+      const o = await waited
+      assert.equal(o.status, 'cancelled')
+      assert.equal(o.taskId, long)
+      assert.equal(typeof o.error?.message, 'string')
+    } finally {
+      results.close()
+    }
+    await assert.rejects(results.wait('anything'), /closed/)
+  })
+
+  it('a result stream that misses an outcome gets it by long-poll', async () => {
+    const client = cluster.clients[0]
+    // keep nothing: an outcome that arrives before its wait is lost to the stream
+    const results = await client.openResults({ keep: 0, fallbackMs: 300 })
+    try {
+      const id = await client.submitTask({ task_type: 'echo', payload: { missed: true } })
+      await client.waitTask(id)
+      await new Promise(resolve => setTimeout(resolve, 300)) // its event has come through the stream, and was not kept
+      const t0 = Date.now()
+      const o = await results.wait(id, 10_000)
+      assert.equal(o.status, 'completed')
+      assert.deepEqual(o.result, { missed: true })
+      assert.ok(Date.now() - t0 >= 250, 'answered by the fallback, after fallbackMs')
+    } finally {
+      results.close()
+    }
+  })
+
   it('serves the dashboard and /metrics on loopback without a token, and the API only with one', async () => {
     const page = await fetch(url + '/')
     assert.equal(page.status, 200)

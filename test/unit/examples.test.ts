@@ -15,7 +15,7 @@ import { scoring } from '../../examples/requirements-scoring.js'
 import { taskQueue } from '../../examples/task-queue.js'
 import { instantiateMl } from '../../examples/templates.js'
 import { sandboxConfig } from '../../examples/sandbox-permissions.js'
-import { echoOverHttp } from '../../examples/api-client.js'
+import { echoOverHttp, squaresOverHttp } from '../../examples/api-client.js'
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..')
 const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc')
@@ -112,6 +112,7 @@ describe('examples (the code in README.md and docs/)', function () {
       const client = await ApiClient.fromDataDir(node.dataDir)
       try {
         assert.deepEqual(await echoOverHttp(client, 'hi'), { message: 'hi' })
+        assert.deepEqual(await squaresOverHttp(client, 4), [{ square: 0 }, { square: 1 }, { square: 4 }, { square: 9 }])
       } finally { client.close() }
     })
   })

@@ -16,6 +16,7 @@ import { homedir } from 'node:os'
 import { join } from 'node:path'
 import type { ClusterSettings, ClusterSettingsPatch, TaskRecord } from '../../sched/commands.js'
 import type { TaskStatus } from '../../sched/types.js'
+import { isFinal, ResultStream, type ResultStreamOptions } from './result-stream.js'
 import type { DrainStatus, NodeInfo, QueueStatistics, BatchProgress, WorkflowStatus, TaskMetrics, RaftStatus } from '../api-types.js'
 
 export interface ApiClientOptions {
@@ -115,6 +116,12 @@ export class ApiClient {
       if (Date.now() >= end) return record
     }
   }
+
+  /**
+   * One event stream for the outcomes of many tasks (see result-stream.ts): open it before
+   * submitting, then `wait(id)` per task — one request per task instead of a submit and a long-poll.
+   */
+  openResults (opts: ResultStreamOptions = {}): Promise<ResultStream> { return ResultStream.open(this, opts) }
 
   submitBatch (batch: { name?: string, description?: string, tasks: unknown[] }): Promise<{ id: string, taskIds: string[] }> {
     return this.request('POST', '/v1/batches', batch)
@@ -231,6 +238,28 @@ export class ApiClient {
     })
   }
 
+  /** A long-lived GET through node:http (no timeout); a non-2xx answer is an ApiClientError. */
+  openStream (path: string): Promise<IncomingMessage> {
+    return new Promise((resolve, reject) => {
+      const req = this.send({
+        agent: this.agent,
+        method: 'GET',
+        hostname: this.origin.hostname.replace(/^\[|\]$/g, ''),
+        port: this.origin.port,
+        path: this.origin.pathname.replace(/\/+$/, '') + path,
+        headers: { authorization: `Bearer ${this.token}`, accept: 'text/event-stream' }
+      }, res => {
+        const status = res.statusCode ?? 0
+        if (status >= 200 && status <= 299) { resolve(res); return }
+        const chunks: Buffer[] = []
+        res.on('data', (c: Buffer) => { chunks.push(c) })
+        res.on('end', () => { reject(toError(status, Buffer.concat(chunks).toString('utf8'))) })
+      })
+      req.on('error', (err: NodeJS.ErrnoException) => { reject(new ApiClientError(0, 'unreachable', `cannot reach the node at ${this.url} (${String(err.code ?? err.message)})`)) })
+      req.end()
+    })
+  }
+
   private async fetchStream (path: string, signal?: AbortSignal): Promise<Response | undefined> {
     try {
       return await fetch(this.url + path, { headers: { authorization: `Bearer ${this.token}` }, signal })
@@ -241,10 +270,6 @@ export class ApiClient {
       throw new ApiClientError(0, 'unreachable', `cannot reach the node at ${this.url} (${code === 'ECONNREFUSED' ? 'connection refused' : String(code)})`)
     }
   }
-}
-
-function isFinal (r: TaskRecord): boolean {
-  return ['completed', 'failed', 'cancelled', 'timeout'].includes(r.status) && r.replacedBy === undefined
 }
 
 function enc (s: string): string {

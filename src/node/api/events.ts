@@ -1,21 +1,35 @@
 // GET /v1/events: the node's lifecycle events as server-sent events, one SSE event per cluster event,
 // named by its kind (submit, schedule, start, progress, complete, error, and retry/failover/stale).
 // The hub subscribes to the node only while someone listens, so an idle API costs the hot path nothing.
+// `?kinds=complete,error,failover` keeps only those kinds: what a program that waits for the
+// outcomes of many tasks on one stream needs (src/node/api/result-stream.ts). The frames of one
+// turn go to each client in one write: a node applying a group commit of 64 results wrote 64 times.
 
 import type { ServerResponse } from 'node:http'
 import type { ClusterNode } from '../api-types.js'
 import type { RouteContext } from './router.js'
-import { ApiError } from './errors.js'
+import { ApiError, InvalidRequestError } from './errors.js'
 import { MAX_SSE_BACKLOG_BYTES, MAX_SSE_CLIENTS, SSE_HEARTBEAT_MS } from './limits.js'
 
 type NodeEvent = Parameters<Parameters<ClusterNode['onEvent']>[0]>[0]
 
-interface Client { res: ServerResponse, taskId?: string }
+/** every kind of event the stream sends (`?kinds=` names some of them) */
+export const EVENT_KINDS: ReadonlySet<NodeEvent['kind']> = new Set<NodeEvent['kind']>(['submit', 'schedule', 'start', 'progress', 'complete', 'error', 'stale', 'retry', 'failover'])
+
+interface Client {
+  res: ServerResponse
+  taskId?: string
+  kinds?: ReadonlySet<string>
+  /** frames of this turn not written yet */
+  pending: string
+}
 
 export class EventHub {
   private readonly clients = new Set<Client>()
   private unsubscribe?: () => void
   private heartbeat?: NodeJS.Timeout
+  private toFlush: Client[] = []
+  private flushQueued = false
 
   constructor (private readonly node: ClusterNode) {}
 
@@ -23,6 +37,7 @@ export class EventHub {
   readonly handle = async (ctx: RouteContext): Promise<void> => {
     if (this.clients.size >= MAX_SSE_CLIENTS) throw new ApiError(503, 'unavailable', `too many event streams (max ${MAX_SSE_CLIENTS})`)
     const taskId = ctx.query.get('taskId') ?? undefined
+    const kinds = parseKinds(ctx.query.get('kinds'))
     ctx.res.writeHead(200, {
       'content-type': 'text/event-stream; charset=utf-8',
       'cache-control': 'no-store',
@@ -30,7 +45,7 @@ export class EventHub {
       'x-accel-buffering': 'no'
     })
     ctx.res.write(': connected\nretry: 2000\n\n')
-    const client: Client = { res: ctx.res, taskId: taskId === '' ? undefined : taskId }
+    const client: Client = { res: ctx.res, taskId: taskId === '' ? undefined : taskId, kinds, pending: '' }
     this.add(client)
     ctx.res.on('close', () => this.remove(client))
   }
@@ -64,17 +79,45 @@ export class EventHub {
   private broadcast (ev: NodeEvent): void {
     let frame: string | undefined
     for (const c of this.clients) {
+      if (c.kinds !== undefined && !c.kinds.has(ev.kind)) continue
       if (c.taskId !== undefined && c.taskId !== ev.taskId && !(ev.kind === 'failover' && ev.cloneId === c.taskId)) continue
       // A client that cannot keep up is dropped rather than buffered without bound.
-      if (c.res.writableLength > MAX_SSE_BACKLOG_BYTES) {
+      if (c.res.writableLength + c.pending.length > MAX_SSE_BACKLOG_BYTES) {
         c.res.destroy()
         this.clients.delete(c)
         continue
       }
       frame ??= toFrame(ev)
-      c.res.write(frame)
+      if (c.pending === '') this.toFlush.push(c)
+      c.pending += frame
+    }
+    if (this.toFlush.length > 0 && !this.flushQueued) {
+      this.flushQueued = true
+      setImmediate(() => { this.flush() })
     }
   }
+
+  /** the turn's frames, one write per client */
+  private flush (): void {
+    this.flushQueued = false
+    const list = this.toFlush
+    this.toFlush = []
+    for (const c of list) {
+      const out = c.pending
+      c.pending = ''
+      if (this.clients.has(c) && !c.res.destroyed) c.res.write(out)
+    }
+  }
+}
+
+/** `?kinds=a,b`: the kinds to send (undefined: all); an unknown kind is a 400, not an empty stream */
+function parseKinds (raw: string | null): ReadonlySet<string> | undefined {
+  if (raw === null || raw === '') return undefined
+  const kinds = new Set(raw.split(',').map(k => k.trim()).filter(k => k !== ''))
+  for (const k of kinds) {
+    if (!EVENT_KINDS.has(k as NodeEvent['kind'])) throw new InvalidRequestError('kinds', `unknown event kind "${k}" (known: ${[...EVENT_KINDS].join(', ')})`)
+  }
+  return kinds
 }
 
 function toFrame (ev: NodeEvent): string {

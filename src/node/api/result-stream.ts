@@ -1,0 +1,219 @@
+// The outcomes of many tasks over one event stream, as BullMQ's QueueEvents or a RabbitMQ reply
+// queue give them: a program that submits tasks one per request and wants every result opens one
+// stream (GET /v1/events?kinds=complete,error,failover) before it submits, then waits on it per
+// task — instead of one long-poll per task, which doubled the requests the node and the program
+// handle per task.
+//
+//   const results = await client.openResults()
+//   const id = await client.submitTask({ task_type: 'echo', payload: { i } })
+//   const outcome = await results.wait(id)        // { taskId, status: 'completed', result, ... }
+//   results.close()
+//
+// A task can finish before its submission's answer reaches the program (the answer and the stream
+// are two connections), so outcomes nobody waits for yet are kept, the newest `keep` of them. A wait
+// whose outcome has not come after `fallbackMs` — the stream dropped, or the outcome was pushed out
+// of what is kept — asks the node with the usual long-poll, so no wait depends on the stream alone.
+
+import type { IncomingMessage } from 'node:http'
+import type { TaskErrorData, TaskStatus } from '../../sched/types.js'
+import type { TaskRecord } from '../../sched/commands.js'
+import type { ApiClient } from './client.js'
+
+export type FinalStatus = Extract<TaskStatus, 'completed' | 'failed' | 'cancelled' | 'timeout'>
+
+/** How a task ended: for a task that failed over, the outcome of the clone that took it over (taskId is the clone's). */
+export interface TaskOutcome {
+  taskId: string
+  status: FinalStatus
+  result?: unknown
+  error?: TaskErrorData
+  attempt: number
+  deviceId?: string
+}
+
+export interface ResultStreamOptions {
+  /** outcomes kept for waits that have not come yet @default 100000 */
+  keep?: number
+  /** a wait with no outcome after this long also long-polls the node @default 30000 */
+  fallbackMs?: number
+}
+
+const FINAL: ReadonlySet<string> = new Set(['completed', 'failed', 'cancelled', 'timeout'])
+
+interface Waiter { end: number, resolve: (o: TaskOutcome) => void, reject: (e: Error) => void, timer?: NodeJS.Timeout, done?: boolean }
+
+export class ResultStream {
+  /** outcomes (and failover links) not waited for yet, oldest first */
+  private readonly outcomes = new Map<string, TaskOutcome | { cloneId: string }>()
+  private readonly waiters = new Map<string, Waiter[]>()
+  private readonly keep: number
+  private readonly fallbackMs: number
+  private res?: IncomingMessage
+  private closed = false
+  private buf = ''
+
+  private constructor (private readonly client: ApiClient, opts: ResultStreamOptions) {
+    this.keep = opts.keep ?? 100_000
+    this.fallbackMs = opts.fallbackMs ?? 30_000
+  }
+
+  /** Opens the stream; resolves once the node has subscribed it (tasks submitted after that are seen). */
+  static async open (client: ApiClient, opts: ResultStreamOptions = {}): Promise<ResultStream> {
+    const s = new ResultStream(client, opts)
+    await s.connect()
+    return s
+  }
+
+  /** the stream is up (false after it dropped or was closed: waits then go by long-poll) */
+  get connected (): boolean { return this.res !== undefined && !this.closed }
+
+  /** The outcome of task `id` (following failover clones); rejects after `timeoutMs` @default 10 minutes. */
+  wait (id: string, timeoutMs = 10 * 60_000): Promise<TaskOutcome> {
+    if (this.closed) return Promise.reject(new Error('the result stream is closed'))
+    const known = this.take(id)
+    if (known !== undefined) return Promise.resolve(known)
+    return new Promise((resolve, reject) => {
+      const w: Waiter = {
+        end: Date.now() + timeoutMs,
+        resolve: o => { if (w.done !== true) { w.done = true; clearTimeout(w.timer); resolve(o) } },
+        reject: e => { if (w.done !== true) { w.done = true; clearTimeout(w.timer); reject(e) } }
+      }
+      this.addWaiter(id, w)
+      // the safety net: a long-poll once the stream has said nothing of this task for fallbackMs
+      w.timer = setTimeout(() => { this.poll(id, w) }, this.connected ? Math.min(this.fallbackMs, timeoutMs) : 0)
+    })
+  }
+
+  /** long-poll the node for a wait the stream has not answered (until it ends or its time is up) */
+  private poll (id: string, w: Waiter): void {
+    if (w.done === true) return
+    const left = w.end - Date.now()
+    this.client.waitTask(id, Math.max(0, left)).then(rec => {
+      if (isFinal(rec)) { this.drop(w); w.resolve(outcomeOf(rec)); return }
+      if (Date.now() >= w.end) { this.drop(w); w.reject(new Error(`task ${id} did not finish within the wait's time`)); return }
+      if (w.done !== true) w.timer = setTimeout(() => { this.poll(id, w) }, this.fallbackMs)
+    }, err => { this.drop(w); w.reject(err as Error) })
+  }
+
+  /** Closes the stream; pending waits are rejected. */
+  close (): void {
+    if (this.closed) return
+    this.closed = true
+    this.res?.destroy()
+    for (const [, list] of this.waiters) for (const w of list) w.reject(new Error('the result stream was closed'))
+    this.waiters.clear()
+    this.outcomes.clear()
+  }
+
+  private connect (): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.client.openStream('/v1/events?kinds=complete,error,failover').then(res => {
+        this.res = res
+        res.setEncoding('utf8')
+        let ready = false
+        res.on('data', (chunk: string) => {
+          // the server's first bytes are the ': connected' comment, sent once it has subscribed us
+          if (!ready) { ready = true; resolve() }
+          this.feed(chunk)
+        })
+        const ended = (): void => {
+          if (!ready) { ready = true; reject(new Error('the event stream ended before it began')) }
+          this.res = undefined
+          // every wait goes to the long-poll now (events of the gap are not replayed)
+          if (!this.closed) for (const [id, list] of this.waiters) for (const w of list) { clearTimeout(w.timer); this.poll(id, w) }
+        }
+        res.on('end', ended)
+        res.on('error', ended)
+        res.on('close', ended)
+      }, reject)
+    })
+  }
+
+  private feed (chunk: string): void {
+    this.buf += chunk
+    let cut: number
+    while ((cut = this.buf.indexOf('\n\n')) >= 0) {
+      const frame = this.buf.slice(0, cut)
+      this.buf = this.buf.slice(cut + 2)
+      let event = ''
+      let data = ''
+      for (const line of frame.split('\n')) {
+        if (line.startsWith('event: ')) event = line.slice(7)
+        else if (line.startsWith('data: ')) data += line.slice(6)
+      }
+      if (data !== '') this.onEvent(event, JSON.parse(data) as Record<string, any>)
+    }
+  }
+
+  private onEvent (kind: string, d: Record<string, any>): void {
+    const taskId = String(d.taskId)
+    if (kind === 'failover') { this.settle(taskId, { cloneId: String(d.cloneId) }); return }
+    if (kind === 'complete') {
+      this.settle(taskId, { taskId, status: 'completed', result: d.result, attempt: Number(d.attempt), ...(d.deviceId !== undefined ? { deviceId: String(d.deviceId) } : {}) })
+      return
+    }
+    if (kind === 'error' && d.final === true && FINAL.has(String(d.status))) {
+      this.settle(taskId, { taskId, status: d.status as FinalStatus, error: d.error as TaskErrorData, attempt: Number(d.attempt), ...(d.deviceId !== undefined ? { deviceId: String(d.deviceId) } : {}) })
+    }
+  }
+
+  /** an outcome (or a failover link) for taskId: to its waiters, else kept for a wait to come */
+  private settle (taskId: string, o: TaskOutcome | { cloneId: string }): void {
+    const list = this.waiters.get(taskId)
+    if (list === undefined) {
+      this.outcomes.set(taskId, o)
+      if (this.outcomes.size > this.keep) this.outcomes.delete(this.outcomes.keys().next().value!)
+      return
+    }
+    this.waiters.delete(taskId)
+    if ('cloneId' in o) {
+      // the waits move to the clone (its outcome may be here already)
+      for (const w of list) {
+        const known = this.take(o.cloneId)
+        if (known !== undefined) w.resolve(known); else this.addWaiter(o.cloneId, w)
+      }
+      return
+    }
+    for (const w of list) w.resolve(o)
+  }
+
+  /** a kept outcome for id, following kept failover links; removed from what is kept */
+  private take (id: string): TaskOutcome | undefined {
+    for (let hops = 0; hops < 100; hops++) {
+      const o = this.outcomes.get(id)
+      if (o === undefined) return undefined
+      if (!('cloneId' in o)) { this.outcomes.delete(id); return o }
+      id = o.cloneId
+    }
+    return undefined
+  }
+
+  private addWaiter (id: string, w: Waiter): void {
+    const list = this.waiters.get(id)
+    if (list === undefined) this.waiters.set(id, [w]); else list.push(w)
+  }
+
+  /** forget a waiter wherever its wait has moved (it may follow a clone) */
+  private drop (w: Waiter): void {
+    for (const [k, list] of this.waiters) {
+      const i = list.indexOf(w)
+      if (i < 0) continue
+      list.splice(i, 1)
+      if (list.length === 0) this.waiters.delete(k)
+      return
+    }
+  }
+}
+
+/** a record no later change will end differently: terminal, and not failed over to a clone */
+export function isFinal (r: TaskRecord): boolean {
+  return FINAL.has(r.status) && r.replacedBy === undefined
+}
+
+function outcomeOf (r: TaskRecord): TaskOutcome {
+  const o: TaskOutcome = { taskId: r.id, status: r.status as FinalStatus, attempt: r.attempts.length }
+  if (r.result !== undefined) o.result = r.result
+  if (r.error !== undefined) o.error = r.error
+  if (r.deviceId !== undefined) o.deviceId = r.deviceId
+  return o
+}

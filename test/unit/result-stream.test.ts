@@ -1,0 +1,118 @@
+// ApiClient.openResults against a scripted HTTP server (a real socket, the frames chosen by the
+// test): failover clones are followed, retries are not outcomes, outcomes that come first are kept,
+// frames split across reads parse, and waits fall back to the long-poll when the stream drops.
+
+import assert from 'node:assert/strict'
+import { createServer, type Server, type ServerResponse } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { ApiClient } from '../../src/node/api/client.js'
+
+interface Scripted { server: Server, client: ApiClient, streams: ServerResponse[], records: Map<string, unknown>, polls: string[], paths: string[] }
+
+async function scripted (): Promise<Scripted> {
+  const s: Scripted = { server: undefined as unknown as Server, client: undefined as unknown as ApiClient, streams: [], records: new Map(), polls: [], paths: [] }
+  s.server = createServer((req, res) => {
+    s.paths.push(req.url ?? '')
+    if (req.headers.authorization !== 'Bearer t0k3n-for-the-test') { res.writeHead(401).end('{"error":{"type":"unauthorized","message":"no"}}'); return }
+    if (req.url?.startsWith('/v1/events')) {
+      res.writeHead(200, { 'content-type': 'text/event-stream' })
+      res.write(': connected\n\n')
+      s.streams.push(res)
+      return
+    }
+    const m = /^\/v1\/tasks\/([^/]+)\/wait/.exec(req.url ?? '')
+    if (m !== null) {
+      s.polls.push(m[1]!)
+      const rec = s.records.get(m[1]!)
+      if (rec === undefined) { res.writeHead(404).end('{"error":{"type":"not_found","message":"no such task"}}'); return }
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(rec))
+      return
+    }
+    res.writeHead(404).end()
+  })
+  await new Promise<void>(resolve => s.server.listen(0, '127.0.0.1', resolve))
+  s.client = new ApiClient({ url: `http://127.0.0.1:${(s.server.address() as AddressInfo).port}`, token: 't0k3n-for-the-test' })
+  return s
+}
+
+const frame = (kind: string, data: Record<string, unknown>): string => `event: ${kind}\ndata: ${JSON.stringify(data)}\n\n`
+const tick = async (ms = 30): Promise<void> => await new Promise(resolve => setTimeout(resolve, ms))
+
+describe('ResultStream (ApiClient.openResults)', () => {
+  let s: Scripted
+  beforeEach(async () => { s = await scripted() })
+  afterEach(async () => {
+    s.client.close()
+    for (const r of s.streams) r.destroy()
+    await new Promise(resolve => s.server.close(resolve))
+  })
+
+  it('asks for the terminal kinds only, and follows a failover to the clone\'s outcome', async () => {
+    const results = await s.client.openResults()
+    assert.ok(s.paths.includes('/v1/events?kinds=complete,error,failover'), s.paths.join(' '))
+    const w = results.wait('A')
+    s.streams[0]!.write(frame('error', { taskId: 'A', attempt: 1, deviceId: 'd1', at: 1, final: false, status: 'failed', error: { type: 'device_failure', message: 'down' } }))
+    s.streams[0]!.write(frame('failover', { taskId: 'A', cloneId: 'B', deviceId: 'd1', at: 1 }))
+    await tick()
+    s.streams[0]!.write(frame('complete', { taskId: 'B', attempt: 1, deviceId: 'd2', at: 2, result: { ok: 1 } }))
+    const o = await w
+    assert.deepEqual(o, { taskId: 'B', status: 'completed', result: { ok: 1 }, attempt: 1, deviceId: 'd2' })
+    results.close()
+  })
+
+  it('keeps outcomes and failover links that come before their wait', async () => {
+    const results = await s.client.openResults()
+    s.streams[0]!.write(frame('failover', { taskId: 'A', cloneId: 'B', deviceId: 'd1', at: 1 }) + frame('failover', { taskId: 'B', cloneId: 'C', deviceId: 'd2', at: 2 }))
+    // one frame split over two reads
+    const f = frame('error', { taskId: 'C', attempt: 2, deviceId: 'd3', at: 3, final: true, status: 'timeout', error: { type: 'timeout', message: 'too slow' } })
+    s.streams[0]!.write(f.slice(0, 17)); await tick(); s.streams[0]!.write(f.slice(17))
+    await tick()
+    const o = await results.wait('A', 1000)
+    assert.equal(o.taskId, 'C')
+    assert.equal(o.status, 'timeout')
+    assert.equal(o.error?.message, 'too slow')
+    assert.equal(s.polls.length, 0, 'no long-poll')
+    results.close()
+  })
+
+  it('a retry is not an outcome: the wait goes on to the next attempt\'s', async () => {
+    const results = await s.client.openResults()
+    const w = results.wait('R')
+    let done = false
+    void w.then(() => { done = true })
+    s.streams[0]!.write(frame('error', { taskId: 'R', attempt: 1, deviceId: 'd1', at: 1, final: false, status: 'failed', error: { type: 'execution_error', message: 'flaky' } }))
+    await tick()
+    assert.equal(done, false)
+    s.streams[0]!.write(frame('complete', { taskId: 'R', attempt: 2, deviceId: 'd1', at: 2, result: 7 }))
+    assert.equal((await w).attempt, 2)
+    results.close()
+  })
+
+  it('when the stream drops, pending waits are answered by the long-poll', async () => {
+    const results = await s.client.openResults({ fallbackMs: 60_000 })
+    s.records.set('X', { id: 'X', status: 'completed', result: 'by poll', attempts: [{ attempt: 1 }], deviceId: 'd9' })
+    const w = results.wait('X')
+    await tick()
+    s.streams[0]!.destroy()
+    const o = await w
+    assert.deepEqual(o, { taskId: 'X', status: 'completed', result: 'by poll', attempt: 1, deviceId: 'd9' })
+    assert.deepEqual(s.polls, ['X'])
+    assert.equal(results.connected, false)
+    // a wait after the drop goes to the long-poll at once
+    s.records.set('Y', { id: 'Y', status: 'failed', error: { type: 'execution_error', message: 'no' }, attempts: [{}, {}] })
+    const y = await results.wait('Y')
+    assert.equal(y.status, 'failed')
+    assert.equal(y.attempt, 2)
+    results.close()
+  })
+
+  it('a wait whose time runs out rejects, and a wrong token fails the open', async () => {
+    const results = await s.client.openResults({ fallbackMs: 50 })
+    s.records.set('S', { id: 'S', status: 'running', attempts: [{}] })
+    await assert.rejects(results.wait('S', 200), /did not finish/)
+    results.close()
+    const bad = new ApiClient({ url: s.client.url, token: 'wrong-token-wrong-token' })
+    await assert.rejects(bad.openResults(), (err: Error & { status?: number }) => err.status === 401)
+    bad.close()
+  })
+})
