@@ -13,14 +13,19 @@ export async function echoOverHttp (client: ApiClient, message: string): Promise
   return record.result
 }
 
-/** Many tasks, one request each; their outcomes come over one event stream opened before them. */
+/**
+ * Many tasks, one submit each, all in flight on one connection (no HTTP request per task); their
+ * outcomes come over one event stream opened before them.
+ */
 export async function squaresOverHttp (client: ApiClient, n: number): Promise<unknown[]> {
   const results = await client.openResults()
+  const submissions = await client.openSubmissions()
   try {
-    const ids = await Promise.all(Array.from({ length: n }, (_, i) => client.submitTask({ task_type: 'echo', payload: { square: i * i } })))
+    const ids = await Promise.all(Array.from({ length: n }, (_, i) => submissions.submit({ task_type: 'echo', payload: { square: i * i } })))
     const outcomes = await Promise.all(ids.map(id => results.wait(id)))
     return outcomes.map(o => o.result)           // [{ square: 0 }, { square: 1 }, { square: 4 }, ...]
   } finally {
+    await submissions.close()
     results.close()
   }
 }

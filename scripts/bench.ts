@@ -16,7 +16,9 @@
 //   (../shared/peers: every task its own call, all in flight, every result checked): the same
 //   64 requests in flight submit everything, then every result is awaited, 64 waits in flight; and
 //   `singleStreamed`, the peers' shape as they run it: the results come over one event stream
-//   opened first (ApiClient.openResults, as BullMQ's QueueEvents), one request per task.
+//   opened first (ApiClient.openResults, as BullMQ's QueueEvents), one request per task; and
+//   `singleOneConnection`, as a Redis, AMQP or NATS client submits: every task its own submit and
+//   answer, 64 in flight on one connection (ApiClient.openSubmissions), outcomes over one stream.
 // latency: --latency sequential submit → result round trips on a follower; with --breakdown (the
 //   default when the mode is latency alone) the nodes run with RC_TRACE=1 and the output gives the
 //   median µs of every hop (see src/node/trace.ts).
@@ -165,6 +167,8 @@ async function measureCluster (out: Record<string, unknown>, started: number): P
       Object.assign(out.singlePipelined as object, { requestsInFlight: SINGLE_CONC })
       out.singleStreamed = await measureRuns(procs, TASKS, async () => { await runSinglesStreamed(follower, TASKS, SINGLE_CONC) })
       Object.assign(out.singleStreamed as object, { requestsInFlight: SINGLE_CONC })
+      out.singleOneConnection = await measureRuns(procs, TASKS, async () => { await runSinglesOneConnection(follower, TASKS, SINGLE_CONC) })
+      Object.assign(out.singleOneConnection as object, { requestsInFlight: SINGLE_CONC })
     }
     if (runs('latency')) {
       if (BREAKDOWN) await Promise.all(procs.map(async p => await p.api('GET', '/v1/debug/trace'))) // forget earlier marks
@@ -354,6 +358,34 @@ async function runSinglesStreamed (p: NodeProc, total: number, conc: number): Pr
   }
 }
 
+/**
+ * As a Redis, AMQP or NATS client submits: every task its own submit and answer, `conc` in flight,
+ * all on one connection (ApiClient.openSubmissions), the outcomes over one result stream.
+ */
+async function runSinglesOneConnection (p: NodeProc, total: number, conc: number): Promise<void> {
+  const client = p.apiClient()
+  const results = await client.openResults()
+  const submissions = await client.openSubmissions()
+  try {
+    const waits: Array<Promise<void>> = []
+    let next = 0
+    const submitter = async (): Promise<void> => {
+      while (next < total) {
+        const i = next++
+        const id = await submissions.submit({ task_type: 'echo', payload: { i } })
+        waits.push(results.wait(id, 120_000).then(o => {
+          if (o.status !== 'completed' || (o.result as { i?: number } | undefined)?.i !== i) throw new Error(`task ${id} ended ${o.status} with ${JSON.stringify(o.result)}`)
+        }))
+      }
+    }
+    await Promise.all(Array.from({ length: conc }, submitter))
+    await Promise.all(waits)
+  } finally {
+    await submissions.close()
+    results.close()
+  }
+}
+
 /** one task per request, `conc` requests in flight; each task's result is awaited too */
 async function runSingles (p: NodeProc, total: number, conc: number): Promise<void> {
   let next = 0
@@ -510,6 +542,7 @@ function ratios (ours: Record<string, any>, peer: Record<string, any>): Record<s
     singleThroughputVsPeer: r(num(ours.single?.tasksPerSec), peerTput),
     singlePipelinedThroughputVsPeer: r(num(ours.singlePipelined?.tasksPerSec), peerTput),
     singleStreamedThroughputVsPeer: r(num(ours.singleStreamed?.tasksPerSec), peerTput),
+    singleOneConnectionThroughputVsPeer: r(num(ours.singleOneConnection?.tasksPerSec), peerTput),
     batchThroughputVsPeer: r(num(ours.batch?.tasksPerSec), peerTput),
     latencyP50VsPeer: r(num(ours.latencyMs?.p50), peerP50)
   }

@@ -26,6 +26,7 @@ export { NodeError, NoLeaderError, NotFoundError, ConflictError, WaitTimeoutErro
 // a client for a node that runs elsewhere (`retire-cluster start`), over its HTTP API
 export { ApiClient, ApiClientError, type ApiClientOptions } from './node/api/client.js'
 export { ResultStream, type TaskOutcome, type ResultStreamOptions } from './node/api/result-stream.js'
+export { SubmitStream } from './node/api/submit-stream.js'
 
 // execution
 export { TaskExecutor, type ExecOutcome, type TaskExecutorOptions } from './node/executor/executor.js'

@@ -294,6 +294,58 @@ describe('e2e: HTTP API', function () {
     }
   })
 
+  it('takes many submissions on one stream (POST /v1/tasks/stream): each line its own answer, a bad line refused alone', async () => {
+    const before = await countTasks()
+    const lines = [
+      JSON.stringify({ n: 1, task: { task_type: 'echo', payload: { s: 1 } } }),
+      'this is not json',
+      JSON.stringify({ task: { task_type: 'echo' } }), // no n
+      JSON.stringify({ n: 4, task: { payload: {} } }), // no task type
+      JSON.stringify({ n: 5, task: { task_type: 'echo', priority: 'soon' } }),
+      JSON.stringify({ n: 6, task: { task_type: 'echo', payload: { s: 6 }, idempotency_key: 'stream-key-6' } }),
+      JSON.stringify({ n: 7, task: { task_type: 'echo', payload: { s: 6 }, idempotency_key: 'stream-key-6' } }) // the same key: the same task
+    ]
+    const res = await fetch(url + '/v1/tasks/stream', { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/x-ndjson' }, body: lines.join('\n') + '\n' })
+    assert.equal(res.status, 200)
+    const answers = (await res.text()).trim().split('\n').map(l => JSON.parse(l))
+    assert.equal(answers.length, 7)
+    const byN = new Map(answers.filter(a => a.n !== undefined).map(a => [a.n, a]))
+    assert.equal(typeof byN.get(1).id, 'string')
+    assert.equal(byN.get(4).status, 400)
+    assert.equal(byN.get(4).error.field, 'task.taskType')
+    assert.equal(byN.get(5).status, 400)
+    assert.equal(byN.get(6).id, byN.get(7).id)
+    const unnumbered = answers.filter(a => a.n === undefined)
+    assert.equal(unnumbered.length, 2)
+    for (const a of unnumbered) { assert.equal(a.status, 400); assert.equal(a.error.type, 'invalid_payload') }
+    assert.equal(await countTasks(), before + 2, 'the refused lines changed nothing')
+    // a line longer than any request body may be cannot be skipped: 413, and the stream ends there
+    const long = await fetch(url + '/v1/tasks/stream', { method: 'POST', headers: { authorization: `Bearer ${token}` }, body: 'x'.repeat(4 * 1024 * 1024 + 10) })
+    const longAnswers = (await long.text()).trim().split('\n').map(l => JSON.parse(l))
+    assert.deepEqual(longAnswers.map(a => [a.status, a.error.type]), [[413, 'payload_too_large']])
+    const wrong = await fetch(url + '/v1/tasks/stream', { method: 'POST', headers: { authorization: 'Bearer wrong-token-0123456789' }, body: lines[0] + '\n' })
+    assert.equal(wrong.status, 401)
+    assert.equal(await countTasks(), before + 2)
+  })
+
+  it('ApiClient.openSubmissions: many tasks in flight on one connection, outcomes over one result stream', async () => {
+    const client = cluster.clients[0]
+    const results = await client.openResults()
+    const submissions = await client.openSubmissions()
+    try {
+      const ids = await Promise.all(Array.from({ length: 60 }, async (_, i) => await submissions.submit({ task_type: 'echo', payload: { one: i } })))
+      assert.equal(new Set(ids).size, 60)
+      const outcomes = await Promise.all(ids.map(async id => await results.wait(id, 30_000)))
+      outcomes.forEach((o, i) => { assert.equal(o.status, 'completed'); assert.deepEqual(o.result, { one: i }) })
+      await assert.rejects(submissions.submit({ payload: {} }), (err: ApiClientError) => err.status === 400 && err.field === 'task.taskType')
+      assert.equal(submissions.inFlight, 0)
+    } finally {
+      await submissions.close()
+      results.close()
+    }
+    await assert.rejects(submissions.submit({ task_type: 'echo' }), /closed/)
+  })
+
   it('serves the dashboard and /metrics on loopback without a token, and the API only with one', async () => {
     const page = await fetch(url + '/')
     assert.equal(page.status, 200)

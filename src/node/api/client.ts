@@ -9,7 +9,7 @@
 // here, ~2/3 of what a node spends on the task (bench: clientCpuMicrosPerTask). Only the event
 // stream, one long-lived request, still uses fetch.
 
-import { Agent as HttpAgent, request as httpRequest, type IncomingMessage, type RequestOptions } from 'node:http'
+import { Agent as HttpAgent, request as httpRequest, type ClientRequest, type IncomingMessage, type RequestOptions } from 'node:http'
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https'
 import { readFile } from 'node:fs/promises'
 import { homedir } from 'node:os'
@@ -17,6 +17,7 @@ import { join } from 'node:path'
 import type { ClusterSettings, ClusterSettingsPatch, TaskRecord } from '../../sched/commands.js'
 import type { TaskStatus } from '../../sched/types.js'
 import { isFinal, ResultStream, type ResultStreamOptions } from './result-stream.js'
+import { SubmitStream } from './submit-stream.js'
 import type { DrainStatus, NodeInfo, QueueStatistics, BatchProgress, WorkflowStatus, TaskMetrics, RaftStatus } from '../api-types.js'
 
 export interface ApiClientOptions {
@@ -122,6 +123,12 @@ export class ApiClient {
    * submitting, then `wait(id)` per task — one request per task instead of a submit and a long-poll.
    */
   openResults (opts: ResultStreamOptions = {}): Promise<ResultStream> { return ResultStream.open(this, opts) }
+
+  /**
+   * Many submissions on one connection (see submit-stream.ts): `submit(spec)` per task, each with
+   * its own answer, without an HTTP request per task.
+   */
+  openSubmissions (): Promise<SubmitStream> { return SubmitStream.open(this) }
 
   submitBatch (batch: { name?: string, description?: string, tasks: unknown[] }): Promise<{ id: string, taskIds: string[] }> {
     return this.request('POST', '/v1/batches', batch)
@@ -257,6 +264,28 @@ export class ApiClient {
       })
       req.on('error', (err: NodeJS.ErrnoException) => { reject(new ApiClientError(0, 'unreachable', `cannot reach the node at ${this.url} (${String(err.code ?? err.message)})`)) })
       req.end()
+    })
+  }
+
+  /** A POST whose body stays open (written by the caller) and whose answer streams back; resolves once the answer's headers came. */
+  openUpload (path: string, contentType: string): Promise<{ req: ClientRequest, res: IncomingMessage }> {
+    return new Promise((resolve, reject) => {
+      const req = this.send({
+        agent: this.agent,
+        method: 'POST',
+        hostname: this.origin.hostname.replace(/^\[|\]$/g, ''),
+        port: this.origin.port,
+        path: this.origin.pathname.replace(/\/+$/, '') + path,
+        headers: { authorization: `Bearer ${this.token}`, 'content-type': contentType }
+      }, res => {
+        const status = res.statusCode ?? 0
+        if (status >= 200 && status <= 299) { resolve({ req, res }); return }
+        const chunks: Buffer[] = []
+        res.on('data', (c: Buffer) => { chunks.push(c) })
+        res.on('end', () => { req.destroy(); reject(toError(status, Buffer.concat(chunks).toString('utf8'))) })
+      })
+      req.on('error', (err: NodeJS.ErrnoException) => { reject(new ApiClientError(0, 'unreachable', `cannot reach the node at ${this.url} (${String(err.code ?? err.message)})`)) })
+      req.flushHeaders()
     })
   }
 

@@ -24,3 +24,9 @@ export const SSE_HEARTBEAT_MS = 15_000
 
 /** Most tracked in-flight tasks for latency histograms (oldest dropped beyond), bounding memory. */
 export const MAX_TRACKED_TASKS = 100_000
+
+/** Most submissions of one POST /v1/tasks/stream waiting for their answer; the node stops reading the stream beyond. */
+export const MAX_STREAM_INFLIGHT = 1024
+
+/** Answers of a submission stream not yet taken by its client, in bytes; the node stops reading the stream beyond. */
+export const MAX_STREAM_BACKLOG_BYTES = 1024 * 1024

@@ -1,4 +1,5 @@
-// /v1/tasks: submit, look up, list, cancel, and long-poll a task's outcome.
+// /v1/tasks: submit (one per request, or many on one stream: task-stream.ts), look up, list, cancel,
+// and long-poll a task's outcome.
 
 import type { Router, RouteContext } from './router.js'
 import type { TaskRecord } from '../../sched/commands.js'
@@ -8,6 +9,7 @@ import { readJsonObject, sendJson, intParam, enumParam } from './http.js'
 import { checkTaskSpec, takeIdempotencyKey } from './validate.js'
 import { TRACE_ON, traceMark, traceNow } from '../trace.js'
 import { DEFAULT_LIST_LIMIT, MAX_LIST_LIMIT, DEFAULT_WAIT_MS, MAX_WAIT_MS } from './limits.js'
+import { streamSubmissions } from './task-stream.js'
 
 export const TASK_STATUSES: readonly TaskStatus[] = ['pending', 'queued', 'running', 'completed', 'failed', 'cancelled', 'timeout']
 const TERMINAL = new Set<string>(['completed', 'failed', 'cancelled', 'timeout'])
@@ -15,6 +17,7 @@ const TERMINAL = new Set<string>(['completed', 'failed', 'cancelled', 'timeout']
 export function addTaskRoutes (router: Router): void {
   router
     .add('POST', '/v1/tasks', submitTask)
+    .add('POST', '/v1/tasks/stream', streamSubmissions)
     .add('GET', '/v1/tasks', listTasks)
     .add('GET', '/v1/tasks/:id', getTask)
     .add('DELETE', '/v1/tasks/:id', cancelTask)

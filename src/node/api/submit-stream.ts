@@ -1,0 +1,120 @@
+// Many submissions on one connection (POST /v1/tasks/stream, src/node/api/task-stream.ts): each
+// submit() is one task with its own answer, as POST /v1/tasks gives, but without an HTTP request
+// and response per task — what a Redis, AMQP or NATS client does over its one connection. The
+// submits of one turn go out in one write.
+//
+//   const submissions = await client.openSubmissions()
+//   const results = await client.openResults()
+//   const ids = await Promise.all(specs.map(spec => submissions.submit(spec)))
+//   const outcomes = await Promise.all(ids.map(id => results.wait(id)))
+//   await submissions.close()
+//
+// A submit whose answer never came (the connection dropped) rejects with status 0 `unreachable`:
+// the task may or may not have been taken, as with a request whose answer was lost; submit with an
+// idempotency key to make a retry safe.
+
+import type { ClientRequest, IncomingMessage } from 'node:http'
+import { ApiClientError } from './client.js'
+import type { ApiClient } from './client.js'
+import { MAX_BODY_BYTES } from './limits.js'
+
+interface Pending { resolve: (id: string) => void, reject: (e: Error) => void }
+
+export class SubmitStream {
+  private readonly pending = new Map<number, Pending>()
+  private next = 1
+  private out = ''
+  private flushQueued = false
+  private buf = ''
+  private closed = false
+  private failure?: Error
+  private readonly done: Promise<void>
+
+  private constructor (private readonly req: ClientRequest, private readonly res: IncomingMessage) {
+    res.setEncoding('utf8')
+    res.on('data', (chunk: string) => { this.feed(chunk) })
+    this.done = new Promise(resolve => {
+      const ended = (err?: Error): void => {
+        this.fail(err ?? new ApiClientError(0, 'unreachable', 'the submission stream closed before the node answered (the task may or may not have been taken; an idempotency key makes a retry safe)'))
+        resolve()
+      }
+      res.on('end', () => { ended() })
+      res.on('close', () => { ended() })
+      res.on('error', err => { ended(new ApiClientError(0, 'unreachable', `the submission stream failed: ${err.message}`)) })
+      req.on('error', err => { ended(new ApiClientError(0, 'unreachable', `the submission stream failed: ${err.message}`)) })
+    })
+  }
+
+  static async open (client: ApiClient): Promise<SubmitStream> {
+    const { req, res } = await client.openUpload('/v1/tasks/stream', 'application/x-ndjson')
+    return new SubmitStream(req, res)
+  }
+
+  /** Submits one task (a spec as POST /v1/tasks takes it); its id once the node has it on a majority's disk. */
+  submit (spec: Record<string, unknown>, opts: { idempotencyKey?: string } = {}): Promise<string> {
+    if (this.closed) return Promise.reject(new Error('the submission stream is closed'))
+    if (this.failure !== undefined) return Promise.reject(this.failure)
+    const n = this.next++
+    const task = opts.idempotencyKey === undefined ? spec : { ...spec, idempotency_key: opts.idempotencyKey }
+    const line = JSON.stringify({ n, task }) + '\n'
+    // the node ends a stream at a line it may not read: refuse it here, alone
+    if (line.length > MAX_BODY_BYTES) return Promise.reject(new ApiClientError(413, 'payload_too_large', `the task is over ${MAX_BODY_BYTES} bytes`))
+    return new Promise((resolve, reject) => {
+      this.pending.set(n, { resolve, reject })
+      this.out += line
+      if (!this.flushQueued) {
+        this.flushQueued = true
+        setImmediate(() => { this.flush() })
+      }
+    })
+  }
+
+  /** submissions sent and not answered yet */
+  get inFlight (): number { return this.pending.size }
+
+  /** Ends the stream once what was submitted is sent; resolves when the node has answered all of it. */
+  async close (): Promise<void> {
+    if (!this.closed) {
+      this.closed = true
+      this.flush()
+      this.req.end()
+    }
+    await this.done
+  }
+
+  private flush (): void {
+    this.flushQueued = false
+    if (this.out === '' || this.failure !== undefined) return
+    this.req.write(this.out)
+    this.out = ''
+  }
+
+  private feed (chunk: string): void {
+    this.buf += chunk
+    let cut: number
+    while ((cut = this.buf.indexOf('\n')) >= 0) {
+      const text = this.buf.slice(0, cut)
+      this.buf = this.buf.slice(cut + 1)
+      if (text !== '') this.onAnswer(JSON.parse(text) as { n?: number, id?: string, status?: number, error?: { type?: string, message?: string, field?: string } })
+    }
+  }
+
+  private onAnswer (a: { n?: number, id?: string, status?: number, error?: { type?: string, message?: string, field?: string } }): void {
+    const p = a.n === undefined ? undefined : this.pending.get(a.n)
+    if (p === undefined) {
+      // an answer to no line of ours (a line the node could not read): nothing waits for it
+      if (a.error !== undefined) this.fail(new ApiClientError(a.status ?? 0, a.error.type ?? 'invalid_payload', a.error.message ?? 'the node refused a line of the stream', a.error.field))
+      return
+    }
+    this.pending.delete(a.n!)
+    if (typeof a.id === 'string') p.resolve(a.id)
+    else p.reject(new ApiClientError(a.status ?? 0, a.error?.type ?? `http_${a.status ?? 0}`, a.error?.message ?? 'refused', a.error?.field))
+  }
+
+  /** everything still waiting fails with `err`; later submits too */
+  private fail (err: Error): void {
+    this.failure ??= err
+    for (const p of this.pending.values()) p.reject(err)
+    this.pending.clear()
+  }
+}

@@ -1,0 +1,96 @@
+// ApiClient.openSubmissions against a scripted HTTP server (a real socket; the answers chosen by the
+// test): answers out of order reach the right submit, the submits of one turn leave in one write, a
+// dropped connection fails what waits (status 0), and a task over the body cap is refused locally.
+
+import assert from 'node:assert/strict'
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { ApiClient, ApiClientError } from '../../src/node/api/client.js'
+import { MAX_BODY_BYTES } from '../../src/node/api/limits.js'
+
+interface Scripted { server: Server, client: ApiClient, lines: Array<{ n: number, task: any }>, chunks: number, res?: ServerResponse, req?: IncomingMessage }
+
+async function scripted (): Promise<Scripted> {
+  const s: Scripted = { server: undefined as unknown as Server, client: undefined as unknown as ApiClient, lines: [], chunks: 0 }
+  s.server = createServer((req, res) => {
+    if (req.url !== '/v1/tasks/stream' || req.method !== 'POST') { res.writeHead(404).end(); return }
+    res.writeHead(200, { 'content-type': 'application/x-ndjson' })
+    res.flushHeaders()
+    s.res = res
+    s.req = req
+    let buf = ''
+    req.setEncoding('utf8')
+    req.on('data', (c: string) => {
+      s.chunks++
+      buf += c
+      let cut: number
+      while ((cut = buf.indexOf('\n')) >= 0) { s.lines.push(JSON.parse(buf.slice(0, cut))); buf = buf.slice(cut + 1) }
+    })
+    req.on('end', () => { res.end() })
+  })
+  await new Promise<void>(resolve => s.server.listen(0, '127.0.0.1', resolve))
+  s.client = new ApiClient({ url: `http://127.0.0.1:${(s.server.address() as AddressInfo).port}`, token: 'tok-tok-tok-tok-tok' })
+  return s
+}
+
+const until = async (cond: () => boolean): Promise<void> => {
+  for (let i = 0; i < 200 && !cond(); i++) await new Promise(resolve => setTimeout(resolve, 10))
+  assert.ok(cond(), 'condition not reached in 2 s')
+}
+
+describe('SubmitStream (ApiClient.openSubmissions)', () => {
+  let s: Scripted
+  beforeEach(async () => { s = await scripted() })
+  afterEach(async () => {
+    s.client.close()
+    s.res?.destroy()
+    await new Promise(resolve => s.server.close(resolve))
+  })
+
+  it('sends the submits of one turn in one write and matches answers by number, in any order', async () => {
+    const sub = await s.client.openSubmissions()
+    const p = Array.from({ length: 20 }, async (_, i) => await sub.submit({ task_type: 'echo', payload: { i } }, i === 3 ? { idempotencyKey: 'k3' } : {}))
+    await until(() => s.lines.length === 20)
+    assert.equal(s.chunks, 1, 'one write for the turn')
+    assert.deepEqual(s.lines.map(l => l.task.payload.i), Array.from({ length: 20 }, (_, i) => i))
+    assert.equal(s.lines[3]!.task.idempotency_key, 'k3')
+    assert.equal(sub.inFlight, 20)
+    // answers backwards, one refused
+    const out = [...s.lines].reverse().map(l => l.task.payload.i === 5 ? { n: l.n, status: 403, error: { type: 'permission_denied', message: 'not yours', field: 'task_type' } } : { n: l.n, id: `id-${l.task.payload.i as number}` })
+    s.res!.write(out.map(o => JSON.stringify(o)).join('\n') + '\n')
+    const settled = await Promise.allSettled(p)
+    settled.forEach((r, i) => {
+      if (i === 5) {
+        assert.equal(r.status, 'rejected')
+        const e = (r as PromiseRejectedResult).reason as ApiClientError
+        assert.equal(e.status, 403); assert.equal(e.type, 'permission_denied'); assert.equal(e.field, 'task_type')
+      } else assert.deepEqual(r, { status: 'fulfilled', value: `id-${i}` })
+    })
+    assert.equal(sub.inFlight, 0)
+    await sub.close()
+  })
+
+  it('a dropped connection fails what waits with status 0, and every later submit', async () => {
+    const sub = await s.client.openSubmissions()
+    const p = [sub.submit({ task_type: 'echo' }), sub.submit({ task_type: 'echo' })]
+    await until(() => s.lines.length === 2)
+    s.res!.destroy()
+    for (const r of await Promise.allSettled(p)) {
+      assert.equal(r.status, 'rejected')
+      assert.equal(((r as PromiseRejectedResult).reason as ApiClientError).status, 0)
+      assert.equal(((r as PromiseRejectedResult).reason as ApiClientError).type, 'unreachable')
+    }
+    await assert.rejects(sub.submit({ task_type: 'echo' }), (e: ApiClientError) => e.type === 'unreachable')
+  })
+
+  it('refuses a task over the body cap without sending it; the stream goes on', async () => {
+    const sub = await s.client.openSubmissions()
+    await assert.rejects(sub.submit({ task_type: 'echo', payload: { big: 'x'.repeat(MAX_BODY_BYTES) } }), (e: ApiClientError) => e.status === 413)
+    const ok = sub.submit({ task_type: 'echo', payload: 'small' })
+    await until(() => s.lines.length === 1)
+    assert.equal(s.lines[0]!.task.payload, 'small')
+    s.res!.write(JSON.stringify({ n: s.lines[0]!.n, id: 'small-id' }) + '\n')
+    assert.equal(await ok, 'small-id')
+    await sub.close()
+  })
+})
