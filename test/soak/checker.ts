@@ -64,6 +64,8 @@ export interface CheckReport {
   stats: {
     ops: number
     acknowledged: number
+    /** of them, acknowledged over a submission stream (POST /v1/tasks/stream) */
+    acknowledgedOverStream: number
     unacknowledgedPresent: number
     tasks: number
     clones: number
@@ -95,6 +97,7 @@ export function check (inp: CheckInput): CheckReport {
   // ops of the history: spec, acknowledged ids, the final seen by the waiter
   const specs = new Map<number, TaskSpec>()
   const ackIds = new Map<number, Set<string>>()
+  const overStream = new Set<number>()
   const firstInvoke = new Map<number, number>()
   const ackAt = new Map<number, number>()
   const finalAt = new Map<number, number>()
@@ -111,6 +114,7 @@ export function check (inp: CheckInput): CheckReport {
       case 'ok': {
         const s = ackIds.get(e.op) ?? new Set<string>()
         s.add(e.id); ackIds.set(e.op, s)
+        if (e.via === 'stream') overStream.add(e.op)
         if (!ackAt.has(e.op)) ackAt.set(e.op, e.t)
         break
       }
@@ -218,6 +222,7 @@ export function check (inp: CheckInput): CheckReport {
     stats: {
       ops: specs.size,
       acknowledged: ackIds.size,
+      acknowledgedOverStream: overStream.size,
       unacknowledgedPresent: unackPresent,
       tasks: ref.length,
       clones,
@@ -231,7 +236,7 @@ export function check (inp: CheckInput): CheckReport {
 }
 
 function emptyStats (): CheckReport['stats'] {
-  return { ops: 0, acknowledged: 0, unacknowledgedPresent: 0, tasks: 0, clones: 0, completed: 0, failed: 0, attempts: 0, priorityPairsJudged: 0, maxTimeToFinalAfterHealMs: 0 }
+  return { ops: 0, acknowledged: 0, acknowledgedOverStream: 0, unacknowledgedPresent: 0, tasks: 0, clones: 0, completed: 0, failed: 0, attempts: 0, priorityPairsJudged: 0, maxTimeToFinalAfterHealMs: 0 }
 }
 
 /** root, its clone, the clone's clone … (bounded: a chain longer than 20 links is reported) */

@@ -7,6 +7,7 @@ import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { ChildProcess } from 'node:child_process'
 import { NodeProc, sleep } from '../../scripts/lib/proc-cluster.js'
+import type { SubmitStream } from '../../src/node/api/submit-stream.js'
 import type { NetLab } from '../netlab/netlab.js'
 import { NsNode } from '../netlab/ns-node.js'
 
@@ -34,6 +35,8 @@ interface Backend {
   api: <T>(method: string, path: string, body: unknown, timeoutMs: number) => Promise<{ status: number, body: T }>
   /** after the process died: close what belongs to it (the netns HTTP relay) */
   closeAfterExit: () => void
+  /** many submissions on one connection (POST /v1/tasks/stream); loopback nodes only (the netns relay is request/response) */
+  openSubmissions?: () => Promise<SubmitStream>
 }
 
 function loopBackend (p: NodeProc): Backend {
@@ -43,7 +46,8 @@ function loopBackend (p: NodeProc): Backend {
     peerId: () => p.peerId,
     multiaddrs: () => p.info?.multiaddrs ?? [],
     api: async (m, path, body, t) => await p.api(m, path, body, t),
-    closeAfterExit: () => {}
+    closeAfterExit: () => {},
+    openSubmissions: async () => await p.apiClient().openSubmissions()
   }
 }
 
@@ -66,6 +70,7 @@ export class SoakNode {
   crashes = 0
   private log?: WriteStream
   private readonly tail: string[] = []
+  private stream?: { start: number, stream: Promise<SubmitStream> }
   private readonly b: Backend
 
   constructor (readonly name: string, readonly dataDir: string, readonly logPath: string, expect: number, o: SoakNodeOptions,
@@ -146,6 +151,25 @@ export class SoakNode {
   async api<T = any> (method: string, path: string, body?: unknown, timeoutMs = 5000): Promise<{ status: number, body: T }> {
     if (!this.up) throw new Error(`${this.name} is down or paused`)
     return await this.b.api<T>(method, path, body, timeoutMs)
+  }
+
+  /** this node's submission stream (one per start; undefined where the backend has none) */
+  submissions (): Promise<SubmitStream> | undefined {
+    if (this.b.openSubmissions === undefined) return undefined
+    if (!this.up) return Promise.reject(new Error(`${this.name} is down or paused`))
+    if (this.stream?.start !== this.starts) {
+      const s = this.b.openSubmissions()
+      this.stream = { start: this.starts, stream: s }
+      s.catch(() => { if (this.stream?.stream === s) this.stream = undefined })
+    }
+    return this.stream.stream
+  }
+
+  /** forget the submission stream (it failed): the next submission opens another */
+  dropSubmissions (): void {
+    const s = this.stream?.stream
+    this.stream = undefined
+    s?.then(x => { x.destroy() }, () => {})
   }
 
   closeLog (): void { this.log?.end(); this.log = undefined }

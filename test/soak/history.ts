@@ -16,7 +16,7 @@ export type HistoryEvent =
   // a submission: `invoke` once per attempt to reach a node; `ok` (acknowledged with an id) or `fail`
   // (refused or unknown: the task may still exist, the idempotency key makes a retry safe)
   | { t: number, type: 'invoke', op: number, try: number, node: string, spec: TaskSpec }
-  | { t: number, type: 'ok', op: number, try: number, node: string, id: string }
+  | { t: number, type: 'ok', op: number, try: number, node: string, id: string, via?: 'stream' }
   | { t: number, type: 'fail', op: number, try: number, node: string, error: string, definite: boolean }
   // a status read of an acknowledged task
   | { t: number, type: 'read', id: string, node: string, status: string, deviceId?: string, replacedBy?: string }

@@ -143,12 +143,12 @@ export async function runSoak (o: SoakOptions): Promise<SoakResult> {
 }
 
 function emptyStats (): CheckReport['stats'] {
-  return { ops: 0, acknowledged: 0, unacknowledgedPresent: 0, tasks: 0, clones: 0, completed: 0, failed: 0, attempts: 0, priorityPairsJudged: 0, maxTimeToFinalAfterHealMs: 0 }
+  return { ops: 0, acknowledged: 0, acknowledgedOverStream: 0, unacknowledgedPresent: 0, tasks: 0, clones: 0, completed: 0, failed: 0, attempts: 0, priorityPairsJudged: 0, maxTimeToFinalAfterHealMs: 0 }
 }
 
 export function summary (r: SoakResult): string {
   const s = r.report.stats
-  const lines = [`soak seed=${r.seed} ${r.ok ? 'OK' : 'FAILED'} in ${Math.round(r.durationMs / 1000)} s: ${s.acknowledged} acknowledged of ${s.ops} submissions, ` +
+  const lines = [`soak seed=${r.seed} ${r.ok ? 'OK' : 'FAILED'} in ${Math.round(r.durationMs / 1000)} s: ${s.acknowledged} acknowledged (${s.acknowledgedOverStream} over a submission stream) of ${s.ops} submissions, ` +
     `${s.tasks} tasks (${s.clones} clones), ${s.completed} completed, ${s.failed} failed, ${s.attempts} attempts, ${s.priorityPairsJudged} priority pairs judged, ` +
     `last final ${s.maxTimeToFinalAfterHealMs} ms after heal; faults ${JSON.stringify(r.faults)}`]
   if (!r.ok) {

@@ -130,6 +130,28 @@ export class Workload {
       for (const { op, spec } of ops) this.h.add({ t: t0, type: 'invoke', op, try: tr, node: node.name, spec })
       let error: string
       let definite = false
+      // Half the single submissions go over the node's submission stream (POST /v1/tasks/stream), by
+      // a hash of the op, so the rest of the seed's choices replay as before.
+      const stream = !batch && (hashSeed(`${this.o.seed}:stream:${ops[0]!.op}`) & 1) === 1 ? node.submissions() : undefined
+      if (stream !== undefined) {
+        const { op, spec } = ops[0]!
+        try {
+          const id = await (await stream).submit(body(spec), { timeoutMs: this.o.submitTimeoutMs })
+          const t = Date.now()
+          this.h.add({ t, type: 'ok', op, try: tr, node: node.name, id, via: 'stream' })
+          if (!this.acked.has(op)) this.acked.set(op, { op, id, spec, ackAt: t })
+          return
+        } catch (err) {
+          const status = (err as { status?: unknown }).status
+          definite = typeof status === 'number' && status >= 400 && status < 500 && status !== 409 && status !== 429
+          error = `stream: ${(err as Error).message}`
+          if (status === 0 || status === undefined) node.dropSubmissions()
+        }
+        this.h.add({ t: Date.now(), type: 'fail', op, try: tr, node: node.name, error, definite })
+        if (definite) return
+        await sleep(100 + 200 * tr)
+        continue
+      }
       try {
         const res = batch
           ? await node.api<any>('POST', '/v1/batches', { name: `soak-${ops[0]!.op}`, tasks: ops.map(o => body(o.spec)) }, this.o.submitTimeoutMs)

@@ -83,6 +83,19 @@ describe('SubmitStream (ApiClient.openSubmissions)', () => {
     await assert.rejects(sub.submit({ task_type: 'echo' }), (e: ApiClientError) => e.type === 'unreachable')
   })
 
+  it('a submit the node does not answer in time fails as unreachable; a late answer is ignored, the stream goes on', async () => {
+    const sub = await s.client.openSubmissions({ timeoutMs: 300 })
+    const t0 = Date.now()
+    await assert.rejects(sub.submit({ task_type: 'echo', payload: 'slow' }), (e: ApiClientError) => e.status === 0 && e.type === 'unreachable' && /in time/.test(e.message))
+    assert.ok(Date.now() - t0 >= 290, 'not before its deadline')
+    s.res!.write(JSON.stringify({ n: s.lines[0]!.n, id: 'too-late' }) + '\n')
+    const next = sub.submit({ task_type: 'echo', payload: 'next' })
+    await until(() => s.lines.length === 2)
+    s.res!.write(JSON.stringify({ n: s.lines[1]!.n, id: 'next-id' }) + '\n')
+    assert.equal(await next, 'next-id')
+    await sub.close()
+  })
+
   it('refuses a task over the body cap without sending it; the stream goes on', async () => {
     const sub = await s.client.openSubmissions()
     await assert.rejects(sub.submit({ task_type: 'echo', payload: { big: 'x'.repeat(MAX_BODY_BYTES) } }), (e: ApiClientError) => e.status === 413)

@@ -55,7 +55,8 @@ const RETRYABLE = new Set(['GET', 'HEAD', 'DELETE', 'PUT', 'PATCH'])
 export class ApiClient {
   readonly url: string
   private readonly token: string
-  private readonly timeoutMs: number
+  /** per request, except long-polls and event streams */
+  readonly timeoutMs: number
   private readonly origin: URL
   private readonly agent: HttpAgent
   private readonly send: typeof httpRequest
@@ -128,7 +129,7 @@ export class ApiClient {
    * Many submissions on one connection (see submit-stream.ts): `submit(spec)` per task, each with
    * its own answer, without an HTTP request per task.
    */
-  openSubmissions (): Promise<SubmitStream> { return SubmitStream.open(this) }
+  openSubmissions (opts: { timeoutMs?: number } = {}): Promise<SubmitStream> { return SubmitStream.open(this, opts) }
 
   submitBatch (batch: { name?: string, description?: string, tasks: unknown[] }): Promise<{ id: string, taskIds: string[] }> {
     return this.request('POST', '/v1/batches', batch)

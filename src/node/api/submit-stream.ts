@@ -18,7 +18,10 @@ import { ApiClientError } from './client.js'
 import type { ApiClient } from './client.js'
 import { MAX_BODY_BYTES } from './limits.js'
 
-interface Pending { resolve: (id: string) => void, reject: (e: Error) => void }
+interface Pending { resolve: (id: string) => void, reject: (e: Error) => void, deadline: number }
+
+/** how often waiting submits are checked against their deadline */
+const SWEEP_MS = 500
 
 export class SubmitStream {
   private readonly pending = new Map<number, Pending>()
@@ -29,8 +32,9 @@ export class SubmitStream {
   private closed = false
   private failure?: Error
   private readonly done: Promise<void>
+  private sweeper?: NodeJS.Timeout
 
-  private constructor (private readonly req: ClientRequest, private readonly res: IncomingMessage) {
+  private constructor (private readonly req: ClientRequest, private readonly res: IncomingMessage, private readonly timeoutMs: number) {
     res.setEncoding('utf8')
     res.on('data', (chunk: string) => { this.feed(chunk) })
     this.done = new Promise(resolve => {
@@ -45,13 +49,17 @@ export class SubmitStream {
     })
   }
 
-  static async open (client: ApiClient): Promise<SubmitStream> {
+  static async open (client: ApiClient, opts: { timeoutMs?: number } = {}): Promise<SubmitStream> {
     const { req, res } = await client.openUpload('/v1/tasks/stream', 'application/x-ndjson')
-    return new SubmitStream(req, res)
+    return new SubmitStream(req, res, opts.timeoutMs ?? client.timeoutMs)
   }
 
-  /** Submits one task (a spec as POST /v1/tasks takes it); its id once the node has it on a majority's disk. */
-  submit (spec: Record<string, unknown>, opts: { idempotencyKey?: string } = {}): Promise<string> {
+  /**
+   * Submits one task (a spec as POST /v1/tasks takes it); its id once the node has it on a
+   * majority's disk. Without an answer within `timeoutMs` (default: the client's request timeout)
+   * it fails with status 0 `unreachable`, as a request that timed out: the task may or may not have been taken.
+   */
+  submit (spec: Record<string, unknown>, opts: { idempotencyKey?: string, timeoutMs?: number } = {}): Promise<string> {
     if (this.closed) return Promise.reject(new Error('the submission stream is closed'))
     if (this.failure !== undefined) return Promise.reject(this.failure)
     const n = this.next++
@@ -60,7 +68,8 @@ export class SubmitStream {
     // the node ends a stream at a line it may not read: refuse it here, alone
     if (line.length > MAX_BODY_BYTES) return Promise.reject(new ApiClientError(413, 'payload_too_large', `the task is over ${MAX_BODY_BYTES} bytes`))
     return new Promise((resolve, reject) => {
-      this.pending.set(n, { resolve, reject })
+      this.pending.set(n, { resolve, reject, deadline: Date.now() + (opts.timeoutMs ?? this.timeoutMs) })
+      this.sweeper ??= setInterval(() => { this.sweep() }, SWEEP_MS)
       this.out += line
       if (!this.flushQueued) {
         this.flushQueued = true
@@ -80,6 +89,14 @@ export class SubmitStream {
       this.req.end()
     }
     await this.done
+  }
+
+  /** Drops the connection at once: what waits fails with status 0 (taken or not, unknown). */
+  destroy (): void {
+    this.closed = true
+    this.req.destroy()
+    this.res.destroy()
+    this.fail(new ApiClientError(0, 'unreachable', 'the submission stream was dropped before the node answered (the task may or may not have been taken)'))
   }
 
   private flush (): void {
@@ -107,6 +124,7 @@ export class SubmitStream {
       return
     }
     this.pending.delete(a.n!)
+    if (this.pending.size === 0) this.stopSweeping()
     if (typeof a.id === 'string') p.resolve(a.id)
     else p.reject(new ApiClientError(a.status ?? 0, a.error?.type ?? `http_${a.status ?? 0}`, a.error?.message ?? 'refused', a.error?.field))
   }
@@ -116,5 +134,22 @@ export class SubmitStream {
     this.failure ??= err
     for (const p of this.pending.values()) p.reject(err)
     this.pending.clear()
+    this.stopSweeping()
+  }
+
+  /** submits past their deadline fail (a node that stopped answering: SIGSTOP, a cut link) */
+  private sweep (): void {
+    const now = Date.now()
+    for (const [n, p] of this.pending) {
+      if (now < p.deadline) continue
+      this.pending.delete(n)
+      p.reject(new ApiClientError(0, 'unreachable', 'the node did not answer the submission in time (the task may or may not have been taken; an idempotency key makes a retry safe)'))
+    }
+    if (this.pending.size === 0) this.stopSweeping()
+  }
+
+  private stopSweeping (): void {
+    if (this.sweeper !== undefined) clearInterval(this.sweeper)
+    this.sweeper = undefined
   }
 }
