@@ -338,24 +338,7 @@ async function runSinglesPipelined (p: NodeProc, total: number, conc: number): P
  * stream (ApiClient.openResults) and checked.
  */
 async function runSinglesStreamed (p: NodeProc, total: number, conc: number): Promise<void> {
-  const results = await p.apiClient().openResults()
-  try {
-    const waits: Array<Promise<void>> = []
-    let next = 0
-    const submitter = async (): Promise<void> => {
-      while (next < total) {
-        const i = next++
-        const id = await submitOne(p, i)
-        waits.push(results.wait(id, 120_000).then(o => {
-          if (o.status !== 'completed' || (o.result as { i?: number } | undefined)?.i !== i) throw new Error(`task ${id} ended ${o.status} with ${JSON.stringify(o.result)}`)
-        }))
-      }
-    }
-    await Promise.all(Array.from({ length: conc }, submitter))
-    await Promise.all(waits)
-  } finally {
-    results.close()
-  }
+  await submitAndCollect(p, total, conc, async i => await submitOne(p, i))
 }
 
 /**
@@ -363,16 +346,24 @@ async function runSinglesStreamed (p: NodeProc, total: number, conc: number): Pr
  * all on one connection (ApiClient.openSubmissions), the outcomes over one result stream.
  */
 async function runSinglesOneConnection (p: NodeProc, total: number, conc: number): Promise<void> {
-  const client = p.apiClient()
-  const results = await client.openResults()
-  const submissions = await client.openSubmissions()
+  const submissions = await p.apiClient().openSubmissions()
+  try {
+    await submitAndCollect(p, total, conc, async i => await submissions.submit({ task_type: 'echo', payload: { i } }))
+  } finally {
+    await submissions.close()
+  }
+}
+
+/** `total` echo tasks through `submit`, `conc` in flight; every outcome from one result stream, checked */
+async function submitAndCollect (p: NodeProc, total: number, conc: number, submit: (i: number) => Promise<string>): Promise<void> {
+  const results = await p.apiClient().openResults()
   try {
     const waits: Array<Promise<void>> = []
     let next = 0
     const submitter = async (): Promise<void> => {
       while (next < total) {
         const i = next++
-        const id = await submissions.submit({ task_type: 'echo', payload: { i } })
+        const id = await submit(i)
         waits.push(results.wait(id, 120_000).then(o => {
           if (o.status !== 'completed' || (o.result as { i?: number } | undefined)?.i !== i) throw new Error(`task ${id} ended ${o.status} with ${JSON.stringify(o.result)}`)
         }))
@@ -381,7 +372,6 @@ async function runSinglesOneConnection (p: NodeProc, total: number, conc: number
     await Promise.all(Array.from({ length: conc }, submitter))
     await Promise.all(waits)
   } finally {
-    await submissions.close()
     results.close()
   }
 }

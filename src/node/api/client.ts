@@ -247,37 +247,25 @@ export class ApiClient {
   }
 
   /** A long-lived GET through node:http (no timeout); a non-2xx answer is an ApiClientError. */
-  openStream (path: string): Promise<IncomingMessage> {
-    return new Promise((resolve, reject) => {
-      const req = this.send({
-        agent: this.agent,
-        method: 'GET',
-        hostname: this.origin.hostname.replace(/^\[|\]$/g, ''),
-        port: this.origin.port,
-        path: this.origin.pathname.replace(/\/+$/, '') + path,
-        headers: { authorization: `Bearer ${this.token}`, accept: 'text/event-stream' }
-      }, res => {
-        const status = res.statusCode ?? 0
-        if (status >= 200 && status <= 299) { resolve(res); return }
-        const chunks: Buffer[] = []
-        res.on('data', (c: Buffer) => { chunks.push(c) })
-        res.on('end', () => { reject(toError(status, Buffer.concat(chunks).toString('utf8'))) })
-      })
-      req.on('error', (err: NodeJS.ErrnoException) => { reject(new ApiClientError(0, 'unreachable', `cannot reach the node at ${this.url} (${String(err.code ?? err.message)})`)) })
-      req.end()
-    })
+  async openStream (path: string): Promise<IncomingMessage> {
+    return (await this.longLived('GET', path, { accept: 'text/event-stream' }, req => { req.end() })).res
   }
 
   /** A POST whose body stays open (written by the caller) and whose answer streams back; resolves once the answer's headers came. */
-  openUpload (path: string, contentType: string): Promise<{ req: ClientRequest, res: IncomingMessage }> {
+  async openUpload (path: string, contentType: string): Promise<{ req: ClientRequest, res: IncomingMessage }> {
+    return await this.longLived('POST', path, { 'content-type': contentType }, req => { req.flushHeaders() })
+  }
+
+  /** a request with no timeout, resolved with the answer's headers; `start` sends (or ends) the request */
+  private longLived (method: string, path: string, headers: Record<string, string>, start: (req: ClientRequest) => void): Promise<{ req: ClientRequest, res: IncomingMessage }> {
     return new Promise((resolve, reject) => {
       const req = this.send({
         agent: this.agent,
-        method: 'POST',
+        method,
         hostname: this.origin.hostname.replace(/^\[|\]$/g, ''),
         port: this.origin.port,
         path: this.origin.pathname.replace(/\/+$/, '') + path,
-        headers: { authorization: `Bearer ${this.token}`, 'content-type': contentType }
+        headers: { authorization: `Bearer ${this.token}`, ...headers }
       }, res => {
         const status = res.statusCode ?? 0
         if (status >= 200 && status <= 299) { resolve({ req, res }); return }
@@ -286,7 +274,7 @@ export class ApiClient {
         res.on('end', () => { req.destroy(); reject(toError(status, Buffer.concat(chunks).toString('utf8'))) })
       })
       req.on('error', (err: NodeJS.ErrnoException) => { reject(new ApiClientError(0, 'unreachable', `cannot reach the node at ${this.url} (${String(err.code ?? err.message)})`)) })
-      req.flushHeaders()
+      start(req)
     })
   }
 
