@@ -1,7 +1,8 @@
 // Sizes around every submit limit, through every public path, on 3 real nodes (libp2p on 127.0.0.1,
 // sqlite in a temp dir): a single task, a batch and a workflow just below, at and just above each
 // cap (payload bytes, task type / key / name lengths, batch size, workflow steps), submitted through
-// the library API on the leader and on a follower, the TS client, raw HTTP and the CLI binary.
+// the library API on the leader and on a follower, the TS client, raw HTTP, the TS client's
+// submission stream (POST /v1/tasks/stream; single tasks only) and the CLI binary.
 // Each one must be either applied on every node or refused to its caller at once with a typed
 // error — never committed and then skipped (issue 16: a 1,500-step workflow was). At the end no
 // node has halted and every node has applied everything committed.
@@ -17,6 +18,7 @@ import { join } from 'node:path'
 import { startLocalCluster, type LocalCluster } from '../helpers/local-cluster.js'
 import { eventually } from '../helpers/eventually.js'
 import { ApiClient, ApiClientError } from '../../src/node/api/client.js'
+import type { SubmitStream } from '../../src/node/api/submit-stream.js'
 import { NodeError } from '../../src/node/errors.js'
 import { SchedError } from '../../src/sched/errors.js'
 import type { ClusterNode } from '../../src/node/api-types.js'
@@ -38,7 +40,7 @@ interface Path {
 
 /** `paths`: default every in-process path; the CLI (a process start each, seconds on a busy machine) where `cli` is set */
 interface Case { kind: Kind, label: string, expect: 'accept' | 'refuse', body: () => Spec, keyLength?: number, paths?: string[], cli?: boolean, count?: number }
-const IN_PROCESS = ['library-leader', 'library-follower', 'client', 'http']
+const IN_PROCESS = ['library-leader', 'library-follower', 'client', 'http', 'stream']
 
 const TYPE = 'limits_probe' // no node has a handler: tasks stay pending
 const task = (payload: unknown = { n: 1 }, type = TYPE): Spec => ({ task_type: type, payload })
@@ -98,6 +100,17 @@ function clientPath (client: ApiClient): Path {
   }
 }
 
+/** one task per line of POST /v1/tasks/stream, through ApiClient.openSubmissions (it takes no batches or workflows) */
+function streamPath (submissions: SubmitStream): Path {
+  const none = async (): Promise<Outcome> => { throw new Error('the submission stream takes single tasks only') }
+  return {
+    name: 'stream',
+    task: async (spec, key) => await submissions.submit(spec, key === undefined ? {} : { idempotencyKey: key }).then(id => ({ ok: true as const, ids: [id] }), refusedBy),
+    batch: none,
+    workflow: none
+  }
+}
+
 function httpPath (url: string, token: string): Path {
   const post = async (route: string, body: unknown, headers: Record<string, string> = {}): Promise<Outcome> => {
     const res = await fetch(`${url}${route}`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) })
@@ -140,6 +153,7 @@ describe('limits: every public submit path, sizes around every cap (3 real nodes
   let c: LocalCluster
   let tmp: string
   let paths: Path[]
+  let submissions: SubmitStream | undefined
   const results: string[] = []
 
   before(async () => {
@@ -149,15 +163,18 @@ describe('limits: every public submit path, sizes around every cap (3 real nodes
     const follower = (): ClusterNode => c.followers()[0]!
     const f2 = c.followers()[1]!
     const l = c.leader()
+    submissions = await (await ApiClient.fromDataDir(f2.dataDir)).openSubmissions()
     paths = [
       libraryPath('library-leader', leader),
       libraryPath('library-follower', follower),
       clientPath(await ApiClient.fromDataDir(c.followers()[0]!.dataDir)),
       httpPath(l.apiUrl()!, readFileSync(join(l.dataDir, 'api-token'), 'utf8').trim()),
-      cliPath(f2.dataDir, tmp)
+      cliPath(f2.dataDir, tmp),
+      streamPath(submissions)
     ]
   })
   after(async () => {
+    submissions?.destroy()
     await c?.stop()
     if (tmp !== undefined) rmSync(tmp, { recursive: true, force: true })
     if (results.length > 0) console.log(`      ${results.length} submissions:\n      ${results.join('\n      ')}`)
@@ -166,7 +183,7 @@ describe('limits: every public submit path, sizes around every cap (3 real nodes
   for (const kind of ['task', 'batch', 'workflow'] as const) {
     it(`${kind}: each size is applied on every node or refused at once with a typed error`, async () => {
       for (const cs of CASES.filter(x => x.kind === kind)) {
-        for (const p of paths.filter(x => (cs.paths ?? IN_PROCESS).includes(x.name) || (x.name === 'cli' && cs.cli === true))) {
+        for (const p of paths.filter(x => ((cs.paths ?? IN_PROCESS).includes(x.name) || (x.name === 'cli' && cs.cli === true)) && (x.name !== 'stream' || kind === 'task'))) {
           const key = cs.keyLength === undefined ? undefined : `${p.name}:`.padEnd(cs.keyLength, 'k') // unique per path
           const t0 = Date.now()
           const out = kind === 'task' ? await p.task(cs.body(), key) : kind === 'batch' ? await p.batch(cs.body()) : await p.workflow(cs.body())
