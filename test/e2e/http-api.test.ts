@@ -319,13 +319,27 @@ describe('e2e: HTTP API', function () {
     assert.equal(unnumbered.length, 2)
     for (const a of unnumbered) { assert.equal(a.status, 400); assert.equal(a.error.type, 'invalid_payload') }
     assert.equal(await countTasks(), before + 2, 'the refused lines changed nothing')
-    // a line longer than any request body may be cannot be skipped: 413, and the stream ends there
-    const long = await fetch(url + '/v1/tasks/stream', { method: 'POST', headers: { authorization: `Bearer ${token}` }, body: 'x'.repeat(4 * 1024 * 1024 + 10) })
+    // a line longer than any request body may be: 413 without a number, skipped; the good line after it is taken
+    const long = await fetch(url + '/v1/tasks/stream', { method: 'POST', headers: { authorization: `Bearer ${token}` }, body: 'x'.repeat(4 * 1024 * 1024 + 10) + '\n' + lines[0] + '\n' })
     const longAnswers = (await long.text()).trim().split('\n').map(l => JSON.parse(l))
-    assert.deepEqual(longAnswers.map(a => [a.status, a.error.type]), [[413, 'payload_too_large']])
+    assert.deepEqual(longAnswers.map(a => [a.status, a.error?.type]), [[413, 'payload_too_large'], [undefined, undefined]])
+    assert.equal(longAnswers[1].n, 1)
+    assert.equal(typeof longAnswers[1].id, 'string')
+    // the same when the long line's end comes later: what is past the cap is dropped as it comes, not kept
+    const { req, res: slow } = await cluster.clients[0].openUpload('/v1/tasks/stream', 'application/x-ndjson')
+    let slowText = ''
+    slow.setEncoding('utf8')
+    slow.on('data', (c: string) => { slowText += c })
+    req.write('x'.repeat(4 * 1024 * 1024 + 10))
+    await eventually(() => slowText.includes('payload_too_large'), { timeoutMs: 10_000 })
+    req.write('x'.repeat(100_000))
+    req.end('\n' + JSON.stringify({ n: 9, task: { task_type: 'echo', payload: { after: 'long' } } }) + '\n')
+    await new Promise(resolve => slow.on('end', resolve))
+    const slowAnswers = slowText.trim().split('\n').map(l => JSON.parse(l))
+    assert.deepEqual(slowAnswers.map(a => [a.n, a.status, a.error?.type, typeof a.id]), [[undefined, 413, 'payload_too_large', 'undefined'], [9, undefined, undefined, 'string']])
     const wrong = await fetch(url + '/v1/tasks/stream', { method: 'POST', headers: { authorization: 'Bearer wrong-token-0123456789' }, body: lines[0] + '\n' })
     assert.equal(wrong.status, 401)
-    assert.equal(await countTasks(), before + 2)
+    assert.equal(await countTasks(), before + 4)
   })
 
   it('ApiClient.openSubmissions: many tasks in flight on one connection, outcomes over one result stream', async () => {

@@ -18,6 +18,7 @@ import type { ClusterSettings, ClusterSettingsPatch, TaskRecord } from '../../sc
 import type { TaskStatus } from '../../sched/types.js'
 import { isFinal, ResultStream, type ResultStreamOptions } from './result-stream.js'
 import { SubmitStream } from './submit-stream.js'
+import { cutRecords, parseSseFrame } from './records.js'
 import type { DrainStatus, NodeInfo, QueueStatistics, BatchProgress, WorkflowStatus, TaskMetrics, RaftStatus } from '../api-types.js'
 
 export interface ApiClientOptions {
@@ -179,12 +180,10 @@ export class ApiClient {
     let buf = ''
     try {
       for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
-        buf += decoder.decode(chunk, { stream: true })
-        let cut: number
-        while ((cut = buf.indexOf('\n\n')) >= 0) {
-          const frame = buf.slice(0, cut)
-          buf = buf.slice(cut + 2)
-          const parsed = parseFrame(frame)
+        const { records, rest } = cutRecords(buf + decoder.decode(chunk, { stream: true }), '\n\n')
+        buf = rest
+        for (const frame of records) {
+          const parsed = parseSseFrame(frame)
           if (parsed !== undefined) onEvent(parsed)
         }
       }
@@ -299,15 +298,4 @@ function toError (status: number, text: string, statusText = ''): ApiClientError
   try { body = JSON.parse(text) as typeof body } catch { body = undefined }
   const e = body?.error
   return new ApiClientError(status, e?.type ?? `http_${status}`, e?.message ?? `HTTP ${status} ${statusText}`.trimEnd(), e?.field)
-}
-
-function parseFrame (frame: string): ClientEvent | undefined {
-  let event = 'message'
-  let data = ''
-  for (const line of frame.split('\n')) {
-    if (line.startsWith('event: ')) event = line.slice(7)
-    else if (line.startsWith('data: ')) data += line.slice(6)
-  }
-  if (data === '') return undefined
-  return { event, data: JSON.parse(data) as Record<string, unknown> }
 }

@@ -18,6 +18,7 @@ import type { IncomingMessage } from 'node:http'
 import type { TaskErrorData, TaskStatus } from '../../sched/types.js'
 import type { TaskRecord } from '../../sched/commands.js'
 import type { ApiClient } from './client.js'
+import { cutRecords, parseSseFrame } from './records.js'
 
 export type FinalStatus = Extract<TaskStatus, 'completed' | 'failed' | 'cancelled' | 'timeout'>
 
@@ -116,7 +117,10 @@ export class ResultStream {
           if (!ready) { ready = true; resolve() }
           this.feed(chunk)
         })
+        let over = false
         const ended = (): void => {
+          if (over) return // 'end', 'error' and 'close' may all come
+          over = true
           if (!ready) { ready = true; reject(new Error('the event stream ended before it began')) }
           this.res = undefined
           // every wait goes to the long-poll now (events of the gap are not replayed)
@@ -130,18 +134,11 @@ export class ResultStream {
   }
 
   private feed (chunk: string): void {
-    this.buf += chunk
-    let cut: number
-    while ((cut = this.buf.indexOf('\n\n')) >= 0) {
-      const frame = this.buf.slice(0, cut)
-      this.buf = this.buf.slice(cut + 2)
-      let event = ''
-      let data = ''
-      for (const line of frame.split('\n')) {
-        if (line.startsWith('event: ')) event = line.slice(7)
-        else if (line.startsWith('data: ')) data += line.slice(6)
-      }
-      if (data !== '') this.onEvent(event, JSON.parse(data) as Record<string, any>)
+    const { records, rest } = cutRecords(this.buf + chunk, '\n\n')
+    this.buf = rest
+    for (const frame of records) {
+      const e = parseSseFrame(frame)
+      if (e !== undefined) this.onEvent(e.event, e.data)
     }
   }
 

@@ -17,6 +17,7 @@ import type { ClientRequest, IncomingMessage } from 'node:http'
 import { ApiClientError } from './client.js'
 import type { ApiClient } from './client.js'
 import { MAX_BODY_BYTES } from './limits.js'
+import { cutRecords } from './records.js'
 
 interface Pending { resolve: (id: string) => void, reject: (e: Error) => void, deadline: number }
 
@@ -65,7 +66,7 @@ export class SubmitStream {
     const n = this.next++
     const task = opts.idempotencyKey === undefined ? spec : { ...spec, idempotency_key: opts.idempotencyKey }
     const line = JSON.stringify({ n, task }) + '\n'
-    // the node ends a stream at a line it may not read: refuse it here, alone
+    // the node answers a line over its cap without the line's number: refuse it here, where it is known
     if (line.length > MAX_BODY_BYTES) return Promise.reject(new ApiClientError(413, 'payload_too_large', `the task is over ${MAX_BODY_BYTES} bytes`))
     return new Promise((resolve, reject) => {
       this.pending.set(n, { resolve, reject, deadline: Date.now() + (opts.timeoutMs ?? this.timeoutMs) })
@@ -107,11 +108,9 @@ export class SubmitStream {
   }
 
   private feed (chunk: string): void {
-    this.buf += chunk
-    let cut: number
-    while ((cut = this.buf.indexOf('\n')) >= 0) {
-      const text = this.buf.slice(0, cut)
-      this.buf = this.buf.slice(cut + 1)
+    const { records, rest } = cutRecords(this.buf + chunk, '\n')
+    this.buf = rest
+    for (const text of records) {
       if (text !== '') this.onAnswer(JSON.parse(text) as { n?: number, id?: string, status?: number, error?: { type?: string, message?: string, field?: string } })
     }
   }

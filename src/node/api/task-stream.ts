@@ -9,13 +9,14 @@
 //
 // Answers come as submissions finish, not in order: `n` (the client's number for the line) says
 // which. A line that is not JSON or has no integer `n` is answered without `n` and changes nothing;
-// the stream goes on. The node stops reading while MAX_STREAM_INFLIGHT submissions wait or its
+// so is a line over the body cap (413; not kept in memory past the cap); the stream goes on. The node stops reading while MAX_STREAM_INFLIGHT submissions wait or its
 // answers are not being read (MAX_STREAM_BACKLOG_BYTES), and answers the lines of one turn in one write.
 
 import type { RouteContext } from './router.js'
 import { toErrorResponse, PayloadTooLargeError, InvalidRequestError } from './errors.js'
 import { checkTaskSpec, takeIdempotencyKey } from './validate.js'
 import { MAX_BODY_BYTES, MAX_STREAM_BACKLOG_BYTES, MAX_STREAM_INFLIGHT } from './limits.js'
+import { cutRecords } from './records.js'
 
 export async function streamSubmissions (ctx: RouteContext): Promise<void> {
   const { req, res, node, principal } = ctx
@@ -26,6 +27,8 @@ export async function streamSubmissions (ctx: RouteContext): Promise<void> {
   let out = ''
   let flushQueued = false
   let buf = ''
+  /** inside a line over the cap, not kept */
+  let skipping = false
 
   await new Promise<void>(resolve => {
     const finish = (): void => { resolve() }
@@ -72,20 +75,23 @@ export async function streamSubmissions (ctx: RouteContext): Promise<void> {
     }
     req.setEncoding('utf8')
     req.on('data', (chunk: string) => {
-      buf += chunk
-      let cut: number
-      while ((cut = buf.indexOf('\n')) >= 0) {
-        const text = buf.slice(0, cut)
-        buf = buf.slice(cut + 1)
-        if (text.trim() !== '') line(text)
+      if (skipping) {
+        // the rest of a line over the cap: dropped up to its end, then the stream goes on
+        const end = chunk.indexOf('\n')
+        if (end < 0) return
+        skipping = false
+        chunk = chunk.slice(end + 1)
+      }
+      const { records, rest } = cutRecords(buf + chunk, '\n')
+      buf = rest
+      for (const text of records) {
+        if (text.length > MAX_BODY_BYTES) refuse(undefined, new PayloadTooLargeError(MAX_BODY_BYTES))
+        else if (text.trim() !== '') line(text)
       }
       if (buf.length > MAX_BODY_BYTES) {
-        // a line longer than any request body may be: it cannot be skipped reliably, so the stream ends here
         refuse(undefined, new PayloadTooLargeError(MAX_BODY_BYTES))
         buf = ''
-        ended = true
-        req.pause()
-        return
+        skipping = true
       }
       if (busy()) req.pause()
     })
