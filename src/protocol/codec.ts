@@ -9,7 +9,7 @@
 import { Packr } from 'msgpackr'
 import { DecodeError, EncodeError } from './errors.js'
 import { formatPath, type Infer, type Schema } from './schema.js'
-import { MAX_FRAME_BYTES, MAX_ENTRY_DATA_BYTES, PACK_BUFFER_MAX_BYTES } from './limits.js'
+import { MAX_FRAME_BYTES, MAX_ENTRY_DATA_BYTES, PACK_BUFFER_MAX_BYTES, PLAIN_MAX_BYTES } from './limits.js'
 import { ALL_MESSAGES, CommandList } from './messages.js'
 import type { Command } from '../sched/commands.js'
 
@@ -28,6 +28,16 @@ export type Decoded<T extends SchemaTable> = { [K in keyof T & string]: { type: 
 // msgpackr's dialect, not plain msgpack. copyBuffers → decoded bytes do not pin the (up to 4 MiB)
 // frame they came in; mapsAsObjects → plain objects.
 const packr = new Packr({ useRecords: true, copyBuffers: true, mapsAsObjects: true, moreTypes: false })
+// A message of a few objects goes as plain msgpack maps: records pay for their shapes in every
+// message (each shape written out, and read back by a reader msgpackr builds afresh, compiling one
+// with `new Function` for a shape used thrice), which only many objects of one shape repay. The
+// one-connection bench's leader spent ~4 % of its CPU and ~9 % of its allocations on the record
+// definitions of forwarded one-task submissions, Raft acknowledgements and the like (2026-12-05,
+// docs/performance.md). The decoder is the same for both (plain maps are msgpack; records an
+// extension it always reads), so a node reads either from any peer.
+const plainPackr = new Packr({ useRecords: false, copyBuffers: true, mapsAsObjects: true, moreTypes: false })
+/** a message body with a list of at least this many items is encoded with records */
+export const RECORDS_FROM_ITEMS = 4
 
 /** Bytes as a plain Uint8Array view, so decoded binary fields are Uint8Array (not Buffer) everywhere. */
 function plainView (b: Uint8Array): Uint8Array {
@@ -52,16 +62,20 @@ function freshPackBuffer (): Uint8Array {
   return typeof Buffer === 'undefined' ? new Uint8Array(PACK_BUFFER_START_BYTES) : Buffer.allocUnsafeSlow(PACK_BUFFER_START_BYTES)
 }
 
-/** `kept`: the caller holds on to the bytes (see above) */
-function pack (value: unknown, maxBytes: number, what: string, kept = false): Uint8Array {
+/** `kept`: the caller holds on to the bytes (see above); `records`: msgpackr's record extension */
+function pack (value: unknown, maxBytes: number, what: string, kept = false, records = true): Uint8Array {
+  let p = records ? packr : plainPackr
   let out: Uint8Array
   try {
-    out = packr.pack(value)
+    out = p.pack(value)
+    // plain maps repeat every key: a big message whose lists hasLongList did not see (nested
+    // deeper) goes with records after all
+    if (!records && out.byteLength > PLAIN_MAX_BYTES) { p = packr; out = p.pack(value) }
   } catch (err) {
     throw new EncodeError(`${what}: ${(err as Error).message}`)
   }
   const shared = out.buffer.byteLength
-  if (shared > PACK_BUFFER_MAX_BYTES) packr.useBuffer(freshPackBuffer())
+  if (shared > PACK_BUFFER_MAX_BYTES) p.useBuffer(freshPackBuffer()) // one buffer, module-wide: either Packr resets it
   if ((shared > PACK_BUFFER_MAX_BYTES || kept) && out.byteLength * 2 < shared) out = new Uint8Array(out) // a copy: the big buffer can go
   if (out.byteLength > maxBytes) throw new EncodeError(`${what} is ${out.byteLength} bytes, over the ${maxBytes}-byte cap`)
   return plainView(out) // a Buffer from msgpackr: hand out a plain Uint8Array (no copy)
@@ -81,7 +95,18 @@ function unpack (bytes: Uint8Array, maxBytes: number): unknown {
 
 /** Encode one message. Throws EncodeError when the result is over `maxBytes` (default MAX_FRAME_BYTES). */
 export function encode (type: string, body: unknown, maxBytes = MAX_FRAME_BYTES): Uint8Array {
-  return pack([ENVELOPE_VERSION, type, body], maxBytes, `message '${type}'`)
+  return pack([ENVELOPE_VERSION, type, body], maxBytes, `message '${type}'`, false, hasLongList(body))
+}
+
+/** whether one of the body's own fields is a list of RECORDS_FROM_ITEMS or more (a batch, a list of results, entries) */
+function hasLongList (body: unknown): boolean {
+  if (body === null || typeof body !== 'object') return false
+  if (Array.isArray(body)) return body.length >= RECORDS_FROM_ITEMS
+  for (const k in body) {
+    const v = (body as Record<string, unknown>)[k]
+    if (Array.isArray(v) && v.length >= RECORDS_FROM_ITEMS) return true
+  }
+  return false
 }
 
 /**

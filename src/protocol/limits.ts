@@ -215,5 +215,8 @@ export const MAX_CONTEXT_BYTES = 256
 /** msgpackr's shared pack buffer is replaced by a fresh one past this, so one big message does not pin a big buffer for good */
 export const PACK_BUFFER_MAX_BYTES = 64 * KiB
 
+/** a message that comes out bigger than this as plain msgpack maps is encoded again with records (codec.ts) */
+export const PLAIN_MAX_BYTES = 16 * KiB
+
 /** finished task records kept in the replicated state by default (settings.maxRetainedTasks): ~150 MB of heap per node */
 export const DEFAULT_MAX_RETAINED_TASKS = 100_000

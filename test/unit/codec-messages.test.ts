@@ -1,10 +1,10 @@
 // Round-trips of every wire message type and Raft command, rejection of invalid bodies with the
 // failing path named, and seeded truncation / bit-flip fuzzing of valid messages (DecodeError only).
 import assert from 'node:assert/strict'
-import { decode, decodeCommands, encode, encodeCommands, ENVELOPE_VERSION, type SchemaTable } from '../../src/protocol/codec.js'
+import { decode, decodeCommands, encode, encodeCommands, ENVELOPE_VERSION, RECORDS_FROM_ITEMS, type SchemaTable } from '../../src/protocol/codec.js'
 import { DecodeError, EncodeError } from '../../src/protocol/errors.js'
 import { ALL_MESSAGES, BID_MESSAGES, CLIENT_MESSAGES, EXEC_MESSAGES, RAFT_MESSAGES } from '../../src/protocol/messages.js'
-import { MAX_BID_BYTES, MAX_FRAME_BYTES, MAX_RAFT_FRAME_BYTES } from '../../src/protocol/limits.js'
+import { MAX_BID_BYTES, MAX_FRAME_BYTES, MAX_RAFT_FRAME_BYTES, PLAIN_MAX_BYTES } from '../../src/protocol/limits.js'
 import type { TaskData, DeviceBid } from '../../src/sched/types.js'
 import type { Command, TaskRecord } from '../../src/sched/commands.js'
 import type { Message } from '../../src/protocol/raft/types.js'
@@ -149,6 +149,26 @@ describe('codec: wire messages', () => {
     assert.equal(Object.keys(ALL_MESSAGES).length, n)
     for (const { type, body } of allSamples) assert.deepEqual(decode(encode(type, body)), { type, body })
     expectDecodeError(() => decode(encode('nope', {})), 'unknown_type')
+  })
+
+  it('sends a small message as plain msgpack maps and one with a list of items as records; reads both from any peer', () => {
+    const opts = { copyBuffers: true, mapsAsObjects: true, moreTypes: false }
+    const plain = new Packr({ ...opts, useRecords: false })
+    const records = new Packr({ ...opts, useRecords: true })
+    const one = { requestId: 'r1', principal: 'p', tasks: [task(1)] }
+    assert.deepEqual(encode('submit', one), new Uint8Array(plain.pack([ENVELOPE_VERSION, 'submit', one])))
+    const many = { requestId: 'r2', principal: 'p', tasks: Array.from({ length: RECORDS_FROM_ITEMS }, (_, i) => task(i)) }
+    const manyBytes = encode('submit', many)
+    assert.deepEqual(manyBytes, new Uint8Array(records.pack([ENVELOPE_VERSION, 'submit', many])))
+    assert.ok(manyBytes.byteLength < plain.pack([ENVELOPE_VERSION, 'submit', many]).byteLength)
+    // a long list nested below the body's own fields: plain would be over PLAIN_MAX_BYTES, so records
+    const nested = { workflow: { steps: Array.from({ length: 200 }, (_, i) => ({ name: `s${i}`, task: task(i) })) } }
+    assert.ok(plain.pack([ENVELOPE_VERSION, 'x', nested]).byteLength > PLAIN_MAX_BYTES)
+    assert.deepEqual(encode('x', nested), new Uint8Array(records.pack([ENVELOPE_VERSION, 'x', nested])))
+    // whichever encoding a peer chose, every message decodes to the same thing
+    for (const { table, type, body } of allSamples) {
+      for (const p of [plain, records]) assert.deepEqual(decode(new Uint8Array(p.pack([ENVELOPE_VERSION, type, body])), table), { type, body })
+    }
   })
 
   it('round-trips every command kind through encodeCommands/decodeCommands', () => {
