@@ -9,8 +9,9 @@
 //
 // Answers come as submissions finish, not in order: `n` (the client's number for the line) says
 // which. A line that is not JSON or has no integer `n` is answered without `n` and changes nothing;
-// so is a line over the body cap (413; not kept in memory past the cap); the stream goes on. The node stops reading while MAX_STREAM_INFLIGHT submissions wait or its
-// answers are not being read (MAX_STREAM_BACKLOG_BYTES), and answers the lines of one turn in one write.
+// so is a line over the body cap (413; not kept in memory past the cap); the stream goes on. The
+// node stops reading while MAX_STREAM_INFLIGHT submissions wait or its answers are not being read
+// (MAX_STREAM_BACKLOG_BYTES), and answers the lines of one turn in one write.
 
 import type { RouteContext } from './router.js'
 import { toErrorResponse, PayloadTooLargeError, InvalidRequestError } from './errors.js'
@@ -101,6 +102,9 @@ export async function streamSubmissions (ctx: RouteContext): Promise<void> {
       ended = true
       if (!flushQueued) maybeEnd()
     })
+    // the client reads its answers again: read its lines again (a flush does that only when there
+    // is a new answer to write — with none in flight, there would be none)
+    res.on('drain', () => { if (req.isPaused() && !busy()) req.resume() })
     // the client went away: what is in flight still commits (or not), as for a request whose answer is lost
     res.on('close', finish)
     req.on('error', finish)
