@@ -1,6 +1,7 @@
 // ApiClient.openResults against a scripted HTTP server (a real socket, the frames chosen by the
 // test): failover clones are followed, retries are not outcomes, outcomes that come first are kept,
-// frames split across reads parse, and waits fall back to the long-poll when the stream drops.
+// frames split across reads parse, what is kept is bounded in count and bytes, and waits fall back
+// to the long-poll when the stream drops.
 
 import assert from 'node:assert/strict'
 import { createServer, type Server, type ServerResponse } from 'node:http'
@@ -72,6 +73,20 @@ describe('ResultStream (ApiClient.openResults)', () => {
     assert.equal(o.status, 'timeout')
     assert.equal(o.error?.message, 'too slow')
     assert.equal(s.polls.length, 0, 'no long-poll')
+    results.close()
+  })
+
+  it('keeps no more than keepBytes of outcomes nobody waits for: the oldest go, their waits long-poll', async () => {
+    const results = await s.client.openResults({ keepBytes: 2500, fallbackMs: 50 })
+    const big = 'x'.repeat(1000)
+    for (const id of ['K1', 'K2', 'K3']) s.streams[0]!.write(frame('complete', { taskId: id, attempt: 1, deviceId: 'd1', at: 1, result: big }))
+    await tick()
+    s.records.set('K1', { id: 'K1', status: 'completed', result: 'by poll', attempts: [{}] })
+    assert.equal((await results.wait('K3', 1000)).result, big)
+    assert.equal((await results.wait('K2', 1000)).result, big)
+    assert.deepEqual(s.polls, [], 'K2 and K3 were kept')
+    assert.equal((await results.wait('K1', 1000)).result, 'by poll')
+    assert.deepEqual(s.polls, ['K1'], 'K1 was pushed out by the byte budget')
     results.close()
   })
 

@@ -10,7 +10,9 @@
 //   results.close()
 //
 // A task can finish before its submission's answer reaches the program (the answer and the stream
-// are two connections), so outcomes nobody waits for yet are kept, the newest `keep` of them. A wait
+// are two connections), so outcomes nobody waits for yet are kept: the newest `keep` of them, and
+// no more than `keepBytes` of their frames — the stream carries every task's outcome in the cluster,
+// with its result, not only this program's, so a count alone could hold gigabytes. A wait
 // whose outcome has not come after `fallbackMs` — the stream dropped, or the outcome was pushed out
 // of what is kept — asks the node with the usual long-poll, so no wait depends on the stream alone.
 
@@ -35,6 +37,8 @@ export interface TaskOutcome {
 export interface ResultStreamOptions {
   /** outcomes kept for waits that have not come yet @default 100000 */
   keep?: number
+  /** ...and at most this many bytes of them (their frames' size; the oldest go first) @default 64 MiB */
+  keepBytes?: number
   /** a wait with no outcome after this long also long-polls the node @default 30000 */
   fallbackMs?: number
 }
@@ -44,10 +48,12 @@ const FINAL: ReadonlySet<string> = new Set(['completed', 'failed', 'cancelled', 
 interface Waiter { end: number, resolve: (o: TaskOutcome) => void, reject: (e: Error) => void, timer?: NodeJS.Timeout, done?: boolean }
 
 export class ResultStream {
-  /** outcomes (and failover links) not waited for yet, oldest first */
-  private readonly outcomes = new Map<string, TaskOutcome | { cloneId: string }>()
+  /** outcomes (and failover links) not waited for yet, oldest first, with their frames' size */
+  private readonly outcomes = new Map<string, { o: TaskOutcome | { cloneId: string }, bytes: number }>()
+  private keptBytes = 0
   private readonly waiters = new Map<string, Waiter[]>()
   private readonly keep: number
+  private readonly keepBytes: number
   private readonly fallbackMs: number
   private res?: IncomingMessage
   private closed = false
@@ -55,6 +61,7 @@ export class ResultStream {
 
   private constructor (private readonly client: ApiClient, opts: ResultStreamOptions) {
     this.keep = opts.keep ?? 100_000
+    this.keepBytes = opts.keepBytes ?? 64 * 1024 * 1024
     this.fallbackMs = opts.fallbackMs ?? 30_000
   }
 
@@ -104,6 +111,7 @@ export class ResultStream {
     for (const [, list] of this.waiters) for (const w of list) w.reject(new Error('the result stream was closed'))
     this.waiters.clear()
     this.outcomes.clear()
+    this.keptBytes = 0
   }
 
   private connect (): Promise<void> {
@@ -138,28 +146,31 @@ export class ResultStream {
     this.buf = rest
     for (const frame of records) {
       const e = parseSseFrame(frame)
-      if (e !== undefined) this.onEvent(e.event, e.data)
+      if (e !== undefined) this.onEvent(e.event, e.data, frame.length)
     }
   }
 
-  private onEvent (kind: string, d: Record<string, any>): void {
+  private onEvent (kind: string, d: Record<string, any>, bytes: number): void {
     const taskId = String(d.taskId)
-    if (kind === 'failover') { this.settle(taskId, { cloneId: String(d.cloneId) }); return }
+    if (kind === 'failover') { this.settle(taskId, { cloneId: String(d.cloneId) }, bytes); return }
     if (kind === 'complete') {
-      this.settle(taskId, { taskId, status: 'completed', result: d.result, attempt: Number(d.attempt), ...(d.deviceId !== undefined ? { deviceId: String(d.deviceId) } : {}) })
+      this.settle(taskId, { taskId, status: 'completed', result: d.result, attempt: Number(d.attempt), ...(d.deviceId !== undefined ? { deviceId: String(d.deviceId) } : {}) }, bytes)
       return
     }
     if (kind === 'error' && d.final === true && FINAL.has(String(d.status))) {
-      this.settle(taskId, { taskId, status: d.status as FinalStatus, error: d.error as TaskErrorData, attempt: Number(d.attempt), ...(d.deviceId !== undefined ? { deviceId: String(d.deviceId) } : {}) })
+      this.settle(taskId, { taskId, status: d.status as FinalStatus, error: d.error as TaskErrorData, attempt: Number(d.attempt), ...(d.deviceId !== undefined ? { deviceId: String(d.deviceId) } : {}) }, bytes)
     }
   }
 
   /** an outcome (or a failover link) for taskId: to its waiters, else kept for a wait to come */
-  private settle (taskId: string, o: TaskOutcome | { cloneId: string }): void {
+  private settle (taskId: string, o: TaskOutcome | { cloneId: string }, bytes: number): void {
     const list = this.waiters.get(taskId)
     if (list === undefined) {
-      this.outcomes.set(taskId, o)
-      if (this.outcomes.size > this.keep) this.outcomes.delete(this.outcomes.keys().next().value!)
+      this.forget(taskId)
+      this.outcomes.set(taskId, { o, bytes })
+      this.keptBytes += bytes
+      // the oldest go first; their waits, when they come, long-poll after fallbackMs
+      while (this.outcomes.size > this.keep || (this.keptBytes > this.keepBytes && this.outcomes.size > 0)) this.forget(this.outcomes.keys().next().value!)
       return
     }
     this.waiters.delete(taskId)
@@ -177,12 +188,19 @@ export class ResultStream {
   /** a kept outcome for id, following kept failover links; removed from what is kept */
   private take (id: string): TaskOutcome | undefined {
     for (let hops = 0; hops < 100; hops++) {
-      const o = this.outcomes.get(id)
+      const o = this.outcomes.get(id)?.o
       if (o === undefined) return undefined
-      if (!('cloneId' in o)) { this.outcomes.delete(id); return o }
+      if (!('cloneId' in o)) { this.forget(id); return o }
       id = o.cloneId
     }
     return undefined
+  }
+
+  private forget (id: string): void {
+    const k = this.outcomes.get(id)
+    if (k === undefined) return
+    this.outcomes.delete(id)
+    this.keptBytes -= k.bytes
   }
 
   private addWaiter (id: string, w: Waiter): void {
