@@ -121,6 +121,16 @@ describe('ResultStream (ApiClient.openResults)', () => {
     results.close()
   })
 
+  it('a frame that is not JSON drops the stream (no exception in the program); waits long-poll', async () => {
+    const results = await s.client.openResults({ fallbackMs: 60_000 })
+    s.records.set('M', { id: 'M', status: 'completed', result: 'by poll', attempts: [{}] })
+    const w = results.wait('M')
+    s.streams[0]!.write('event: complete\ndata: {"taskId": "M", oops\n\n')
+    assert.equal((await w).result, 'by poll')
+    assert.equal(results.connected, false)
+    results.close()
+  })
+
   it('a wait whose time runs out rejects, and a wrong token fails the open', async () => {
     const results = await s.client.openResults({ fallbackMs: 50 })
     s.records.set('S', { id: 'S', status: 'running', attempts: [{}] })

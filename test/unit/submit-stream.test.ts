@@ -88,12 +88,22 @@ describe('SubmitStream (ApiClient.openSubmissions)', () => {
     const t0 = Date.now()
     await assert.rejects(sub.submit({ task_type: 'echo', payload: 'slow' }), (e: ApiClientError) => e.status === 0 && e.type === 'unreachable' && /in time/.test(e.message))
     assert.ok(Date.now() - t0 >= 290, 'not before its deadline')
-    s.res!.write(JSON.stringify({ n: s.lines[0]!.n, id: 'too-late' }) + '\n')
+    // a late refusal of that line names its number: it fails nothing else
+    s.res!.write(JSON.stringify({ n: s.lines[0]!.n, status: 503, error: { type: 'unavailable', message: 'too late' } }) + '\n')
     const next = sub.submit({ task_type: 'echo', payload: 'next' })
     await until(() => s.lines.length === 2)
     s.res!.write(JSON.stringify({ n: s.lines[1]!.n, id: 'next-id' }) + '\n')
     assert.equal(await next, 'next-id')
     await sub.close()
+  })
+
+  it('an answer that is not JSON drops the stream (no exception in the program): what waits fails as unreachable', async () => {
+    const sub = await s.client.openSubmissions()
+    const p = sub.submit({ task_type: 'echo', payload: 1 })
+    await until(() => s.lines.length === 1)
+    s.res!.write('<html>not an answer</html>\n')
+    await assert.rejects(p, (e: ApiClientError) => e.status === 0 && e.type === 'unreachable')
+    await assert.rejects(sub.submit({ task_type: 'echo', payload: 2 }))
   })
 
   it('refuses a task over the body cap without sending it; the stream goes on', async () => {

@@ -145,7 +145,14 @@ export class ResultStream {
     const { records, rest } = cutRecords(this.buf + chunk, '\n\n')
     this.buf = rest
     for (const frame of records) {
-      const e = parseSseFrame(frame)
+      let e: ReturnType<typeof parseSseFrame>
+      try {
+        e = parseSseFrame(frame)
+      } catch {
+        // not our node's stream (a proxy's page, a cut frame): drop it; every wait long-polls
+        this.res?.destroy()
+        return
+      }
       if (e !== undefined) this.onEvent(e.event, e.data, frame.length)
     }
   }

@@ -111,15 +111,25 @@ export class SubmitStream {
     const { records, rest } = cutRecords(this.buf + chunk, '\n')
     this.buf = rest
     for (const text of records) {
-      if (text !== '') this.onAnswer(JSON.parse(text) as { n?: number, id?: string, status?: number, error?: { type?: string, message?: string, field?: string } })
+      if (text === '') continue
+      let a: { n?: number, id?: string, status?: number, error?: { type?: string, message?: string, field?: string } }
+      try {
+        a = JSON.parse(text)
+      } catch {
+        // not our node's answer (a proxy's page, a cut stream): nothing on it can be trusted
+        this.destroy()
+        return
+      }
+      this.onAnswer(a)
     }
   }
 
   private onAnswer (a: { n?: number, id?: string, status?: number, error?: { type?: string, message?: string, field?: string } }): void {
     const p = a.n === undefined ? undefined : this.pending.get(a.n)
     if (p === undefined) {
-      // an answer to no line of ours (a line the node could not read): nothing waits for it
-      if (a.error !== undefined) this.fail(new ApiClientError(a.status ?? 0, a.error.type ?? 'invalid_payload', a.error.message ?? 'the node refused a line of the stream', a.error.field))
+      // A numbered answer for no pending submit is a late one (its submit timed out): ignored. An
+      // unnumbered refusal is for a line the node could not read, which only a broken client writes.
+      if (a.n === undefined && a.error !== undefined) this.fail(new ApiClientError(a.status ?? 0, a.error.type ?? 'invalid_payload', a.error.message ?? 'the node refused a line of the stream', a.error.field))
       return
     }
     this.pending.delete(a.n!)
