@@ -1,6 +1,7 @@
 // ApiClient.openSubmissions against a scripted HTTP server (a real socket; the answers chosen by the
 // test): answers out of order reach the right submit, the submits of one turn leave in one write, a
-// dropped connection fails what waits (status 0), and a task over the body cap is refused locally.
+// dropped connection fails what waits (status 0), a late or unreadable answer, a task over the body
+// cap, and opening on a node that never answers (both streams: the client's timeoutMs).
 
 import assert from 'node:assert/strict'
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
@@ -37,6 +38,26 @@ const until = async (cond: () => boolean): Promise<void> => {
   for (let i = 0; i < 200 && !cond(); i++) await new Promise(resolve => setTimeout(resolve, 10))
   assert.ok(cond(), 'condition not reached in 2 s')
 }
+
+describe('opening a stream on a node that does not answer', () => {
+  it('openSubmissions and openResults fail as unreachable after the client\'s timeoutMs instead of hanging', async () => {
+    const held: ServerResponse[] = []
+    const server = createServer((_req, res) => { held.push(res) }) // takes the request, never answers
+    await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
+    const client = new ApiClient({ url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, token: 'tok-tok-tok-tok-tok', timeoutMs: 300 })
+    try {
+      for (const open of [async () => await client.openSubmissions(), async () => await client.openResults()]) {
+        const t0 = Date.now()
+        await assert.rejects(open(), (e: ApiClientError) => e.status === 0 && e.type === 'unreachable' && /ETIMEDOUT/.test(e.message))
+        assert.ok(Date.now() - t0 >= 290 && Date.now() - t0 < 3000, `${Date.now() - t0} ms`)
+      }
+    } finally {
+      client.close()
+      for (const r of held) r.destroy()
+      await new Promise(resolve => server.close(resolve))
+    }
+  })
+})
 
 describe('SubmitStream (ApiClient.openSubmissions)', () => {
   let s: Scripted

@@ -245,7 +245,7 @@ export class ApiClient {
     })
   }
 
-  /** A long-lived GET through node:http (no timeout); a non-2xx answer is an ApiClientError. */
+  /** A long-lived GET through node:http (a timeout for its headers only); a non-2xx answer is an ApiClientError. */
   async openStream (path: string): Promise<IncomingMessage> {
     return (await this.longLived('GET', path, { accept: 'text/event-stream' }, req => { req.end() })).res
   }
@@ -255,9 +255,14 @@ export class ApiClient {
     return await this.longLived('POST', path, { 'content-type': contentType }, req => { req.flushHeaders() })
   }
 
-  /** a request with no timeout, resolved with the answer's headers; `start` sends (or ends) the request */
+  /**
+   * A request whose answer streams for as long as it lasts, resolved with the answer's headers,
+   * which must come within the client's timeoutMs (a stopped node must not hang the open); after
+   * that no timeout. `start` sends (or ends) the request.
+   */
   private longLived (method: string, path: string, headers: Record<string, string>, start: (req: ClientRequest) => void): Promise<{ req: ClientRequest, res: IncomingMessage }> {
     return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => { req.destroy(Object.assign(new Error('no answer in time'), { code: 'ETIMEDOUT' })) }, this.timeoutMs)
       const req = this.send({
         agent: this.agent,
         method,
@@ -266,13 +271,14 @@ export class ApiClient {
         path: this.origin.pathname.replace(/\/+$/, '') + path,
         headers: { authorization: `Bearer ${this.token}`, ...headers }
       }, res => {
+        clearTimeout(timer)
         const status = res.statusCode ?? 0
         if (status >= 200 && status <= 299) { resolve({ req, res }); return }
         const chunks: Buffer[] = []
         res.on('data', (c: Buffer) => { chunks.push(c) })
         res.on('end', () => { req.destroy(); reject(toError(status, Buffer.concat(chunks).toString('utf8'))) })
       })
-      req.on('error', (err: NodeJS.ErrnoException) => { reject(new ApiClientError(0, 'unreachable', `cannot reach the node at ${this.url} (${String(err.code ?? err.message)})`)) })
+      req.on('error', (err: NodeJS.ErrnoException) => { clearTimeout(timer); reject(new ApiClientError(0, 'unreachable', `cannot reach the node at ${this.url} (${String(err.code ?? err.message)})`)) })
       start(req)
     })
   }
