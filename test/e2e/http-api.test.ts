@@ -91,6 +91,29 @@ describe('e2e: HTTP API', function () {
     assert.equal(r.json.error.type, 'payload_too_large')
   })
 
+  it('closes the connection after a 401, so a body nobody reads cannot hold it', async () => {
+    const { connect } = await import('node:net')
+    const u = new URL(url)
+    const s = connect(Number(u.port), u.hostname)
+    let got = ''
+    s.on('data', d => { got += String(d) })
+    const closed = new Promise<void>(resolve => { s.on('close', () => { resolve() }) })
+    s.write('POST /v1/tasks HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 1000000000\r\n\r\nxxxx')
+    const trickle = setInterval(() => { if (!s.destroyed) s.write('x') }, 100)
+    const ok = await Promise.race([closed.then(() => true), new Promise<false>(resolve => setTimeout(() => { resolve(false) }, 3000))])
+    clearInterval(trickle)
+    s.destroy()
+    assert.equal(ok, true, 'the node closed the socket')
+    assert.match(got, /^HTTP\/1\.1 401/)
+  })
+
+  it('answers a path with broken percent-encoding 400, not 500', async () => {
+    const r = await call('GET', '/v1/tasks/%E0')
+    assert.equal(r.status, 400)
+    assert.equal(r.json.error.type, 'invalid_payload')
+    assert.equal(r.json.error.field, 'id')
+  })
+
   it('404s unknown tasks and routes', async () => {
     const r = await call('GET', '/v1/tasks/does-not-exist')
     assert.equal(r.status, 404)

@@ -65,6 +65,10 @@ const STATUS_BY_TYPE: Record<string, number> = {
   no_leader: 503,
   queue_full: 503,
   unavailable: 503,
+  // the leader could not be reached in the write's time, or this node is stopping: retryable, as
+  // no_leader is (a 500 told clients that retry on 503 not to)
+  network_error: 503,
+  stopped: 503,
   timeout: 504
 }
 

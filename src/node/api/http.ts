@@ -45,8 +45,9 @@ export function sendError (res: ServerResponse, err: unknown): void {
     res.destroy()
     return
   }
-  // A request body we refused to read may still be arriving; close so the client sees the reply.
-  if (status === 413) res.setHeader('connection', 'close')
+  // A request body we refused to read may still be arriving; close so the client sees the reply —
+  // and so a caller without the token cannot hold the connection by trickling a body nobody reads.
+  if (status === 413 || status === 401) res.setHeader('connection', 'close')
   sendJson(res, status, body)
 }
 

@@ -2,7 +2,7 @@
 
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { ClusterNode } from '../api-types.js'
-import { MethodNotAllowedError } from './errors.js'
+import { InvalidRequestError, MethodNotAllowedError } from './errors.js'
 
 export interface RouteContext {
   node: ClusterNode
@@ -42,7 +42,13 @@ export class Router {
       pathMatched = true
       if (route.method !== method) continue
       const params: Record<string, string> = {}
-      route.keys.forEach((k, i) => { params[k] = decodeURIComponent(m[i + 1]) })
+      route.keys.forEach((k, i) => {
+        try {
+          params[k] = decodeURIComponent(m[i + 1])
+        } catch {
+          throw new InvalidRequestError(k, `the path's ${k} is not valid percent-encoding`)
+        }
+      })
       return { handler: route.handler, params }
     }
     if (pathMatched) throw new MethodNotAllowedError(method, pathname)
