@@ -74,6 +74,17 @@ describe('TaskExecutor: custom handler modules in child processes', function () 
     })
   }
 
+  for (const send of [null, 42, { t: 'done', ok: false }, { t: 'done', ok: false, error: null }, { t: 'nonsense' }]) {
+    it(`a handler that sends the node ${JSON.stringify(send)} fails its task and leaves the node running`, async () => {
+      const out = await ex.execute(makeTask('forged_message', { send }))
+      assert.equal(out.status, 'failed')
+      assert.equal(out.error?.type, 'execution_error')
+      assert.match(out.error!.message, /wrong shape/)
+      const after = await ex.execute(makeTask('echo', { still: 'alive' }))
+      assert.deepEqual(after.result, { still: 'alive' })
+    })
+  }
+
   it('a stdout flood is capped in the node\'s log and does not stall the task', async () => {
     const lines: string[] = []
     const logged = new TaskExecutor({ registry, logger: (_l, m) => lines.push(m) })

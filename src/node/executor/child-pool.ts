@@ -13,7 +13,8 @@ import type { TaskData } from '../../sched/types.js'
 import type { EffectiveLimits, HandlerContext } from '../handlers/context.js'
 import type { RegisteredHandler } from '../handlers/registry.js'
 import { ExecutionError, ResourceExhaustedError, TaskFailure } from '../handlers/errors.js'
-import type { ChildToParent, RunRequest } from './child-protocol.js'
+import type { RunRequest } from './child-protocol.js'
+import type { TaskErrorData } from '../../sched/types.js'
 import type { Run } from './run.js'
 import { killTree, minimalEnv, spawnSandboxed } from './spawn.js'
 import type { TaskCgroup } from '../system/cgroup.js'
@@ -87,23 +88,38 @@ class HandlerChild {
     child.stdout?.on('data', (s: string) => {
       for (const line of s.split('\n')) if (line !== '') this.current?.ctx.log(line.slice(0, 1000))
     })
-    child.on('message', (m: ChildToParent) => this.onMessage(m, readyResolve))
+    child.on('message', (m: unknown) => this.onMessage(m, readyResolve, readyReject))
     child.once('error', (err) => this.die(new ExecutionError(`cannot start handler process: ${err.message}`), readyReject))
     child.once('exit', (code, signal) => this.die(crashError(code, signal, this.stderr), readyReject))
   }
 
-  private onMessage (m: ChildToParent, readyResolve: () => void): void {
+  /**
+   * The child runs the handler's code, which can also call process.send itself: nothing it sends is
+   * trusted. A message of the wrong shape (a throw here would be uncaught, and take the node down)
+   * fails the task as the handler's crash does, and the process is not reused.
+   */
+  private onMessage (raw: unknown, readyResolve: () => void, readyReject: (e: unknown) => void): void {
     const cur = this.current
-    switch (m.t) {
+    const m = raw as Partial<Record<string, unknown>> | null
+    switch (m === null || typeof m !== 'object' ? undefined : m.t) {
       case 'ready': readyResolve(); break
-      case 'progress': cur?.ctx.progress(m.pct); break
-      case 'log': cur?.ctx.log(m.msg); break
-      case 'done':
+      case 'progress': cur?.ctx.progress(Number(m!.pct)); break
+      case 'log': cur?.ctx.log(String(m!.msg)); break
+      case 'done': {
         this.current = undefined
         if (cur === undefined) break
-        if (m.ok) cur.resolve(m.value)
-        else cur.reject(new TaskFailure(m.error.type, m.error.message, m.error.details))
+        if (m!.ok === true) { cur.resolve(m!.value); break }
+        const e = m!.error as Partial<TaskErrorData> | null | undefined
+        if (e === null || typeof e !== 'object' || typeof e.type !== 'string' || typeof e.message !== 'string') {
+          this.die(new ExecutionError('the handler process reported a failure of the wrong shape'), readyReject)
+          cur.reject(new ExecutionError('the handler process reported a failure of the wrong shape'))
+          break
+        }
+        cur.reject(new TaskFailure(e.type as TaskFailure['type'], e.message, e.details))
         break
+      }
+      default:
+        this.die(new ExecutionError(`the handler process sent a message of the wrong shape (${m === null ? 'null' : typeof m === 'object' ? `t=${String(m.t).slice(0, 40)}` : typeof m})`), readyReject)
     }
   }
 
