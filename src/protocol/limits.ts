@@ -108,6 +108,9 @@ export const MAX_TASK_TYPE_LENGTH = 128
 /** Free text: descriptions, error messages, pending reasons, refusal reasons. */
 export const MAX_TEXT_LENGTH = 4 * KiB
 
+/** an error's details (a failing command's output, a handler's own data) */
+export const MAX_ERROR_DETAILS_BYTES = 64 * KiB
+
 /** Short lists on a device or task: sensors, permissions, task types, excluded devices, paths. */
 export const MAX_LIST_ITEMS = 256
 

@@ -86,7 +86,7 @@ export const TaskDataSchema: Schema<TaskData> = obj({
   idempotencyKey: key()
 }, { optional: ['payload', 'batchId', 'workflowId', 'sandboxConfig', 'replaces', 'failedOn', 'idempotencyKey'], strict: true }) as Schema<TaskData>
 
-export const TaskErrorSchema = obj({ type: TaskErrorTypeSchema, message: text(), details: sizedAny({ maxBytes: 64 * 1024 }) },
+export const TaskErrorSchema = obj({ type: TaskErrorTypeSchema, message: text(), details: sizedAny({ maxBytes: L.MAX_ERROR_DETAILS_BYTES }) },
   { optional: ['details'] })
 export const ResourceUsageSchema = obj({ cpu: num({ min: 0 }), memory: num({ min: 0 }) })
 

@@ -275,6 +275,11 @@ export function sizedAny (opts: { maxBytes: number, maxDepth?: number }): Schema
   }
 }
 
+/** sizedAny's estimate of a value's size in bytes (a lower bound; stops counting past `budget`; -1 if nested deeper than 64) */
+export function approxBytes (v: unknown, budget = Number.MAX_SAFE_INTEGER): number {
+  return approxSize(v, 64, budget)
+}
+
 /** Lower-bound size estimate; -1 if too deep. Stops early once over `budget`. */
 function approxSize (v: unknown, depth: number, budget: number): number {
   if (typeof v === 'string') return v.length + 1

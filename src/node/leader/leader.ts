@@ -8,6 +8,7 @@ import { planPreemptions } from '../../sched/preemption.js'
 import type { AttemptResult, ClusterEvent, ClusterSettingsPatch, Command, TaskRecord } from '../../sched/commands.js'
 import { RateLimiter } from '../../sched/rate-limit.js'
 import { MAX_EVICT_IDS_PER_COMMAND } from '../../protocol/limits.js'
+import { approxBytes } from '../../protocol/schema.js'
 import type { DeviceBid, ResourceUsage } from '../../sched/types.js'
 import type { ClusterCore } from '../cluster/core.js'
 import type { Assignment, AssignReply } from '../worker/worker.js'
@@ -58,6 +59,8 @@ const DISPATCH_RETRY_MS = 500
 const PREEMPT_HOLD_MS = 5000
 /** how often the leader looks for finished records past their retention (one 'evict' at a time) */
 const EVICT_INTERVAL_MS = 1000
+/** about this many bytes of results in one `finished` command (one log entry; a result may be 1 MiB) */
+const FINISHED_COMMAND_BYTES = 1024 * 1024
 const key = (taskId: string, attempt: number): string => `${taskId}:${attempt}`
 
 export class LeaderLoop {
@@ -629,7 +632,18 @@ export class LeaderLoop {
     if (resolve === undefined || results.length === 0) return
     if (!this.active) { resolve(false); return }
     if (TRACE_ON) for (const r of results) traceMark(r.taskId, 'finished.proposed')
-    this.d.core.proposeAndWait({ type: 'finished', at: this.d.now(), results }).then(() => { resolve(true) }, () => { resolve(false) })
+    // A command is one log entry and cannot be split: the results of several workers in one turn
+    // go as commands of at most ~1 MiB each (a result may be 1 MiB), all-or-nothing for this turn.
+    const chunks: AttemptResult[][] = [[]]
+    let bytes = 0
+    for (const r of results) {
+      const size = approxBytes(r.result ?? 0) + approxBytes(r.error ?? 0)
+      if (chunks[chunks.length - 1]!.length > 0 && bytes + size > FINISHED_COMMAND_BYTES) { chunks.push([]); bytes = 0 }
+      chunks[chunks.length - 1]!.push(r)
+      bytes += size
+    }
+    const at = this.d.now()
+    Promise.all(chunks.map(async c => await this.d.core.proposeAndWait({ type: 'finished', at, results: c }))).then(() => { resolve(true) }, () => { resolve(false) })
   }
 
   handleStarted (deviceId: string, taskId: string, attempt: number, at: number): void {

@@ -8,6 +8,8 @@
 // it. So an assignment repeated after its result was acknowledged means "tell me again": the worker
 // answers with the outcome it recorded (kept for a while), and only runs it afresh once it forgot.
 import type { AttemptResult } from '../../sched/commands.js'
+import { fitResult } from '../../protocol/fit-result.js'
+import { approxBytes } from '../../protocol/schema.js'
 import { TaskQueue } from '../../sched/queue.js'
 import { TRACE_ON, traceMark } from '../trace.js'
 import type { ResourceUsage, TaskData } from '../../sched/types.js'
@@ -32,8 +34,9 @@ export interface WorkerLink {
 const START_REPORT_DELAY_MS = 100
 /** at most one progress report per task per this many ms */
 const PROGRESS_INTERVAL_MS = 250
-/** results sent per request */
+/** results sent per request, and about this many bytes of them (at least one): under the frame cap */
 const RESULT_BATCH = 1000
+const RESULT_BATCH_BYTES = 1024 * 1024
 const RESEND_DELAY_MS = 300
 
 /**
@@ -197,7 +200,7 @@ export class Worker {
       if (out.result !== undefined) r.result = out.result
       if (out.error !== undefined) r.error = out.error
       if (out.resourceUsage !== undefined) r.resourceUsage = out.resourceUsage
-      this.unacked.set(k, r)
+      this.unacked.set(k, fitResult(r))
       this.scheduleFlush(0)
       this.startWaiting()
     }, err => {
@@ -205,7 +208,7 @@ export class Worker {
       startTimer()
       this.running.delete(k)
       const t = this.now()
-      this.unacked.set(k, { taskId: it.taskId, attempt: it.attempt, deviceId: this.selfId, status: 'failed', error: { type: 'execution_error', message: String((err as Error)?.message ?? err) }, startedAt: t, finishedAt: t })
+      this.unacked.set(k, fitResult({ taskId: it.taskId, attempt: it.attempt, deviceId: this.selfId, status: 'failed', error: { type: 'execution_error', message: String((err as Error)?.message ?? err) }, startedAt: t, finishedAt: t }))
       this.scheduleFlush(0)
       this.startWaiting()
     })
@@ -230,9 +233,13 @@ export class Worker {
     try {
       while (!this.stopped) {
         const batch: AttemptResult[] = []
+        let bytes = 0
         for (const [k, r] of this.unacked) {
           if (this.inflight.has(k)) continue
+          const size = approxBytes(r.result ?? 0) + approxBytes(r.error ?? 0)
+          if (batch.length > 0 && bytes + size > RESULT_BATCH_BYTES) break
           batch.push(r)
+          bytes += size
           this.inflight.add(k)
           if (batch.length >= RESULT_BATCH) break
         }
