@@ -7,7 +7,7 @@ import assert from 'node:assert/strict'
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { ApiClient, ApiClientError } from '../../src/node/api/client.js'
-import { MAX_BODY_BYTES } from '../../src/node/api/limits.js'
+import { MAX_BODY_BYTES, MAX_STREAM_INFLIGHT } from '../../src/node/api/limits.js'
 
 interface Scripted { server: Server, client: ApiClient, lines: Array<{ n: number, task: any }>, chunks: number, res?: ServerResponse, req?: IncomingMessage }
 
@@ -125,6 +125,22 @@ describe('SubmitStream (ApiClient.openSubmissions)', () => {
     s.res!.write('<html>not an answer</html>\n')
     await assert.rejects(p, (e: ApiClientError) => e.status === 0 && e.type === 'unreachable')
     await assert.rejects(sub.submit({ task_type: 'echo', payload: 2 }))
+  })
+
+  it('sends at most MAX_STREAM_INFLIGHT lines unanswered; a queued submit\'s time starts when its line goes', async () => {
+    const sub = await s.client.openSubmissions({ timeoutMs: 400 })
+    const first = Array.from({ length: MAX_STREAM_INFLIGHT }, async (_, i) => await sub.submit({ task_type: 'echo', payload: i }).catch((e: ApiClientError) => e.type))
+    const later = Array.from({ length: 10 }, async (_, i) => await sub.submit({ task_type: 'echo', payload: `later ${i}` }))
+    await until(() => s.lines.length === MAX_STREAM_INFLIGHT)
+    await new Promise(resolve => setTimeout(resolve, 100))
+    assert.equal(s.lines.length, MAX_STREAM_INFLIGHT, 'nothing more sent while the node holds that many')
+    assert.equal(sub.inFlight, MAX_STREAM_INFLIGHT + 10)
+    // the first ones time out unanswered; only then do the queued lines go, each with its own time
+    assert.deepEqual(new Set(await Promise.all(first)), new Set(['unreachable']))
+    await until(() => s.lines.length === MAX_STREAM_INFLIGHT + 10)
+    s.res!.write(s.lines.slice(MAX_STREAM_INFLIGHT).map(l => JSON.stringify({ n: l.n, id: `id-${String(l.task.payload)}` })).join('\n') + '\n')
+    assert.deepEqual(await Promise.all(later), Array.from({ length: 10 }, (_, i) => `id-later ${i}`))
+    await sub.close()
   })
 
   it('refuses a task over the body cap without sending it; the stream goes on', async () => {

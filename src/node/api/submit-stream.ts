@@ -16,16 +16,22 @@
 import type { ClientRequest, IncomingMessage } from 'node:http'
 import { ApiClientError } from './client.js'
 import type { ApiClient } from './client.js'
-import { MAX_BODY_BYTES } from './limits.js'
+import { MAX_BODY_BYTES, MAX_STREAM_INFLIGHT } from './limits.js'
 import { cutRecords } from './records.js'
 
 interface Pending { resolve: (id: string) => void, reject: (e: Error) => void, deadline: number }
+interface Queued { n: number, line: string, timeoutMs: number, resolve: (id: string) => void, reject: (e: Error) => void }
 
 /** how often waiting submits are checked against their deadline */
 const SWEEP_MS = 500
 
 export class SubmitStream {
+  /** sent, not answered yet: at most MAX_STREAM_INFLIGHT, what the node reads at once */
   private readonly pending = new Map<number, Pending>()
+  /** not sent yet: a submit's time starts when its line goes, not while it waits here */
+  private queued: Queued[] = []
+  private queuedHead = 0
+  private ending = false
   private next = 1
   private out = ''
   private flushQueued = false
@@ -69,25 +75,38 @@ export class SubmitStream {
     // the node answers a line over its cap without the line's number: refuse it here, where it is known
     if (line.length > MAX_BODY_BYTES) return Promise.reject(new ApiClientError(413, 'payload_too_large', `the task is over ${MAX_BODY_BYTES} bytes`))
     return new Promise((resolve, reject) => {
-      this.pending.set(n, { resolve, reject, deadline: Date.now() + (opts.timeoutMs ?? this.timeoutMs) })
-      this.sweeper ??= setInterval(() => { this.sweep() }, SWEEP_MS)
-      this.out += line
-      if (!this.flushQueued) {
-        this.flushQueued = true
-        setImmediate(() => { this.flush() })
-      }
+      this.queued.push({ n, line, timeoutMs: opts.timeoutMs ?? this.timeoutMs, resolve, reject })
+      this.sendQueued()
     })
   }
 
-  /** submissions sent and not answered yet */
-  get inFlight (): number { return this.pending.size }
+  /** submissions not answered yet (sent, or waiting for one of the node's MAX_STREAM_INFLIGHT places) */
+  get inFlight (): number { return this.pending.size + this.queued.length - this.queuedHead }
+
+  /** lines into the next write while the node has room for them; the stream ends after the last, once closed */
+  private sendQueued (): void {
+    const now = Date.now()
+    while (this.queuedHead < this.queued.length && this.pending.size < MAX_STREAM_INFLIGHT) {
+      const q = this.queued[this.queuedHead++]!
+      this.pending.set(q.n, { resolve: q.resolve, reject: q.reject, deadline: now + q.timeoutMs })
+      this.out += q.line
+    }
+    if (this.queuedHead === this.queued.length) { this.queued = []; this.queuedHead = 0 } else if (this.queuedHead > 4096) { this.queued = this.queued.slice(this.queuedHead); this.queuedHead = 0 }
+    if (this.pending.size > 0) this.sweeper ??= setInterval(() => { this.sweep() }, SWEEP_MS)
+    if (this.out !== '' && !this.flushQueued) {
+      this.flushQueued = true
+      setImmediate(() => { this.flush() })
+    }
+    if (this.ending && this.queued.length === 0 && this.out === '' && !this.flushQueued) this.req.end()
+  }
 
   /** Ends the stream once what was submitted is sent; resolves when the node has answered all of it. */
   async close (): Promise<void> {
     if (!this.closed) {
       this.closed = true
+      this.ending = true
       this.flush()
-      this.req.end()
+      this.sendQueued() // ends the request once nothing is left to send
     }
     await this.done
   }
@@ -105,6 +124,7 @@ export class SubmitStream {
     if (this.out === '' || this.failure !== undefined) return
     this.req.write(this.out)
     this.out = ''
+    if (this.ending && this.queued.length === 0) this.req.end()
   }
 
   private feed (chunk: string): void {
@@ -134,6 +154,7 @@ export class SubmitStream {
     }
     this.pending.delete(a.n!)
     if (this.pending.size === 0) this.stopSweeping()
+    this.sendQueued()
     if (typeof a.id === 'string') p.resolve(a.id)
     else p.reject(new ApiClientError(a.status ?? 0, a.error?.type ?? `http_${a.status ?? 0}`, a.error?.message ?? 'refused', a.error?.field))
   }
@@ -143,6 +164,9 @@ export class SubmitStream {
     this.failure ??= err
     for (const p of this.pending.values()) p.reject(err)
     this.pending.clear()
+    for (let i = this.queuedHead; i < this.queued.length; i++) this.queued[i]!.reject(err)
+    this.queued = []
+    this.queuedHead = 0
     this.stopSweeping()
   }
 
@@ -155,6 +179,7 @@ export class SubmitStream {
       p.reject(new ApiClientError(0, 'unreachable', 'the node did not answer the submission in time (the task may or may not have been taken; an idempotency key makes a retry safe)'))
     }
     if (this.pending.size === 0) this.stopSweeping()
+    this.sendQueued()
   }
 
   private stopSweeping (): void {
