@@ -36,6 +36,8 @@ export class Run {
   usage: ResourceUsage | undefined
   peakMemoryMb = 0
   private readonly tracked: Tracked[] = []
+  /** every process this run started and still owns, exited or not: its group may outlive it */
+  private readonly owned = new Set<ChildProcess>()
   private resolveKilled!: (v: typeof KILLED) => void
   readonly killed: Promise<typeof KILLED>
 
@@ -64,6 +66,7 @@ export class Run {
       }
     }
     this.tracked.push(t)
+    this.owned.add(child)
     child.once('exit', t.onExit)
     // killed before the process even started: take it down at once
     if (this.killReason !== undefined) killTree(child)
@@ -71,6 +74,7 @@ export class Run {
 
   /** a pooled child goes back to its pool: stop sampling and never kill it for this run */
   untrack (child: ChildProcess): void {
+    this.owned.delete(child)
     const i = this.tracked.findIndex(t => t.child === child)
     if (i < 0) return
     child.removeListener('exit', this.tracked[i].onExit)
@@ -86,8 +90,15 @@ export class Run {
     this.resolveKilled(KILLED)
   }
 
+  /** kill every process group this run started, leaders gone or not; safe to call again */
   killProcesses (): void {
-    for (const t of this.tracked) killTree(t.child)
+    for (const child of this.owned) {
+      killTree(child)
+      // a process that left the group may still hold the pipes: let collect() finish
+      child.stdin?.destroy()
+      child.stdout?.destroy()
+      child.stderr?.destroy()
+    }
   }
 
   /** sample the task's processes; returns their total RSS in bytes (0 if none) */

@@ -67,11 +67,23 @@ export function spawnSandboxed (file: string, args: string[], o: SandboxSpawnOpt
   return { child, cgroup }
 }
 
-/** SIGKILL the process group (and the process itself, in case it left the group) */
+/**
+ * SIGKILL the process group (and the process itself, in case it left the group). The group can
+ * outlive its leader (`cmd &` in a shell that exited), so it is signalled after the exit too.
+ */
 export function killTree (child: ChildProcess): void {
-  if (child.pid === undefined || child.exitCode !== null || child.signalCode !== null) return
-  try { process.kill(-child.pid, 'SIGKILL') } catch {}
-  try { child.kill('SIGKILL') } catch {}
+  const pid = child.pid
+  if (pid === undefined) return
+  const exited = child.exitCode !== null || child.signalCode !== null
+  // a reaped leader's pid is not reused while its group has members: a live process with that pid
+  // is someone else's, and our group is empty
+  if (exited && pidInUse(pid)) return
+  try { process.kill(-pid, 'SIGKILL') } catch { /* ESRCH: group empty; no process groups (Windows) */ }
+  if (!exited) try { child.kill('SIGKILL') } catch {}
+}
+
+function pidInUse (pid: number): boolean {
+  try { process.kill(pid, 0); return true } catch (err) { return (err as NodeJS.ErrnoException).code === 'EPERM' }
 }
 
 /** Collect a child's output up to `maxBytes` per stream; resolves when it has exited and closed. */
