@@ -1,7 +1,7 @@
 // ApiClient.openSubmissions against a scripted HTTP server (a real socket; the answers chosen by the
 // test): answers out of order reach the right submit, the submits of one turn leave in one write, a
-// dropped connection fails what waits (status 0), a late or unreadable answer, a task over the body
-// cap, and opening on a node that never answers (both streams: the client's timeoutMs).
+// dropped connection fails what waits (status 0), a late or unreadable answer, a task at and over the
+// body cap, and opening on a node that never answers (both streams: the client's timeoutMs).
 
 import assert from 'node:assert/strict'
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
@@ -140,6 +140,19 @@ describe('SubmitStream (ApiClient.openSubmissions)', () => {
     await until(() => s.lines.length === MAX_STREAM_INFLIGHT + 10)
     s.res!.write(s.lines.slice(MAX_STREAM_INFLIGHT).map(l => JSON.stringify({ n: l.n, id: `id-${String(l.task.payload)}` })).join('\n') + '\n')
     assert.deepEqual(await Promise.all(later), Array.from({ length: 10 }, (_, i) => `id-later ${i}`))
+    await sub.close()
+  })
+
+  it('sends a line of exactly the body cap (the node takes it: its cap counts the line without its newline)', async () => {
+    const sub = await s.client.openSubmissions()
+    const fill = MAX_BODY_BYTES - JSON.stringify({ n: 1, task: { task_type: 'echo', payload: '' } }).length
+    const at = sub.submit({ task_type: 'echo', payload: 'x'.repeat(fill) })
+    await until(() => s.lines.length === 1)
+    assert.equal(JSON.stringify(s.lines[0]).length, MAX_BODY_BYTES)
+    s.res!.write(JSON.stringify({ n: 1, id: 'at-cap' }) + '\n')
+    assert.equal(await at, 'at-cap')
+    // one byte more (n: 2, as long as n: 1) is refused here, as the node would
+    await assert.rejects(sub.submit({ task_type: 'echo', payload: 'x'.repeat(fill + 1) }), (e: ApiClientError) => e.status === 413)
     await sub.close()
   })
 

@@ -2,14 +2,15 @@
 // named by its kind (submit, schedule, start, progress, complete, error, and retry/failover/stale).
 // The hub subscribes to the node only while someone listens, so an idle API costs the hot path nothing.
 // `?kinds=complete,error,failover` keeps only those kinds: what a program that waits for the
-// outcomes of many tasks on one stream needs (src/node/api/result-stream.ts). The frames of one
+// outcomes of many tasks on one stream needs (src/node/api/result-stream.ts). `?taskId=A` follows
+// A's failover clone from the 'failover' event on (and that clone's, and so on). The frames of one
 // turn go to each client in one write: a node applying a group commit of 64 results wrote 64 times.
 
 import type { ServerResponse } from 'node:http'
 import type { ClusterNode } from '../api-types.js'
 import type { RouteContext } from './router.js'
 import { ApiError, InvalidRequestError } from './errors.js'
-import { MAX_SSE_BACKLOG_BYTES, MAX_SSE_CLIENTS, SSE_HEARTBEAT_MS } from './limits.js'
+import { MAX_SSE_BACKLOG_BYTES, MAX_SSE_CLIENTS, MAX_SSE_FOLLOWED_IDS, SSE_HEARTBEAT_MS } from './limits.js'
 
 type NodeEvent = Parameters<Parameters<ClusterNode['onEvent']>[0]>[0]
 
@@ -18,7 +19,8 @@ export const EVENT_KINDS: ReadonlySet<NodeEvent['kind']> = new Set<NodeEvent['ki
 
 interface Client {
   res: ServerResponse
-  taskId?: string
+  /** `?taskId=` and the failover clones seen since, oldest first (undefined: every task) */
+  follow?: Set<string>
   kinds?: ReadonlySet<string>
   /** frames of this turn not written yet */
   pending: string
@@ -45,7 +47,7 @@ export class EventHub {
       'x-accel-buffering': 'no'
     })
     ctx.res.write(': connected\nretry: 2000\n\n')
-    const client: Client = { res: ctx.res, taskId: taskId === '' ? undefined : taskId, kinds, pending: '' }
+    const client: Client = { res: ctx.res, follow: taskId === undefined || taskId === '' ? undefined : new Set([taskId]), kinds, pending: '' }
     this.add(client)
     ctx.res.on('close', () => this.remove(client))
   }
@@ -79,8 +81,16 @@ export class EventHub {
   private broadcast (ev: NodeEvent): void {
     let frame: string | undefined
     for (const c of this.clients) {
+      if (c.follow !== undefined) {
+        if (!c.follow.has(ev.taskId)) continue
+        if (ev.kind === 'failover') {
+          // the clone's events are the task's from now on (whatever kinds this client takes)
+          c.follow.add(ev.cloneId)
+          // a task failed over is done: a long chain keeps only its newest ids
+          if (c.follow.size > MAX_SSE_FOLLOWED_IDS) c.follow.delete(c.follow.values().next().value!)
+        }
+      }
       if (c.kinds !== undefined && !c.kinds.has(ev.kind)) continue
-      if (c.taskId !== undefined && c.taskId !== ev.taskId && !(ev.kind === 'failover' && ev.cloneId === c.taskId)) continue
       // A client that cannot keep up is dropped rather than buffered without bound.
       if (c.res.writableLength + c.pending.length > MAX_SSE_BACKLOG_BYTES) {
         c.res.destroy()

@@ -16,6 +16,9 @@ export const DEFAULT_WAIT_MS = 30_000
 /** An SSE client whose unsent backlog exceeds this is too slow to keep: we drop it, not the node. */
 export const MAX_SSE_BACKLOG_BYTES = 1024 * 1024
 
+/** Most task ids an SSE client with `?taskId=` follows (the task and its failover clones; the oldest dropped beyond). */
+export const MAX_SSE_FOLLOWED_IDS = 100
+
 /** Most concurrent SSE clients per node. */
 export const MAX_SSE_CLIENTS = 64
 

@@ -8,7 +8,10 @@ export function cutRecords (buf: string, sep: string): { records: string[], rest
   return { records, rest }
 }
 
-/** One SSE frame's event name ('message' when unnamed) and JSON data; undefined for a comment-only frame. */
+/**
+ * One SSE frame's event name ('message' when unnamed) and JSON data; undefined for a comment-only
+ * frame. Throws when the data is not a JSON object (`null`, a number): not a frame our node sends.
+ */
 export function parseSseFrame (frame: string): { event: string, data: Record<string, unknown> } | undefined {
   let event = 'message'
   let data = ''
@@ -17,5 +20,7 @@ export function parseSseFrame (frame: string): { event: string, data: Record<str
     else if (line.startsWith('data: ')) data += line.slice(6)
   }
   if (data === '') return undefined
-  return { event, data: JSON.parse(data) as Record<string, unknown> }
+  const parsed: unknown = JSON.parse(data)
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) throw new SyntaxError(`an event's data is not a JSON object: ${data.slice(0, 100)}`)
+  return { event, data: parsed as Record<string, unknown> }
 }

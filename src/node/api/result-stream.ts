@@ -15,6 +15,8 @@
 // with its result, not only this program's, so a count alone could hold gigabytes. A wait
 // whose outcome has not come after `fallbackMs` — the stream dropped, or the outcome was pushed out
 // of what is kept — asks the node with the usual long-poll, so no wait depends on the stream alone.
+// At most MAX_POLLS long-polls run at once (the rest queue, in turn): when the stream drops, every
+// pending wait needs one, and 10,000 waits must not open 10,000 connections to the node.
 
 import type { IncomingMessage } from 'node:http'
 import type { TaskErrorData, TaskStatus } from '../../sched/types.js'
@@ -45,13 +47,33 @@ export interface ResultStreamOptions {
 
 const FINAL: ReadonlySet<string> = new Set(['completed', 'failed', 'cancelled', 'timeout'])
 
-interface Waiter { end: number, resolve: (o: TaskOutcome) => void, reject: (e: Error) => void, timer?: NodeJS.Timeout, done?: boolean }
+/** long-polls running at once, for all the waits of one stream */
+const MAX_POLLS = 64
+/** longest one long-poll asks the node to hold (the node caps it too) */
+const POLL_MS = 25_000
+
+interface Waiter {
+  end: number
+  resolve: (o: TaskOutcome) => void
+  reject: (e: Error) => void
+  timer?: NodeJS.Timeout
+  /** rejects the wait at its end, should it still be queued for a long-poll then */
+  deadline?: NodeJS.Timeout
+  done?: boolean
+  /** queued for or in a long-poll: it long-polls until done */
+  polling?: boolean
+  /** a long-poll of it is in flight */
+  asking?: boolean
+}
 
 export class ResultStream {
   /** outcomes (and failover links) not waited for yet, oldest first, with their frames' size */
   private readonly outcomes = new Map<string, { o: TaskOutcome | { cloneId: string }, bytes: number }>()
   private keptBytes = 0
   private readonly waiters = new Map<string, Waiter[]>()
+  /** waits waiting for a long-poll slot, in turn */
+  private readonly pollQueue: Array<{ id: string, w: Waiter }> = []
+  private polls = 0
   private readonly keep: number
   private readonly keepBytes: number
   private readonly fallbackMs: number
@@ -78,29 +100,63 @@ export class ResultStream {
   /** The outcome of task `id` (following failover clones); rejects after `timeoutMs` @default 10 minutes. */
   wait (id: string, timeoutMs = 10 * 60_000): Promise<TaskOutcome> {
     if (this.closed) return Promise.reject(new Error('the result stream is closed'))
-    const known = this.take(id)
-    if (known !== undefined) return Promise.resolve(known)
+    const known = this.follow(id)
+    if (typeof known !== 'string') return Promise.resolve(known)
     return new Promise((resolve, reject) => {
+      const settle = (): boolean => {
+        if (w.done === true) return false
+        w.done = true
+        clearTimeout(w.timer)
+        clearTimeout(w.deadline)
+        return true
+      }
       const w: Waiter = {
         end: Date.now() + timeoutMs,
-        resolve: o => { if (w.done !== true) { w.done = true; clearTimeout(w.timer); resolve(o) } },
-        reject: e => { if (w.done !== true) { w.done = true; clearTimeout(w.timer); reject(e) } }
+        resolve: o => { if (settle()) resolve(o) },
+        reject: e => { if (settle()) reject(e) }
       }
-      this.addWaiter(id, w)
+      // filed under the last clone known: the failover links to it may have come already
+      this.addWaiter(known, w)
       // the safety net: a long-poll once the stream has said nothing of this task for fallbackMs
       w.timer = setTimeout(() => { this.poll(id, w) }, this.connected ? Math.min(this.fallbackMs, timeoutMs) : 0)
+      // a long-poll in flight ends by the wait's end itself; one still queued must not hold it past
+      w.deadline = setTimeout(() => { if (w.asking !== true) this.timedOut(id, w) }, timeoutMs)
     })
   }
 
-  /** long-poll the node for a wait the stream has not answered (until it ends or its time is up) */
+  /** long-poll the node for a wait the stream has not answered, until it ends or its time is up */
   private poll (id: string, w: Waiter): void {
-    if (w.done === true) return
-    const left = w.end - Date.now()
-    this.client.waitTask(id, Math.max(0, left)).then(rec => {
-      if (isFinal(rec)) { this.drop(w); w.resolve(outcomeOf(rec)); return }
-      if (Date.now() >= w.end) { this.drop(w); w.reject(new Error(`task ${id} did not finish within the wait's time`)); return }
-      if (w.done !== true) w.timer = setTimeout(() => { this.poll(id, w) }, this.fallbackMs)
-    }, err => { this.drop(w); w.reject(err as Error) })
+    if (this.closed || w.done === true || w.polling === true) return
+    w.polling = true
+    this.pollQueue.push({ id, w })
+    this.pump()
+  }
+
+  /** start queued long-polls while fewer than MAX_POLLS run; one request at a time per wait */
+  private pump (): void {
+    while (this.polls < MAX_POLLS && this.pollQueue.length > 0 && !this.closed) {
+      const { id, w } = this.pollQueue.shift()!
+      if (w.done === true) continue
+      const left = w.end - Date.now()
+      if (left <= 0) { this.timedOut(id, w); continue }
+      this.polls++
+      w.asking = true
+      this.client.waitTaskOnce(id, Math.min(POLL_MS, left)).then(rec => {
+        if (isFinal(rec)) { this.drop(w); w.resolve(outcomeOf(rec)); return }
+        if (Date.now() >= w.end) { this.timedOut(id, w); return }
+        // to the back of the queue: with more waits than slots, each gets its turn
+        if (w.done !== true && !this.closed) this.pollQueue.push({ id, w })
+      }, err => { this.drop(w); w.reject(err as Error) }).finally(() => {
+        this.polls--
+        w.asking = false
+        this.pump()
+      })
+    }
+  }
+
+  private timedOut (id: string, w: Waiter): void {
+    this.drop(w)
+    w.reject(new Error(`task ${id} did not finish within the wait's time`))
   }
 
   /** Closes the stream; pending waits are rejected. */
@@ -110,6 +166,7 @@ export class ResultStream {
     this.res?.destroy()
     for (const [, list] of this.waiters) for (const w of list) w.reject(new Error('the result stream was closed'))
     this.waiters.clear()
+    this.pollQueue.length = 0
     this.outcomes.clear()
     this.keptBytes = 0
   }
@@ -182,25 +239,28 @@ export class ResultStream {
     }
     this.waiters.delete(taskId)
     if ('cloneId' in o) {
-      // the waits move to the clone (its outcome may be here already)
+      // the waits move to the clone (its outcome, or its own clone's, may be here already)
       for (const w of list) {
-        const known = this.take(o.cloneId)
-        if (known !== undefined) w.resolve(known); else this.addWaiter(o.cloneId, w)
+        const known = this.follow(o.cloneId)
+        if (typeof known !== 'string') w.resolve(known); else this.addWaiter(known, w)
       }
       return
     }
     for (const w of list) w.resolve(o)
   }
 
-  /** a kept outcome for id, following kept failover links; removed from what is kept */
-  private take (id: string): TaskOutcome | undefined {
+  /**
+   * id's kept outcome, following kept failover links (removed from what is kept); else the id
+   * the links end at, whose outcome is still to come
+   */
+  private follow (id: string): TaskOutcome | string {
     for (let hops = 0; hops < 100; hops++) {
       const o = this.outcomes.get(id)?.o
-      if (o === undefined) return undefined
+      if (o === undefined) return id
       if (!('cloneId' in o)) { this.forget(id); return o }
       id = o.cloneId
     }
-    return undefined
+    return id
   }
 
   private forget (id: string): void {

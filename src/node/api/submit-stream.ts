@@ -71,9 +71,11 @@ export class SubmitStream {
     if (this.failure !== undefined) return Promise.reject(this.failure)
     const n = this.next++
     const task = opts.idempotencyKey === undefined ? spec : { ...spec, idempotency_key: opts.idempotencyKey }
-    const line = JSON.stringify({ n, task }) + '\n'
-    // the node answers a line over its cap without the line's number: refuse it here, where it is known
-    if (line.length > MAX_BODY_BYTES) return Promise.reject(new ApiClientError(413, 'payload_too_large', `the task is over ${MAX_BODY_BYTES} bytes`))
+    const json = JSON.stringify({ n, task })
+    // the node answers a line over its cap without the line's number: refuse it here, where it is
+    // known, by the node's measure (the line without its newline, task-stream.ts)
+    if (json.length > MAX_BODY_BYTES) return Promise.reject(new ApiClientError(413, 'payload_too_large', `the task is over ${MAX_BODY_BYTES} bytes`))
+    const line = json + '\n'
     return new Promise((resolve, reject) => {
       this.queued.push({ n, line, timeoutMs: opts.timeoutMs ?? this.timeoutMs, resolve, reject })
       this.sendQueued()
