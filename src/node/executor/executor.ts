@@ -118,26 +118,32 @@ export class TaskExecutor {
     }
   }
 
+  /** cancels every attempt of the task running here */
   cancel (taskId: string): boolean {
-    const run = this.running.get(taskId)
-    if (run === undefined) return false
-    run.kill('cancel', 'cancelled')
-    return true
+    let found = false
+    for (const run of this.running.values()) {
+      if (run.taskId !== taskId) continue
+      run.kill('cancel', 'cancelled')
+      found = true
+    }
+    return found
   }
 
   async execute (task: TaskData, hooks: ExecHooks = {}): Promise<ExecOutcome> {
     const startedAt = Date.now()
     let entry: RegisteredHandler
     let limits: EffectiveLimits
+    // by attempt: a retry may reach this node while its expired attempt is still being stopped
+    const runKey = `${task.id}:${hooks.attempt ?? 1}`
     try {
-      entry = this.admit(task)
+      entry = this.admit(task, runKey)
       limits = effectiveLimits(task, this.limits, this.policy)
       entry.handler.validate?.(task.payload)
     } catch (err) {
       return { status: 'failed', error: toErrorData(err), startedAt, finishedAt: Date.now() }
     }
     const run = new Run(task.id, limits, hooks, startedAt)
-    this.running.set(task.id, run)
+    this.running.set(runKey, run)
     this.startTicker()
     const onAbort = (): void => run.kill('cancel', 'cancelled')
     if (hooks.signal !== undefined) {
@@ -163,7 +169,7 @@ export class TaskExecutor {
       error = err
     } finally {
       hooks.signal?.removeEventListener('abort', onAbort)
-      this.running.delete(task.id)
+      this.running.delete(runKey)
       run.killProcesses() // nothing a task started outlives it
       if (this.running.size === 0) this.stopTicker()
     }
@@ -171,9 +177,9 @@ export class TaskExecutor {
   }
 
   /** refuse before anything runs: closed, full, duplicate, unknown type, missing grants */
-  private admit (task: TaskData): RegisteredHandler {
+  private admit (task: TaskData, runKey: string): RegisteredHandler {
     if (this.closed) throw new UnsupportedOperationError('executor is closed')
-    if (this.running.has(task.id)) throw new TaskFailure('invalid_payload', `task ${task.id} is already running here`)
+    if (this.running.has(runKey)) throw new TaskFailure('invalid_payload', `task ${task.id} is already running here`)
     if (this.running.size >= this.maxConcurrentTasks) throw new ResourceExhaustedError(`no free slot (${this.maxConcurrentTasks} tasks running)`)
     const entry = this.registry.entry(task.taskType)
     if (entry === undefined) throw new UnsupportedOperationError(`task type "${task.taskType}" is not registered on this node`)

@@ -123,6 +123,9 @@ export class Worker {
         if (this.unacked.has(k)) this.scheduleFlush(0)
         continue
       }
+      // a newer attempt of a task this node still holds: the leader gave up on the older one
+      // (expired while it waited here or ran long); stop it, its result would be stale anyway
+      this.supersede(it.taskId, it.attempt)
       if (this.stopped || this.activeCount >= this.capacity) {
         replies.push({ taskId: it.taskId, attempt: it.attempt, accepted: false, reason: this.stopped ? 'node stopping' : 'no free slot' })
         continue
@@ -152,6 +155,20 @@ export class Worker {
       const w = this.waiting.dequeue(this.now())
       if (w === undefined) return
       this.run(w.assignment)
+    }
+  }
+
+  /** older attempts of taskId waiting or running here end as cancelled (superseded) */
+  private supersede (taskId: string, attempt: number): void {
+    let running = false
+    for (const k of this.running.keys()) if (k.startsWith(`${taskId}:`) && Number(k.slice(taskId.length + 1)) < attempt) running = true
+    if (running) this.executor.cancel(taskId) // the newer attempt has not started: only older ones run
+    for (const { task: { id: k, assignment: it } } of this.waiting.entries()) {
+      if (it.taskId !== taskId || it.attempt >= attempt) continue
+      this.waiting.remove(k)
+      const t = this.now()
+      this.unacked.set(k, { taskId, attempt: it.attempt, deviceId: this.selfId, status: 'cancelled', error: { type: 'cancelled', message: `superseded by attempt ${attempt}` }, startedAt: t, finishedAt: t })
+      this.scheduleFlush(0)
     }
   }
 
