@@ -63,8 +63,10 @@ async function waitTask (ctx: RouteContext): Promise<void> {
   // where the task stands here, without the leader's live fields: a finished task answers at once
   // with them unneeded, an unfinished one is answered by waitForResult (or findTask on a timeout).
   // Measured (issue 12): on a follower every wait for a running task cost a round trip to the leader.
-  const current = await findTask(ctx, id, false)
-  if (TERMINAL.has(current.status) && current.replacedBy === undefined) {
+  // Unknown here yet (submitted through another node, not applied here): waitForResult waits for
+  // it to be applied (up to 5 s) before it answers 404, as a wait on the submitting node would not need to.
+  const current = await ctx.node.scheduler.getTaskStatus(id, { liveFields: false })
+  if (current !== undefined && TERMINAL.has(current.status) && current.replacedBy === undefined) {
     sendJson(ctx.res, 200, current)
     return
   }
