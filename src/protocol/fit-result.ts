@@ -34,6 +34,11 @@ export function fitResult (r: AttemptResult): AttemptResult {
   }
 }
 
+/** about how many bytes a result takes on the wire (its result and error): for batching results under the caps */
+export function resultBytes (r: AttemptResult): number {
+  return approxBytes(r.result ?? 0) + approxBytes(r.error ?? 0)
+}
+
 function fitError (e: TaskErrorData): TaskErrorData {
   const type = TaskErrorTypeSchema.check(e.type) === undefined ? e.type : 'execution_error'
   let message = typeof e.message === 'string' ? e.message : String(e.message)

@@ -8,7 +8,7 @@ import { planPreemptions } from '../../sched/preemption.js'
 import type { AttemptResult, ClusterEvent, ClusterSettingsPatch, Command, TaskRecord } from '../../sched/commands.js'
 import { RateLimiter } from '../../sched/rate-limit.js'
 import { MAX_EVICT_IDS_PER_COMMAND } from '../../protocol/limits.js'
-import { approxBytes } from '../../protocol/schema.js'
+import { resultBytes } from '../../protocol/fit-result.js'
 import type { DeviceBid, ResourceUsage } from '../../sched/types.js'
 import type { ClusterCore } from '../cluster/core.js'
 import type { Assignment, AssignReply } from '../worker/worker.js'
@@ -637,7 +637,7 @@ export class LeaderLoop {
     const chunks: AttemptResult[][] = [[]]
     let bytes = 0
     for (const r of results) {
-      const size = approxBytes(r.result ?? 0) + approxBytes(r.error ?? 0)
+      const size = resultBytes(r)
       if (chunks[chunks.length - 1]!.length > 0 && bytes + size > FINISHED_COMMAND_BYTES) { chunks.push([]); bytes = 0 }
       chunks[chunks.length - 1]!.push(r)
       bytes += size

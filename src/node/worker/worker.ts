@@ -8,8 +8,7 @@
 // it. So an assignment repeated after its result was acknowledged means "tell me again": the worker
 // answers with the outcome it recorded (kept for a while), and only runs it afresh once it forgot.
 import type { AttemptResult } from '../../sched/commands.js'
-import { fitResult } from '../../protocol/fit-result.js'
-import { approxBytes } from '../../protocol/schema.js'
+import { fitResult, resultBytes } from '../../protocol/fit-result.js'
 import { TaskQueue } from '../../sched/queue.js'
 import { TRACE_ON, traceMark } from '../trace.js'
 import type { ResourceUsage, TaskData } from '../../sched/types.js'
@@ -125,7 +124,7 @@ export class Worker {
       }
       // a newer attempt of a task this node still holds: the leader gave up on the older one
       // (expired while it waited here or ran long); stop it, its result would be stale anyway
-      this.supersede(it.taskId, it.attempt)
+      if (it.attempt > 1) this.supersede(it.taskId, it.attempt) // a first attempt supersedes nothing: no scan of the queue
       if (this.stopped || this.activeCount >= this.capacity) {
         replies.push({ taskId: it.taskId, attempt: it.attempt, accepted: false, reason: this.stopped ? 'node stopping' : 'no free slot' })
         continue
@@ -253,7 +252,7 @@ export class Worker {
         let bytes = 0
         for (const [k, r] of this.unacked) {
           if (this.inflight.has(k)) continue
-          const size = approxBytes(r.result ?? 0) + approxBytes(r.error ?? 0)
+          const size = resultBytes(r)
           if (batch.length > 0 && bytes + size > RESULT_BATCH_BYTES) break
           batch.push(r)
           bytes += size
