@@ -52,6 +52,7 @@ import {
   type BatchProgressData, type QueueStatisticsData, type TaskFilter, type WorkflowStatusData
 } from './state/queries.js'
 import { stagedBatches } from './state/batch-chunks.js'
+import { submitsInsertAll } from './state/submit.js'
 import { clusterSettings, maxQueueSizeOf, maxRetainedTasksOf, retentionMsOf, roleOf } from './state/settings.js'
 import { restoreState, restoreSteps, takeSnapshot, type Snapshot } from './state/snapshot.js'
 import { createState, errorReply, type ClusterStateOptions, type IllegalTransitions, type State } from './state/state.js'
@@ -162,6 +163,12 @@ export class ClusterState {
   batchProgress (id: string): BatchProgressData | undefined { return batchProgress(this.s, id) }
   batchTaskIds (id: string): string[] | undefined { return this.s.batches.get(id)?.taskIds.slice() }
   workflowStatus (id: string): WorkflowStatusData | undefined { return workflowStatus(this.s, id) }
+
+  /**
+   * Would these submits, applied in order now, insert every task as new (nothing refused, no
+   * duplicate, no workflow, chunk or idempotency key)? See state/submit.ts submitsInsertAll.
+   */
+  submitsInsertAll (cmds: ReadonlyArray<Extract<Command, { type: 'submit' }>>): boolean { return submitsInsertAll(this.s, cmds) }
 
   /** Chunked batches staged and not yet sealed: batch id → tasks staged so far. */
   stagedBatches (): Map<string, number> { return stagedBatches(this.s) }

@@ -218,7 +218,7 @@ export class ClusterProcess {
       snapshotEntries: p.snapshotEntries,
       applied: snap.meta.index
     })
-    this.core.bindProposer(data => { this.driver.propose(data) })
+    this.core.bindProposer(data => { this.driver.propose(data) }, () => this.driver.logApplied)
     this.core.onHalt(h => { env.fail(new Error(`${id}: the core halted at entry ${h.index}: ${h.reason}`)); this.driver.stop() })
     this.client = new NodeScheduler({
       nodeId: id,

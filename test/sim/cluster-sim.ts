@@ -47,6 +47,12 @@ export interface ClusterSimParams {
   cancelRate: number
   /** per step: submit a workflow */
   workflowRate: number
+  /**
+   * share of single-task submissions sent without an idempotency key (not retried by the client: a
+   * retry would be a second task): only those may run before their submission commits
+   * (LeaderLoop.placeSubmitted), so the simulator must send some
+   */
+  keylessShare: number
   /** share of submissions that are batches, and their largest size */
   batchShare: number
   batchMax: number
@@ -130,6 +136,7 @@ export function drawClusterParams (rng: Rng): ClusterSimParams {
     submitRate: 0.05 + rng() * 0.4,
     cancelRate: 0, // drawn from its own stream (see the constructor), so adding it changed no other seed
     workflowRate: 0, // likewise
+    keylessShare: 0, // likewise
     batchShare: rng() * 0.3,
     batchMax: randInt(rng, 2, 40),
     fsyncMaxMs: pick(rng, [0, 2, 10, 40]),
@@ -175,6 +182,7 @@ export class ClusterSimulation {
   /** the user cancels' own stream, and the workflows' */
   private readonly cancelRng: Rng
   private readonly workflowRng: Rng
+  private readonly keylessRng: Rng
   /** which messages share a turn (its own stream: seeds without bunching replay as before) */
   private readonly bunchRng: Rng
   readonly params: ClusterSimParams
@@ -227,6 +235,8 @@ export class ClusterSimulation {
     // its resend reached it in one TCP read, where every message here had its own instant
     this.bunchRng = mulberry32(seed ^ 0xb0c4)
     if (this.bunchRng() < 0.5) this.params.bunch = this.bunchRng() * 0.7
+    this.keylessRng = mulberry32(seed ^ 0x6e4b)
+    if (this.keylessRng() < 0.6) this.params.keylessShare = this.keylessRng()
     const skews = this.params.node.maxClockSkewMs === 0 ? [] : Array.from({ length: this.params.nodes }, () => randInt(extra, -this.params.node.maxClockSkewMs, this.params.node.maxClockSkewMs + 1))
     const p = this.params
     // ids as a real node makes them, from simulated time and the seed (a global: one run at a time)
@@ -337,6 +347,7 @@ export class ClusterSimulation {
       const op = ++this.ops
       ops.push({ op, spec: { taskType: 'echo', payload: { tag: `op${op}`, n: randInt(this.rng, 0, 1000) }, priority: randInt(this.rng, 1, 6), idempotencyKey: `k${op}` } })
     }
+    if (size === 1 && p.keylessShare > 0 && this.keylessRng() < p.keylessShare) delete ops[0]!.spec.idempotencyKey
     const timeoutS = pick(this.rng, [1, 2, 5])
     const maxRetries = randInt(this.rng, 0, 4)
     void this.submit(ops, timeoutS, maxRetries, 1)
@@ -399,7 +410,9 @@ export class ClusterSimulation {
       const definite = e.type !== undefined && !['no_leader', 'timeout', 'network_error', 'unavailable'].includes(e.type)
       for (const { op } of ops) this.events.push({ t: this.sched.nowMs(), type: 'fail', op, try: tr, node: node.id, error: `${e.type ?? ''} ${e.message ?? String(err)}`, definite })
       if (definite) this.violation ??= new SimViolation('client', `a submission was refused definitely: ${e.type ?? ''} ${e.message ?? String(err)}`)
-      if (tr < 2 && this.faultsOn) await this.submit(ops, timeoutS, maxRetries, tr + 1, workflowDeps)
+      // a keyless submission tried again would be a second task, not the same one
+      const keyless = ops.some(o => o.spec.idempotencyKey === undefined)
+      if (tr < 2 && this.faultsOn && !keyless) await this.submit(ops, timeoutS, maxRetries, tr + 1, workflowDeps)
     }
   }
 

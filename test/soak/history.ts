@@ -7,7 +7,8 @@ export interface TaskSpec {
   taskType: 'echo' | 'sleep'
   payload: Record<string, unknown>
   priority: number
-  idempotencyKey: string
+  /** absent: a keyless submission (tried once: a retry would be a second task); it may run before it commits */
+  idempotencyKey?: string
 }
 
 /** One line of the history. `t` is ms since the epoch (every process runs on this machine's clock). */

@@ -23,7 +23,7 @@ export class LeaderHarness {
 
   constructor (readonly bids: DeviceBid[], scheduler?: Scheduler, coreOpts?: ClusterCoreOptions) {
     this.core = new ClusterCore(silentLogger, undefined, coreOpts)
-    this.core.bindProposer(d => { this.entries.push(d) })
+    this.core.bindProposer(d => { this.entries.push(d) }, () => this.entries.length === 0)
     this.leader = new LeaderLoop({
       selfId: bids[0]!.nodeId,
       core: this.core,

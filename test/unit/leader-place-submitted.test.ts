@@ -8,7 +8,7 @@ import { bid, task } from './state-fixtures.js'
 import { LeaderHarness, turn } from './leader-harness.js'
 
 describe('leader: tasks placed in the entry that submits them', () => {
-  it('with an empty queue a submission and its placement are one entry; dispatch waits for that entry to apply', async () => {
+  it('with an empty queue and a settled log, a submission and its placement are one entry, dispatched at once while it commits', async () => {
     const h = new LeaderHarness([bid('n1', { maxConcurrentTasks: 2 })])
     try {
       await h.start()
@@ -20,12 +20,75 @@ describe('leader: tasks placed in the entry that submits them', () => {
       const a = entries[0]![1] as Extract<Command, { type: 'assign' }>
       assert.deepEqual(a.assignments, [{ taskId: 'a', attempt: 1, deviceId: 'n1' }])
       await turn()
-      assert.equal(h.dispatched.length, 0, 'nothing runs before its submission commits')
+      // its result's entry will follow this one in the log: the two rounds overlap
+      assert.deepEqual(h.dispatched.map(d => [d.deviceId, d.items.map(i => [i.taskId, i.attempt])]), [['n1', [['a', 1]]]])
+      assert.deepEqual(h.dispatched[0]!.items[0]!.task, task('a'), 'the task as the entry holds it')
       h.commit()
       assert.equal(h.core.state.getTask('a')!.status, 'queued')
       await turn()
-      assert.deepEqual(h.dispatched.map(d => [d.deviceId, d.items.map(i => i.taskId)]), [['n1', ['a']]])
+      assert.equal(h.dispatched.length, 1, 'not dispatched a second time when its entry applies')
       assert.equal(h.entries.length, 0, 'no second assignment is proposed for it')
+    } finally { h.close() }
+  })
+
+  it('a task with an idempotency key is dispatched only once its entry applies', async () => {
+    const h = new LeaderHarness([bid('n1', { maxConcurrentTasks: 2 })])
+    try {
+      await h.start()
+      h.submit([task('a', { idempotencyKey: 'k1' })])
+      await turn()
+      assert.deepEqual(h.take()[0]!.map(c => c.type), ['submit', 'assign'])
+      await turn()
+      assert.equal(h.dispatched.length, 0, 'a client retrying with its key must find it ran once: nothing runs before the submission commits')
+      h.commit()
+      await turn()
+      assert.deepEqual(h.dispatched.map(d => [d.deviceId, d.items.map(i => i.taskId)]), [['n1', ['a']]])
+    } finally { h.close() }
+  })
+
+  it('while an earlier entry is not applied, a new submission waits for its own entry to apply', async () => {
+    const h = new LeaderHarness([bid('n1', { maxConcurrentTasks: 4 })])
+    try {
+      await h.start()
+      h.submit([task('a')])
+      await turn(); await turn()
+      assert.deepEqual(h.dispatched.flatMap(d => d.items.map(i => i.taskId)), ['a'])
+      // 'a's entry is still on its way: what it does to the state is not known here yet
+      h.submit([task('b')])
+      await turn(); await turn()
+      assert.equal(h.entries.length, 2)
+      assert.deepEqual(h.dispatched.flatMap(d => d.items.map(i => i.taskId)), ['a'], "'b' must wait")
+      h.commit()
+      await turn()
+      assert.deepEqual(h.dispatched.flatMap(d => d.items.map(i => i.taskId)), ['a', 'b'])
+    } finally { h.close() }
+  })
+
+  it('a submission the state machine will refuse, or a turn with another command, never runs early', async () => {
+    const h = new LeaderHarness([bid('n1', { maxConcurrentTasks: 4, permissions: ['read_files', 'write_files', 'system_commands'] })])
+    try {
+      await h.start()
+      // refused when applied: a submitter may not submit tasks that need system_commands
+      h.submit([task('denied', { requiredPermissions: ['system_commands'] })])
+      await turn(); await turn()
+      const assigned = h.take().flat().filter(c => c.type === 'assign') as Array<Extract<Command, { type: 'assign' }>>
+      assert.deepEqual(assigned.flatMap(a => a.assignments.map(x => x.taskId)), ['denied'], 'the planner places it; the state machine will refuse it')
+      assert.equal(h.dispatched.length, 0, 'a refused submission must never run')
+      h.commit()
+      await turn()
+      assert.equal(h.core.state.getTask('denied'), undefined)
+      assert.equal(h.dispatched.length, 0)
+      // the same task id in two submissions of one turn: the second is a duplicate
+      h.submit([task('x')], 'r-x1')
+      h.submit([task('x')], 'r-x2')
+      // a turn with a command other than submits (here a cancel) could change what they do
+      h.submit([task('y')], 'r-y')
+      void h.core.proposeAndWait({ type: 'cancel', at: Date.now(), taskId: 'y', principal: 'alice' } as Command).catch(() => {})
+      await turn(); await turn()
+      assert.equal(h.dispatched.length, 0)
+      h.commit()
+      await turn()
+      assert.deepEqual(h.dispatched.flatMap(d => d.items.map(i => i.taskId)), ['x'], "x dispatched once, as its entry applies; y was cancelled before its placement applied and never runs")
     } finally { h.close() }
   })
 
@@ -70,9 +133,12 @@ describe('leader: tasks placed in the entry that submits them', () => {
       await turn()
       const assigns = h.take().flat().filter(c => c.type === 'assign') as Array<Extract<Command, { type: 'assign' }>>
       assert.deepEqual(assigns.flatMap(a => a.assignments.map(x => x.taskId)).sort(), ['a', 'b'])
+      await turn()
+      assert.equal(h.dispatched.length, 0, 'a repeated request id: nothing runs before the entry applies')
       h.commit()
       await turn()
       assert.equal(h.core.state.getTask('b'), undefined)
+      assert.deepEqual(h.dispatched.flatMap(d => d.items.map(i => i.taskId)), ['a'], "the refused 'b' never runs")
       h.entries.length = 0
       // 'a' holds one of the two slots; the refused 'b' must not hold the other until a timeout
       h.submit([task('c')])

@@ -70,7 +70,10 @@ export class ClusterCore {
   private readonly haltListeners = new Set<(h: HaltInfo) => void>()
   private readonly restoreListeners = new Set<() => void>()
   private proposeFn?: (data: Uint8Array) => void
+  private logAppliedFn?: () => boolean
   private flushHook?: (cmds: readonly Command[]) => Command[] | undefined
+  /** told, after a turn's entries were all handed to Raft, the commands in them as every node will apply them */
+  private proposedHook?: (cmds: readonly Command[]) => void
   appliedCommands = 0
   /** Set once a committed entry could not be applied; from then on nothing is applied. */
   halted?: HaltInfo
@@ -104,15 +107,34 @@ export class ClusterCore {
    */
   get holding (): boolean { return this.held !== undefined }
 
-  /** the driver's propose; throws when not leader */
-  bindProposer (fn: (data: Uint8Array) => void): void { this.proposeFn = fn }
+  /**
+   * The driver's propose (throws when not leader), and whether every entry of the log has been
+   * handed to applyEntry (nothing proposed or received is still on its way; see logSettled).
+   */
+  bindProposer (fn: (data: Uint8Array) => void, logApplied?: () => boolean): void {
+    this.proposeFn = fn
+    this.logAppliedFn = logApplied
+  }
+
+  /**
+   * Nothing of the log is unapplied and no entry is held: the state is what every command proposed
+   * so far made of it, so a leader can tell exactly what applying the next commands will do (see
+   * LeaderLoop.placeSubmitted). False when the proposer cannot say.
+   */
+  get logSettled (): boolean {
+    return this.held === undefined && this.restoring === undefined && this.buf.length === 0 && this.logAppliedFn?.() === true
+  }
 
   /**
    * Called with each turn's commands just before they are packed into entries; the commands it
    * returns apply right after them, in the same entry where the caps allow (the leader places the
    * tasks a turn submits: see LeaderLoop.placeSubmitted).
    */
-  setFlushHook (fn: ((cmds: readonly Command[]) => Command[] | undefined) | undefined): void { this.flushHook = fn }
+  setFlushHook (fn: ((cmds: readonly Command[]) => Command[] | undefined) | undefined,
+    proposed?: (cmds: readonly Command[]) => void): void {
+    this.flushHook = fn
+    this.proposedHook = fn === undefined ? undefined : proposed
+  }
 
   onEvent (l: EventListener): () => void {
     this.listeners.add(l)
@@ -193,6 +215,14 @@ export class ClusterCore {
         for (const e of entries.slice(i)) for (const c of e.cmds) this.failWaiter(waitKey(c), new NoLeaderError('leadership changed; retry'))
         return
       }
+    }
+    if (this.proposedHook !== undefined) {
+      const decoded: Command[] = []
+      for (const e of entries) {
+        const d = this.decodedAtProposal.get(e.data)
+        if (d !== undefined) for (const c of d) decoded.push(c)
+      }
+      try { this.proposedHook(decoded) } catch (err) { this.log.error('BUG: the proposed hook threw', err) }
     }
   }
 

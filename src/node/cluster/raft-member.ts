@@ -109,7 +109,7 @@ export class RaftMember {
     this.current = this.makeDriver(snap.meta.index)
     const cs = this.d.storage.initialState().confState
     this.isMember = cs.voters.includes(this.d.selfId) || cs.learners.includes(this.d.selfId)
-    this.d.core.bindProposer(data => { this.current!.propose(data) })
+    this.d.core.bindProposer(data => { this.current!.propose(data) }, () => this.current?.logApplied === true)
     // A committed entry this node cannot apply (a bug; the core has logged it): stop Raft here, so
     // it neither votes, leads nor acknowledges with a state the others may not have.
     this.d.core.onHalt(() => { this.current?.stop() })

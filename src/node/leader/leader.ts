@@ -9,7 +9,7 @@ import type { AttemptResult, ClusterEvent, ClusterSettingsPatch, Command, TaskRe
 import { RateLimiter } from '../../sched/rate-limit.js'
 import { MAX_EVICT_IDS_PER_COMMAND } from '../../protocol/limits.js'
 import { resultBytes } from '../../protocol/fit-result.js'
-import type { DeviceBid, ResourceUsage } from '../../sched/types.js'
+import type { DeviceBid, ResourceUsage, TaskData } from '../../sched/types.js'
 import type { ClusterCore } from '../cluster/core.js'
 import type { Assignment, AssignReply } from '../worker/worker.js'
 import { PrefetchEstimates } from './prefetch.js'
@@ -106,15 +106,20 @@ export class LeaderLoop {
   /** preemption: waiting task → when a victim was proposed for it, and victims proposed (task id → when) */
   private readonly preemptedFor = new Map<string, number>()
   private readonly preemptVictims = new Map<string, number>()
-  /** tasks placed in the entry that submits them: dispatched once that entry applies (see placeSubmitted) */
+  /**
+   * tasks placed in the entry that submits them, not dispatched yet: dispatched once that entry is
+   * handed to Raft when the turn may run early, else once it applies (see placeSubmitted)
+   */
   private readonly placedWithSubmit = new Set<string>()
+  /** this turn's placed tasks that may run before their submission commits (placeSubmitted → runPlacedEarly) */
+  private runEarly?: Set<string>
   /** submitted tasks this leader proposed without a placement, not applied yet (task id → when) */
   private readonly unplacedSubmits = new Map<string, number>()
 
   constructor (private readonly d: LeaderDeps) {
     this.sched = d.scheduler ?? realScheduler
     this.unsub = d.core.onEvent(e => { this.onApplied(e) })
-    d.core.setFlushHook(cmds => this.placeSubmitted(cmds))
+    d.core.setFlushHook(cmds => this.placeSubmitted(cmds), cmds => { this.runPlacedEarly(cmds) })
   }
 
   get isActive (): boolean { return this.active }
@@ -304,8 +309,20 @@ export class LeaderLoop {
    * after their 'submit' commands, applied in order by every node. A task then costs one entry and
    * one consensus round less before it runs — no round to commit the submission, then a plan, then
    * a round for the assignment that the result's entry has to wait for (issue 12, latency
-   * breakdown). It is dispatched when that entry applies here, never before: a submission that
-   * never commits must not run.
+   * breakdown).
+   *
+   * When it is dispatched: at once, while the entry commits, when this leader can tell that applying
+   * the turn will insert every task it submits — its log is settled (everything in it applied, so
+   * nothing before the turn can change the outcome), the turn is plain submits only, and the state
+   * machine's own checks pass for them in order (ClusterState.submitsInsertAll: no refusal, no
+   * duplicate, no workflow, chunk or idempotency key). Its result's entry then follows the
+   * submission's in this leader's log and commits with it or not at all, so the result's round
+   * overlaps the submission's instead of following it (latency bench: one consensus round less).
+   * The one way such a task runs without its submission committing is this leader losing the entry
+   * with its leadership — the client then gets an error, as when an acknowledgement is lost, and a
+   * task may run although its submit failed, as then (execution is at-least-once). A task with an
+   * idempotency key never runs early: a client that retries with the key must find it ran once.
+   * Otherwise it is dispatched when that entry applies here, never before.
    *
    * Only when the placement is exactly what plan() would do once the submissions apply: this leader
    * is caught up, no task waits in the queue and no submission it proposed unplaced is still on its
@@ -316,6 +333,7 @@ export class LeaderLoop {
    * changes nothing and frees its slot here at once.
    */
   private placeSubmitted (cmds: readonly Command[]): Command[] | undefined {
+    this.runEarly = undefined
     if (!this.active || !this.caughtUp || this.d.core.holding) return undefined // see plan()
     let records: TaskRecord[] | undefined
     let seen: Set<string> | undefined
@@ -351,9 +369,34 @@ export class LeaderLoop {
     }
     for (const r of records) if (!this.placedWithSubmit.has(r.id)) this.unplacedSubmits.set(r.id, now)
     if (assignments.length === 0) return undefined
+    if (this.d.core.logSettled && cmds.every(c => c.type === 'submit') &&
+      state.submitsInsertAll(cmds as ReadonlyArray<Extract<Command, { type: 'submit' }>>)) {
+      this.runEarly = new Set(assignments.map(a => a.taskId))
+    }
     const cmd: Command = { type: 'assign', at: now, assignments }
     this.watchAssign(cmd)
     return [cmd]
+  }
+
+  /**
+   * The turn's entries are with Raft: dispatch the tasks placeSubmitted found may run early, as the
+   * entries hold them (decoded: what every node applies). One whose submission or placement did
+   * not make it into an entry waits for the apply as usual (and never comes, if it is not there).
+   */
+  private runPlacedEarly (proposed: readonly Command[]): void {
+    const ids = this.runEarly
+    this.runEarly = undefined
+    if (ids === undefined || !this.active) return
+    const tasks = new Map<string, TaskData>()
+    for (const c of proposed) if (c.type === 'submit') for (const t of c.tasks) if (ids.has(t.id)) tasks.set(t.id, t)
+    for (const c of proposed) {
+      if (c.type !== 'assign') continue
+      for (const a of c.assignments) {
+        const task = tasks.get(a.taskId)
+        if (task === undefined || !this.placedWithSubmit.delete(a.taskId)) continue
+        this.queueDispatch(a.deviceId, { taskId: a.taskId, attempt: a.attempt, task })
+      }
+    }
   }
 
   /** The planner over the ready queue, or over `candidates` (whose reasons are not recorded). */

@@ -200,6 +200,8 @@ export class RaftDriver {
   get isLeader (): boolean { return this.role === 'leader' }
   get leaderId (): string | null { return this.leader }
   get appliedIndex (): number { return this.applied }
+  /** every entry of this node's log has been handed to the state machine (nothing proposed or received is still on its way) */
+  get logApplied (): boolean { return this.raft.lastIndex() === this.applied }
   get conf (): ConfState { return this.confState }
 
   step (msg: Message): void {

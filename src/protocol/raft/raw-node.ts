@@ -65,6 +65,8 @@ export class RawNode {
   }
 
   status (): RaftStatus { return this.raft.status() }
+  /** index of the last entry in this node's log (stable or not) */
+  lastIndex (): number { return this.raft.log.lastIndex() }
 
   /** The driver's fsync made this node's log durable up to index (a follower may infer a commit: commit-inference.ts). */
   localDurable (index: number): void { noteLocalDurable(this.raft, index) }
