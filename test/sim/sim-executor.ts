@@ -29,7 +29,9 @@ export class SimExecutor implements WorkerExecutor {
   get freeSlots (): number { return Math.max(0, this.maxConcurrentTasks - this.running.size) }
 
   async execute (task: TaskData, hooks: ExecHooks = {}): Promise<ExecOutcome> {
-    if (this.running.has(task.id)) throw new Error(`task ${task.id} is already running here`)
+    // by attempt, as the real executor: a retry may come while the expired attempt is being stopped
+    const runKey = `${task.id}:${hooks.attempt ?? 1}`
+    if (this.running.has(runKey)) throw new Error(`task ${task.id} attempt ${hooks.attempt ?? 1} is already running here`)
     this.executed++
     const startedAt = this.sched.nowMs()
     const limitMs = task.requirements.timeoutSeconds * 1000
@@ -41,12 +43,12 @@ export class SimExecutor implements WorkerExecutor {
     return new Promise<ExecOutcome>(resolve => {
       const cancel = this.sched.timeout(() => { end(outcome()) }, ms)
       const end = (o: ExecOutcome): void => {
-        if (this.running.get(task.id) !== end) return
-        this.running.delete(task.id)
+        if (this.running.get(runKey) !== end) return
+        this.running.delete(runKey)
         cancel()
         resolve(o)
       }
-      this.running.set(task.id, end)
+      this.running.set(runKey, end)
       if (ms > 0) this.sched.timeout(() => { hooks.onProgress?.(50) }, ms / 2)
       const outcome = (): ExecOutcome => {
         const finishedAt = this.sched.nowMs()
@@ -58,11 +60,14 @@ export class SimExecutor implements WorkerExecutor {
     })
   }
 
-  cancel (taskId: string): boolean {
-    const end = this.running.get(taskId)
-    if (end === undefined) return false
-    const t = this.sched.nowMs()
-    end({ status: 'cancelled', error: { type: 'cancelled', message: 'cancelled' }, startedAt: t, finishedAt: t })
-    return true
+  cancel (taskId: string, attempt?: number): boolean {
+    let found = false
+    for (const [k, end] of [...this.running]) {
+      if (attempt !== undefined ? k !== `${taskId}:${attempt}` : k.slice(0, k.lastIndexOf(':')) !== taskId) continue
+      const t = this.sched.nowMs()
+      end({ status: 'cancelled', error: { type: 'cancelled', message: 'cancelled' }, startedAt: t, finishedAt: t })
+      found = true
+    }
+    return found
   }
 }

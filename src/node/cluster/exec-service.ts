@@ -9,7 +9,7 @@
 // simulated network in test/sim), so the seeded simulator runs this very code.
 import { encode, decode } from '../../protocol/codec.js'
 import { EXEC_BATCH_MESSAGES } from '../../protocol/exec-batch.js'
-import type { AttemptResult } from '../../sched/commands.js'
+import type { AttemptResult, ClusterEvent } from '../../sched/commands.js'
 import type { Role } from '../../protocol/raft/types.js'
 import type { ClusterCore } from './core.js'
 import type { LeaderLoop } from '../leader/leader.js'
@@ -57,7 +57,9 @@ export class ExecService {
   /** the term this node last became leader in: workers refuse assignments of an older leader */
   private leaderTerm = 0
 
-  constructor (private readonly d: ExecServiceInit) {}
+  constructor (private readonly d: ExecServiceInit) {
+    d.core.onEvent(e => { this.appliedHere(e) })
+  }
 
   /** a message (any protocol) or a bid came from `id` just now */
   heard (id: string): void { this.lastHeard.set(id, this.d.now()) }
@@ -101,9 +103,28 @@ export class ExecService {
     return (res.body as { replies: AssignReply[] }).replies
   }
 
+  /**
+   * Tell a worker at once that an attempt ended (cancelled or preempted). Sent once and may be
+   * lost; the worker also learns it when it applies the entry (appliedHere), which on this node
+   * is the same moment.
+   */
   cancelOn (deviceId: string, taskId: string, attempt: number): void {
-    if (deviceId === this.d.selfId) { this.d.worker().cancel(taskId); return }
+    if (deviceId === this.d.selfId) return // appliedHere, on this very apply
     this.d.channel.send(deviceId, encode('cancelAttempt', { taskId, attempt })).catch(() => {})
+  }
+
+  /**
+   * Every node applies the log, so a worker learns from its own copy that an attempt placed on it
+   * has ended without it — cancelled by a user, preempted, expired by the leader, or failed over
+   * while this node was cut off — and stops it if it still holds it (waiting or running). The
+   * leader's cancelAttempt is sent once and may be lost to a dropped link or a leader change;
+   * without this a task cancelled then ran to its end (a day, for a long one) for nothing.
+   * By attempt: a newer attempt of the task may already be here (dispatched while its assignment
+   * commits, before this node applied the end of the older one).
+   */
+  private appliedHere (e: ClusterEvent): void {
+    if (e.kind === 'error' && e.deviceId === this.d.selfId) this.d.worker().cancel(e.taskId, e.attempt)
+    else if (e.kind === 'failover' && e.deviceId === this.d.selfId) this.d.worker().cancel(e.taskId)
   }
 
   // ---- worker side ----------------------------------------------------------------------------
@@ -185,7 +206,7 @@ export class ExecService {
         return undefined
       }
       case 'cancelAttempt':
-        if (from === this.d.raft()?.leaderId) this.d.worker().cancel(body.taskId)
+        if (from === this.d.raft()?.leaderId) this.d.worker().cancel(body.taskId, body.attempt)
         return undefined
       case 'ping':
         return encode('pong', { nonce: body.nonce, at: this.d.now() })

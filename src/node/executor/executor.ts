@@ -118,8 +118,13 @@ export class TaskExecutor {
     }
   }
 
-  /** cancels every attempt of the task running here */
-  cancel (taskId: string): boolean {
+  /** cancels the task's `attempt` running here, or every attempt of it when none is given */
+  cancel (taskId: string, attempt?: number): boolean {
+    if (attempt !== undefined) {
+      const run = this.running.get(`${taskId}:${attempt}`)
+      run?.kill('cancel', 'cancelled')
+      return run !== undefined
+    }
     let found = false
     for (const run of this.running.values()) {
       if (run.taskId !== taskId) continue

@@ -159,9 +159,12 @@ export class Worker {
 
   /** older attempts of taskId waiting or running here end as cancelled (superseded) */
   private supersede (taskId: string, attempt: number): void {
-    let running = false
-    for (const k of this.running.keys()) if (k.startsWith(`${taskId}:`) && Number(k.slice(taskId.length + 1)) < attempt) running = true
-    if (running) this.executor.cancel(taskId) // the newer attempt has not started: only older ones run
+    for (const k of this.running.keys()) {
+      const at = k.lastIndexOf(':') // keys are `${taskId}:${attempt}`, and a task id may hold ':'
+      if (k.slice(0, at) !== taskId) continue
+      const older = Number(k.slice(at + 1))
+      if (older < attempt) this.executor.cancel(taskId, older)
+    }
     for (const { task: { id: k, assignment: it } } of this.waiting.entries()) {
       if (it.taskId !== taskId || it.attempt >= attempt) continue
       this.waiting.remove(k)
@@ -171,16 +174,21 @@ export class Worker {
     }
   }
 
-  cancel (taskId: string): boolean {
+  /**
+   * Stops the task's `attempt` waiting or running here (every attempt of it when none is given): it
+   * ends cancelled. A newer attempt of the same task placed here meanwhile is left alone.
+   */
+  cancel (taskId: string, attempt?: number): boolean {
+    let found = false
     for (const { task: { id: k, assignment: it } } of this.waiting.entries()) {
-      if (it.taskId !== taskId) continue
+      if (it.taskId !== taskId || (attempt !== undefined && it.attempt !== attempt)) continue
       this.waiting.remove(k)
       const t = this.now()
       this.unacked.set(k, { taskId, attempt: it.attempt, deviceId: this.selfId, status: 'cancelled', error: { type: 'cancelled', message: 'cancelled before it started' }, startedAt: t, finishedAt: t })
       this.scheduleFlush(0)
-      return true
+      found = true
     }
-    return this.executor.cancel(taskId)
+    return this.executor.cancel(taskId, attempt) || found
   }
 
   private run (it: Assignment): void {
