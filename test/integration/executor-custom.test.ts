@@ -169,6 +169,26 @@ describe('TaskExecutor: custom handler modules in child processes', function () 
     assert.throws(() => process.kill(b, 0), /ESRCH/, 'close() stops idle processes')
   })
 
+  it('idle processes are capped in all, not only per sandbox: tasks asking for many memory limits keep at most maxIdle warm', async function () {
+    this.timeout(60_000)
+    const capped = new TaskExecutor({ registry, maxConcurrentTasks: 6, logLevel: 'silent', processPool: { maxIdle: 2 } })
+    try {
+      // six different memory limits: six (module, sandbox) keys, each would keep its child warm
+      const outs = await Promise.all([0, 1, 2, 3, 4, 5].map(async i => await capped.execute(makeTask('chatty', { steps: 1 }, { sandbox: { memoryLimitBytes: (200 + i) * 1024 * 1024 } }))))
+      assert.deepEqual(outs.map(o => o.status), Array(6).fill('completed'), JSON.stringify(outs.map(o => o.error)))
+      const pids = outs.map(o => (o.result as { pid: number }).pid)
+      assert.equal(new Set(pids).size, 6)
+      assert.equal(capped.idleProcesses, 2)
+      await new Promise(r => setTimeout(r, 300))
+      const alive = pids.filter(pid => { try { process.kill(pid, 0); return true } catch { return false } })
+      assert.equal(alive.length, 2, 'the four beyond the cap were stopped, not only forgotten')
+      // a warm child is still taken by a task of its own limit
+      const kept = outs.findIndex(o => alive.includes((o.result as { pid: number }).pid))
+      const again = await capped.execute(makeTask('chatty', { steps: 1 }, { sandbox: { memoryLimitBytes: (200 + kept) * 1024 * 1024 } }))
+      assert.equal((again.result as { pid: number }).pid, pids[kept])
+    } finally { await capped.close() }
+  })
+
   it('a fresh process\'s start-up does not count against the task\'s time limit', async () => {
     const fresh = new TaskExecutor({ registry, logLevel: 'silent', processPool: { reuse: false } })
     try {

@@ -33,6 +33,12 @@ export interface ChildPoolOptions {
   reuse?: boolean
   /** idle children kept per (module, sandbox). @default 2 */
   maxIdlePerKey?: number
+  /**
+   * idle children kept in all: the sandbox's memory and CPU limits are part of the key, so tasks
+   * asking for many different limits would otherwise keep two warm Node processes (~40 MB each)
+   * per limit — more than an old phone has. The least recently used goes first. @default 4
+   */
+  maxIdle?: number
   /** an idle child is stopped after this long. @default 30000 */
   idleMs?: number
   /** a child is retired after this many tasks (bounds leaks between tasks). @default 500 */
@@ -74,6 +80,8 @@ class HandlerChild {
   tasksRun = 0
   dead = false
   idleTimer: NodeJS.Timeout | undefined
+  /** when it last went idle (the pool's least recently used goes first) */
+  idleSince = 0
   private stderr = ''
   private current: Current | undefined
 
@@ -145,12 +153,15 @@ export class ChildPool {
   private readonly idle = new Map<string, HandlerChild[]>()
   private readonly reuse: boolean
   private readonly maxIdlePerKey: number
+  private readonly maxIdle: number
+  private idleTotal = 0
   private readonly idleMs: number
   private readonly maxTasksPerChild: number
 
   constructor (private readonly opts: ChildPoolOptions) {
     this.reuse = opts.reuse ?? true
     this.maxIdlePerKey = opts.maxIdlePerKey ?? 2
+    this.maxIdle = opts.maxIdle ?? 4
     this.idleMs = opts.idleMs ?? 30_000
     this.maxTasksPerChild = opts.maxTasksPerChild ?? 500
   }
@@ -188,10 +199,25 @@ export class ChildPool {
     const list = this.idle.get(key)
     while (list !== undefined && list.length > 0) {
       const hc = list.pop()!
+      this.idleTotal--
       clearTimeout(hc.idleTimer)
+      if (list.length === 0) this.idle.delete(key)
       if (!hc.dead) return hc
+      killTree(hc.child)
     }
     return undefined
+  }
+
+  /** stops one idle child and forgets it (an empty list goes too: keys are many, see maxIdle) */
+  private drop (key: string, hc: HandlerChild): void {
+    const l = this.idle.get(key)
+    const i = l?.indexOf(hc) ?? -1
+    if (i < 0) return
+    l!.splice(i, 1)
+    if (l!.length === 0) this.idle.delete(key)
+    this.idleTotal--
+    clearTimeout(hc.idleTimer)
+    killTree(hc.child)
   }
 
   private spawn (modulePath: string, limits: EffectiveLimits): HandlerChild {
@@ -214,29 +240,35 @@ export class ChildPool {
       killTree(hc.child)
       return
     }
+    if (this.maxIdle <= 0) { killTree(hc.child); return }
+    // at the cap: the child idle longest makes room (each list is oldest first; the cap is small)
+    while (this.idleTotal >= this.maxIdle) {
+      let oldest: { key: string, hc: HandlerChild } | undefined
+      for (const [k, l] of this.idle) if (l.length > 0 && (oldest === undefined || l[0]!.idleSince < oldest.hc.idleSince)) oldest = { key: k, hc: l[0]! }
+      if (oldest === undefined) break
+      this.drop(oldest.key, oldest.hc)
+    }
+    list = this.idle.get(key)
     if (list === undefined) { list = []; this.idle.set(key, list) }
     list.push(hc)
-    hc.idleTimer = setTimeout(() => {
-      const l = this.idle.get(key)
-      const i = l?.indexOf(hc) ?? -1
-      if (i >= 0) l!.splice(i, 1)
-      killTree(hc.child)
-    }, this.idleMs)
+    this.idleTotal++
+    hc.idleSince = Date.now()
+    hc.idleTimer = setTimeout(() => { this.drop(key, hc) }, this.idleMs)
     hc.idleTimer.unref()
   }
 
   /** children waiting for work (for tests and metrics) */
-  get idleCount (): number {
-    let n = 0
-    for (const l of this.idle.values()) n += l.length
-    return n
-  }
+  get idleCount (): number { return this.idleTotal }
+
+  /** (module, sandbox) keys with idle children (for tests: bounded by maxIdle) */
+  get idleKeys (): number { return this.idle.size }
 
   close (): void {
     for (const list of this.idle.values()) {
       for (const hc of list) { clearTimeout(hc.idleTimer); killTree(hc.child) }
     }
     this.idle.clear()
+    this.idleTotal = 0
   }
 }
 
