@@ -11,7 +11,8 @@
 // which. A line that is not JSON or has no integer `n` is answered without `n` and changes nothing;
 // so is a line over the body cap (413; not kept in memory past the cap); the stream goes on. The
 // node stops reading while MAX_STREAM_INFLIGHT submissions wait or its answers are not being read
-// (MAX_STREAM_BACKLOG_BYTES), and answers the lines of one turn in one write.
+// (MAX_STREAM_BACKLOG_BYTES), checked after each chunk it reads (so at most one chunk's lines, one
+// socket read of ≤ 64 KiB, beyond the cap), and answers the lines of one turn in one write.
 
 import type { RouteContext } from './router.js'
 import { toErrorResponse, PayloadTooLargeError, InvalidRequestError } from './errors.js'

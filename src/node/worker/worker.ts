@@ -193,7 +193,7 @@ export class Worker {
 
   private run (it: Assignment): void {
     const k = key(it.taskId, it.attempt)
-    const st = { startedReported: false, lastProgressAt: 0 }
+    const st = { startedReported: false, lastProgressAt: 0, lastProgress: -1 }
     this.running.set(k, st)
     traceMark(it.taskId, 'worker.started')
     const startTimer = this.sched.timeout(() => {
@@ -205,8 +205,11 @@ export class Worker {
       attempt: it.attempt, // handlers see the cluster's attempt number (ctx.attempt)
       onProgress: (pct, usage) => {
         const t = this.now()
-        if (t - st.lastProgressAt < PROGRESS_INTERVAL_MS && pct < 100) return
+        // 100 % goes at once (the end of the work should show), but only once: a handler calling
+        // progress(100) in a loop sent the leader a message per call
+        if (t - st.lastProgressAt < PROGRESS_INTERVAL_MS && (pct < 100 || st.lastProgress >= 100)) return
         st.lastProgressAt = t
+        st.lastProgress = pct
         this.link.sendProgress(it.taskId, it.attempt, pct, usage)
       }
     }).then(out => {
