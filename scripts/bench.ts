@@ -20,8 +20,9 @@
 //   `singleOneConnection`, as a Redis, AMQP or NATS client submits: every task its own submit and
 //   answer, 64 in flight on one connection (ApiClient.openSubmissions), outcomes over one stream.
 // latency: --latency sequential submit → result round trips on a follower; with --breakdown (the
-//   default when the mode is latency alone) the nodes run with RC_TRACE=1 and the output gives the
-//   median µs of every hop (see src/node/trace.ts).
+//   default when the mode is latency alone; --no-breakdown turns it off) the nodes run with
+//   RC_TRACE=1 and the output gives the median µs of every hop (see src/node/trace.ts). Tracing
+//   costs time: compare latencies traced with traced and untraced with untraced.
 // startup (--startup-runs fresh clusters, default 3; 0 skips it in `all`): firstLeaderMs, from the
 //   spawn of the last of N fresh nodes started with --bootstrap-expect N (the first node is up, the
 //   others are spawned at once and bootstrap to it) until every node names the same leader; and
@@ -54,7 +55,7 @@ import { cpuSeconds, ioCalls, startProcCluster, waitForLeader, sleep, wakeups, N
 
 const USAGE = `usage: node dist/scripts/bench.js [--mode all|batch|single|latency|startup] [--nodes 3]
   [--tasks 10000] [--batch 2000] [--concurrency 5] [--single-concurrency 64] [--latency 200]
-  [--breakdown] [--peer bullmq|bullmq-durable|nats|rabbitmq|all] [--bare] [--idle-seconds 10]
+  [--breakdown | --no-breakdown] [--peer bullmq|bullmq-durable|nats|rabbitmq|all] [--bare] [--idle-seconds 10]
   [--runs 3] [--startup-runs 3] [--build bundle|tsc] [--time-limit 300]
 Prints one JSON object: throughput, CPU, system calls and wake-ups per task, latency, idle CPU and
 memory of a real cluster on loopback (what each figure means: the comment at the top of
@@ -74,6 +75,7 @@ const { values } = (() => {
         concurrency: { type: 'string', default: '5' },
         'single-concurrency': { type: 'string', default: '64' },
         breakdown: { type: 'boolean' },
+        'no-breakdown': { type: 'boolean' },
         peer: { type: 'string' },
         build: { type: 'string', default: 'bundle' },
         'time-limit': { type: 'string', default: '300' },
@@ -101,7 +103,8 @@ const SINGLE_CONC = Number(values['single-concurrency'])
 const LIMIT_MS = Number(values['time-limit']) * 1000
 const IDLE_S = Number(values['idle-seconds'])
 if (!(IDLE_S > 0)) throw new Error(`--idle-seconds: a positive number, not ${String(values['idle-seconds'])}`)
-const BREAKDOWN = values.breakdown ?? MODE === 'latency'
+if (values.breakdown === true && values['no-breakdown'] === true) throw new Error('--breakdown and --no-breakdown: one or the other')
+const BREAKDOWN = values['no-breakdown'] === true ? false : (values.breakdown ?? MODE === 'latency')
 const RUNS = Number(values.runs)
 if (!(Number.isInteger(RUNS) && RUNS >= 1)) throw new Error(`--runs: a count of at least 1, not ${String(values.runs)}`)
 const STARTUP_RUNS = Number(values['startup-runs'])
