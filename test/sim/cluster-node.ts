@@ -27,6 +27,7 @@ import type { DeviceBid } from '../../src/sched/types.js'
 import type { Checker } from './checker.js'
 import type { Rng } from './rng.js'
 import { SimDisk } from './sim-disk.js'
+import type { TaskData } from '../../src/sched/types.js'
 import { SimExecutor, type ExecParams } from './sim-executor.js'
 import type { SimScheduler } from './sim-scheduler.js'
 
@@ -68,6 +69,8 @@ export interface ClusterNodeEnv {
   trace: (s: string) => void
   /** the node whose applied task events go to the trace (when tracing) */
   traceTasks?: NodeId
+  /** every attempt a simulated executor starts, on any node (the final checks account for each) */
+  executed?: (node: NodeId, task: TaskData, attempt: number) => void
 }
 
 /**
@@ -166,7 +169,7 @@ export class ClusterProcess {
     })
     const snap = this.disk.snapshot()
     if (snap.data.byteLength > 0) this.core.restore(snap.data)
-    this.executor = new SimExecutor(p.slots, this.sched, rng, p.exec)
+    this.executor = new SimExecutor(p.slots, this.sched, rng, p.exec, (task, attempt) => { env.executed?.(id, task, attempt) })
     this.exec = new ExecService({
       selfId: id,
       channel: this.rpc.channel('exec'),

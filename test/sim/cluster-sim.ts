@@ -16,7 +16,7 @@ import { encodeValue } from '../../src/protocol/codec.js'
 import { monotonicTaskIds } from '../../src/sched/ids.js'
 import { Task } from '../../src/sched/task.js'
 import type { TaskRecord } from '../../src/sched/commands.js'
-import { TERMINAL_STATUSES } from '../../src/sched/types.js'
+import { TERMINAL_STATUSES, type TaskData } from '../../src/sched/types.js'
 import type { NodeId } from '../../src/protocol/raft/types.js'
 import { check, type CheckReport, type TaskRecord as SoakRecord } from '../soak/checker.js'
 import type { HistoryEvent, TaskSpec } from '../soak/history.js'
@@ -53,6 +53,11 @@ export interface ClusterSimParams {
    * (LeaderLoop.placeSubmitted), so the simulator must send some
    */
   keylessShare: number
+  /**
+   * per step: send an acknowledged single keyed task again with its key and a new task id, as a
+   * client does whose answer was lost: the cluster must answer with the first id and run nothing
+   */
+  resubmitRate: number
   /** share of submissions that are batches, and their largest size */
   batchShare: number
   batchMax: number
@@ -137,6 +142,7 @@ export function drawClusterParams (rng: Rng): ClusterSimParams {
     cancelRate: 0, // drawn from its own stream (see the constructor), so adding it changed no other seed
     workflowRate: 0, // likewise
     keylessShare: 0, // likewise
+    resubmitRate: 0, // likewise
     batchShare: rng() * 0.3,
     batchMax: randInt(rng, 2, 40),
     fsyncMaxMs: pick(rng, [0, 2, 10, 40]),
@@ -183,6 +189,7 @@ export class ClusterSimulation {
   private readonly cancelRng: Rng
   private readonly workflowRng: Rng
   private readonly keylessRng: Rng
+  private readonly resubmitRng: Rng
   /** which messages share a turn (its own stream: seeds without bunching replay as before) */
   private readonly bunchRng: Rng
   readonly params: ClusterSimParams
@@ -202,6 +209,10 @@ export class ClusterSimulation {
   private workflows = 0
   /** op → the task id its client was told, and whether its chain was seen terminal */
   private readonly ackedIds = new Map<number, string>()
+  /** every task id some executor ran (the last run's node and the op's tag): see checkFinal */
+  private readonly executedTasks = new Map<string, { node: NodeId, tag: string }>()
+  /** the spec of every op, by its tag (a keyless one may run without being accepted: see checkFinal) */
+  private readonly specsByTag = new Map<string, TaskSpec>()
   private readonly finalSeen = new Set<number>()
   private healedAtMs = 0
   private healStep = 0
@@ -237,6 +248,8 @@ export class ClusterSimulation {
     if (this.bunchRng() < 0.5) this.params.bunch = this.bunchRng() * 0.7
     this.keylessRng = mulberry32(seed ^ 0x6e4b)
     if (this.keylessRng() < 0.6) this.params.keylessShare = this.keylessRng()
+    this.resubmitRng = mulberry32(seed ^ 0x2e5b)
+    if (this.resubmitRng() < 0.5) this.params.resubmitRate = this.resubmitRng() * 0.05
     const skews = this.params.node.maxClockSkewMs === 0 ? [] : Array.from({ length: this.params.nodes }, () => randInt(extra, -this.params.node.maxClockSkewMs, this.params.node.maxClockSkewMs + 1))
     const p = this.params
     // ids as a real node makes them, from simulated time and the seed (a global: one run at a time)
@@ -255,7 +268,8 @@ export class ClusterSimulation {
       stallMs: () => (this.faultsOn && p.stallRate > 0 && this.rng() < p.stallRate ? randInt(this.rng, 1, p.stallMaxMs + 1) : 0),
       fail: (err: Error) => { this.violation ??= err },
       trace: (s: string) => { this.log(s) },
-      traceTasks: opts.trace !== undefined ? ids[0] : undefined
+      traceTasks: opts.trace !== undefined ? ids[0] : undefined,
+      executed: (node: NodeId, task: TaskData) => { this.executedTasks.set(task.id, { node, tag: String((task.payload as { tag?: unknown } | null)?.tag) }) }
     }
     for (let i = 0; i < ids.length; i++) {
       const st = new MemoryStorage({ conf: { voters: ids, learners: [] }, bootstrapIndex: 1 })
@@ -340,6 +354,7 @@ export class ClusterSimulation {
     const p = this.params
     if (p.cancelRate > 0 && this.cancelRng() < p.cancelRate && this.ackedIds.size > 0) this.cancelOne()
     if (p.workflowRate > 0 && this.workflowRng() < p.workflowRate) this.submitWorkflow()
+    if (p.resubmitRate > 0 && this.resubmitRng() < p.resubmitRate) this.resubmitOne()
     if (this.rng() >= p.submitRate) return
     const size = this.rng() < p.batchShare ? randInt(this.rng, 2, p.batchMax + 1) : 1
     const ops: Array<{ op: number, spec: TaskSpec }> = []
@@ -368,6 +383,17 @@ export class ClusterSimulation {
     void this.submit(ops, pick(r, [1, 2, 5]), randInt(r, 0, 4), 1, deps)
   }
 
+  /** an acknowledged single keyed task sent again, its answer taken for lost (try 3: never retried) */
+  private resubmitOne (): void {
+    const ref = this.nodes[0]!.proc.core.state
+    const keyed = [...this.ackedIds].filter(([op, id]) => this.specsByTag.get(`op${op}`)?.idempotencyKey !== undefined && ref.getTask(id) !== undefined)
+    if (keyed.length === 0) return
+    const [op] = pick(this.resubmitRng, keyed)
+    const spec = this.specsByTag.get(`op${op}`)!
+    this.log(`resubmit op${op} with its key`)
+    void this.submit([{ op, spec }], 5, 0, 3)
+  }
+
   /** a user cancels an acknowledged task (any state: a finished one answers with its record) */
   private cancelOne (): void {
     const up = this.up()
@@ -385,7 +411,10 @@ export class ClusterSimulation {
     if (up.length === 0) return
     const node = pick(this.rng, up)
     const t0 = this.sched.nowMs()
-    for (const { op, spec } of ops) this.events.push({ t: t0, type: 'invoke', op, try: tr, node: node.id, spec })
+    for (const { op, spec } of ops) {
+      this.events.push({ t: t0, type: 'invoke', op, try: tr, node: node.id, spec })
+      this.specsByTag.set(String(spec.payload.tag), spec)
+    }
     const body = (s: TaskSpec): Record<string, unknown> => ({
       task_type: s.taskType, payload: s.payload, priority: s.priority, idempotency_key: s.idempotencyKey,
       requirements: { timeout_seconds: timeoutS, max_retries: maxRetries }
@@ -511,6 +540,17 @@ export class ClusterSimulation {
     for (const n of this.nodes) {
       for (const rec of n.proc.core.state.listTasks()) {
         if (!TERMINAL_STATUSES.has(rec.status) && problems.length < 50) problems.push(`stuck: ${n.id} holds ${rec.id} '${rec.status}' after the heal and ${quiesceBound} quiet steps ${describe(rec)}`)
+      }
+    }
+    // A task runs only once the cluster accepted it, except a keyless one placed with its
+    // submission, which may run while that submission commits and be lost with its leader
+    // (LeaderLoop.placeSubmitted). So a task id some executor ran and no node holds must be a
+    // keyless op's: anything else ran a submission the cluster refused or deduplicated.
+    for (const [taskId, x] of this.executedTasks) {
+      if (ref.getTask(taskId) !== undefined || ref.wasEvicted(taskId)) continue
+      const spec = this.specsByTag.get(x.tag)
+      if (spec === undefined || spec.idempotencyKey !== undefined) {
+        if (problems.length < 50) problems.push(`unaccepted run: ${x.node} ran ${taskId} (tag ${x.tag}${spec === undefined ? ', no such op' : `, key ${spec.idempotencyKey}`}), which no node holds`)
       }
     }
     const hashes = this.nodes.map(n => stateHash(n.proc.core.state.snapshot()))

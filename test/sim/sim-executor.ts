@@ -24,7 +24,8 @@ export class SimExecutor implements WorkerExecutor {
   /** attempts started by this process */
   executed = 0
 
-  constructor (readonly maxConcurrentTasks: number, private readonly sched: Scheduler, private readonly rng: Rng, private readonly p: ExecParams) {}
+  constructor (readonly maxConcurrentTasks: number, private readonly sched: Scheduler, private readonly rng: Rng, private readonly p: ExecParams,
+    private readonly onExecute?: (task: TaskData, attempt: number) => void) {}
 
   get freeSlots (): number { return Math.max(0, this.maxConcurrentTasks - this.running.size) }
 
@@ -33,6 +34,7 @@ export class SimExecutor implements WorkerExecutor {
     const runKey = `${task.id}:${hooks.attempt ?? 1}`
     if (this.running.has(runKey)) throw new Error(`task ${task.id} attempt ${hooks.attempt ?? 1} is already running here`)
     this.executed++
+    this.onExecute?.(task, hooks.attempt ?? 1)
     const startedAt = this.sched.nowMs()
     const limitMs = task.requirements.timeoutSeconds * 1000
     const x = this.rng()

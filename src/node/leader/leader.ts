@@ -508,6 +508,9 @@ export class LeaderLoop {
     for (const [taskId, p] of this.proposedKeys) {
       if (now - p.at < PROPOSAL_TTL_MS) break // insertion order = time order
       this.forgetProposal(taskId)
+      // placed with a submission that never applied (its proposal failed while this node stayed
+      // leader): it will never be dispatched, and must not be remembered for as long as it leads
+      this.placedWithSubmit.delete(taskId)
     }
   }
 

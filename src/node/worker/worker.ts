@@ -179,16 +179,29 @@ export class Worker {
    * ends cancelled. A newer attempt of the same task placed here meanwhile is left alone.
    */
   cancel (taskId: string, attempt?: number): boolean {
+    if (attempt !== undefined) {
+      // by key, no scan: every attempt that ends in the log on this device comes here as its node
+      // applies it (ExecService.appliedHere), most of them this worker's own results
+      const k = key(taskId, attempt)
+      if (!this.running.has(k) && !this.waiting.has(k)) return false
+      if (this.waiting.remove(k)) { this.cancelledWaiting(k, taskId, attempt); return true }
+      return this.executor.cancel(taskId, attempt)
+    }
     let found = false
     for (const { task: { id: k, assignment: it } } of this.waiting.entries()) {
-      if (it.taskId !== taskId || (attempt !== undefined && it.attempt !== attempt)) continue
+      if (it.taskId !== taskId) continue
       this.waiting.remove(k)
-      const t = this.now()
-      this.unacked.set(k, { taskId, attempt: it.attempt, deviceId: this.selfId, status: 'cancelled', error: { type: 'cancelled', message: 'cancelled before it started' }, startedAt: t, finishedAt: t })
-      this.scheduleFlush(0)
+      this.cancelledWaiting(k, taskId, it.attempt)
       found = true
     }
-    return this.executor.cancel(taskId, attempt) || found
+    return this.executor.cancel(taskId) || found
+  }
+
+  /** an attempt taken out of the waiting queue ends cancelled, reported as any result */
+  private cancelledWaiting (k: string, taskId: string, attempt: number): void {
+    const t = this.now()
+    this.unacked.set(k, { taskId, attempt, deviceId: this.selfId, status: 'cancelled', error: { type: 'cancelled', message: 'cancelled before it started' }, startedAt: t, finishedAt: t })
+    this.scheduleFlush(0)
   }
 
   private run (it: Assignment): void {
