@@ -66,6 +66,22 @@ describe('worker: an attempt that ended in the log is stopped here, without the 
     } finally { await s.close() }
   })
 
+  it('an attempt the leader expired (it heard nothing in time) stops here when this node applies the expiry', async function () {
+    this.timeout(10_000)
+    const s = setup()
+    try {
+      const now = Date.now()
+      s.apply({ type: 'submit', requestId: 'r1', principal: 'alice', at: now, tasks: [sleepTask('T', 20)] },
+        { type: 'assign', at: now, assignments: [{ taskId: 'T', attempt: 1, deviceId: SELF }] })
+      s.worker.assign([{ taskId: 'T', attempt: 1, task: s.core.state.getTask('T')!.task }])
+      await waitFor(() => s.ex.activeCount === 1, 2000)
+      s.apply({ type: 'expire', at: Date.now(), taskId: 'T', attempt: 1 })
+      assert.equal(s.core.state.getTask('T')!.attempts[0]!.status, 'timeout')
+      await waitFor(() => s.ex.activeCount === 0, 3000)
+      assert.equal(s.ex.activeCount, 0, 'the expired attempt no longer holds a slot here')
+    } finally { await s.close() }
+  })
+
   it('the end of an older attempt applied late leaves the newer attempt already running here alone', async function () {
     this.timeout(10_000)
     const s = setup()
