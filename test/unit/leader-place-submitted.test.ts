@@ -31,6 +31,26 @@ describe('leader: tasks placed in the entry that submits them', () => {
     } finally { h.close() }
   })
 
+  it("a task run early that reports 'started' before its entry applies here is marked running once it does", async () => {
+    const h = new LeaderHarness([bid('n1', { maxConcurrentTasks: 2 })])
+    try {
+      await h.start()
+      h.submit([task('a')])
+      await turn(); await turn()
+      assert.equal(h.dispatched.length, 1)
+      // the worker ran it past 100 ms while its entry was still committing (a slow disk)
+      h.leader.handleStarted('n1', 'a', 1, Date.now())
+      await turn()
+      assert.equal(h.entries.length, 1, 'nothing proposed about a task this leader has not applied')
+      h.commit()
+      await turn()
+      assert.deepEqual(h.take().flat().map(c => c.type), ['started'], 'proposed once its placement applied')
+      h.commit()
+      assert.equal(h.core.state.getTask('a')!.status, 'running')
+      assert.deepEqual(h.leader.leftovers(), {})
+    } finally { h.close() }
+  })
+
   it('a task with an idempotency key is dispatched only once its entry applies', async () => {
     const h = new LeaderHarness([bid('n1', { maxConcurrentTasks: 2 })])
     try {

@@ -113,6 +113,11 @@ export class LeaderLoop {
   private readonly placedWithSubmit = new Set<string>()
   /** this turn's placed tasks that may run before their submission commits (placeSubmitted → runPlacedEarly) */
   private runEarly?: Set<string>
+  /**
+   * 'started' reports of tasks that run while their submission commits and that this leader has
+   * not applied yet (a commit slower than the worker's 100 ms): proposed once the placement applies
+   */
+  private readonly startedEarly = new Map<string, { deviceId: string, attempt: number, at: number }>()
   /** submitted tasks this leader proposed without a placement, not applied yet (task id → when) */
   private readonly unplacedSubmits = new Map<string, number>()
 
@@ -129,7 +134,7 @@ export class LeaderLoop {
     this.active = true
     this.since = this.d.now()
     this.proposedKeys.clear(); this.proposed.clear(); this.downProposed.clear(); this.expireProposed.clear()
-    this.placedWithSubmit.clear(); this.unplacedSubmits.clear()
+    this.placedWithSubmit.clear(); this.unplacedSubmits.clear(); this.startedEarly.clear()
     this.armPass(PLAN_INTERVAL_MS)
     this.redispatchAll()
     // A new leader may not have applied the tail of its log yet (entries of earlier terms commit
@@ -441,7 +446,8 @@ export class LeaderLoop {
       resultBatch: this.resultBatch.length,
       live: this.live.size,
       placedWithSubmit: this.placedWithSubmit.size,
-      unplacedSubmits: this.unplacedSubmits.size
+      unplacedSubmits: this.unplacedSubmits.size,
+      startedEarly: this.startedEarly.size
     }
     return Object.fromEntries(Object.entries(sizes).filter(([, n]) => n > 0))
   }
@@ -511,6 +517,7 @@ export class LeaderLoop {
       // placed with a submission that never applied (its proposal failed while this node stayed
       // leader): it will never be dispatched, and must not be remembered for as long as it leads
       this.placedWithSubmit.delete(taskId)
+      this.startedEarly.delete(taskId)
     }
   }
 
@@ -540,6 +547,11 @@ export class LeaderLoop {
     if (e.kind === 'schedule') {
       const ours = this.proposedKeys.get(e.taskId)?.deviceId === e.deviceId
       this.forgetProposal(e.taskId)
+      const started = this.startedEarly.get(e.taskId)
+      if (started !== undefined) {
+        this.startedEarly.delete(e.taskId)
+        if (this.active && started.deviceId === e.deviceId && started.attempt === e.attempt) this.d.core.propose({ type: 'started', at: started.at, taskId: e.taskId, attempt: e.attempt, deviceId: e.deviceId })
+      }
       if (this.placedWithSubmit.delete(e.taskId) && ours && this.active) {
         const rec = this.d.core.state.getTask(e.taskId)
         if (rec !== undefined) this.queueDispatch(e.deviceId, { taskId: e.taskId, attempt: e.attempt, task: rec.task })
@@ -695,6 +707,10 @@ export class LeaderLoop {
   handleStarted (deviceId: string, taskId: string, attempt: number, at: number): void {
     if (!this.active) return
     const rec = this.d.core.state.getTask(taskId)
+    if (rec === undefined && this.proposedKeys.get(taskId)?.deviceId === deviceId) {
+      this.startedEarly.set(taskId, { deviceId, attempt, at }) // see onApplied 'schedule'
+      return
+    }
     if (rec === undefined || rec.deviceId !== deviceId || rec.status !== 'queued') return
     this.d.core.propose({ type: 'started', at, taskId, attempt, deviceId })
   }
