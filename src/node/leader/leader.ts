@@ -324,9 +324,10 @@ export class LeaderLoop {
    * submission's in this leader's log and commits with it or not at all, so the result's round
    * overlaps the submission's instead of following it (latency bench: one consensus round less).
    * The one way such a task runs without its submission committing is this leader losing the entry
-   * with its leadership — the client then gets an error, as when an acknowledgement is lost, and a
-   * task may run although its submit failed, as then (execution is at-least-once). A task with an
-   * idempotency key never runs early: a client that retries with the key must find it ran once.
+   * with its leadership: the node the client submitted through then sends the same submission to
+   * the next leader, so the task may run twice though acknowledged, or the client gets an error and
+   * it may have run (execution is at-least-once; docs/concepts.md). A task with an idempotency key
+   * never runs early: a client that retries with the key must find it ran once.
    * Otherwise it is dispatched when that entry applies here, never before.
    *
    * Only when the placement is exactly what plan() would do once the submissions apply: this leader
@@ -514,8 +515,9 @@ export class LeaderLoop {
     for (const [taskId, p] of this.proposedKeys) {
       if (now - p.at < PROPOSAL_TTL_MS) break // insertion order = time order
       this.forgetProposal(taskId)
-      // placed with a submission that never applied (its proposal failed while this node stayed
-      // leader): it will never be dispatched, and must not be remembered for as long as it leads
+      // placed with a submission that did not apply in time (its proposal failed while this node
+      // stayed leader, or it is very late: then onApplied dispatches it as not ours): not kept for
+      // as long as this node leads
       this.placedWithSubmit.delete(taskId)
       this.startedEarly.delete(taskId)
     }
