@@ -17,16 +17,26 @@ import { task } from './state-fixtures.js'
 const SELF = 'dev-A'
 const sleepTask = (id: string, seconds: number): ReturnType<typeof task> => task(id, { taskType: 'sleep', payload: { duration: seconds }, req: { timeoutSeconds: 60, maxRetries: 2 } })
 
-function setup (): { core: ClusterCore, worker: Worker, ex: TaskExecutor, got: AttemptResult[], apply: (...cmds: Command[]) => void, sent: unknown[], close: () => Promise<void> } {
+interface Setup {
+  core: ClusterCore
+  worker: Worker
+  ex: TaskExecutor
+  got: AttemptResult[]
+  apply: (...cmds: Command[]) => void
+  /** submit T (a sleep of `seconds`) and place its attempt 1 here in the log; hand the worker `attempt` and wait until it runs */
+  placeAndRun: (seconds: number, attempt?: number) => Promise<number>
+  close: () => Promise<void>
+}
+
+function setup (): Setup {
   const log = createLogger('t', 'silent')
   const core = new ClusterCore(log)
   const ex = new TaskExecutor({ maxConcurrentTasks: 2, logLevel: 'silent', sandboxEnabled: false })
   const got: AttemptResult[] = []
   const worker = new Worker(SELF, ex, { sendResults: async rs => { got.push(...rs); return rs.map(r => `${r.taskId}:${r.attempt}`) }, sendStarted: () => {}, sendProgress: () => {} }, log)
-  const sent: unknown[] = []
   const exec = new ExecService({
     selfId: SELF,
-    channel: { request: async () => { throw new Error('no network here') }, send: async (_peer, bytes) => { sent.push(bytes) } },
+    channel: { request: async () => { throw new Error('no network here') }, send: async () => {} },
     core,
     leader: () => { throw new Error('not the leader') },
     worker: () => worker,
@@ -38,7 +48,16 @@ function setup (): { core: ClusterCore, worker: Worker, ex: TaskExecutor, got: A
   void exec
   let index = 1
   const apply = (...cmds: Command[]): void => { core.applyEntry({ index: ++index, term: 1, type: 'normal', data: encodeCommands(cmds) }) }
-  return { core, worker, ex, got, apply, sent, close: async () => { worker.stop(); await ex.close() } }
+  const placeAndRun = async (seconds: number, attempt = 1): Promise<number> => {
+    const now = Date.now()
+    apply({ type: 'submit', requestId: 'r1', principal: 'alice', at: now, tasks: [sleepTask('T', seconds)] },
+      { type: 'assign', at: now, assignments: [{ taskId: 'T', attempt: 1, deviceId: SELF }] })
+    worker.assign([{ taskId: 'T', attempt, task: core.state.getTask('T')!.task }])
+    await waitFor(() => ex.activeCount === 1, 2000)
+    assert.equal(ex.activeCount, 1)
+    return now
+  }
+  return { core, worker, ex, got, apply, placeAndRun, close: async () => { worker.stop(); await ex.close() } }
 }
 
 const waitFor = async (cond: () => boolean, ms: number): Promise<void> => {
@@ -50,12 +69,7 @@ describe('worker: an attempt that ended in the log is stopped here, without the 
     this.timeout(10_000)
     const s = setup()
     try {
-      const now = Date.now()
-      s.apply({ type: 'submit', requestId: 'r1', principal: 'alice', at: now, tasks: [sleepTask('T', 20)] },
-        { type: 'assign', at: now, assignments: [{ taskId: 'T', attempt: 1, deviceId: SELF }] })
-      s.worker.assign([{ taskId: 'T', attempt: 1, task: s.core.state.getTask('T')!.task }])
-      await waitFor(() => s.ex.activeCount === 1, 2000)
-      assert.equal(s.ex.activeCount, 1)
+      await s.placeAndRun(20)
       const t0 = Date.now()
       s.apply({ type: 'cancel', at: Date.now(), taskId: 'T', principal: 'alice' })
       assert.equal(s.core.state.getTask('T')!.status, 'cancelled')
@@ -70,11 +84,7 @@ describe('worker: an attempt that ended in the log is stopped here, without the 
     this.timeout(10_000)
     const s = setup()
     try {
-      const now = Date.now()
-      s.apply({ type: 'submit', requestId: 'r1', principal: 'alice', at: now, tasks: [sleepTask('T', 20)] },
-        { type: 'assign', at: now, assignments: [{ taskId: 'T', attempt: 1, deviceId: SELF }] })
-      s.worker.assign([{ taskId: 'T', attempt: 1, task: s.core.state.getTask('T')!.task }])
-      await waitFor(() => s.ex.activeCount === 1, 2000)
+      await s.placeAndRun(20)
       s.apply({ type: 'expire', at: Date.now(), taskId: 'T', attempt: 1 })
       assert.equal(s.core.state.getTask('T')!.attempts[0]!.status, 'timeout')
       await waitFor(() => s.ex.activeCount === 0, 3000)
@@ -86,13 +96,9 @@ describe('worker: an attempt that ended in the log is stopped here, without the 
     this.timeout(10_000)
     const s = setup()
     try {
-      const now = Date.now()
-      s.apply({ type: 'submit', requestId: 'r1', principal: 'alice', at: now, tasks: [sleepTask('T', 0.6)] },
-        { type: 'assign', at: now, assignments: [{ taskId: 'T', attempt: 1, deviceId: SELF }] })
       // the leader gave up on attempt 1 and placed attempt 2 here; its dispatch came before this
       // node applied the end of attempt 1
-      s.worker.assign([{ taskId: 'T', attempt: 2, task: s.core.state.getTask('T')!.task }])
-      await waitFor(() => s.ex.activeCount === 1, 2000)
+      const now = await s.placeAndRun(0.6, 2)
       s.apply({ type: 'finished', at: Date.now(), results: [{ taskId: 'T', attempt: 1, deviceId: SELF, status: 'failed', error: { type: 'network_error', message: 'lost' }, startedAt: now, finishedAt: Date.now() }] })
       assert.equal(s.core.state.getTask('T')!.attempts[0]!.status, 'failed')
       await new Promise(resolve => setTimeout(resolve, 100))
