@@ -120,11 +120,11 @@ export class ExecService {
    * leader's cancelAttempt is sent once and may be lost to a dropped link or a leader change;
    * without this a task cancelled then ran to its end (a day, for a long one) for nothing.
    * By attempt: a newer attempt of the task may already be here (dispatched while its assignment
-   * commits, before this node applied the end of the older one).
+   * commits, before this node applied the end of the older one). A failover or a drain's release
+   * ends the attempt with an 'error' event of its own before its 'failover' one, so this is all.
    */
   private appliedHere (e: ClusterEvent): void {
     if (e.kind === 'error' && e.deviceId === this.d.selfId) this.d.worker().cancel(e.taskId, e.attempt)
-    else if (e.kind === 'failover' && e.deviceId === this.d.selfId) this.d.worker().cancel(e.taskId)
   }
 
   // ---- worker side ----------------------------------------------------------------------------

@@ -260,9 +260,6 @@ export class ChildPool {
   /** children waiting for work (for tests and metrics) */
   get idleCount (): number { return this.idleTotal }
 
-  /** (module, sandbox) keys with idle children (for tests: bounded by maxIdle) */
-  get idleKeys (): number { return this.idle.size }
-
   close (): void {
     for (const list of this.idle.values()) {
       for (const hc of list) { clearTimeout(hc.idleTimer); killTree(hc.child) }

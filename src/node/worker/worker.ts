@@ -168,39 +168,26 @@ export class Worker {
     for (const { task: { id: k, assignment: it } } of this.waiting.entries()) {
       if (it.taskId !== taskId || it.attempt >= attempt) continue
       this.waiting.remove(k)
-      const t = this.now()
-      this.unacked.set(k, { taskId, attempt: it.attempt, deviceId: this.selfId, status: 'cancelled', error: { type: 'cancelled', message: `superseded by attempt ${attempt}` }, startedAt: t, finishedAt: t })
-      this.scheduleFlush(0)
+      this.cancelledWaiting(k, taskId, it.attempt, `superseded by attempt ${attempt}`)
     }
   }
 
   /**
-   * Stops the task's `attempt` waiting or running here (every attempt of it when none is given): it
-   * ends cancelled. A newer attempt of the same task placed here meanwhile is left alone.
+   * Stops the task's `attempt` waiting or running here: it ends cancelled. A newer attempt of the
+   * same task placed here meanwhile is left alone. By key, no scan: every attempt that ends in the
+   * log on this device comes here as its node applies it (ExecService.appliedHere), most of them
+   * this worker's own results.
    */
-  cancel (taskId: string, attempt?: number): boolean {
-    if (attempt !== undefined) {
-      // by key, no scan: every attempt that ends in the log on this device comes here as its node
-      // applies it (ExecService.appliedHere), most of them this worker's own results
-      const k = key(taskId, attempt)
-      if (!this.running.has(k) && !this.waiting.has(k)) return false
-      if (this.waiting.remove(k)) { this.cancelledWaiting(k, taskId, attempt); return true }
-      return this.executor.cancel(taskId, attempt)
-    }
-    let found = false
-    for (const { task: { id: k, assignment: it } } of this.waiting.entries()) {
-      if (it.taskId !== taskId) continue
-      this.waiting.remove(k)
-      this.cancelledWaiting(k, taskId, it.attempt)
-      found = true
-    }
-    return this.executor.cancel(taskId) || found
+  cancel (taskId: string, attempt: number): boolean {
+    const k = key(taskId, attempt)
+    if (this.waiting.remove(k)) { this.cancelledWaiting(k, taskId, attempt, 'cancelled before it started'); return true }
+    return this.running.has(k) && this.executor.cancel(taskId, attempt)
   }
 
   /** an attempt taken out of the waiting queue ends cancelled, reported as any result */
-  private cancelledWaiting (k: string, taskId: string, attempt: number): void {
+  private cancelledWaiting (k: string, taskId: string, attempt: number, message: string): void {
     const t = this.now()
-    this.unacked.set(k, { taskId, attempt, deviceId: this.selfId, status: 'cancelled', error: { type: 'cancelled', message: 'cancelled before it started' }, startedAt: t, finishedAt: t })
+    this.unacked.set(k, { taskId, attempt, deviceId: this.selfId, status: 'cancelled', error: { type: 'cancelled', message }, startedAt: t, finishedAt: t })
     this.scheduleFlush(0)
   }
 
