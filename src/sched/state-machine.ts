@@ -46,6 +46,7 @@
 import type { ApplyOutcome, ClusterEvent, ClusterSettings, Command, RateLimitRule, Role, TaskRecord } from './commands.js'
 import type { TaskStatus } from './types.js'
 import { stepFor } from './state/dispatch.js'
+import { freezeEnded } from './state/records.js'
 import { evictionCandidates, wasEvicted, type EvictionCandidates } from './state/evict.js'
 import {
   batchProgress, getTask, latest, listTasks, queueStatistics, readyIterator, workflowStatus,
@@ -62,7 +63,7 @@ import { preemptionConfig, type PreemptionConfig } from './preemption.js'
 
 export {
   ADMIN_PREFIX, DEFAULT_MAX_QUEUE_SIZE, LOCAL_ADMIN, MAX_REMEMBERED_REQUESTS, MAX_TASKS_PER_SUBMIT, STAGED_BATCH_TTL_MS,
-  type ClusterStateOptions, type IllegalTransitions, type WorkflowRunStatus
+  freezeEndedRecordsByDefault, type ClusterStateOptions, type IllegalTransitions, type WorkflowRunStatus
 } from './state/state.js'
 export type { BatchProgressData, EvictionCandidates, QueueStatisticsData, WorkflowStatusData }
 
@@ -96,7 +97,9 @@ export class ClusterState {
     if (typeof at === 'number' && Number.isFinite(at)) s.applyAt = at
     const step = stepFor(cmd.type)
     if (step === undefined) return { events, reply: errorReply('invalid_payload', `unknown command type '${String((cmd as { type?: unknown }).type)}'`, 'type') }
-    return { events, ...step(s, cmd, events) }
+    const out = { events, ...step(s, cmd, events) }
+    if (s.toFreeze.length > 0) freezeEnded(s)
+    return out
   }
 
   get appliedIndex (): number { return this.s.appliedIndex }

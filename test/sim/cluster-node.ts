@@ -195,6 +195,7 @@ export class ClusterProcess {
       scheduler: this.sched
     })
     this.worker = new Worker(id, this.executor, this.exec.workerLink(), log, this.sched.nowMs, this.sched)
+    this.core.bindStoredSnapshot(() => this.disk.snapshot())
     this.driver = new RaftDriver({
       id,
       storage: this.disk,
@@ -217,6 +218,7 @@ export class ClusterProcess {
       },
       snapshotData: () => this.core.snapshotData(),
       snapshotAsync: () => this.core.snapshotInSlices(),
+      snapshotStored: index => { this.core.snapshotStored(index) },
       restoreSnapshot: (data, index) => { this.core.restoreInSlices(data, index) },
       snapshotEntries: p.snapshotEntries,
       applied: snap.meta.index

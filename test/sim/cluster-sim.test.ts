@@ -1,7 +1,7 @@
 // The whole cluster layer in the seeded simulator (cluster-sim.ts): a short swarm sweep, and
 // sabotage runs proving the checkers can fail (a checker that never fires proves nothing).
 import { strict as assert } from 'node:assert'
-import type { ApplyOutcome, Command } from '../../src/sched/commands.js'
+import type { ApplyOutcome, Command, TaskRecord } from '../../src/sched/commands.js'
 import { runClusterSeed } from './cluster-sim.js'
 import type { ClusterProcess } from './cluster-node.js'
 import { SimFailure } from './simulator.js'
@@ -72,7 +72,9 @@ describe('cluster simulation (production core, leader loop and worker over the s
         const rec = proc.core.state.getTask(e.taskId)
         if (rec === undefined) return
         done = true
-        rec.attempts.push({ ...rec.attempts[rec.attempts.length - 1]! })
+        // an ended record is frozen in test runs (changeable, src/sched/state/records.ts): put a changed copy in its place
+        const tasks = (proc.core.state as unknown as { s: { tasks: Map<string, TaskRecord> } }).s.tasks
+        tasks.set(rec.id, { ...rec, attempts: [...rec.attempts, { ...rec.attempts[rec.attempts.length - 1]! }] })
       })
     })
     assert.match(err.message, /twice: task .* lists an attempt twice/)

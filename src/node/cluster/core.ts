@@ -15,13 +15,21 @@
 import { encodeCommands, decodeCommands, concatBytes } from '../../protocol/codec.js'
 import { DecodeError, EncodeError } from '../../protocol/errors.js'
 import { ENTRY_FLUSH_COMMANDS, ENTRY_PACK_TARGET_BYTES, MAX_COMMANDS_PER_ENTRY } from '../../protocol/limits.js'
-import { ClusterState } from '../../sched/state-machine.js'
+import { ClusterState, freezeEndedRecordsByDefault } from '../../sched/state-machine.js'
 import type { ApplyOutcome, ClusterEvent, Command } from '../../sched/commands.js'
 import type { Entry } from '../../protocol/raft/types.js'
 import { NodeHaltedError, NoLeaderError, UnproposableCommandError, WaitTimeoutError } from '../errors.js'
 import type { Logger } from '../log.js'
 import { realScheduler, type CancelTimer, type Scheduler } from '../scheduler.js'
-import { decodeSnapshot, sliceDecoder, sliceEncoder, SNAPSHOT_SLICE_ITEMS } from './snapshot-codec.js'
+import { decodeSnapshot, ReusedPieceMismatchError, sliceDecoder, sliceEncoder, SNAPSHOT_SLICE_ITEMS } from './snapshot-codec.js'
+import { EndedTaskPieces } from './snapshot-pieces.js'
+
+// Checks that cost time, for test runs (the test command sets it, and nodes the tests start inherit
+// it): ended task records are frozen, so a change in place throws (see changeable in
+// src/sched/state/records.ts), and every snapshot piece reused from the last snapshot is encoded
+// again and compared (snapshot-pieces.ts).
+export const CHECK_INVARIANTS = process.env.RC_CHECK_INVARIANTS === '1'
+if (CHECK_INVARIANTS) freezeEndedRecordsByDefault(true)
 
 /** How long proposeAndWait waits when its caller gives no deadline (leader-internal proposals). */
 export const DEFAULT_PROPOSE_WAIT_MS = 10_000
@@ -90,6 +98,10 @@ export class ClusterCore {
   /** a snapshot from the leader being restored a slice a turn (see restoreInSlices) */
   private restoring?: { finishNow: () => void }
   private readonly sliceItems: number
+  /** the pieces of ended tasks the next snapshot may take from the stored one (bindStoredSnapshot) */
+  private pieces?: EndedTaskPieces
+  /** the stored snapshot's bytes, read once per snapshot that reuses pieces of it */
+  private storedBytes?: { index: number, data: Uint8Array }
   private readonly nextSlice: (fn: () => void) => void
   private readonly heldBytesPerTurn: number
 
@@ -134,6 +146,35 @@ export class ClusterCore {
     proposed?: (cmds: readonly Command[]) => void): void {
     this.flushHook = fn
     this.proposedHook = fn === undefined ? undefined : proposed
+  }
+
+  /**
+   * The storage's stored snapshot: a snapshot in slices then takes the pieces of ended tasks that
+   * did not change from it instead of encoding them again (snapshot-pieces.ts). The driver tells
+   * which snapshot it stored (snapshotStored).
+   */
+  bindStoredSnapshot (stored: () => { meta: { index: number }, data: Uint8Array }): void {
+    this.pieces = new EndedTaskPieces((index, offset, length) => {
+      if (this.storedBytes?.index !== index) {
+        try {
+          const snap = stored()
+          if (snap.meta.index !== index) return undefined
+          this.storedBytes = { index, data: snap.data }
+        } catch { return undefined } // replaced meanwhile (a snapshot from the leader)
+      }
+      const data = this.storedBytes.data
+      return offset + length <= data.byteLength ? data.subarray(offset, offset + length) : undefined
+    })
+  }
+
+  /** The driver stored the snapshot in slices encoded last as the snapshot of `index`. */
+  snapshotStored (index: number): void {
+    this.pieces?.storedAs(index)
+  }
+
+  /** pieces of ended tasks taken from the stored snapshot instead of encoded, since start */
+  get reusedSnapshotPieces (): { pieces: number, records: number } {
+    return { pieces: this.pieces?.reusedPieces ?? 0, records: this.pieces?.reusedRecords ?? 0 }
   }
 
   onEvent (l: EventListener): () => void {
@@ -309,6 +350,7 @@ export class ClusterCore {
   snapshotData (): Uint8Array {
     this.releaseHeld('a snapshot in one go was asked for')
     if (this.halted !== undefined) throw new NodeHaltedError(this.halted.index)
+    this.pieces?.forget() // this one will be stored without pieces to take from
     return concatBytes(sliceEncoder(this.state.snapshot(), Infinity).finish())
   }
 
@@ -329,17 +371,28 @@ export class ClusterCore {
     }
     const run = ++this.sliceRun
     this.encodingRun = run
-    const enc = sliceEncoder(this.state.snapshot(), this.sliceItems)
+    const t0 = this.sched.monotonicMs()
+    const reusedBefore = this.reusedSnapshotPieces
+    const enc = sliceEncoder(this.state.snapshot(), this.sliceItems, this.pieces, CHECK_INVARIANTS)
     this.held = []
     return new Promise<Uint8Array[]>((resolve, reject) => {
       const step = (): void => {
-        if (run !== this.sliceRun) { reject(new SnapshotAbandonedError('the state changed under it')); return }
+        if (run !== this.sliceRun) { this.storedBytes = undefined; reject(new SnapshotAbandonedError('the state changed under it')); return }
         let parts: Uint8Array[]
         try {
           if (!enc.step()) { this.nextSlice(step); return }
           parts = enc.finish()
+          this.pieces?.encoded(enc.layout())
           this.encodingRun = undefined
+          this.storedBytes = undefined
+          const reused = this.reusedSnapshotPieces // (once per snapshot: the line costs nothing worth a level check)
+          this.log.debug(`stats: snapshot encoded in ${(this.sched.monotonicMs() - t0).toFixed(0)} ms, ${parts.length} parts, ` +
+            `${parts.reduce((n, p) => n + p.byteLength, 0)} bytes; ${reused.pieces - reusedBefore.pieces} pieces ` +
+            `(${reused.records - reusedBefore.records} ended tasks) taken from the stored snapshot`)
         } catch (err) {
+          this.storedBytes = undefined
+          // a test run's check found a record changed in place: loud, not a snapshot quietly given up
+          if (err instanceof ReusedPieceMismatchError) throw err
           this.releaseHeld('its encoding failed')
           reject(err)
           return
@@ -444,6 +497,7 @@ export class ClusterCore {
 
   private install (state: ClusterState): void {
     this.state = state
+    this.pieces?.forget() // new records: nothing of the stored snapshot is theirs
     for (const l of this.restoreListeners) {
       try { l() } catch (err) { this.log.error('a restore listener failed', err) }
     }

@@ -277,6 +277,8 @@ export class RaftMember {
 
   private makeDriver (applied: number): RaftDriver {
     const core = this.d.core
+    const storage = this.d.storage
+    core.bindStoredSnapshot(() => storage.snapshot())
     return new RaftDriver({
       id: this.d.selfId,
       storage: this.d.storage,
@@ -290,6 +292,7 @@ export class RaftMember {
       onRoleChange: (role, leaderId, term) => { this.roleChanged(role, leaderId, term) },
       snapshotData: () => core.snapshotData(),
       snapshotAsync: () => core.snapshotInSlices(),
+      snapshotStored: index => { core.snapshotStored(index) },
       restoreSnapshot: (data, index) => { core.restoreInSlices(data, index) },
       snapshotEntries: this.d.snapshotEntries,
       snapshotLogBytes: this.d.snapshotLogBytes,

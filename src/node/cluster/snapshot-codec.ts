@@ -13,6 +13,7 @@
 
 import { encodeValue, decodeValueAt } from '../../protocol/codec.js'
 import { DecodeError } from '../../protocol/errors.js'
+import type { PieceLayout, PiecePlan } from './snapshot-pieces.js'
 
 /** arrays of a snapshot are encoded this many items a step (~5-15 ms of work for task records) */
 export const SNAPSHOT_SLICE_ITEMS = 1000
@@ -26,21 +27,40 @@ export interface SlicedEncoder {
   step: () => boolean
   /** the snapshot's bytes, in parts to be written one after another, once step() returned true */
   finish: () => Uint8Array[]
+  /** where the pieces of the plan's array lie in those bytes, after finish() */
+  layout: () => PieceLayout[]
+}
+
+/** A reused piece whose bytes are not what encoding its items gives now (RC_CHECK_INVARIANTS). */
+export class ReusedPieceMismatchError extends Error {
+  constructor (key: string, from: number, to: number) {
+    super(`snapshot piece ${key}[${from}, ${to}) reused from the last snapshot differs from its items encoded now: a record changed in place`)
+    this.name = 'ReusedPieceMismatchError'
+  }
 }
 
 /**
  * `snap` must not change until finish() returns: it shares objects with the live state, so the
  * caller applies nothing meanwhile (ClusterCore holds the entries committed in the meantime).
  * With no array longer than `sliceItems` the bytes are one plain value, as snapshots always were.
+ * `plan`: one array cut by the plan's own rule, whose pieces it may hand over already encoded
+ * (snapshot-pieces.ts); `verify` encodes those too and throws ReusedPieceMismatchError when they differ.
  */
-export function sliceEncoder (snap: object, sliceItems = SNAPSHOT_SLICE_ITEMS): SlicedEncoder {
+export function sliceEncoder (snap: object, sliceItems = SNAPSHOT_SLICE_ITEMS, plan?: PiecePlan, verify = false): SlicedEncoder {
   const rest: Record<string, unknown> = {}
   const counts: Record<string, number> = {}
-  const jobs: Array<{ items: unknown[], from: number }> = []
+  const jobs: Array<{ key: string, items: unknown[], from: number, to: number }> = []
   for (const [k, v] of Object.entries(snap)) {
     if (!Array.isArray(v) || v.length <= sliceItems) { rest[k] = v; continue }
+    const ends = plan?.key === k ? plan.cuts(v, sliceItems) : undefined
+    if (ends !== undefined) {
+      counts[k] = ends.length
+      let from = 0
+      for (const to of ends) { jobs.push({ key: k, items: v, from, to }); from = to }
+      continue
+    }
     counts[k] = Math.ceil(v.length / sliceItems)
-    for (let i = 0; i < v.length; i += sliceItems) jobs.push({ items: v, from: i })
+    for (let i = 0; i < v.length; i += sliceItems) jobs.push({ key: k, items: v, from: i, to: Math.min(v.length, i + sliceItems) })
   }
   const parts: Uint8Array[] = []
   let next = 0
@@ -49,15 +69,32 @@ export function sliceEncoder (snap: object, sliceItems = SNAPSHOT_SLICE_ITEMS): 
       const job = jobs[next]
       if (job !== undefined) {
         next++
+        const reused = plan?.key === job.key ? plan.reuse(job.items, job.from, job.to) : undefined
+        if (reused !== undefined && verify) {
+          const now = encodeValue(job.items.slice(job.from, job.to))
+          if (Buffer.compare(now, reused) !== 0) throw new ReusedPieceMismatchError(job.key, job.from, job.to)
+        }
         // a copy: encodeValue may hand out a view of msgpackr's shared buffer, which the next encode reuses
-        parts.push(encodeValue(job.items.slice(job.from, job.from + sliceItems)).slice())
+        parts.push(reused ?? encodeValue(job.items.slice(job.from, job.to)).slice())
       }
       return next >= jobs.length
     },
     finish: () => {
       if (next < jobs.length) throw new Error(`snapshot encoder: ${jobs.length - next} pieces not encoded yet`)
       if (jobs.length === 0) return [encodeValue(rest)]
-      return [encodeValue({ ...rest, version: PIECED_VERSION, [PIECES_KEY]: counts }).slice(), ...parts]
+      if (parts.length === jobs.length) parts.unshift(encodeValue({ ...rest, version: PIECED_VERSION, [PIECES_KEY]: counts }).slice())
+      return parts
+    },
+    layout: () => {
+      const out: PieceLayout[] = []
+      if (plan === undefined || parts.length !== jobs.length + 1) return out
+      let offset = parts[0]!.byteLength
+      jobs.forEach((j, i) => {
+        const length = parts[i + 1]!.byteLength
+        if (j.key === plan.key) out.push({ items: j.items, from: j.from, to: j.to, offset, length })
+        offset += length
+      })
+      return out
     }
   }
 }

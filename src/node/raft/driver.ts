@@ -44,6 +44,8 @@ export interface RaftDriverOptions {
    * while running, snapshotData for the one before a stop. Without it every snapshot is taken in one go.
    */
   snapshotAsync?: () => Promise<Uint8Array[]>
+  /** told once the snapshot snapshotAsync encoded last is stored, as the snapshot of `index` */
+  snapshotStored?: (index: number) => void
   restoreSnapshot: (data: Uint8Array, index: number) => void
   /** take a snapshot (and compact the log) every this many applied entries */
   snapshotEntries: number
@@ -632,7 +634,7 @@ export class RaftDriver {
       const bytes = parts.reduce((n, p) => n + p.byteLength, 0)
       if (storage.writeSnapshotFile === undefined || storage.createSnapshotFromFile === undefined) {
         const data = concatBytes(parts)
-        this.storeSnapshot(index, since, counted, bytes, () => { storage.createSnapshot(index, conf, data) })
+        this.storeSnapshot(index, since, counted, bytes, () => { storage.createSnapshot(index, conf, data); this.opts.snapshotStored?.(index) })
         return
       }
       let file: string
@@ -643,7 +645,7 @@ export class RaftDriver {
         return
       }
       if (superseded()) { await storage.discardSnapshotFile?.(file); return }
-      this.storeSnapshot(index, since, counted, bytes, () => { storage.createSnapshotFromFile!(index, conf, file) })
+      this.storeSnapshot(index, since, counted, bytes, () => { storage.createSnapshotFromFile!(index, conf, file); this.opts.snapshotStored?.(index) })
     }, (err: Error) => {
       // given up for a snapshot in one go or one from the leader (the state machine says so): not a failure
       if (err.name !== 'SnapshotAbandonedError') this.opts.log.warn('raft: encoding a snapshot failed; the log is kept as it is', err)

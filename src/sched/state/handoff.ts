@@ -16,7 +16,7 @@ import type { ClusterEvent, Command, TaskRecord } from '../commands.js'
 import type { TaskErrorData } from '../types.js'
 import { cancelTask } from './cancel.js'
 import { queueClone } from './device-down.js'
-import { endInFlight } from './records.js'
+import { changeable, endInFlight } from './records.js'
 import type { State } from './state.js'
 import { moveStep } from './workflows.js'
 
@@ -40,9 +40,10 @@ export function applyHandoff (s: State, cmd: HandoffCommand, events: ClusterEven
     }
     case 'release': release(s, cmd, reason, events); return
     case 'abort': {
-      const rec = s.tasks.get(cmd.taskId)
-      if (rec === undefined || rec.handoffTo === undefined || rec.replacedBy === rec.handoffTo) return
-      const clone = s.tasks.get(rec.handoffTo)
+      const found = s.tasks.get(cmd.taskId)
+      if (found === undefined || found.handoffTo === undefined || found.replacedBy === found.handoffTo) return
+      const rec = changeable(s, found) // the original may have ended meanwhile
+      const clone = s.tasks.get(found.handoffTo)
       delete rec.handoffTo
       if (clone !== undefined && (clone.status === 'pending' || clone.status === 'queued')) {
         cancelTask(s, clone, `hand-off of ${rec.id} not needed: ${reason}`, cmd.at, events)

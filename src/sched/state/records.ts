@@ -37,7 +37,37 @@ export function setStatus (s: State, rec: TaskRecord, to: TaskStatus): void {
   if (TERMINAL_STATUSES.has(to) && !TERMINAL_STATUSES.has(from)) {
     rec.endedAt = s.applyAt
     s.ended.add(rec)
+    if (s.opts.freezeEnded === true) s.toFreeze.push(rec)
   }
+}
+
+/**
+ * The record to change for a task that may have ended. An ended task's record is never changed in
+ * place: it is replaced by a changed copy (the same key, so the map's order stays), and the copy is
+ * returned. A snapshot reuses the bytes it encoded for ended records while they are the same
+ * objects (src/node/cluster/snapshot-pieces.ts); a change in place would put stale bytes in the
+ * next snapshot. Tests freeze ended records (opts.freezeEnded), so any change in place throws there.
+ */
+export function changeable (s: State, rec: TaskRecord): TaskRecord {
+  if (!TERMINAL_STATUSES.has(rec.status)) return rec
+  const copy: TaskRecord = { ...rec, attempts: rec.attempts.map(a => ({ ...a })) }
+  s.tasks.set(rec.id, copy)
+  if (s.opts.freezeEnded === true) s.toFreeze.push(copy)
+  return copy
+}
+
+/** Freezes the records that ended (or were replaced) in the command just applied (opts.freezeEnded). */
+export function freezeEnded (s: State): void {
+  for (const rec of s.toFreeze) freezeRecord(rec)
+  s.toFreeze.length = 0
+}
+
+export function freezeRecord (rec: TaskRecord): void {
+  for (const a of rec.attempts) Object.freeze(a)
+  Object.freeze(rec.attempts)
+  Object.freeze(rec.task.requirements)
+  Object.freeze(rec.task)
+  Object.freeze(rec)
 }
 
 export function enqueue (s: State, rec: TaskRecord, at: number): void {

@@ -9,7 +9,7 @@ import type { TaskErrorData } from '../types.js'
 import { hashSeed, mulberry32 } from '../rng.js'
 import { canTransition } from '../status.js'
 import { cancelDependants } from './cancel.js'
-import { backToPending, current, markRunning, removeFromDevice, setStatus } from './records.js'
+import { backToPending, changeable, current, markRunning, removeFromDevice, setStatus } from './records.js'
 import { errorReply, type Reply, type State } from './state.js'
 import { onStepCompleted } from './workflows.js'
 import { onAttemptCompleted, onAttemptFailed } from './reliability.js'
@@ -67,7 +67,7 @@ function attemptToApply (s: State, r: AttemptResult, at: number, events: Cluster
     // Early: the result of an assignment dispatched while it committed reached the log first (or
     // its assignment was lost with a deposed leader). Not applicable yet; the worker answers the
     // assignment, once it commits and is dispatched again, with this same outcome (worker.ts).
-    stale(rec, r, at, events)
+    stale(s, rec, r, at, events)
     return undefined
   }
   const att = rec.attempts[r.attempt - 1]
@@ -76,16 +76,19 @@ function attemptToApply (s: State, r: AttemptResult, at: number, events: Cluster
   const inFlight = rec.status === 'queued' || rec.status === 'running'
   if (!inFlight || r.attempt !== rec.attempts.length || r.deviceId !== att.deviceId) {
     // a superseded attempt (retried, expired, failed over, cancelled): recorded, never applied
-    if (r.deviceId === att.deviceId) att.reported = true
-    stale(rec, r, at, events)
+    const changed = stale(s, rec, r, at, events)
+    if (r.deviceId === att.deviceId) changed.attempts[r.attempt - 1]!.reported = true
     return undefined
   }
   return { rec, att }
 }
 
-function stale (rec: TaskRecord, r: AttemptResult, at: number, events: ClusterEvent[]): void {
+/** counts a result that does not apply on the task's record (a copy if the task has ended), which it returns */
+function stale (s: State, rec: TaskRecord, r: AttemptResult, at: number, events: ClusterEvent[]): TaskRecord {
+  rec = changeable(s, rec)
   rec.staleResults = (rec.staleResults ?? 0) + 1
   events.push({ kind: 'stale', taskId: rec.id, attempt: r.attempt, deviceId: r.deviceId, at })
+  return rec
 }
 
 function complete (s: State, rec: TaskRecord, att: TaskAttempt, result: unknown, at: number, events: ClusterEvent[]): void {

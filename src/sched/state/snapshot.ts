@@ -4,7 +4,7 @@
 
 import type { ClusterSettings, Role, TaskRecord } from '../commands.js'
 import { TERMINAL_STATUSES } from '../types.js'
-import { addToDevice, enqueue } from './records.js'
+import { addToDevice, enqueue, freezeRecord } from './records.js'
 import { replyIds } from './requests.js'
 import { createState, type BatchState, type ClusterStateOptions, type Reply, type StagedBatch, type State, type WorkflowState } from './state.js'
 import { indexWorkflow } from './workflows.js'
@@ -78,9 +78,13 @@ export function * restoreSteps (snap: unknown, opts: ClusterStateOptions, sliceI
   /** true when a slice is full */
   const counted = (): boolean => ++n % sliceItems === 0
   s.appliedIndex = sn.appliedIndex
+  const freeze = s.opts.freezeEnded === true
   for (const rec of sn.tasks) {
     s.tasks.set(rec.id, rec)
-    if (TERMINAL_STATUSES.has(rec.status)) s.ended.add(rec)
+    if (TERMINAL_STATUSES.has(rec.status)) {
+      s.ended.add(rec)
+      if (freeze) freezeRecord(rec)
+    }
     s.byStatus.get(rec.status)!.add(rec.id)
     s.counts[rec.status]++
     if ((rec.status === 'queued' || rec.status === 'running') && rec.deviceId !== undefined) addToDevice(s, rec.deviceId, rec.id)

@@ -38,6 +38,14 @@ export interface ClusterStateOptions {
   priorityWeights?: Record<number, number>
   /** retry classes and backoff; the per-task limit is requirements.maxRetries. @default new RetryPolicy() */
   retryPolicy?: RetryPolicy
+  /**
+   * Freeze every record once its task has ended (at the end of the command that ended it, and on
+   * restore), so that changing one in place throws. Tests turn it on (RC_CHECK_INVARIANTS): a record
+   * that has ended is only ever replaced by a changed copy (changeEnded), never changed in place, and
+   * a snapshot reuses the bytes it encoded for such records before (src/node/cluster/snapshot-pieces.ts).
+   * @default false
+   */
+  freezeEnded?: boolean
 }
 
 export type WorkflowRunStatus = 'running' | 'completed' | 'failed' | 'cancelled'
@@ -114,12 +122,23 @@ export interface State {
    * guard; see setStatus). Diagnostics: not replicated, not in the snapshot; 0 in a correct build.
    */
   readonly illegalTransitions: IllegalTransitions
+  /** records that ended in the command being applied, to be frozen after it (only with opts.freezeEnded) */
+  readonly toFreeze: TaskRecord[]
   /** the `at` of the command being applied: stamps endedAt */
   applyAt: number
   appliedIndex: number
 }
 
+let freezeEndedByDefault = false
+
+/**
+ * Tests: every state made from now on freezes its ended records unless its options say otherwise
+ * (ClusterStateOptions.freezeEnded). The test runs turn it on; a node does when RC_CHECK_INVARIANTS=1.
+ */
+export function freezeEndedRecordsByDefault (on: boolean): void { freezeEndedByDefault = on }
+
 export function createState (opts: ClusterStateOptions = {}): State {
+  if (opts.freezeEnded === undefined && freezeEndedByDefault) opts = { ...opts, freezeEnded: true }
   const byStatus = new Map<TaskStatus, Set<string>>()
   for (const s of ALL_STATUSES) byStatus.set(s, new Set())
   return {
@@ -151,6 +170,7 @@ export function createState (opts: ClusterStateOptions = {}): State {
     tombstoneFloorMs: 0,
     evictedTotal: 0,
     illegalTransitions: { count: 0 },
+    toFreeze: [],
     applyAt: 0,
     appliedIndex: 0
   }

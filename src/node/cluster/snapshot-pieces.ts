@@ -1,0 +1,126 @@
+// Snapshot pieces of ended tasks, reused. A snapshot encodes the whole state, and most of it is the
+// records of tasks that have ended (retention keeps up to 100,000 of them): every snapshot encoded
+// them all again, 13-18 % of every node's CPU in `--mode batch` (docs/performance.md). An ended
+// task's record never changes in place (src/sched/state/records.ts, changeable: it is replaced by
+// a changed copy), so the bytes a snapshot wrote for a piece of ended records are still right for
+// the next one as long as the piece holds the very same objects: they are read back from the stored
+// snapshot instead of encoded again.
+//
+// Pieces are cut by content, not by position (a cut after a record whose id hashes to 0 modulo the
+// piece size, or at twice that size): evicting the oldest tasks or appending new ones changes only
+// the pieces they are in, not the cuts of all the others. A piece is known by a number; a WeakMap
+// gives each ended record the piece it was stored in, so the cache holds no record alive after it
+// is evicted. A piece is reused when every record in it is in it, and only they.
+
+import type { TaskRecord } from '../../sched/commands.js'
+import { TERMINAL_STATUSES } from '../../sched/types.js'
+
+/** Reads `length` bytes at `offset` of the stored snapshot of `index`; undefined if that is not the one stored. */
+export type StoredSnapshotReader = (index: number, offset: number, length: number) => Uint8Array | undefined
+
+/** Where a piece of the snapshot just encoded lies in its bytes. */
+export interface PieceLayout { items: readonly unknown[], from: number, to: number, offset: number, length: number }
+
+/** How the snapshot encoder cuts one array into pieces and finds pieces it need not encode. */
+export interface PiecePlan {
+  key: string
+  /** the ends of the pieces of `items` (ascending, the last is items.length) */
+  cuts: (items: readonly unknown[], sliceItems: number) => number[]
+  /** the bytes of items[from, to) if they can be reused */
+  reuse: (items: readonly unknown[], from: number, to: number) => Uint8Array | undefined
+}
+
+interface StoredPiece { count: number, offset: number, length: number }
+
+export class EndedTaskPieces implements PiecePlan {
+  readonly key = 'tasks'
+  /** the piece each ended record was stored in */
+  private pieceOf = new WeakMap<TaskRecord, number>()
+  /** the pieces of the stored snapshot (`index`) */
+  private stored = new Map<number, StoredPiece>()
+  private index = -1
+  /** the pieces of the snapshot encoded last, until the driver says it is stored */
+  private pending?: Map<number, StoredPiece>
+  private nextPiece = 1
+  /** pieces reused, and records in them, since the node started (for tests and the stats) */
+  reusedPieces = 0
+  reusedRecords = 0
+
+  constructor (private readonly read: StoredSnapshotReader) {}
+
+  cuts (items: readonly unknown[], sliceItems: number): number[] {
+    const ends: number[] = []
+    const max = 2 * sliceItems
+    let start = 0
+    for (let i = 0; i < items.length; i++) {
+      if (i + 1 - start >= max || idHash((items[i] as TaskRecord).id) % sliceItems === 0) {
+        ends.push(i + 1)
+        start = i + 1
+      }
+    }
+    if (start < items.length) ends.push(items.length)
+    return ends
+  }
+
+  reuse (items: readonly unknown[], from: number, to: number): Uint8Array | undefined {
+    const first = this.pieceOf.get(items[from] as TaskRecord)
+    if (first === undefined) return undefined
+    const p = this.stored.get(first)
+    if (p === undefined || p.count !== to - from) return undefined
+    // every record of the piece, and only they: a record replaced by a changed copy is not in the map
+    for (let i = from + 1; i < to; i++) if (this.pieceOf.get(items[i] as TaskRecord) !== first) return undefined
+    const bytes = this.read(this.index, p.offset, p.length)
+    if (bytes === undefined || bytes.byteLength !== p.length) return undefined
+    this.reusedPieces++
+    this.reusedRecords += p.count
+    return bytes
+  }
+
+  /** The snapshot just encoded: its pieces of `tasks`, whether encoded or reused. */
+  encoded (layout: readonly PieceLayout[]): void {
+    const next = new Map<number, StoredPiece>()
+    for (const l of layout) {
+      const items = l.items as readonly TaskRecord[]
+      let ended = true
+      for (let i = l.from; i < l.to && ended; i++) ended = TERMINAL_STATUSES.has(items[i]!.status)
+      if (!ended) continue
+      const was = this.pieceOf.get(items[l.from]!)
+      const reused = was !== undefined && this.stored.get(was)?.count === l.to - l.from && this.allIn(items, l.from, l.to, was)
+      const id = reused ? was : this.nextPiece++
+      if (!reused) for (let i = l.from; i < l.to; i++) this.pieceOf.set(items[i]!, id)
+      next.set(id, { count: l.to - l.from, offset: l.offset, length: l.length })
+    }
+    this.pending = next
+  }
+
+  private allIn (items: readonly TaskRecord[], from: number, to: number, id: number): boolean {
+    for (let i = from; i < to; i++) if (this.pieceOf.get(items[i]!) !== id) return false
+    return true
+  }
+
+  /** The driver stored the snapshot encoded last, as the snapshot of `index`. */
+  storedAs (index: number): void {
+    if (this.pending === undefined) return
+    this.stored = this.pending
+    this.pending = undefined
+    this.index = index
+  }
+
+  /** Another snapshot (one from the leader, one in one go) is or will be the stored one: nothing to reuse. */
+  forget (): void {
+    this.stored = new Map()
+    this.pending = undefined
+    this.index = -1
+    this.pieceOf = new WeakMap()
+  }
+}
+
+/** FNV-1a of a string's UTF-16 units: cheap, and the same on every run (the cuts must not move). */
+function idHash (id: string): number {
+  let h = 0x811c9dc5
+  for (let i = 0; i < id.length; i++) {
+    h ^= id.charCodeAt(i)
+    h = Math.imul(h, 0x01000193)
+  }
+  return h >>> 0
+}
