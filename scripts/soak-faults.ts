@@ -14,6 +14,9 @@ import { parseArgs } from 'node:util'
 import { liveClusters, runSoak, type SoakResult } from '../test/soak/run.js'
 import { faultKinds } from '../test/soak/faults.js'
 
+// the checks that cost time, as in the test runs (test/check-invariants.mjs): the node processes inherit them
+process.env.RC_CHECK_INVARIANTS ??= '1'
+
 async function main (): Promise<number> {
   const { values } = parseArgs({
     options: {

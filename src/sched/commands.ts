@@ -160,7 +160,8 @@ export interface TaskRecord {
 
 /** Events the state machine emits while applying: lifecycle hooks and waiters hang off these. */
 export type ClusterEvent =
-  | { kind: 'submit', taskId: string, at: number }
+  /** replaces: the task a failover or drain hand-off clone stands in for (the clone's own `replaces`) */
+  | { kind: 'submit', taskId: string, at: number, replaces?: string }
   | { kind: 'schedule', taskId: string, attempt: number, deviceId: string, at: number }
   | { kind: 'start', taskId: string, attempt: number, deviceId: string, at: number }
   | { kind: 'complete', taskId: string, attempt: number, deviceId: string, at: number, result: unknown }

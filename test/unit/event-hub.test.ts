@@ -66,6 +66,25 @@ describe('EventHub ?taskId=', () => {
     assert.equal(all.frames().length, events.length)
   })
 
+  it('follows a drain hand-off\'s clone from its submit, while the task still runs', async () => {
+    const a = await subscribe('taskId=A')
+    const events: NodeEvent[] = [
+      { kind: 'start', taskId: 'A', attempt: 1, deviceId: 'd1', at: 1 },
+      { kind: 'submit', taskId: 'Y', at: 2, replaces: 'Q' }, // another task's clone
+      { kind: 'submit', taskId: 'B', at: 2, replaces: 'A' }, // the hand-off's clone: A keeps running on d1
+      { kind: 'schedule', taskId: 'B', attempt: 1, deviceId: 'd2', at: 3 },
+      { kind: 'start', taskId: 'B', attempt: 1, deviceId: 'd2', at: 4 },
+      { kind: 'schedule', taskId: 'Y', attempt: 1, deviceId: 'd2', at: 4 },
+      { kind: 'error', taskId: 'A', attempt: 1, deviceId: 'd1', at: 5, error: { type: 'cancelled', message: 'handed off' }, final: false, status: 'cancelled' },
+      { kind: 'failover', taskId: 'A', cloneId: 'B', deviceId: 'd1', at: 5 },
+      { kind: 'complete', taskId: 'B', attempt: 1, deviceId: 'd2', at: 6, result: 1 }
+    ] as NodeEvent[]
+    for (const e of events) emit(e)
+    await turn()
+    assert.deepEqual(a.frames().map(f => `${f.kind} ${f.taskId}`),
+      ['start A', 'submit B', 'schedule B', 'start B', 'error A', 'failover A', 'complete B'])
+  })
+
   it('follows a long chain of clones to its end, keeping a bounded set of ids', async () => {
     // failover events not sent to this client: it follows the clones all the same
     const a = await subscribe('taskId=T0&kinds=complete')

@@ -3,7 +3,8 @@
 // The hub subscribes to the node only while someone listens, so an idle API costs the hot path nothing.
 // `?kinds=complete,error,failover` keeps only those kinds: what a program that waits for the
 // outcomes of many tasks on one stream needs (src/node/api/result-stream.ts). `?taskId=A` follows
-// A's failover clone from the 'failover' event on (and that clone's, and so on). The frames of one
+// A's failover clone from the 'failover' event on (and that clone's, and so on), and a drain
+// hand-off's clone from its 'submit' (it runs beside A until the release). The frames of one
 // turn go to each client in one write: a node applying a group commit of 64 results wrote 64 times.
 
 import type { ServerResponse } from 'node:http'
@@ -82,12 +83,13 @@ export class EventHub {
     let frame: string | undefined
     for (const c of this.clients) {
       if (c.follow !== undefined) {
+        // a drain hand-off's clone runs beside the task until its 'failover' (the release), and
+        // may be cancelled instead: its events are the task's from its submit on
+        if (ev.kind === 'submit' && ev.replaces !== undefined && c.follow.has(ev.replaces)) follow(c.follow, ev.taskId)
         if (!c.follow.has(ev.taskId)) continue
         if (ev.kind === 'failover') {
           // the clone's events are the task's from now on (whatever kinds this client takes)
-          c.follow.add(ev.cloneId)
-          // a task failed over is done: a long chain keeps only its newest ids
-          if (c.follow.size > MAX_SSE_FOLLOWED_IDS) c.follow.delete(c.follow.values().next().value!)
+          follow(c.follow, ev.cloneId)
         }
       }
       if (c.kinds !== undefined && !c.kinds.has(ev.kind)) continue
@@ -118,6 +120,12 @@ export class EventHub {
       if (this.clients.has(c) && !c.res.destroyed) c.res.write(out)
     }
   }
+}
+
+/** a clone's id joins the ids a client follows; a long chain keeps only its newest ids (a task failed over is done) */
+function follow (ids: Set<string>, id: string): void {
+  ids.add(id)
+  if (ids.size > MAX_SSE_FOLLOWED_IDS) ids.delete(ids.values().next().value!)
 }
 
 /** `?kinds=a,b`: the kinds to send (undefined: all); an unknown kind is a 400, not an empty stream */

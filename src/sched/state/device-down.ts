@@ -29,7 +29,7 @@ export function applyDeviceDown (s: State, cmd: Extract<Command, { type: 'device
     // final:false: the work goes on in the clone; waiters follow replacedBy
     events.push({ kind: 'error', taskId: rec.id, attempt: att.attempt, deviceId, at, error, final: false, status: 'failed' })
     events.push({ kind: 'failover', taskId: rec.id, cloneId: clone.id, deviceId, at })
-    events.push({ kind: 'submit', taskId: clone.id, at })
+    events.push({ kind: 'submit', taskId: clone.id, at, replaces: rec.id })
   }
   s.onDevice.delete(deviceId)
 }

@@ -35,7 +35,7 @@ export function applyHandoff (s: State, cmd: HandoffCommand, events: ClusterEven
       if (rec === undefined || liveClone(s, rec) !== undefined) return
       const clone = queueClone(s, rec, cmd.deviceId, cmd.at)
       rec.handoffTo = clone.id
-      events.push({ kind: 'submit', taskId: clone.id, at: cmd.at })
+      events.push({ kind: 'submit', taskId: clone.id, at: cmd.at, replaces: rec.id })
       return
     }
     case 'release': release(s, cmd, reason, events); return
