@@ -6,6 +6,7 @@
 // Usage: npx tsx scripts/bench-snapshot.ts [--retained 100000] [--between 12000] [--no-reuse]
 import { parseArgs } from 'node:util'
 import { ClusterCore } from '../src/node/cluster/core.js'
+import { readInMemorySnapshot } from '../src/node/cluster/snapshot-pieces.js'
 import { createLogger } from '../src/node/log.js'
 import { concatBytes, encodeCommands } from '../src/protocol/codec.js'
 import { defaultRequirements } from '../src/sched/requirements.js'
@@ -19,7 +20,7 @@ const DEVICE = '12D3KooWQYhTNQdmr3ArTeUHRYzFg94BKyTkoWBDWez9kSCVe2Xo'
 
 const core = new ClusterCore(createLogger('bench', 'error'), undefined, { nextSlice: fn => { setImmediate(fn) } })
 let stored: { meta: { index: number }, data: Uint8Array } = { meta: { index: 0 }, data: new Uint8Array(0) }
-if (values['no-reuse'] !== true) core.bindStoredSnapshot(() => stored)
+if (values['no-reuse'] !== true) core.bindStoredSnapshot(readInMemorySnapshot({ snapshot: () => stored }))
 let index = 1
 const feed = (cmds: Command[]): void => { core.applyEntry({ term: 1, index: ++index, type: 'normal', data: encodeCommands(cmds) }) }
 

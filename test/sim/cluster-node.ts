@@ -8,6 +8,7 @@
 // A crash kills the process: every timer of its incarnation stops (ProcessScheduler), in-flight
 // fsyncs never complete, and unsynced writes may be lost (SimDisk). A restart builds a new
 // incarnation from what the disk kept, as startRaft does.
+import { readInMemorySnapshot } from '../../src/node/cluster/snapshot-pieces.js'
 import { RaftDriver } from '../../src/node/raft/driver.js'
 import { ClusterCore } from '../../src/node/cluster/core.js'
 import { ExecService, type ExecChannel } from '../../src/node/cluster/exec-service.js'
@@ -195,7 +196,7 @@ export class ClusterProcess {
       scheduler: this.sched
     })
     this.worker = new Worker(id, this.executor, this.exec.workerLink(), log, this.sched.nowMs, this.sched)
-    this.core.bindStoredSnapshot(() => this.disk.snapshot())
+    this.core.bindStoredSnapshot(readInMemorySnapshot(this.disk))
     this.driver = new RaftDriver({
       id,
       storage: this.disk,

@@ -4,9 +4,14 @@
 // hand-off's abort) is a new object and its piece is encoded again, and a record changed in place
 // is caught by the test run's check.
 import assert from 'node:assert/strict'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { ClusterCore } from '../../src/node/cluster/core.js'
 import { decodeSnapshot, ReusedPieceMismatchError } from '../../src/node/cluster/snapshot-codec.js'
+import { readInMemorySnapshot } from '../../src/node/cluster/snapshot-pieces.js'
 import { createLogger } from '../../src/node/log.js'
+import { SqliteStorage } from '../../src/node/raft/sqlite-storage.js'
 import { concatBytes, encodeCommands } from '../../src/protocol/codec.js'
 import { ClusterState, freezeEndedRecordsByDefault } from '../../src/sched/state-machine.js'
 import type { Command, TaskRecord } from '../../src/sched/commands.js'
@@ -23,7 +28,7 @@ function harness (sliceItems: number): {
   const queued: Array<() => void> = []
   const core = new ClusterCore(silent, undefined, { snapshotSliceItems: sliceItems, nextSlice: fn => { queued.push(fn) } })
   let stored = { meta: { index: 0 }, data: new Uint8Array(0) }
-  core.bindStoredSnapshot(() => stored)
+  core.bindStoredSnapshot(readInMemorySnapshot({ snapshot: () => stored }))
   let index = 1
   return {
     core,
@@ -99,6 +104,45 @@ describe('snapshot pieces of ended tasks', () => {
     feed(completed(10, 'b'))
     sameState(await snapshot(), core)
     assert.equal(core.reusedSnapshotPieces.records, reused, 'no piece taken after a restore')
+  })
+
+  it('takes the pieces from the snapshot file SqliteStorage wrote (the offsets are the file\'s)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'rc-pieces-'))
+    const storage = new SqliteStorage(join(dir, 'raft.db'), { conf: { voters: ['n1'], learners: [] } })
+    try {
+      const queued: Array<() => void> = []
+      const core = new ClusterCore(silent, undefined, { snapshotSliceItems: 8, nextSlice: fn => { queued.push(fn) } })
+      core.bindStoredSnapshot((i, o, l) => storage.readSnapshotRange(i, o, l))
+      let index = storage.lastIndex()
+      const feed = (cmds: Command[]): void => {
+        for (const c of cmds) {
+          const e = { term: 1, index: ++index, type: 'normal' as const, data: encodeCommands([c]) }
+          storage.save({ entries: [e] })
+          core.applyEntry(e)
+        }
+      }
+      /** as the driver stores a snapshot in slices: its parts to a file of their own, then the row */
+      const snapshot = async (): Promise<Uint8Array> => {
+        const p = core.snapshotInSlices()
+        while (queued.length > 0) queued.splice(0).forEach(fn => { fn() })
+        const parts = await p
+        const file = await storage.writeSnapshotFile(index, parts)
+        storage.createSnapshotFromFile(index, { voters: ['n1'], learners: [] }, file)
+        core.snapshotStored(index)
+        while (queued.length > 0) queued.splice(0).forEach(fn => { fn() })
+        return concatBytes(parts)
+      }
+      feed(completed(150, 'a'))
+      await snapshot()
+      feed(completed(30, 'b'))
+      const data = await snapshot()
+      sameState(data, core)
+      assert.deepEqual(storage.snapshot().data, data, 'the file holds the bytes the core handed over')
+      assert.ok(core.reusedSnapshotPieces.records >= 100, `${core.reusedSnapshotPieces.records} records taken from the file`)
+    } finally {
+      storage.close()
+      rmSync(dir, { recursive: true, force: true })
+    }
   })
 
   it('a record changed in place after it ended is caught by the check of a test run', async () => {

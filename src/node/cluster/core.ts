@@ -22,7 +22,7 @@ import { NodeHaltedError, NoLeaderError, UnproposableCommandError, WaitTimeoutEr
 import type { Logger } from '../log.js'
 import { realScheduler, type CancelTimer, type Scheduler } from '../scheduler.js'
 import { decodeSnapshot, ReusedPieceMismatchError, sliceDecoder, sliceEncoder, SNAPSHOT_SLICE_ITEMS } from './snapshot-codec.js'
-import { EndedTaskPieces } from './snapshot-pieces.js'
+import { EndedTaskPieces, type StoredSnapshotReader } from './snapshot-pieces.js'
 
 // Checks that cost time, for test runs (the test command sets it, and nodes the tests start inherit
 // it): ended task records are frozen, so a change in place throws (see changeable in
@@ -100,8 +100,6 @@ export class ClusterCore {
   private readonly sliceItems: number
   /** the pieces of ended tasks the next snapshot may take from the stored one (bindStoredSnapshot) */
   private pieces?: EndedTaskPieces
-  /** the stored snapshot's bytes, read once per snapshot that reuses pieces of it */
-  private storedBytes?: { index: number, data: Uint8Array }
   private readonly nextSlice: (fn: () => void) => void
   private readonly heldBytesPerTurn: number
 
@@ -149,22 +147,12 @@ export class ClusterCore {
   }
 
   /**
-   * The storage's stored snapshot: a snapshot in slices then takes the pieces of ended tasks that
-   * did not change from it instead of encoding them again (snapshot-pieces.ts). The driver tells
-   * which snapshot it stored (snapshotStored).
+   * Reads ranges of the storage's stored snapshot: a snapshot in slices then takes the pieces of
+   * ended tasks that did not change from it instead of encoding them again (snapshot-pieces.ts).
+   * The driver tells which snapshot it stored (snapshotStored).
    */
-  bindStoredSnapshot (stored: () => { meta: { index: number }, data: Uint8Array }): void {
-    this.pieces = new EndedTaskPieces((index, offset, length) => {
-      if (this.storedBytes?.index !== index) {
-        try {
-          const snap = stored()
-          if (snap.meta.index !== index) return undefined
-          this.storedBytes = { index, data: snap.data }
-        } catch { return undefined } // replaced meanwhile (a snapshot from the leader)
-      }
-      const data = this.storedBytes.data
-      return offset + length <= data.byteLength ? data.subarray(offset, offset + length) : undefined
-    })
+  bindStoredSnapshot (read: StoredSnapshotReader): void {
+    this.pieces = new EndedTaskPieces(read)
   }
 
   /** The driver stored the snapshot in slices encoded last as the snapshot of `index`. */
@@ -377,20 +365,18 @@ export class ClusterCore {
     this.held = []
     return new Promise<Uint8Array[]>((resolve, reject) => {
       const step = (): void => {
-        if (run !== this.sliceRun) { this.storedBytes = undefined; reject(new SnapshotAbandonedError('the state changed under it')); return }
+        if (run !== this.sliceRun) { reject(new SnapshotAbandonedError('the state changed under it')); return }
         let parts: Uint8Array[]
         try {
           if (!enc.step()) { this.nextSlice(step); return }
           parts = enc.finish()
           this.pieces?.encoded(enc.layout())
           this.encodingRun = undefined
-          this.storedBytes = undefined
           const reused = this.reusedSnapshotPieces // (once per snapshot: the line costs nothing worth a level check)
           this.log.debug(`stats: snapshot encoded in ${(this.sched.monotonicMs() - t0).toFixed(0)} ms, ${parts.length} parts, ` +
             `${parts.reduce((n, p) => n + p.byteLength, 0)} bytes; ${reused.pieces - reusedBefore.pieces} pieces ` +
             `(${reused.records - reusedBefore.records} ended tasks) taken from the stored snapshot`)
         } catch (err) {
-          this.storedBytes = undefined
           // a test run's check found a record changed in place: loud, not a snapshot quietly given up
           if (err instanceof ReusedPieceMismatchError) throw err
           this.releaseHeld('its encoding failed')

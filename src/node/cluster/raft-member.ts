@@ -278,7 +278,7 @@ export class RaftMember {
   private makeDriver (applied: number): RaftDriver {
     const core = this.d.core
     const storage = this.d.storage
-    core.bindStoredSnapshot(() => storage.snapshot())
+    core.bindStoredSnapshot((index, offset, length) => storage.readSnapshotRange(index, offset, length))
     return new RaftDriver({
       id: this.d.selfId,
       storage: this.d.storage,

@@ -18,6 +18,14 @@ import { TERMINAL_STATUSES } from '../../sched/types.js'
 /** Reads `length` bytes at `offset` of the stored snapshot of `index`; undefined if that is not the one stored. */
 export type StoredSnapshotReader = (index: number, offset: number, length: number) => Uint8Array | undefined
 
+/** The reader for a storage that keeps its snapshot's bytes in memory (MemoryStorage, the simulator's disk). */
+export function readInMemorySnapshot (storage: { snapshot: () => { meta: { index: number }, data: Uint8Array } }): StoredSnapshotReader {
+  return (index, offset, length) => {
+    const s = storage.snapshot()
+    return s.meta.index === index && offset + length <= s.data.byteLength ? s.data.subarray(offset, offset + length) : undefined
+  }
+}
+
 /** Where a piece of the snapshot just encoded lies in its bytes. */
 export interface PieceLayout { items: readonly unknown[], from: number, to: number, offset: number, length: number }
 

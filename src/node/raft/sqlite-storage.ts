@@ -30,7 +30,7 @@
 //   s.save({ entries, hardState })      // durable when it returns
 
 import Database from 'better-sqlite3'
-import { closeSync, fsync, fsyncSync, openSync, readdirSync, readFileSync, statSync, unlinkSync } from 'node:fs'
+import { closeSync, fsync, fsyncSync, openSync, readdirSync, readFileSync, readSync, statSync, unlinkSync } from 'node:fs'
 import { open as openFile, rename, unlink } from 'node:fs/promises'
 import { basename, dirname, join } from 'node:path'
 import type { ConfState, Entry, EntryType, HardState, RaftStorage, Snapshot } from '../../protocol/raft/types.js'
@@ -416,6 +416,30 @@ export class SqliteStorage implements RaftStorage {
     const dir = await openFile(this.dir, 'r')
     try { await dir.sync() } finally { await dir.close() }
     return name
+  }
+
+  /**
+   * `length` bytes at `offset` of the stored snapshot, if it is the one of `index` (undefined
+   * otherwise, or if it is shorter): from its file without reading the rest of it, so a snapshot
+   * reusing pieces of the last one (src/node/cluster/snapshot-pieces.ts) reads a piece a turn.
+   */
+  readSnapshotRange (index: number, offset: number, length: number): Uint8Array | undefined {
+    this.assertOpen()
+    if (this.snap.meta.index !== index) return undefined
+    if (this.snapFile === null) {
+      const data = this.snap.data
+      return offset + length <= data.byteLength ? data.subarray(offset, offset + length) : undefined
+    }
+    let fd: number
+    try { fd = openSync(join(this.dir, this.snapFile), 'r') } catch { return undefined }
+    try {
+      const out = Buffer.allocUnsafeSlow(length)
+      return readSync(fd, out, 0, length, offset) === length ? new Uint8Array(out.buffer, out.byteOffset, length) : undefined
+    } catch {
+      return undefined
+    } finally {
+      closeSync(fd)
+    }
   }
 
   /** A file writeSnapshotFile wrote that will not be used (a newer snapshot came first). */
