@@ -85,6 +85,15 @@ describe('EventHub ?taskId=', () => {
       ['start A', 'submit B', 'schedule B', 'start B', 'error A', 'failover A', 'complete B'])
   })
 
+  it('keeps the task asked for while a drain hands it off again and again', async () => {
+    const a = await subscribe('taskId=A&kinds=progress,complete')
+    for (let i = 0; i < 150; i++) emit({ kind: 'submit', taskId: `A-h${i}`, at: i, replaces: 'A' } as NodeEvent)
+    emit({ kind: 'progress', taskId: 'A', attempt: 1, deviceId: 'd1', at: 200, progress: 50 } as unknown as NodeEvent)
+    emit({ kind: 'complete', taskId: 'A', attempt: 1, deviceId: 'd1', at: 201, result: 1 } as NodeEvent)
+    await turn()
+    assert.deepEqual(a.frames().map(f => `${f.kind} ${f.taskId}`), ['progress A', 'complete A'])
+  })
+
   it('follows a long chain of clones to its end, keeping a bounded set of ids', async () => {
     // failover events not sent to this client: it follows the clones all the same
     const a = await subscribe('taskId=T0&kinds=complete')

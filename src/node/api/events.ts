@@ -20,8 +20,10 @@ export const EVENT_KINDS: ReadonlySet<NodeEvent['kind']> = new Set<NodeEvent['ki
 
 interface Client {
   res: ServerResponse
-  /** `?taskId=` and the failover clones seen since, oldest first (undefined: every task) */
-  follow?: Set<string>
+  /** `?taskId=` (undefined: every task) */
+  root?: string
+  /** the clones of root (failover, drain hand-off) and theirs seen since, oldest first */
+  follow: Set<string>
   kinds?: ReadonlySet<string>
   /** frames of this turn not written yet */
   pending: string
@@ -48,7 +50,7 @@ export class EventHub {
       'x-accel-buffering': 'no'
     })
     ctx.res.write(': connected\nretry: 2000\n\n')
-    const client: Client = { res: ctx.res, follow: taskId === undefined || taskId === '' ? undefined : new Set([taskId]), kinds, pending: '' }
+    const client: Client = { res: ctx.res, root: taskId === undefined || taskId === '' ? undefined : taskId, follow: new Set(), kinds, pending: '' }
     this.add(client)
     ctx.res.on('close', () => this.remove(client))
   }
@@ -82,11 +84,12 @@ export class EventHub {
   private broadcast (ev: NodeEvent): void {
     let frame: string | undefined
     for (const c of this.clients) {
-      if (c.follow !== undefined) {
+      if (c.root !== undefined) {
+        const followed = (id: string): boolean => id === c.root || c.follow.has(id)
         // a drain hand-off's clone runs beside the task until its 'failover' (the release), and
         // may be cancelled instead: its events are the task's from its submit on
-        if (ev.kind === 'submit' && ev.replaces !== undefined && c.follow.has(ev.replaces)) follow(c.follow, ev.taskId)
-        if (!c.follow.has(ev.taskId)) continue
+        if (ev.kind === 'submit' && ev.replaces !== undefined && followed(ev.replaces)) follow(c.follow, ev.taskId)
+        if (!followed(ev.taskId)) continue
         if (ev.kind === 'failover') {
           // the clone's events are the task's from now on (whatever kinds this client takes)
           follow(c.follow, ev.cloneId)
@@ -122,7 +125,11 @@ export class EventHub {
   }
 }
 
-/** a clone's id joins the ids a client follows; a long chain keeps only its newest ids (a task failed over is done) */
+/**
+ * a clone's id joins the ids a client follows; a long chain keeps only its newest clones (one
+ * failed over, or a hand-off clone aborted, is done). The task asked for is never dropped: it may
+ * still run while a drain hands it off again and again.
+ */
 function follow (ids: Set<string>, id: string): void {
   ids.add(id)
   if (ids.size > MAX_SSE_FOLLOWED_IDS) ids.delete(ids.values().next().value!)

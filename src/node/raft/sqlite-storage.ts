@@ -424,8 +424,8 @@ export class SqliteStorage implements RaftStorage {
    * reusing pieces of the last one (src/node/cluster/snapshot-pieces.ts) reads a piece a turn.
    */
   readSnapshotRange (index: number, offset: number, length: number): Uint8Array | undefined {
-    this.assertOpen()
-    if (this.snap.meta.index !== index) return undefined
+    // closed while a snapshot was being encoded (a stop): the piece is encoded instead
+    if (this.closed || this.snap.meta.index !== index) return undefined
     if (this.snapFile === null) {
       const data = this.snap.data
       return offset + length <= data.byteLength ? data.subarray(offset, offset + length) : undefined
