@@ -56,9 +56,8 @@ interface Waiter {
   end: number
   resolve: (o: TaskOutcome) => void
   reject: (e: Error) => void
+  /** its one timer: the long-poll safety net, then its end (see arm) */
   timer?: NodeJS.Timeout
-  /** rejects the wait at its end, should it still be queued for a long-poll then */
-  deadline?: NodeJS.Timeout
   done?: boolean
   /** queued for or in a long-poll: it long-polls until done */
   polling?: boolean
@@ -107,7 +106,6 @@ export class ResultStream {
         if (w.done === true) return false
         w.done = true
         clearTimeout(w.timer)
-        clearTimeout(w.deadline)
         return true
       }
       const w: Waiter = {
@@ -117,11 +115,23 @@ export class ResultStream {
       }
       // filed under the last clone known: the failover links to it may have come already
       this.addWaiter(known, w)
-      // the safety net: a long-poll once the stream has said nothing of this task for fallbackMs
-      w.timer = setTimeout(() => { this.poll(id, w) }, this.connected ? Math.min(this.fallbackMs, timeoutMs) : 0)
-      // a long-poll in flight ends by the wait's end itself; one still queued must not hold it past
-      w.deadline = setTimeout(() => { if (w.asking !== true) this.timedOut(id, w) }, timeoutMs)
+      this.arm(id, w, this.connected ? this.fallbackMs : 0)
     })
+  }
+
+  /**
+   * One timer a wait (a client with thousands of waits in flight armed two each): first the safety
+   * net, a long-poll once the stream has said nothing of this task for `pollInMs` (unless the wait
+   * ends first), then the wait's end. A long-poll in flight ends by the wait's end itself; one
+   * still queued must not hold the wait past it.
+   */
+  private arm (id: string, w: Waiter, pollInMs?: number): void {
+    const left = w.end - Date.now()
+    if (pollInMs !== undefined && pollInMs < left) {
+      w.timer = setTimeout(() => { this.poll(id, w); if (w.done !== true) this.arm(id, w) }, pollInMs)
+      return
+    }
+    w.timer = setTimeout(() => { if (w.asking !== true) this.timedOut(id, w) }, Math.max(0, left))
   }
 
   /** long-poll the node for a wait the stream has not answered, until it ends or its time is up */
@@ -189,7 +199,8 @@ export class ResultStream {
           if (!ready) { ready = true; reject(new Error('the event stream ended before it began')) }
           this.res = undefined
           // every wait goes to the long-poll now (events of the gap are not replayed)
-          if (!this.closed) for (const [id, list] of this.waiters) for (const w of list) { clearTimeout(w.timer); this.poll(id, w) }
+          // (a wait's timer, still its safety net, then finds it polling and goes on to its end)
+          if (!this.closed) for (const [id, list] of this.waiters) for (const w of list) this.poll(id, w)
         }
         res.on('end', ended)
         res.on('error', ended)
