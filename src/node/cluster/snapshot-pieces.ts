@@ -6,9 +6,10 @@
 // the next one as long as the piece holds the very same objects: they are read back from the stored
 // snapshot instead of encoded again.
 //
-// Pieces are cut by content, not by position (a cut after a record whose id hashes to 0 modulo the
-// piece size, or at twice that size): evicting the oldest tasks or appending new ones changes only
-// the pieces they are in, not the cuts of all the others. A piece is known by a number; a WeakMap
+// Pieces are cut by content, not by position (a cut after a record whose id hashes to 0 modulo
+// half the piece size, or at the piece size, so no piece is longer than before and a step of the
+// encoder or of a follower's restore takes no longer): evicting the oldest tasks or appending new
+// ones changes only the pieces they are in, not the cuts of all the others. A piece is known by a number; a WeakMap
 // gives each ended record the piece it was stored in, so the cache holds no record alive after it
 // is evicted. A piece is reused when every record in it is in it, and only they.
 
@@ -58,10 +59,10 @@ export class EndedTaskPieces implements PiecePlan {
 
   cuts (items: readonly unknown[], sliceItems: number): number[] {
     const ends: number[] = []
-    const max = 2 * sliceItems
+    const modulus = Math.max(1, Math.floor(sliceItems / 2))
     let start = 0
     for (let i = 0; i < items.length; i++) {
-      if (i + 1 - start >= max || idHash((items[i] as TaskRecord).id) % sliceItems === 0) {
+      if (i + 1 - start >= sliceItems || idHash((items[i] as TaskRecord).id) % modulus === 0) {
         ends.push(i + 1)
         start = i + 1
       }
