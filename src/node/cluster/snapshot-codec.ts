@@ -64,6 +64,8 @@ export function sliceEncoder (snap: object, sliceItems = SNAPSHOT_SLICE_ITEMS, p
   }
   const parts: Uint8Array[] = []
   let next = 0
+  /** the bytes once finished: the header, then the parts */
+  let bytes: Uint8Array[] | undefined
   return {
     step: () => {
       const job = jobs[next]
@@ -82,15 +84,15 @@ export function sliceEncoder (snap: object, sliceItems = SNAPSHOT_SLICE_ITEMS, p
     finish: () => {
       if (next < jobs.length) throw new Error(`snapshot encoder: ${jobs.length - next} pieces not encoded yet`)
       if (jobs.length === 0) return [encodeValue(rest)]
-      if (parts.length === jobs.length) parts.unshift(encodeValue({ ...rest, version: PIECED_VERSION, [PIECES_KEY]: counts }).slice())
-      return parts
+      bytes ??= [encodeValue({ ...rest, version: PIECED_VERSION, [PIECES_KEY]: counts }).slice(), ...parts]
+      return bytes
     },
     layout: () => {
       const out: PieceLayout[] = []
-      if (plan === undefined || parts.length !== jobs.length + 1) return out
-      let offset = parts[0]!.byteLength
+      if (plan === undefined || bytes === undefined) return out
+      let offset = bytes[0]!.byteLength
       jobs.forEach((j, i) => {
-        const length = parts[i + 1]!.byteLength
+        const length = parts[i]!.byteLength
         if (j.key === plan.key) out.push({ items: j.items, from: j.from, to: j.to, offset, length })
         offset += length
       })

@@ -9,9 +9,9 @@
 // Pieces are cut by content, not by position (a cut after a record whose id hashes to 0 modulo
 // half the piece size, or at the piece size, so no piece is longer than before and a step of the
 // encoder or of a follower's restore takes no longer): evicting the oldest tasks or appending new
-// ones changes only the pieces they are in, not the cuts of all the others. A piece is known by a number; a WeakMap
-// gives each ended record the piece it was stored in, so the cache holds no record alive after it
-// is evicted. A piece is reused when every record in it is in it, and only they.
+// ones changes only the pieces they are in, not the cuts of all the others. A piece is known by a
+// number; a WeakMap gives each ended record the piece it was stored in, so the cache holds no
+// record alive after it is evicted. A piece is reused when every record in it is in it, and only they.
 
 import type { TaskRecord } from '../../sched/commands.js'
 import { TERMINAL_STATUSES } from '../../sched/types.js'
@@ -50,6 +50,8 @@ export class EndedTaskPieces implements PiecePlan {
   private index = -1
   /** the pieces of the snapshot encoded last, until the driver says it is stored */
   private pending?: Map<number, StoredPiece>
+  /** the snapshot being encoded: the stored piece each reused piece was, by where it starts */
+  private reusedAt = new Map<number, number>()
   private nextPiece = 1
   /** pieces reused, and records in them, since the node started (for tests and the stats) */
   reusedPieces = 0
@@ -58,6 +60,7 @@ export class EndedTaskPieces implements PiecePlan {
   constructor (private readonly read: StoredSnapshotReader) {}
 
   cuts (items: readonly unknown[], sliceItems: number): number[] {
+    this.reusedAt.clear() // a new snapshot (one given up before its encoded() leaves nothing behind)
     const ends: number[] = []
     const modulus = Math.max(1, Math.floor(sliceItems / 2))
     let start = 0
@@ -80,6 +83,7 @@ export class EndedTaskPieces implements PiecePlan {
     for (let i = from + 1; i < to; i++) if (this.pieceOf.get(items[i] as TaskRecord) !== first) return undefined
     const bytes = this.read(this.index, p.offset, p.length)
     if (bytes === undefined || bytes.byteLength !== p.length) return undefined
+    this.reusedAt.set(from, first)
     this.reusedPieces++
     this.reusedRecords += p.count
     return bytes
@@ -93,18 +97,16 @@ export class EndedTaskPieces implements PiecePlan {
       let ended = true
       for (let i = l.from; i < l.to && ended; i++) ended = TERMINAL_STATUSES.has(items[i]!.status)
       if (!ended) continue
-      const was = this.pieceOf.get(items[l.from]!)
-      const reused = was !== undefined && this.stored.get(was)?.count === l.to - l.from && this.allIn(items, l.from, l.to, was)
-      const id = reused ? was : this.nextPiece++
-      if (!reused) for (let i = l.from; i < l.to; i++) this.pieceOf.set(items[i]!, id)
+      // a reused piece keeps its number (its records already name it); an encoded one gets a new one
+      let id = this.reusedAt.get(l.from)
+      if (id === undefined) {
+        id = this.nextPiece++
+        for (let i = l.from; i < l.to; i++) this.pieceOf.set(items[i]!, id)
+      }
       next.set(id, { count: l.to - l.from, offset: l.offset, length: l.length })
     }
+    this.reusedAt.clear()
     this.pending = next
-  }
-
-  private allIn (items: readonly TaskRecord[], from: number, to: number, id: number): boolean {
-    for (let i = from; i < to; i++) if (this.pieceOf.get(items[i]!) !== id) return false
-    return true
   }
 
   /** The driver stored the snapshot encoded last, as the snapshot of `index`. */
@@ -119,6 +121,7 @@ export class EndedTaskPieces implements PiecePlan {
   forget (): void {
     this.stored = new Map()
     this.pending = undefined
+    this.reusedAt.clear()
     this.index = -1
     this.pieceOf = new WeakMap()
   }

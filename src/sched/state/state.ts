@@ -41,7 +41,7 @@ export interface ClusterStateOptions {
   /**
    * Freeze every record once its task has ended (at the end of the command that ended it, and on
    * restore), so that changing one in place throws. Tests turn it on (RC_CHECK_INVARIANTS): a record
-   * that has ended is only ever replaced by a changed copy (changeEnded), never changed in place, and
+   * that has ended is only ever replaced by a changed copy (changeable), never changed in place, and
    * a snapshot reuses the bytes it encoded for such records before (src/node/cluster/snapshot-pieces.ts).
    * @default false
    */
